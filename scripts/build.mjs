@@ -1,0 +1,71 @@
+// Bundles the extension host, the CLI, the emulator and the webview with esbuild.
+// Type-checking is separate (npm run typecheck); this only transpiles and bundles.
+import * as esbuild from 'esbuild';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+/** The Azure layer is its own bundle, loaded on first use, so activation never pays for the SDKs. */
+const lazyAzure = {
+  name: 'lazy-azure',
+  setup(build) {
+    build.onResolve({ filter: /^(\.\.\/)+azure(\/index)?$/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: './azure.js', external: true } : undefined,
+    );
+  },
+};
+
+const node = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: production ? false : 'linked',
+  minify: production,
+  logLevel: 'warning',
+  absWorkingDir: root,
+  metafile: true,
+};
+
+const builds = [
+  { ...node, entryPoints: { extension: 'src/extension/main.ts' }, outdir: 'dist', external: ['vscode'], plugins: [lazyAzure] },
+  { ...node, entryPoints: { azure: 'src/azure/index.ts' }, outdir: 'dist', external: ['vscode'] },
+  { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', plugins: [lazyAzure] },
+  { ...node, entryPoints: { emulator: 'emulator/main.ts' }, outdir: 'dist' },
+  {
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    sourcemap: production ? false : 'linked',
+    minify: production,
+    logLevel: 'warning',
+    absWorkingDir: root,
+    metafile: true,
+    entryPoints: { blockMap: 'webview/main.ts' },
+    outdir: 'dist/webview',
+  },
+];
+
+await mkdir(path.join(root, 'dist'), { recursive: true });
+if (watch) {
+  for (const options of builds) {
+    const ctx = await esbuild.context(options);
+    await ctx.watch();
+  }
+  console.log('esbuild: watching for changes');
+} else {
+  const results = await Promise.all(builds.map((options) => esbuild.build(options)));
+  const { writeFile } = await import('node:fs/promises');
+  const sizes = {};
+  for (const r of results) {
+    for (const [file, info] of Object.entries(r.metafile.outputs)) {
+      if (file.endsWith('.js')) sizes[path.basename(file)] = info.bytes;
+    }
+  }
+  await writeFile(path.join(root, 'dist', 'bundle-sizes.json'), JSON.stringify(sizes, null, 2));
+}
