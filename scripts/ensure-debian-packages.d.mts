@@ -1,0 +1,2 @@
+export declare const toolingPackages: string[];
+export declare function ensureDebianPackages(names?: string[], options?: { log?: (line: string) => void }): void;

@@ -1,0 +1,473 @@
+// Runs the packaged extension in a real VS Code (code-server + Debian's Chromium driven by playwright-core).
+//
+//   const vscode = await startVsCode({ name: 'tree', settings: { 'diskDelta.tree.groupByResourceGroup': false } });
+//   try { await vscode.openView(); await vscode.waitForTreeItem('rg-prod'); } finally { await vscode.stop(); }
+//
+// Each session gets a throwaway user-data dir, extensions dir and port; the VSIX is installed the way users
+// install it (`--install-extension`), because a copied extension folder is treated as removed by VS Code.
+// stop() kills every process the session started (code-server runs in its own process group).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Frame, type Locator, type Page } from 'playwright-core';
+import { ensureCodeServer } from '../../scripts/ensure-code-server.mjs';
+import { packageExtension, vsixPath } from '../../scripts/package.mjs';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const outputDir = path.join(repoRoot, 'test-output', 'e2e');
+export const extensionId = 'disk-delta.disk-delta';
+const viewContainerTitle = 'Disk Delta';
+
+export interface VsCodeOptions {
+  /** Names screenshots and the copied logs (test-output/e2e/logs/<name>/). */
+  name?: string;
+  /** Folder to open; a fresh empty temp folder when omitted. */
+  folder?: string;
+  /** 'dark' | 'light' or any installed theme name (workbench.colorTheme). Default 'dark'. */
+  theme?: 'dark' | 'light' | (string & {});
+  /** Extra user settings, e.g. { 'diskDelta.copy.concurrency': 4 }. */
+  settings?: Record<string, unknown>;
+  /** Points the extension at a running emulator: sets diskDelta.emulator.connectionFile. */
+  emulator?: { connectionFile: string };
+  viewport?: { width: number; height: number };
+}
+
+export interface QuickInput {
+  /** Waits until the quick input (palette, quick pick or input box) is visible. */
+  waitForOpen(timeoutMs?: number): Promise<void>;
+  waitForClosed(timeoutMs?: number): Promise<void>;
+  /** Replaces the input's text. */
+  type(text: string): Promise<void>;
+  /** Presses Enter. */
+  accept(): Promise<void>;
+  /** The validation or info message under the input box ('' when none). */
+  validationMessage(): Promise<string>;
+  /** Waits until the validation message contains the text; returns the whole message. */
+  waitForValidationMessage(text: string, timeoutMs?: number): Promise<string>;
+  title(): Promise<string>;
+  placeholder(): Promise<string>;
+  /** Labels of the visible quick-pick rows. */
+  items(): Promise<string[]>;
+  /** Clicks the quick-pick row whose label contains the text. */
+  pick(label: string): Promise<void>;
+  /** Presses Escape. */
+  cancel(): Promise<void>;
+}
+
+export interface VsCodeSession {
+  page: Page;
+  browser: Browser;
+  url: string;
+  userDataDir: string;
+  extensionsDir: string;
+  folder: string;
+  /** Clicks the "Disk Delta" activity-bar entry, waits for the view and checks the extension activated. */
+  openView(): Promise<void>;
+  /** Runs a command by its palette title, e.g. 'Disk Delta: Refresh' (Control+Shift+P, type, Enter). */
+  runCommand(title: string): Promise<void>;
+  /** Labels of the visible rows of the Disk Delta tree (aria-labels of the rows). */
+  treeItems(): Promise<string[]>;
+  /** The row whose label contains the text (a Locator to click, right-click, expand...). */
+  treeItem(label: string): Locator;
+  waitForTreeItem(label: string, timeoutMs?: number): Promise<Locator>;
+  /** The Disk Delta view's welcome content (the buttons shown before connecting). */
+  welcomeView(): Locator;
+  quickInput: QuickInput;
+  /** Messages of the visible notification toasts. */
+  notifications(): Promise<string[]>;
+  waitForNotification(text: string | RegExp, timeoutMs?: number): Promise<string>;
+  /** Clicks a button of the visible notification whose message contains the text. */
+  clickNotificationButton(message: string | RegExp, button: string): Promise<void>;
+  /** A modal dialog's message ('' when none) and its buttons. */
+  dialogMessage(): Promise<string>;
+  clickDialogButton(label: string): Promise<void>;
+  /**
+   * The content frame of a webview, found by its document title / text (string) or a predicate.
+   * Waits until it exists.
+   */
+  webviewFrame(match: string | ((frame: Frame) => Promise<boolean>), timeoutMs?: number): Promise<Frame>;
+  /** Saves test-output/e2e/<session name>-<name>.png and returns its path. */
+  screenshot(name: string): Promise<string>;
+  /** Waits until the extension host activated the extension; throws with the log if activation failed. */
+  expectActivated(timeoutMs?: number): Promise<void>;
+  /** The extension host log plus the Disk Delta output channel log. */
+  logs(): string;
+  /** Closes the browser, kills code-server and everything it started, removes the temp dirs. */
+  stop(): Promise<void>;
+}
+
+const browserArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+let vsixReady: Promise<string> | undefined;
+
+/** Packages the VSIX unless test/e2e/prepare.mjs already did for the current sources. */
+function ensureVsix(): Promise<string> {
+  vsixReady ??= (async () => {
+    if (existsSync(vsixPath) && statSync(vsixPath).mtimeMs >= newestSourceMtime()) return vsixPath;
+    return packageExtension({ quiet: true });
+  })();
+  return vsixReady;
+}
+
+function newestSourceMtime(): number {
+  let newest = statSync(path.join(repoRoot, 'package.json')).mtimeMs;
+  const walk = (dir: string): void => {
+    if (!existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else newest = Math.max(newest, statSync(full).mtimeMs);
+    }
+  };
+  for (const dir of ['src', 'webview', 'media']) walk(path.join(repoRoot, dir));
+  return newest;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function runToEnd(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(output) : reject(new Error(`${path.basename(cmd)} ${args.join(' ')} failed (exit ${code}):\n${output}`)),
+    );
+  });
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (e) {
+      lastError = e;
+    }
+    if (Date.now() > deadline) {
+      const cause = lastError instanceof Error ? `: ${lastError.message}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function listFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...listFiles(full));
+    else out.push(full);
+  }
+  return out;
+}
+
+function themeName(theme: VsCodeOptions['theme']): string {
+  if (theme === undefined || theme === 'dark') return 'Default Dark Modern';
+  if (theme === 'light') return 'Default Light Modern';
+  return theme;
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
+/** Starts code-server with the freshly packaged extension and opens the workbench in Chromium. */
+export async function startVsCode(options: VsCodeOptions = {}): Promise<VsCodeSession> {
+  const name = (options.name ?? 'vscode').replace(/[^\w.-]+/g, '-');
+  const [codeServer, vsix] = await Promise.all([ensureCodeServer({ log: (l) => console.log(l) }), ensureVsix()]);
+  const scratch = mkdtempSync(path.join(os.tmpdir(), `disk-delta-e2e-${name}-`));
+  const userDataDir = path.join(scratch, 'user-data');
+  const extensionsDir = path.join(scratch, 'extensions');
+  const folder = options.folder ?? path.join(scratch, 'workspace');
+  mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
+  mkdirSync(extensionsDir, { recursive: true });
+  mkdirSync(folder, { recursive: true });
+  const settings: Record<string, unknown> = {
+    'workbench.startupEditor': 'none',
+    'workbench.colorTheme': themeName(options.theme),
+    'workbench.welcomePage.walkthroughs.openOnInstall': false,
+    'workbench.tips.enabled': false,
+    'workbench.enableExperiments': false,
+    'security.workspace.trust.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+    'extensions.autoUpdate': false,
+    'extensions.autoCheckUpdates': false,
+    'update.mode': 'none',
+    'chat.disableAIFeatures': true,
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    ...(options.emulator ? { 'diskDelta.emulator.connectionFile': options.emulator.connectionFile } : {}),
+    ...options.settings,
+  };
+  writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+  // code-server otherwise creates ~/.config/code-server/config.yaml with a password.
+  const configFile = path.join(scratch, 'config.yaml');
+  writeFileSync(configFile, 'auth: none\ncert: false\n');
+  const env: NodeJS.ProcessEnv = { ...codeServer.env, CODE_SERVER_CONFIG: configFile };
+  const common = ['--user-data-dir', userDataDir, '--extensions-dir', extensionsDir];
+
+  const [node, ...entry] = codeServer.command;
+  await runToEnd(node, [...entry, ...common, '--install-extension', vsix], env);
+
+  const port = await freePort();
+  const server = spawn(
+    node,
+    [
+      ...entry,
+      '--auth', 'none',
+      '--bind-addr', `127.0.0.1:${port}`,
+      ...common,
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      folder,
+    ],
+    { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let serverOutput = '';
+  server.stdout?.on('data', (d: Buffer) => (serverOutput += d.toString()));
+  server.stderr?.on('data', (d: Buffer) => (serverOutput += d.toString()));
+  let serverExited = false;
+  server.on('exit', () => (serverExited = true));
+
+  let browser: Browser | undefined;
+  let stopped = false;
+  const logs = (): string => {
+    const files = listFiles(path.join(userDataDir, 'logs'));
+    const host = files.filter((f) => /exthost\.log$/.test(f));
+    const channel = files.filter((f) => /Disk Delta\.log$/.test(f));
+    return [...host, ...channel].map((f) => `--- ${path.relative(userDataDir, f)}\n${readFileSync(f, 'utf8')}`).join('\n');
+  };
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await browser?.close().catch(() => undefined);
+    killGroup(server, 'SIGTERM');
+    await waitFor('code-server to exit', 5000, () => (serverExited ? true : undefined)).catch(() => killGroup(server, 'SIGKILL'));
+    try {
+      const logCopy = path.join(outputDir, 'logs', name);
+      rmSync(logCopy, { recursive: true, force: true });
+      if (existsSync(path.join(userDataDir, 'logs'))) cpSync(path.join(userDataDir, 'logs'), logCopy, { recursive: true });
+    } catch {
+      // logs are a diagnostic aid only
+    }
+    if (!process.env.DISK_DELTA_E2E_KEEP) rmSync(scratch, { recursive: true, force: true });
+  };
+
+  try {
+    const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}`;
+    await waitFor(`code-server on port ${port}`, 60_000, async () => {
+      if (serverExited) throw new Error(`code-server exited:\n${serverOutput}`);
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+      return res?.ok ? true : undefined;
+    });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: browserArgs });
+    const page = await browser.newPage({ viewport: options.viewport ?? { width: 1280, height: 800 } });
+    await page.goto(url);
+    await page.locator('.monaco-workbench .activitybar').waitFor({ state: 'visible', timeout: 60_000 });
+    const session = createSession({ page, browser, url, userDataDir, extensionsDir, folder, name, logs, stop });
+    return session;
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+function createSession(s: {
+  page: Page;
+  browser: Browser;
+  url: string;
+  userDataDir: string;
+  extensionsDir: string;
+  folder: string;
+  name: string;
+  logs: () => string;
+  stop: () => Promise<void>;
+}): VsCodeSession {
+  const { page } = s;
+  const widget = page.locator('.quick-input-widget');
+  const viewPane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /snapshots/i }) }).first();
+
+  const expectActivated = async (timeoutMs = 30_000): Promise<void> => {
+    const failure = new RegExp(`Activating extension '?${extensionId.replace('.', '\\.')}'? failed[^\\n]*`, 'i');
+    await waitFor(`${extensionId} to activate (extension host log)`, timeoutMs, () => {
+      const log = s.logs();
+      if (failure.test(log)) throw new Error(log);
+      return log.includes(`_doActivateExtension ${extensionId}`) ? true : undefined;
+    }).catch((e: unknown) => {
+      const text = e instanceof Error ? e.message : String(e);
+      throw new Error(`the extension ${extensionId} did not activate: ${text}\n${s.logs().slice(-4000)}`);
+    });
+    // An activate() that throws is reported right after activation starts.
+    await page.waitForTimeout(500);
+    const log = s.logs();
+    const m = failure.exec(log);
+    if (m) throw new Error(`the extension ${extensionId} failed to activate: ${m[0]}\n${log.slice(-4000)}`);
+    const toasts = await notifications();
+    const toast = toasts.find((t) => /Activating extension .*failed/i.test(t));
+    if (toast) throw new Error(`the extension ${extensionId} failed to activate: ${toast}`);
+  };
+
+  const notifications = async (): Promise<string[]> =>
+    page.locator('.notifications-toasts .notification-list-item-message').allInnerTexts();
+
+  const quickInput: QuickInput = {
+    waitForOpen: (timeoutMs = 10_000) => widget.waitFor({ state: 'visible', timeout: timeoutMs }),
+    waitForClosed: (timeoutMs = 10_000) => widget.waitFor({ state: 'hidden', timeout: timeoutMs }),
+    type: async (text) => {
+      await widget.locator('.quick-input-box input').fill(text);
+    },
+    accept: () => widget.locator('.quick-input-box input').press('Enter'),
+    validationMessage: async () => {
+      const message = widget.locator('.quick-input-message');
+      return (await message.isVisible()) ? (await message.innerText()).trim() : '';
+    },
+    waitForValidationMessage: async (text, timeoutMs = 10_000) =>
+      waitFor(`validation message "${text}"`, timeoutMs, async () => {
+        const m = await quickInput.validationMessage();
+        return m.includes(text) ? m : undefined;
+      }),
+    title: async () => ((await widget.locator('.quick-input-title').isVisible()) ? widget.locator('.quick-input-title').innerText() : ''),
+    placeholder: async () => (await widget.locator('.quick-input-box input').getAttribute('placeholder')) ?? '',
+    items: async () => {
+      const rows = await widget.locator('.quick-input-list .monaco-list-row').all();
+      return Promise.all(rows.map(async (r) => (await r.getAttribute('aria-label')) ?? (await r.innerText())));
+    },
+    pick: async (label) => {
+      await widget.locator('.quick-input-list .monaco-list-row', { hasText: label }).first().click();
+    },
+    cancel: () => page.keyboard.press('Escape'),
+  };
+
+  return {
+    page,
+    browser: s.browser,
+    url: s.url,
+    userDataDir: s.userDataDir,
+    extensionsDir: s.extensionsDir,
+    folder: s.folder,
+    logs: s.logs,
+    stop: s.stop,
+    expectActivated,
+    quickInput,
+    notifications,
+
+    async openView() {
+      const entry = page.locator(`.activitybar [aria-label*="${viewContainerTitle}"]`).first();
+      await entry.waitFor({ state: 'visible', timeout: 30_000 }).catch(() => {
+        throw new Error(`the "${viewContainerTitle}" activity-bar entry is missing; is the extension installed?\n${s.logs().slice(-4000)}`);
+      });
+      const sideBarTitle = page.locator('.sidebar .composite.title');
+      const open = async (): Promise<boolean> => (await sideBarTitle.innerText().catch(() => '')).toUpperCase().includes(viewContainerTitle.toUpperCase());
+      if (!(await open())) await entry.click();
+      await waitFor(`the ${viewContainerTitle} side bar`, 10_000, async () => ((await open()) ? true : undefined));
+      await viewPane.waitFor({ state: 'visible', timeout: 10_000 });
+      await expectActivated();
+    },
+
+    async runCommand(title) {
+      await page.keyboard.press('Control+Shift+P');
+      await quickInput.waitForOpen();
+      await quickInput.type(`>${title}`);
+      const row = widget.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+      await row.waitFor({ state: 'visible', timeout: 10_000 }).catch(() => {
+        throw new Error(`no command titled "${title}" in the command palette`);
+      });
+      await page.keyboard.press('Enter');
+    },
+
+    async treeItems() {
+      const rows = await viewPane.locator('.monaco-list-row').all();
+      return Promise.all(rows.map(async (r) => (await r.getAttribute('aria-label')) ?? (await r.innerText())));
+    },
+
+    treeItem(label) {
+      return viewPane.locator('.monaco-list-row', { hasText: label }).first();
+    },
+
+    async waitForTreeItem(label, timeoutMs = 30_000) {
+      const row = viewPane.locator('.monaco-list-row', { hasText: label }).first();
+      await row.waitFor({ state: 'visible', timeout: timeoutMs });
+      return row;
+    },
+
+    welcomeView() {
+      return viewPane.locator('.welcome-view');
+    },
+
+    async waitForNotification(text, timeoutMs = 30_000) {
+      return waitFor(`a notification matching ${String(text)}`, timeoutMs, async () =>
+        (await notifications()).find((m) => (typeof text === 'string' ? m.includes(text) : text.test(m))),
+      );
+    },
+
+    async clickNotificationButton(message, button) {
+      const toast = page.locator('.notifications-toasts .notification-toast', { hasText: message }).first();
+      await toast.locator('.monaco-button', { hasText: button }).first().click();
+    },
+
+    async dialogMessage() {
+      const dialog = page.locator('.monaco-dialog-box');
+      return (await dialog.isVisible()) ? (await dialog.locator('.dialog-message-text').innerText()).trim() : '';
+    },
+
+    async clickDialogButton(label) {
+      await page.locator('.monaco-dialog-box .dialog-buttons .monaco-button', { hasText: label }).first().click();
+    },
+
+    async webviewFrame(match, timeoutMs = 30_000) {
+      const predicate =
+        typeof match === 'string'
+          ? async (f: Frame) => (await f.title()).includes(match) || (await f.locator('body').innerText({ timeout: 1000 })).includes(match)
+          : match;
+      return waitFor(`a webview matching ${typeof match === 'string' ? `"${match}"` : 'the predicate'}`, timeoutMs, async () => {
+        // A webview is an outer iframe (index.html) hosting the content frame (fake.html) the extension filled.
+        for (const frame of page.frames()) {
+          if (!frame.url().includes('fake.html')) continue;
+          if (await predicate(frame).catch(() => false)) return frame;
+        }
+        return undefined;
+      });
+    },
+
+    async screenshot(name) {
+      mkdirSync(outputDir, { recursive: true });
+      const file = path.join(outputDir, `${s.name}-${name.replace(/[^\w.-]+/g, '-')}.png`);
+      await page.screenshot({ path: file });
+      return file;
+    },
+  };
+}
