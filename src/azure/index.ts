@@ -1,1 +1,66 @@
-export {};
+/**
+ * The Azure layer: the only code that imports the Azure SDKs. Loaded on first use (a bundle of its own)
+ * so that activating the extension or starting the CLI never pays for the SDKs.
+ */
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import type { HttpClient } from '@azure/core-rest-pipeline';
+import type { EmulatorConnection } from '../core/emulatorConnection';
+import type { ComputeApi, DataPlane } from '../core/ports';
+import { ArmCompute } from './compute';
+import { BlobDataPlane } from './pageBlob';
+import { httpClientTrusting } from './tls';
+
+export { ArmCompute, toDiskInfo, toSnapshotInfo } from './compute';
+export { BlobDataPlane } from './pageBlob';
+export { httpClientTrusting } from './tls';
+export { toDiskDeltaError } from './errors';
+
+export interface AzureClients {
+  readonly compute: ComputeApi;
+  /** Data plane for listing and reading (the SDK retries). */
+  readonly dataPlane: DataPlane;
+  /** Data plane for the copy engine's writes: one try per request, the engine retries with its own backoff. */
+  readonly copyDataPlane: DataPlane;
+  readonly kind: 'azure' | 'emulator';
+}
+
+/** A credential that always answers with one bearer token (the emulator's). */
+export function staticTokenCredential(token: string): TokenCredential {
+  return {
+    getToken: async (): Promise<AccessToken> => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }),
+  };
+}
+
+export function connectToEmulator(connection: EmulatorConnection, caPem: string, options: { pollIntervalMs?: number } = {}): AzureClients {
+  const httpClient: HttpClient = httpClientTrusting(caPem);
+  const credential = staticTokenCredential(connection.token);
+  const accountKeys = new Map(connection.storageAccounts.map((a) => [a.name, a.accountKey]));
+  return {
+    kind: 'emulator',
+    compute: new ArmCompute({ credential, endpoint: connection.armEndpoint, httpClient, pollIntervalMs: options.pollIntervalMs ?? 250 }),
+    dataPlane: new BlobDataPlane({ httpClient, accountKeys }),
+    copyDataPlane: new BlobDataPlane({ httpClient, accountKeys, maxTries: 1, tryTimeoutMs: 15_000 }),
+  };
+}
+
+export interface AzureConnectionOptions {
+  readonly credential: TokenCredential;
+  /** Storage account keys where the caller has them; otherwise Entra ID (data-plane RBAC) is used. */
+  readonly accountKeys?: ReadonlyMap<string, string>;
+  readonly endpoint?: string;
+}
+
+export function connectToAzure(options: AzureConnectionOptions): AzureClients {
+  return {
+    kind: 'azure',
+    compute: new ArmCompute({ credential: options.credential, endpoint: options.endpoint }),
+    dataPlane: new BlobDataPlane({ tokenCredential: options.credential, accountKeys: options.accountKeys }),
+    copyDataPlane: new BlobDataPlane({ tokenCredential: options.credential, accountKeys: options.accountKeys, maxTries: 1, tryTimeoutMs: 30_000 }),
+  };
+}
+
+/** The CLI's credential for real Azure: environment, managed identity, Azure CLI, ... (DefaultAzureCredential). */
+export async function defaultCredential(): Promise<TokenCredential> {
+  const { DefaultAzureCredential } = await import('@azure/identity');
+  return new DefaultAzureCredential();
+}

@@ -1,3 +1,5 @@
+import { DiskDeltaError } from './ports';
+
 /** The connection file the emulator writes when it is ready (`--connection-file`). */
 export interface EmulatorStorageAccount {
   readonly name: string;
@@ -15,4 +17,37 @@ export interface EmulatorConnection {
   readonly tenantId: string;
   readonly subscriptionId: string;
   readonly storageAccounts: readonly EmulatorStorageAccount[];
+}
+
+function fail(path: string, what: string): never {
+  throw new DiskDeltaError(
+    `The emulator connection file ${path} ${what}.`,
+    'InvalidConnectionFile',
+    'Start the emulator with `npx disk-delta-emulator --connection-file <path>` and pass that path.',
+  );
+}
+
+/** Checks a connection file's text; every problem is reported as a DiskDeltaError, never a crash. */
+export function parseEmulatorConnection(text: string, path: string): EmulatorConnection {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    fail(path, 'is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(path, 'does not hold a JSON object');
+  const o = value as Record<string, unknown>;
+  for (const key of ['armEndpoint', 'caCertPath', 'token', 'tenantId', 'subscriptionId'] as const) {
+    if (typeof o[key] !== 'string' || (o[key] as string).length === 0) fail(path, `has no "${key}"`);
+  }
+  if (!/^https:\/\//.test(o.armEndpoint as string)) fail(path, 'has an armEndpoint that is not an https URL');
+  if (!Array.isArray(o.storageAccounts)) fail(path, 'has no "storageAccounts" list');
+  const accounts = (o.storageAccounts as unknown[]).map((a, i) => {
+    const r = (a ?? {}) as Record<string, unknown>;
+    for (const key of ['name', 'region', 'resourceId', 'resourceGroup', 'blobEndpoint', 'accountKey'] as const) {
+      if (typeof r[key] !== 'string') fail(path, `has a storage account (#${i + 1}) without "${key}"`);
+    }
+    return r as unknown as EmulatorStorageAccount;
+  });
+  return { ...(o as unknown as EmulatorConnection), storageAccounts: accounts };
 }

@@ -1,0 +1,274 @@
+import type { TokenCredential } from '@azure/core-auth';
+import type { HttpClient } from '@azure/core-rest-pipeline';
+import { ComputeManagementClient, type Disk, type Snapshot } from '@azure/arm-compute';
+import { StorageManagementClient } from '@azure/arm-storage';
+import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
+import type { DiskInfo, SnapshotInfo, StorageAccountInfo, SubscriptionInfo } from '../core/model';
+import type { ComputeApi, CreateDiskRequest, CreateSnapshotRequest, OperationOptions } from '../core/ports';
+import { DiskDeltaError } from '../core/ports';
+import { parseResourceId } from '../core/resourceId';
+import { Secret } from '../core/secret';
+import { azureCall } from './errors';
+
+export interface ArmConnectionOptions {
+  readonly credential: TokenCredential;
+  /** ARM endpoint; Azure public cloud when omitted. */
+  readonly endpoint?: string;
+  readonly httpClient?: HttpClient;
+  /** Polling interval for long-running operations, ms. */
+  readonly pollIntervalMs?: number;
+  readonly userAgentPrefix?: string;
+}
+
+function rgOf(id: string): string {
+  return parseResourceId(id).resourceGroup;
+}
+
+export function toDiskInfo(d: Disk): DiskInfo {
+  const p = parseResourceId(d.id!);
+  return {
+    id: d.id!,
+    name: d.name ?? p.name,
+    resourceGroup: p.resourceGroup,
+    subscriptionId: p.subscriptionId,
+    location: d.location,
+    sizeBytes: d.diskSizeBytes ?? (d.diskSizeGB ?? 0) * 1024 ** 3,
+    sku: d.sku?.name,
+    uniqueId: d.uniqueId ?? '',
+    timeCreated: d.timeCreated?.toISOString(),
+    diskState: d.diskState,
+    provisioningState: d.provisioningState,
+    tags: d.tags,
+  };
+}
+
+export function toSnapshotInfo(s: Snapshot): SnapshotInfo {
+  const p = parseResourceId(s.id!);
+  return {
+    id: s.id!,
+    name: s.name ?? p.name,
+    resourceGroup: p.resourceGroup,
+    subscriptionId: p.subscriptionId,
+    location: s.location,
+    incremental: s.incremental === true,
+    sizeBytes: s.diskSizeBytes ?? (s.diskSizeGB ?? 0) * 1024 ** 3,
+    sku: s.sku?.name,
+    timeCreated: (s.timeCreated ?? new Date(0)).toISOString(),
+    uniqueId: s.uniqueId ?? '',
+    provisioningState: s.provisioningState,
+    diskState: s.diskState,
+    familyId: s.incrementalSnapshotFamilyId,
+    createOption: s.creationData?.createOption,
+    sourceResourceId: s.creationData?.sourceResourceId,
+    sourceUniqueId: s.creationData?.sourceUniqueId,
+    completionPercent: s.completionPercent,
+    copyCompletionError: s.copyCompletionError
+      ? { errorCode: String(s.copyCompletionError.errorCode), errorMessage: s.copyCompletionError.errorMessage }
+      : undefined,
+    tags: s.tags,
+  };
+}
+
+/** ComputeApi over @azure/arm-compute (plus the storage-account and subscription reads it needs). */
+export class ArmCompute implements ComputeApi {
+  readonly #options: ArmConnectionOptions;
+  readonly #compute = new Map<string, ComputeManagementClient>();
+  readonly #storage = new Map<string, StorageManagementClient>();
+
+  constructor(options: ArmConnectionOptions) {
+    this.#options = options;
+  }
+
+  #clientOptions() {
+    return {
+      ...(this.#options.endpoint ? { endpoint: this.#options.endpoint } : {}),
+      ...(this.#options.httpClient ? { httpClient: this.#options.httpClient } : {}),
+      userAgentOptions: { userAgentPrefix: this.#options.userAgentPrefix ?? 'disk-delta' },
+      retryOptions: { maxRetries: 4 },
+    };
+  }
+
+  #computeFor(subscriptionId: string): ComputeManagementClient {
+    let c = this.#compute.get(subscriptionId);
+    if (!c) {
+      c = new ComputeManagementClient(this.#options.credential, subscriptionId, this.#clientOptions());
+      this.#compute.set(subscriptionId, c);
+    }
+    return c;
+  }
+
+  #storageFor(subscriptionId: string): StorageManagementClient {
+    let c = this.#storage.get(subscriptionId);
+    if (!c) {
+      c = new StorageManagementClient(this.#options.credential, subscriptionId, this.#clientOptions());
+      this.#storage.set(subscriptionId, c);
+    }
+    return c;
+  }
+
+  #lro(options?: OperationOptions) {
+    return {
+      abortSignal: options?.signal,
+      updateIntervalInMs: this.#options.pollIntervalMs ?? 2000,
+    };
+  }
+
+  async listSubscriptions(options?: OperationOptions): Promise<SubscriptionInfo[]> {
+    return azureCall('Listing subscriptions', async () => {
+      const client = new SubscriptionClient(this.#options.credential, this.#clientOptions());
+      const out: SubscriptionInfo[] = [];
+      for await (const s of client.subscriptions.list({ abortSignal: options?.signal })) {
+        if (!s.subscriptionId) continue;
+        out.push({ subscriptionId: s.subscriptionId, displayName: s.displayName ?? s.subscriptionId, tenantId: s.tenantId });
+      }
+      return out;
+    });
+  }
+
+  async *listDisks(subscriptionId: string, options?: OperationOptions): AsyncIterable<DiskInfo> {
+    const pages = this.#computeFor(subscriptionId).disks.list({ abortSignal: options?.signal }).byPage();
+    for (;;) {
+      const page = await azureCall('Listing disks', () => pages.next());
+      if (page.done) return;
+      for (const d of page.value) yield toDiskInfo(d);
+    }
+  }
+
+  async *listSnapshots(subscriptionId: string, options?: OperationOptions): AsyncIterable<SnapshotInfo> {
+    const pages = this.#computeFor(subscriptionId).snapshots.list({ abortSignal: options?.signal }).byPage();
+    for (;;) {
+      const page = await azureCall('Listing snapshots', () => pages.next());
+      if (page.done) return;
+      for (const s of page.value) yield toSnapshotInfo(s);
+    }
+  }
+
+  async getDisk(id: string, options?: OperationOptions): Promise<DiskInfo | undefined> {
+    const p = parseResourceId(id);
+    try {
+      return toDiskInfo(await this.#computeFor(p.subscriptionId).disks.get(p.resourceGroup, p.name, { abortSignal: options?.signal }));
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      return azureCall(`Reading disk ${p.name}`, () => Promise.reject(error));
+    }
+  }
+
+  async getSnapshot(id: string, options?: OperationOptions): Promise<SnapshotInfo | undefined> {
+    const p = parseResourceId(id);
+    try {
+      return toSnapshotInfo(
+        await this.#computeFor(p.subscriptionId).snapshots.get(p.resourceGroup, p.name, { abortSignal: options?.signal }),
+      );
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      return azureCall(`Reading snapshot ${p.name}`, () => Promise.reject(error));
+    }
+  }
+
+  #snapshotBody(r: CreateSnapshotRequest): Snapshot {
+    return {
+      location: r.location,
+      ...(r.sku ? { sku: { name: r.sku as 'Standard_LRS' } } : {}),
+      ...(r.tags ? { tags: r.tags } : {}),
+      incremental: r.incremental,
+      creationData: {
+        createOption: r.createOption,
+        ...(r.sourceResourceId ? { sourceResourceId: r.sourceResourceId } : {}),
+        ...(r.sourceUri ? { sourceUri: r.sourceUri } : {}),
+        ...(r.storageAccountId ? { storageAccountId: r.storageAccountId } : {}),
+      },
+    };
+  }
+
+  async createSnapshot(r: CreateSnapshotRequest, options?: OperationOptions): Promise<SnapshotInfo> {
+    return azureCall(`Creating snapshot ${r.name}`, async () =>
+      toSnapshotInfo(
+        await this.#computeFor(r.subscriptionId).snapshots.createOrUpdate(r.resourceGroup, r.name, this.#snapshotBody(r), this.#lro(options)),
+      ),
+    );
+  }
+
+  async beginCreateSnapshot(r: CreateSnapshotRequest, options?: OperationOptions): Promise<SnapshotInfo> {
+    return azureCall(`Starting snapshot ${r.name}`, async () => {
+      const poller = await this.#computeFor(r.subscriptionId).snapshots.beginCreateOrUpdate(
+        r.resourceGroup,
+        r.name,
+        this.#snapshotBody(r),
+        this.#lro(options),
+      );
+      const result = poller.getResult();
+      if (result?.id) return toSnapshotInfo(result);
+      const s = await this.getSnapshot(`/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.Compute/snapshots/${r.name}`, options);
+      if (!s) throw new DiskDeltaError(`Snapshot ${r.name} was accepted but cannot be read back.`, 'NotFound');
+      return s;
+    });
+  }
+
+  async createDisk(r: CreateDiskRequest, options?: OperationOptions): Promise<DiskInfo> {
+    const body: Disk = {
+      location: r.location,
+      ...(r.sku ? { sku: { name: r.sku as 'Standard_LRS' } } : {}),
+      ...(r.tags ? { tags: r.tags } : {}),
+      ...(r.diskSizeGB ? { diskSizeGB: r.diskSizeGB } : {}),
+      creationData: {
+        createOption: r.createOption,
+        ...(r.sourceResourceId ? { sourceResourceId: r.sourceResourceId } : {}),
+        ...(r.sourceUri ? { sourceUri: r.sourceUri } : {}),
+        ...(r.storageAccountId ? { storageAccountId: r.storageAccountId } : {}),
+        ...(r.uploadSizeBytes ? { uploadSizeBytes: r.uploadSizeBytes } : {}),
+      },
+    };
+    return azureCall(`Creating disk ${r.name}`, async () =>
+      toDiskInfo(await this.#computeFor(r.subscriptionId).disks.createOrUpdate(r.resourceGroup, r.name, body, this.#lro(options))),
+    );
+  }
+
+  async deleteSnapshot(id: string, options?: OperationOptions): Promise<void> {
+    const p = parseResourceId(id);
+    await azureCall(`Deleting snapshot ${p.name}`, () =>
+      this.#computeFor(p.subscriptionId).snapshots.delete(p.resourceGroup, p.name, this.#lro(options)),
+    );
+  }
+
+  async deleteDisk(id: string, options?: OperationOptions): Promise<void> {
+    const p = parseResourceId(id);
+    await azureCall(`Deleting disk ${p.name}`, () =>
+      this.#computeFor(p.subscriptionId).disks.delete(p.resourceGroup, p.name, this.#lro(options)),
+    );
+  }
+
+  async grantAccess(id: string, access: 'Read' | 'Write', durationSeconds: number, options?: OperationOptions): Promise<Secret> {
+    const p = parseResourceId(id);
+    const ops = p.type.toLowerCase() === 'disks' ? this.#computeFor(p.subscriptionId).disks : this.#computeFor(p.subscriptionId).snapshots;
+    const result = await azureCall(`Granting ${access} access to ${p.name}`, () =>
+      ops.grantAccess(p.resourceGroup, p.name, { access, durationInSeconds: Math.round(durationSeconds) }, this.#lro(options)),
+    );
+    if (!result.accessSAS) throw new DiskDeltaError(`Azure granted access to ${p.name} but returned no SAS.`, 'NoAccessSas');
+    return new Secret(result.accessSAS);
+  }
+
+  async revokeAccess(id: string, options?: OperationOptions): Promise<void> {
+    const p = parseResourceId(id);
+    const ops = p.type.toLowerCase() === 'disks' ? this.#computeFor(p.subscriptionId).disks : this.#computeFor(p.subscriptionId).snapshots;
+    await azureCall(`Revoking access to ${p.name}`, () => ops.revokeAccess(p.resourceGroup, p.name, this.#lro(options)));
+  }
+
+  async listStorageAccounts(subscriptionId: string, options?: OperationOptions): Promise<StorageAccountInfo[]> {
+    return azureCall('Listing storage accounts', async () => {
+      const out: StorageAccountInfo[] = [];
+      for await (const a of this.#storageFor(subscriptionId).storageAccounts.list({ abortSignal: options?.signal })) {
+        if (!a.id || !a.name) continue;
+        out.push({
+          id: a.id,
+          name: a.name,
+          resourceGroup: rgOf(a.id),
+          location: a.location,
+          blobEndpoint: a.primaryEndpoints?.blob ?? `https://${a.name}.blob.core.windows.net/`,
+          kind: a.kind,
+          sku: a.sku?.name,
+        });
+      }
+      return out;
+    });
+  }
+}

@@ -1,0 +1,56 @@
+import type { ComputeApi, OperationOptions } from './ports';
+import type { Secret } from './secret';
+
+export interface ReadGrant {
+  readonly resourceId: string;
+  /** The current SAS; replaced by `renew()`. */
+  url(): Secret;
+  /** Grants again (a SAS about to expire, or refused as expired) and returns the new URL. */
+  renew(options?: OperationOptions): Promise<Secret>;
+}
+
+export interface AccessOptions extends OperationOptions {
+  readonly durationSeconds: number;
+  /** Called after each revoke with the resource id and the error, if any (revocation is best effort but logged). */
+  readonly onRevoked?: (resourceId: string, error?: unknown) => void;
+}
+
+/**
+ * Grants read access on each resource, runs `body`, and revokes every grant it made whatever happens
+ * (success, failure or cancellation). A grant left open holds one of the family's 5 SAS slots and
+ * blocks the disk ("Active SAS") — AZURE-FACTS "Access".
+ */
+export async function withReadAccess<T>(
+  compute: ComputeApi,
+  resourceIds: readonly string[],
+  options: AccessOptions,
+  body: (grants: ReadGrant[]) => Promise<T>,
+): Promise<T> {
+  const attempted: string[] = [];
+  try {
+    const grants: ReadGrant[] = [];
+    for (const id of resourceIds) {
+      attempted.push(id);
+      let current = await compute.grantAccess(id, 'Read', options.durationSeconds, { signal: options.signal });
+      grants.push({
+        resourceId: id,
+        url: () => current,
+        renew: async (o) => {
+          current = await compute.grantAccess(id, 'Read', options.durationSeconds, { signal: o?.signal ?? options.signal });
+          return current;
+        },
+      });
+    }
+    return await body(grants);
+  } finally {
+    // Revoke without the caller's signal: a cancelled operation must still give its grants back.
+    for (const id of attempted.reverse()) {
+      try {
+        await compute.revokeAccess(id);
+        options.onRevoked?.(id);
+      } catch (error) {
+        options.onRevoked?.(id, error);
+      }
+    }
+  }
+}

@@ -1,0 +1,144 @@
+import { withReadAccess, type ReadGrant } from './access';
+import { assertDiffPair } from './families';
+import type { DiffRange, SnapshotInfo } from './model';
+import { mergeAdjacentStream, offsetWindows } from './pageRanges';
+import { DiskDeltaError, isAbortError, type ByteWindow, type ComputeApi, type DataPlane, type OperationOptions } from './ports';
+
+/** Size of one listing window: small enough that a fragmented window answers quickly, large enough for few calls. */
+export const DIFF_WINDOW_BYTES = 64 * 1024 ** 3;
+const WINDOW_ATTEMPTS = 6;
+
+export interface DiffOptions extends OperationOptions {
+  readonly sasDurationSeconds?: number;
+  readonly windowBytes?: number;
+  readonly onRevoked?: (resourceId: string, error?: unknown) => void;
+  /** Called when a listing window is retried (transient error or renewed SAS), for logs. */
+  readonly onRetry?: (reason: string) => void;
+}
+
+/** An open diff between two snapshots of one family: SAS granted on both until the scope ends. */
+export interface SnapshotDiff {
+  readonly older: SnapshotInfo;
+  readonly newer: SnapshotInfo;
+  /** Bytes of the disk address space (the VHD footer excluded). */
+  readonly diskSizeBytes: number;
+  /** Changed and cleared ranges in offset order, adjacent ones merged, exact lengths, streamed window by window. */
+  ranges(window?: ByteWindow, options?: OperationOptions): AsyncIterable<DiffRange>;
+}
+
+export async function resolveSnapshot(compute: ComputeApi, id: string, options?: OperationOptions): Promise<SnapshotInfo> {
+  const s = await compute.getSnapshot(id, options);
+  if (!s) {
+    throw new DiskDeltaError(`Snapshot ${id} was not found.`, 'SnapshotNotFound', 'Check the id (az snapshot list) or refresh the list.');
+  }
+  return s;
+}
+
+function isSasRefusal(error: unknown): boolean {
+  const e = error as { statusCode?: number; code?: string };
+  return e.statusCode === 403 || e.code === 'AuthenticationFailed';
+}
+
+/**
+ * Opens a diff between two snapshots (either order), runs `body` with it, and always revokes the SAS
+ * grants made for it. Refuses pairs Azure cannot diff (different families, full snapshots, a resize
+ * across the 4 TB boundary) before any grant.
+ */
+export async function withSnapshotDiff<T>(
+  compute: ComputeApi,
+  dataPlane: DataPlane,
+  fromId: string,
+  toId: string,
+  options: DiffOptions,
+  body: (diff: SnapshotDiff) => Promise<T>,
+): Promise<T> {
+  const [a, b] = await Promise.all([resolveSnapshot(compute, fromId, options), resolveSnapshot(compute, toId, options)]);
+  const { older, newer } = assertDiffPair(a, b);
+  return withReadAccess(
+    compute,
+    [older.id, newer.id],
+    { durationSeconds: options.sasDurationSeconds ?? 3600, signal: options.signal, onRevoked: options.onRevoked },
+    async ([olderGrant, newerGrant]) => {
+      const diff = new GrantedDiff(dataPlane, older, newer, olderGrant!, newerGrant!, options);
+      return body(diff);
+    },
+  );
+}
+
+class GrantedDiff implements SnapshotDiff {
+  readonly diskSizeBytes: number;
+  constructor(
+    private readonly dataPlane: DataPlane,
+    readonly older: SnapshotInfo,
+    readonly newer: SnapshotInfo,
+    private readonly olderGrant: ReadGrant,
+    private readonly newerGrant: ReadGrant,
+    private readonly options: DiffOptions,
+  ) {
+    this.diskSizeBytes = newer.sizeBytes;
+  }
+
+  ranges(window?: ByteWindow, options?: OperationOptions): AsyncIterable<DiffRange> {
+    const w = window ?? { offset: 0, length: this.diskSizeBytes };
+    return mergeAdjacentStream(this.#windows(w, options?.signal ?? this.options.signal));
+  }
+
+  async *#windows(whole: ByteWindow, signal: AbortSignal | undefined): AsyncIterable<DiffRange> {
+    const windowBytes = this.options.windowBytes ?? DIFF_WINDOW_BYTES;
+    for (const rel of offsetWindows(whole.length, windowBytes)) {
+      const window = { offset: whole.offset + rel.offset, length: rel.length };
+      yield* this.#window(window, signal);
+    }
+  }
+
+  /** One window, retried from where it stopped on transient errors and on an expired SAS (renewed). */
+  async *#window(window: ByteWindow, signal: AbortSignal | undefined): AsyncIterable<DiffRange> {
+    const end = window.offset + window.length;
+    let position = window.offset;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const newer = this.dataPlane.openSas(this.newerGrant.url());
+        const older = this.dataPlane.openSas(this.olderGrant.url());
+        for await (const r of newer.listDiff(older, { offset: position, length: end - position }, { signal })) {
+          yield r;
+          position = Math.max(position, r.offset + r.length);
+        }
+        return;
+      } catch (error) {
+        if (isAbortError(error) || signal?.aborted || attempt >= WINDOW_ATTEMPTS) throw error;
+        if (isSasRefusal(error)) {
+          this.options.onRetry?.('read access expired or was refused; granting it again');
+          await this.olderGrant.renew({ signal });
+          await this.newerGrant.renew({ signal });
+        } else if (isTransient(error)) {
+          this.options.onRetry?.(`listing changed ranges failed (${(error as { code?: string }).code ?? 'error'}); retrying`);
+          await delay(Math.min(8000, 250 * 2 ** attempt), signal);
+        } else {
+          throw error;
+        }
+      }
+    }
+  }
+}
+
+/** Errors worth another try: throttling, server errors, timeouts and dropped connections. */
+export function isTransient(error: unknown): boolean {
+  const e = error as { statusCode?: number; code?: string };
+  if (e.statusCode !== undefined) return e.statusCode === 408 || e.statusCode === 429 || e.statusCode >= 500;
+  return ['NetworkError', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'REQUEST_SEND_ERROR', 'ServerBusy', 'OperationTimedOut', 'InternalError'].includes(e.code ?? '');
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
