@@ -1,0 +1,13 @@
+export { openBlockMap, registerBlockMapSerializer, closeAllBlockMaps, blockMapHtml, BlockMapPanel, BLOCK_MAP_VIEW_TYPE, type BlockMapRestorer } from './panel';
+export type { BlockMapLog } from './session';
+export type {
+  BlockMapDataSource,
+  BlockMapSummary,
+  BinnedWindow,
+  CellRanges,
+  FamilyBar,
+  FamilyBars,
+  MapWindow,
+  ExportFormat,
+  BlockMapViewState,
+} from '../../shared/blockMapProtocol';

@@ -1,0 +1,486 @@
+/**
+ * The changed-block map's message protocol, shared by the extension host and the webview.
+ *
+ * Every message is a plain object with a `type`; requests from the webview carry a `requestId` that the
+ * host's answer repeats. Both sides validate what they receive with the functions at the end of this
+ * module and drop anything else. Bulk data travels as ArrayBuffers (VS Code webviews transfer them in
+ * postMessage since 1.57); the webview only ever receives bins, summaries and capped per-cell lists,
+ * never the raw range list of a diff, and never a SAS.
+ */
+import type { DiffKind, DiffRange } from '../core/model';
+
+/** Azure pages are 512 bytes: the finest cell the map zooms into. */
+export const PAGE_BYTES = 512;
+/** Most cells one bin request may ask for (a 4K screen at 8 px cells is ~130k; larger is a bug). */
+export const MAX_BINS = 262_144;
+/** Most ranges listed for one cell; the host caps lower requests, never higher. */
+export const MAX_CELL_RANGES = 500;
+/** Longest label or message accepted in a message. */
+const MAX_TEXT = 4096;
+/** Power-of-two buckets of the range-size histogram: 2^0 .. 2^63 bytes. */
+export const HISTOGRAM_BUCKETS = 64;
+
+/** A window of the disk's address space, [offset, offset + length), in bytes. */
+export interface MapWindow {
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** What the map says about the pair of snapshots it shows. */
+export interface BlockMapSummary {
+  /** Size of the disk in bytes (the address space the map covers). */
+  readonly diskSizeBytes: number;
+  readonly changedBytes: number;
+  readonly clearedBytes: number;
+  /** Number of ranges, changed and cleared together. */
+  readonly rangeCount: number;
+  /** Length of the largest range, in bytes (0 when nothing changed). */
+  readonly largestRangeBytes: number;
+  /** (changed + cleared) / disk size, 0..1. */
+  readonly shareOfDisk: number;
+  /** `sizeHistogram[k]` = number of ranges with 2^k <= length < 2^(k+1). Up to HISTOGRAM_BUCKETS entries. */
+  readonly sizeHistogram: readonly number[];
+  /** Used size of the newer snapshot (what an incremental snapshot is billed for), when known. */
+  readonly usedBytes?: number;
+  /** Estimated monthly cost of the newer snapshot's used size, when known. */
+  readonly monthlyCost?: { readonly amount: number; readonly currency?: string };
+  /** Display names of the older and newer snapshot. */
+  readonly fromLabel?: string;
+  readonly toLabel?: string;
+}
+
+/** Changes between one consecutive pair of snapshots of the family. */
+export interface FamilyBar {
+  /** Older snapshot's display name. */
+  readonly fromLabel: string;
+  /** Newer snapshot's display name. */
+  readonly toLabel: string;
+  /** When the newer snapshot was taken (ISO 8601), if known. */
+  readonly time?: string;
+  readonly changedBytes: number;
+  readonly clearedBytes: number;
+}
+
+export interface FamilyBars {
+  readonly bars: readonly FamilyBar[];
+  /** Index in `bars` of the pair the map shows, or -1 when it shows a non-consecutive pair. */
+  readonly selected: number;
+}
+
+/** The ranges overlapping one cell, capped; `total` counts them all. */
+export interface CellRanges {
+  readonly ranges: readonly DiffRange[];
+  readonly total: number;
+}
+
+/** Per-cell fraction (0..1) of the cell's bytes that changed and that were cleared. */
+export interface BinnedWindow {
+  readonly changed: Float32Array;
+  readonly cleared: Float32Array;
+}
+
+export type ExportFormat = 'json' | 'csv';
+
+/**
+ * What the block-map panel needs from the extension. Implemented over the streamed diff of two
+ * snapshots; the panel holds one at a time and swaps it when the user picks another pair.
+ */
+export interface BlockMapDataSource {
+  /** Size of the disk in bytes. */
+  readonly diskSizeBytes: number;
+  /**
+   * Identifies the pair without secrets (e.g. both snapshot ids as JSON), kept in the webview's state
+   * so that a restored panel can ask the extension for the same source again.
+   */
+  readonly restoreKey?: string;
+  summary(signal?: AbortSignal): Promise<BlockMapSummary>;
+  /** Bins the window into `bins` equal cells; only the window's ranges are read. */
+  bin(window: MapWindow, bins: number, signal: AbortSignal): Promise<BinnedWindow>;
+  /** Ranges overlapping the window (one cell), at most `max` of them, in offset order. */
+  rangesInCell(window: MapWindow, max: number, signal?: AbortSignal): Promise<CellRanges>;
+  /** Changes per consecutive snapshot pair of the family; undefined when the source has no family. */
+  familyBars?(signal?: AbortSignal): Promise<FamilyBars>;
+  /** The source for another consecutive pair (an index into familyBars().bars). */
+  withPair?(index: number, signal?: AbortSignal): Promise<BlockMapDataSource>;
+  /** Writes every range in the format, in chunks; resolves with how many ranges were written. */
+  exportRanges(format: ExportFormat, writeChunk: (text: string) => Promise<void>, signal?: AbortSignal): Promise<number>;
+}
+
+// ---- host -> webview ----
+
+export interface InitMessage {
+  readonly type: 'init';
+  readonly title: string;
+  readonly diskSizeBytes: number;
+  readonly restoreKey?: string;
+}
+export interface SummaryMessage {
+  readonly type: 'summary';
+  readonly summary: BlockMapSummary;
+}
+export interface FamilyMessage {
+  readonly type: 'family';
+  readonly family: FamilyBars;
+}
+export interface BinsMessage {
+  readonly type: 'bins';
+  readonly requestId: number;
+  readonly window: MapWindow;
+  readonly bins: number;
+  /** Float32Array bytes, `bins` entries each. */
+  readonly changed: ArrayBuffer;
+  readonly cleared: ArrayBuffer;
+}
+export interface CellRangesMessage {
+  readonly type: 'cellRanges';
+  readonly requestId: number;
+  readonly window: MapWindow;
+  readonly ranges: readonly DiffRange[];
+  readonly total: number;
+}
+export interface PairSelectedMessage {
+  readonly type: 'pairSelected';
+  readonly requestId: number;
+  readonly index: number;
+  readonly title: string;
+  readonly diskSizeBytes: number;
+  readonly restoreKey?: string;
+}
+export interface ExportDoneMessage {
+  readonly type: 'exportDone';
+  readonly requestId: number;
+  /** 'cancelled' when the user dismissed the save dialog. */
+  readonly outcome: 'saved' | 'cancelled' | 'failed';
+  readonly rangeCount: number;
+  readonly message: string;
+}
+export interface NoticeMessage {
+  readonly type: 'notice';
+  readonly message: string;
+}
+export interface ErrorMessage {
+  readonly type: 'error';
+  /** The request that failed, if any. */
+  readonly requestId?: number;
+  readonly message: string;
+}
+
+export type ToWebviewMessage =
+  | InitMessage
+  | SummaryMessage
+  | FamilyMessage
+  | BinsMessage
+  | CellRangesMessage
+  | PairSelectedMessage
+  | ExportDoneMessage
+  | NoticeMessage
+  | ErrorMessage;
+
+// ---- webview -> host ----
+
+export interface ReadyMessage {
+  readonly type: 'ready';
+}
+export interface BinRequest {
+  readonly type: 'bin';
+  readonly requestId: number;
+  readonly window: MapWindow;
+  readonly bins: number;
+}
+export interface CellRangesRequest {
+  readonly type: 'cellRanges';
+  readonly requestId: number;
+  readonly window: MapWindow;
+  readonly max: number;
+}
+export interface SelectPairRequest {
+  readonly type: 'selectPair';
+  readonly requestId: number;
+  readonly index: number;
+}
+export interface ExportRequest {
+  readonly type: 'export';
+  readonly requestId: number;
+  readonly format: ExportFormat;
+}
+export interface CopySummaryRequest {
+  readonly type: 'copySummary';
+  readonly requestId: number;
+}
+
+export type FromWebviewMessage = ReadyMessage | BinRequest | CellRangesRequest | SelectPairRequest | ExportRequest | CopySummaryRequest;
+
+/** What the webview keeps with `setState` (and the panel serializer gets back). No secrets. */
+export interface BlockMapViewState {
+  readonly restoreKey?: string;
+  readonly title?: string;
+  readonly window?: MapWindow;
+  /** Offset of the selected cell's first byte. */
+  readonly selectedOffset?: number;
+}
+
+// ---- validation ----
+
+export type Validated<T> = { readonly ok: true; readonly message: T } | { readonly ok: false; readonly reason: string };
+
+class Invalid extends Error {}
+
+function fail(reason: string): never {
+  throw new Invalid(reason);
+}
+
+function record(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${what} is not an object`);
+  return value as Record<string, unknown>;
+}
+
+function count(value: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > max) fail(`${what} is not an integer in 0..${max}`);
+  return value;
+}
+
+function finite(value: unknown, what: string, min = -Infinity, max = Infinity): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) fail(`${what} is not a number in ${min}..${max}`);
+  return value;
+}
+
+function text(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length > MAX_TEXT) fail(`${what} is not a string of at most ${MAX_TEXT} characters`);
+  return value;
+}
+
+function optionalText(value: unknown, what: string): string | undefined {
+  return value === undefined ? undefined : text(value, what);
+}
+
+function mapWindow(value: unknown, what: string): MapWindow {
+  const w = record(value, what);
+  const offset = count(w.offset, `${what}.offset`);
+  const length = count(w.length, `${what}.length`);
+  if (length === 0) fail(`${what}.length is 0`);
+  if (!Number.isSafeInteger(offset + length)) fail(`${what} ends beyond 2^53`);
+  return { offset, length };
+}
+
+function diffKind(value: unknown, what: string): DiffKind {
+  if (value !== 'changed' && value !== 'cleared') fail(`${what} is neither 'changed' nor 'cleared'`);
+  return value;
+}
+
+function diffRanges(value: unknown, what: string): DiffRange[] {
+  if (!Array.isArray(value) || value.length > MAX_CELL_RANGES) fail(`${what} is not a list of at most ${MAX_CELL_RANGES} ranges`);
+  return value.map((item, i) => {
+    const r = record(item, `${what}[${i}]`);
+    const offset = count(r.offset, `${what}[${i}].offset`);
+    const length = count(r.length, `${what}[${i}].length`);
+    if (length === 0) fail(`${what}[${i}].length is 0`);
+    return { offset, length, kind: diffKind(r.kind, `${what}[${i}].kind`) };
+  });
+}
+
+/** The bytes of a Float32Array sent as an ArrayBuffer (or, leniently, as any typed-array view). */
+function float32Bytes(value: unknown, entries: number, what: string): ArrayBuffer {
+  let buffer: ArrayBuffer;
+  if (value instanceof ArrayBuffer) buffer = value;
+  else if (ArrayBuffer.isView(value)) buffer = value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength) as ArrayBuffer;
+  else fail(`${what} is not an ArrayBuffer`);
+  if (buffer.byteLength !== entries * 4) fail(`${what} holds ${buffer.byteLength} bytes, expected ${entries * 4}`);
+  return buffer;
+}
+
+function summary(value: unknown): BlockMapSummary {
+  const s = record(value, 'summary');
+  const histogram = s.sizeHistogram;
+  if (!Array.isArray(histogram) || histogram.length > HISTOGRAM_BUCKETS) fail(`summary.sizeHistogram is not a list of at most ${HISTOGRAM_BUCKETS} counts`);
+  let monthlyCost: BlockMapSummary['monthlyCost'];
+  if (s.monthlyCost !== undefined) {
+    const c = record(s.monthlyCost, 'summary.monthlyCost');
+    monthlyCost = { amount: finite(c.amount, 'summary.monthlyCost.amount', 0), currency: optionalText(c.currency, 'summary.monthlyCost.currency') };
+  }
+  return {
+    diskSizeBytes: count(s.diskSizeBytes, 'summary.diskSizeBytes'),
+    changedBytes: count(s.changedBytes, 'summary.changedBytes'),
+    clearedBytes: count(s.clearedBytes, 'summary.clearedBytes'),
+    rangeCount: count(s.rangeCount, 'summary.rangeCount'),
+    largestRangeBytes: count(s.largestRangeBytes, 'summary.largestRangeBytes'),
+    shareOfDisk: finite(s.shareOfDisk, 'summary.shareOfDisk', 0, 1),
+    sizeHistogram: histogram.map((n, i) => count(n, `summary.sizeHistogram[${i}]`)),
+    usedBytes: s.usedBytes === undefined ? undefined : count(s.usedBytes, 'summary.usedBytes'),
+    monthlyCost,
+    fromLabel: optionalText(s.fromLabel, 'summary.fromLabel'),
+    toLabel: optionalText(s.toLabel, 'summary.toLabel'),
+  };
+}
+
+function family(value: unknown): FamilyBars {
+  const f = record(value, 'family');
+  if (!Array.isArray(f.bars) || f.bars.length > 1000) fail('family.bars is not a list of at most 1000 bars');
+  const bars = f.bars.map((item, i): FamilyBar => {
+    const b = record(item, `family.bars[${i}]`);
+    return {
+      fromLabel: text(b.fromLabel, `family.bars[${i}].fromLabel`),
+      toLabel: text(b.toLabel, `family.bars[${i}].toLabel`),
+      time: optionalText(b.time, `family.bars[${i}].time`),
+      changedBytes: count(b.changedBytes, `family.bars[${i}].changedBytes`),
+      clearedBytes: count(b.clearedBytes, `family.bars[${i}].clearedBytes`),
+    };
+  });
+  const selected = finite(f.selected, 'family.selected', -1, bars.length - 1);
+  if (!Number.isInteger(selected)) fail('family.selected is not an integer');
+  return { bars, selected };
+}
+
+function validate<T>(value: unknown, parse: (m: Record<string, unknown>) => T): Validated<T> {
+  try {
+    return { ok: true, message: parse(record(value, 'message')) };
+  } catch (error) {
+    if (error instanceof Invalid) return { ok: false, reason: error.message };
+    throw error;
+  }
+}
+
+/** Checks a message the webview received from the host. */
+export function validateToWebviewMessage(value: unknown): Validated<ToWebviewMessage> {
+  return validate(value, (m): ToWebviewMessage => {
+    switch (m.type) {
+      case 'init':
+        return { type: 'init', title: text(m.title, 'title'), diskSizeBytes: count(m.diskSizeBytes, 'diskSizeBytes'), restoreKey: optionalText(m.restoreKey, 'restoreKey') };
+      case 'summary':
+        return { type: 'summary', summary: summary(m.summary) };
+      case 'family':
+        return { type: 'family', family: family(m.family) };
+      case 'bins': {
+        const bins = count(m.bins, 'bins', MAX_BINS);
+        return {
+          type: 'bins',
+          requestId: count(m.requestId, 'requestId'),
+          window: mapWindow(m.window, 'window'),
+          bins,
+          changed: float32Bytes(m.changed, bins, 'changed'),
+          cleared: float32Bytes(m.cleared, bins, 'cleared'),
+        };
+      }
+      case 'cellRanges':
+        return { type: 'cellRanges', requestId: count(m.requestId, 'requestId'), window: mapWindow(m.window, 'window'), ranges: diffRanges(m.ranges, 'ranges'), total: count(m.total, 'total') };
+      case 'pairSelected':
+        return {
+          type: 'pairSelected',
+          requestId: count(m.requestId, 'requestId'),
+          index: count(m.index, 'index'),
+          title: text(m.title, 'title'),
+          diskSizeBytes: count(m.diskSizeBytes, 'diskSizeBytes'),
+          restoreKey: optionalText(m.restoreKey, 'restoreKey'),
+        };
+      case 'exportDone': {
+        const outcome = m.outcome;
+        if (outcome !== 'saved' && outcome !== 'cancelled' && outcome !== 'failed') fail('outcome is not saved, cancelled or failed');
+        return { type: 'exportDone', requestId: count(m.requestId, 'requestId'), outcome, rangeCount: count(m.rangeCount, 'rangeCount'), message: text(m.message, 'message') };
+      }
+      case 'notice':
+        return { type: 'notice', message: text(m.message, 'message') };
+      case 'error':
+        return { type: 'error', requestId: m.requestId === undefined ? undefined : count(m.requestId, 'requestId'), message: text(m.message, 'message') };
+      default:
+        return fail(`unknown message type ${JSON.stringify(String(m.type)).slice(0, 40)}`);
+    }
+  });
+}
+
+/** Checks a message the host received from the webview. */
+export function validateFromWebviewMessage(value: unknown): Validated<FromWebviewMessage> {
+  return validate(value, (m): FromWebviewMessage => {
+    switch (m.type) {
+      case 'ready':
+        return { type: 'ready' };
+      case 'bin': {
+        const bins = count(m.bins, 'bins', MAX_BINS);
+        if (bins === 0) fail('bins is 0');
+        return { type: 'bin', requestId: count(m.requestId, 'requestId'), window: mapWindow(m.window, 'window'), bins };
+      }
+      case 'cellRanges':
+        return { type: 'cellRanges', requestId: count(m.requestId, 'requestId'), window: mapWindow(m.window, 'window'), max: count(m.max, 'max', MAX_CELL_RANGES) };
+      case 'selectPair':
+        return { type: 'selectPair', requestId: count(m.requestId, 'requestId'), index: count(m.index, 'index', 100_000) };
+      case 'export': {
+        if (m.format !== 'json' && m.format !== 'csv') fail("format is neither 'json' nor 'csv'");
+        return { type: 'export', requestId: count(m.requestId, 'requestId'), format: m.format };
+      }
+      case 'copySummary':
+        return { type: 'copySummary', requestId: count(m.requestId, 'requestId') };
+      default:
+        return fail(`unknown message type ${JSON.stringify(String(m.type)).slice(0, 40)}`);
+    }
+  });
+}
+
+/** Reads back a state saved by the webview; anything unusable is left out. */
+export function parseViewState(value: unknown): BlockMapViewState {
+  if (typeof value !== 'object' || value === null) return {};
+  const s = value as Record<string, unknown>;
+  const out: { -readonly [K in keyof BlockMapViewState]: BlockMapViewState[K] } = {};
+  try {
+    if (s.restoreKey !== undefined) out.restoreKey = text(s.restoreKey, 'restoreKey');
+  } catch {
+    /* dropped */
+  }
+  try {
+    if (s.title !== undefined) out.title = text(s.title, 'title');
+  } catch {
+    /* dropped */
+  }
+  try {
+    if (s.window !== undefined) out.window = mapWindow(s.window, 'window');
+  } catch {
+    /* dropped */
+  }
+  try {
+    if (s.selectedOffset !== undefined) out.selectedOffset = count(s.selectedOffset, 'selectedOffset');
+  } catch {
+    /* dropped */
+  }
+  return out;
+}
+
+// ---- display, shared so the panel and a copied summary say the same thing ----
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** 1536 -> "1.5 KiB"; exact below 1 KiB. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  return `${value.toFixed(digits).replace(/\.?0+$/, '')} ${UNITS[unit]}`;
+}
+
+/** Byte offset as 0x-prefixed hex, e.g. 0x10000000000. */
+export function formatHex(offset: number): string {
+  return `0x${offset.toString(16).toUpperCase()}`;
+}
+
+export function formatPercent(fraction: number): string {
+  if (fraction === 0) return '0%';
+  const p = fraction * 100;
+  if (p < 0.01) return '<0.01%';
+  return `${p >= 10 ? p.toFixed(1) : p.toFixed(2)}%`;
+}
+
+/** The summary as plain text lines (what "Copy summary" puts on the clipboard). */
+export function summaryText(title: string, s: BlockMapSummary): string {
+  const lines = [
+    title,
+    `Changed: ${formatBytes(s.changedBytes)} (${s.changedBytes} bytes)`,
+    `Cleared: ${formatBytes(s.clearedBytes)} (${s.clearedBytes} bytes)`,
+    `Ranges: ${s.rangeCount}`,
+    `Largest range: ${formatBytes(s.largestRangeBytes)} (${s.largestRangeBytes} bytes)`,
+    `Share of disk: ${formatPercent(s.shareOfDisk)} of ${formatBytes(s.diskSizeBytes)}`,
+  ];
+  if (s.usedBytes !== undefined) lines.push(`Snapshot used size: ${formatBytes(s.usedBytes)} (${s.usedBytes} bytes)`);
+  if (s.monthlyCost !== undefined) lines.push(`Estimated cost: ${s.monthlyCost.amount.toFixed(2)}${s.monthlyCost.currency ? ` ${s.monthlyCost.currency}` : ''} per month`);
+  return lines.join('\n');
+}
