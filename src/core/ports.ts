@@ -123,6 +123,8 @@ export interface DataPlane {
 
 /** Errors an operation can meet, as values a user can act on. */
 export class DiskDeltaError extends Error {
+  /** How long Azure asked to wait before retrying (`Retry-After`), when it said. */
+  retryAfterMs?: number;
   constructor(
     message: string,
     /** Azure error code or one of Disk Delta's own (e.g. `DifferentFamilies`). */

@@ -1,0 +1,584 @@
+/**
+ * Runs one `CopyPlan`: grant read SAS, stream the plan's page operations through a bounded, adaptive pool
+ * with retries, verify, take the blob snapshot, import, record, and always revoke.
+ */
+import { createHash } from 'node:crypto';
+import type { PageRange, StorageAccountInfo } from '../model';
+import { iterateChunks, mergeAdjacentStream, rangeEnd } from '../pageRanges';
+import type { ByteWindow, ComputeApi, DataPlane, PageTarget } from '../ports';
+import { DiskDeltaError } from '../ports';
+import { parseResourceId } from '../resourceId';
+import { redact } from '../secret';
+import { SasGrant } from './grants';
+import type { CopyJournal } from './journal';
+import type { CopyPlan, PageOp } from './plan';
+import { describeRange, diffOps, planId, unionStream, validatePlanShape, VHD_FOOTER_BYTES, windowedRanges, writeOps } from './plan';
+import type { NoticeListener, ProgressListener, SnapshotCopySummary } from './progress';
+import { ProgressMeter } from './progress';
+import type { RetryPolicy } from './retry';
+import { abortError, AdaptiveConcurrency, backoffDelay, classifyError, DEFAULT_RETRY_POLICY, sleep, throwIfAborted, withTimeout } from './retry';
+
+/** Metadata Disk Delta writes on the target blob and its snapshots (Azure lower-cases metadata names). */
+export const TARGET_METADATA = {
+  version: 'diskdelta_version',
+  family: 'diskdelta_family',
+  sourceDisk: 'diskdelta_sourcedisk',
+  lastSnapshot: 'diskdelta_lastsnapshot',
+  lastUniqueId: 'diskdelta_lastuniqueid',
+  lastTimeCreated: 'diskdelta_lasttimecreated',
+  lastSizeBytes: 'diskdelta_lastsizebytes',
+  lastBlobSnapshot: 'diskdelta_lastblobsnapshot',
+  snapshot: 'diskdelta_snapshot',
+  uniqueId: 'diskdelta_uniqueid',
+  timeCreated: 'diskdelta_timecreated',
+  mode: 'diskdelta_mode',
+} as const;
+
+export interface CopyExecutorOptions {
+  /** Most page requests at once (the AIMD limit starts here and never exceeds it). */
+  readonly concurrency?: number;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly sasDurationSeconds?: number;
+  /** Reads at once while verifying (each reads both sides). */
+  readonly verifyConcurrency?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressListener;
+  readonly onNotice?: NoticeListener;
+  /** Clock and randomness, for tests. */
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+export interface StepContext {
+  readonly plan: CopyPlan;
+  readonly target: PageTarget;
+  readonly account: StorageAccountInfo;
+  readonly journal: CopyJournal;
+  readonly snapshotIndex: number;
+  readonly snapshotCount: number;
+  readonly sourceDiskId?: string;
+}
+
+export interface SnapshotCopyResult {
+  readonly sourceSnapshotId: string;
+  readonly mode: CopyPlan['mode'];
+  readonly fullReason?: CopyPlan['fullReason'];
+  /** True when this run continued a step a journal had recorded. */
+  readonly resumed: boolean;
+  /** Bytes whose operations the journal showed done, so this run skipped them. */
+  readonly bytesSkipped: number;
+  readonly summary: SnapshotCopySummary;
+}
+
+export interface OperationFailure {
+  readonly range: PageRange;
+  readonly op: PageOp['op'] | 'verify';
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Page operations that failed after their retries, reported together. */
+export class CopyFailedError extends DiskDeltaError {
+  constructor(
+    readonly failures: readonly OperationFailure[],
+    snapshotName: string,
+  ) {
+    const listed = failures
+      .slice(0, 10)
+      .map((f) => `${f.op} ${describeRange(f.range)}: ${f.code}: ${f.message}`)
+      .join('; ');
+    super(
+      redact(`Copying snapshot ${snapshotName} failed: ${failures.length} page operation(s) failed after retries (${listed}).`),
+      'CopyFailed',
+      'Run the copy again: it resumes from its journal and redoes only what is not done.',
+    );
+    this.name = 'CopyFailedError';
+  }
+}
+
+export class VerificationFailedError extends DiskDeltaError {
+  constructor(
+    readonly mismatches: readonly PageRange[],
+    snapshotName: string,
+  ) {
+    super(
+      `Verification of snapshot ${snapshotName} FAILED: the target differs from the source at ${mismatches.map(describeRange).join(', ')}.`,
+      'VerificationFailed',
+      'Do not rely on this copy. Delete the target blob (or its journal) and copy again; report the issue if it repeats.',
+    );
+    this.name = 'VerificationFailedError';
+  }
+}
+
+export class CopyExecutor {
+  readonly limiter: AdaptiveConcurrency;
+  readonly policy: RetryPolicy;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #abandoned = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly compute: ComputeApi,
+    private readonly dataPlane: DataPlane,
+    private readonly options: CopyExecutorOptions = {},
+  ) {
+    this.limiter = new AdaptiveConcurrency(options.concurrency ?? 16);
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+  }
+
+  get #signal(): AbortSignal | undefined {
+    return this.options.signal;
+  }
+
+  #notice(index: number, code: string, message: string): void {
+    this.options.onNotice?.({ snapshotIndex: index, code, message });
+  }
+
+  /** Runs one step of a family copy. Throws an AbortError when cancelled, a DiskDeltaError when it fails. */
+  async runStep(ctx: StepContext): Promise<SnapshotCopyResult> {
+    const { plan, target, journal } = ctx;
+    validatePlanShape(plan);
+    const meter = new ProgressMeter(ctx.snapshotIndex, ctx.snapshotCount, this.options.onProgress, this.#now);
+    const grants: SasGrant[] = [];
+    let failure: unknown;
+    try {
+      meter.emit('granting');
+      const duration = this.options.sasDurationSeconds ?? 3600;
+      const source = await SasGrant.open(this.compute, this.dataPlane, plan.source.id, duration, this.#now, this.#signal);
+      grants.push(source);
+      let previous: SasGrant | undefined;
+      if (plan.mode === 'delta' && plan.previous) {
+        previous = await SasGrant.open(this.compute, this.dataPlane, plan.previous.id, duration, this.#now, this.#signal);
+        grants.push(previous);
+      }
+
+      meter.emit('planning');
+      const id = planId(plan);
+      const stale = journal.currentStep;
+      const resumed = await journal.beginStep(id, plan.source.id, plan.mode);
+      if (resumed) {
+        this.#notice(ctx.snapshotIndex, 'Resumed', `Resuming the copy of ${plan.source.name} from its journal (${stale?.doneBytes ?? 0} bytes already done).`);
+      } else if (stale && stale.sourceSnapshotId.toLowerCase() === plan.source.id.toLowerCase()) {
+        this.#notice(ctx.snapshotIndex, 'JournalStepDiscarded', `The journal recorded a different plan for ${plan.source.name} (other options or target state); starting this snapshot from its first chunk.`);
+      }
+      if (plan.mode === 'full') {
+        const why = plan.fullReason === 'resize4TiB' ? 'the disk was resized across the 4 TB boundary, so Azure cannot diff it with the previous copy' : 'the previously copied snapshot no longer exists';
+        this.#notice(ctx.snapshotIndex, plan.fullReason === 'resize4TiB' ? 'FullCopyAfterResize' : 'FullCopyPreviousMissing', `Copying ${plan.source.name} in full: ${why}.`);
+      }
+
+      await this.#prepareTarget(ctx, meter);
+      const bytesSkippedAtStart = journal.currentStep?.doneBytes ?? 0;
+
+      if (!journal.hasPhase('copied')) {
+        meter.emit(plan.mode === 'delta' ? 'clearing' : 'copying');
+        await this.#runOps(ctx, meter, this.#planOps(plan, source, previous, meter), source);
+        await this.#settleAbandoned();
+        await journal.recordPhase('copied');
+      }
+      meter.bytesTotalIsEstimate = false;
+
+      if (plan.verify !== 'none' && !journal.hasPhase('verified')) {
+        meter.emit('verifying');
+        await this.#verify(ctx, meter, source, previous);
+        await journal.recordPhase('verified');
+      }
+
+      let blobSnapshot = journal.currentStep?.blobSnapshot;
+      if (!journal.hasPhase('snapshotted') || !blobSnapshot) {
+        meter.emit('snapshotting');
+        blobSnapshot = await this.#request(meter, [], (signal) => target.snapshot(snapshotMetadata(plan), { signal }), false);
+        await journal.recordPhase('snapshotted', { blobSnapshot });
+      }
+
+      let importedResourceId = journal.currentStep?.importedId;
+      if (plan.import.kind !== 'none' && !importedResourceId) {
+        meter.emit('importing');
+        importedResourceId = await this.#import(ctx, meter, target.snapshotUrl(blobSnapshot));
+        await journal.recordPhase('imported', { importedId: importedResourceId });
+      }
+
+      // Recorded last: once the blob says it holds this snapshot, a re-run skips the step entirely.
+      if (!journal.hasPhase('recorded')) {
+        const existing = await this.#request(meter, [], (signal) => target.getMetadata({ signal }), false);
+        await this.#request(meter, [], (signal) => target.setMetadata(recordedMetadata(existing, plan, blobSnapshot, ctx.sourceDiskId), { signal }), false);
+        await journal.recordPhase('recorded');
+      }
+
+      meter.emit('revoking');
+      await this.#revokeAll(grants, ctx.snapshotIndex, true);
+      await journal.finishStep();
+      meter.emit('done');
+      return {
+        sourceSnapshotId: plan.source.id,
+        mode: plan.mode,
+        fullReason: plan.fullReason,
+        resumed,
+        bytesSkipped: resumed ? bytesSkippedAtStart : 0,
+        summary: {
+          bytesCopied: meter.bytesCopied,
+          bytesCleared: meter.bytesCleared,
+          requests: meter.requests,
+          retries: meter.retries,
+          seconds: meter.seconds(),
+          targetBlobSnapshotUrl: target.snapshotUrl(blobSnapshot),
+          importedResourceId,
+        },
+      };
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      if (failure !== undefined) {
+        meter.emit('revoking');
+        await this.#revokeAll(grants, ctx.snapshotIndex, false);
+        await this.#settleAbandoned();
+      }
+    }
+  }
+
+  async #revokeAll(grants: readonly SasGrant[], index: number, throwOnFailure: boolean): Promise<void> {
+    const results = await Promise.allSettled(grants.map((g) => g.revoke()));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [grants[i]!.snapshotId] : []));
+    if (failed.length === 0) return;
+    const message = `Could not revoke read access on ${failed.join(', ')}; it expires by itself, or use Revoke Access.`;
+    this.#notice(index, 'RevokeFailed', message);
+    if (throwOnFailure) throw new DiskDeltaError(message, 'RevokeFailed', 'Run "Revoke Access" on the snapshot so it does not hold a SAS slot.');
+  }
+
+  /** Waits (briefly) for requests abandoned on timeout, so none lands after the step moves on. */
+  async #settleAbandoned(): Promise<void> {
+    if (this.#abandoned.size === 0) return;
+    const all = Promise.allSettled([...this.#abandoned]);
+    await Promise.race([all, sleep(this.policy.requestTimeoutMs)]);
+  }
+
+  async #prepareTarget(ctx: StepContext, meter: ProgressMeter): Promise<void> {
+    const { plan, target, journal } = ctx;
+    const exists = await this.#request(meter, [], (signal) => target.exists({ signal }), false);
+    if (!exists) {
+      if (plan.mode !== 'base') {
+        throw new DiskDeltaError(`The target blob ${plan.target.displayUrl} disappeared during the copy.`, 'TargetMissing', 'Copy the family again from its first snapshot.');
+      }
+      const metadata = { [TARGET_METADATA.version]: '1', [TARGET_METADATA.family]: plan.familyId, ...(ctx.sourceDiskId ? { [TARGET_METADATA.sourceDisk]: ctx.sourceDiskId } : {}) };
+      await this.#request(meter, [], (signal) => target.create(plan.blobSizeBytes, metadata, { signal }), false);
+      // A fresh blob holds nothing the journal may have recorded.
+      await journal.restartStep();
+      return;
+    }
+    const size = await this.#request(meter, [], (signal) => target.size({ signal }), false);
+    if (size !== plan.blobSizeBytes) await this.#request(meter, [], (signal) => target.resize(plan.blobSizeBytes, { signal }), false);
+    if (plan.mode === 'full' && !journal.hasPhase('clearedTarget')) {
+      meter.emit('clearing');
+      const targetRanges = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) => this.#listWithRetry(meter, [], w, (win, signal) => target.listRanges(win, { signal })));
+      const clears = (async function* (): AsyncGenerator<PageOp> {
+        for await (const r of mergeAdjacentStream(targetRanges)) yield { offset: r.offset, length: r.length, op: 'clear' as const };
+      })();
+      await this.#pool(
+        clears,
+        async (op) => {
+          await this.#request(meter, [], (signal) => target.clearPages(op.offset, op.length, { signal }), true);
+          meter.rangesDone += 1;
+          meter.emit();
+        },
+        plan.source.name,
+      );
+      await journal.recordPhase('clearedTarget');
+    }
+  }
+
+  /** The plan's operations, streamed: listed window by window, merged across windows, chunked. */
+  async *#planOps(plan: CopyPlan, source: SasGrant, previous: SasGrant | undefined, meter: ProgressMeter): AsyncGenerator<PageOp, void, undefined> {
+    let ops: AsyncIterable<PageOp>;
+    if (plan.mode === 'delta' && previous) {
+      const diff = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) =>
+        this.#listWithRetry(meter, [source, previous], w, (win, signal) => source.source().listDiff(previous.source(), win, { signal })),
+      );
+      ops = diffOps(diff, plan.maxChunkBytes);
+    } else {
+      const ranges = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) => this.#listWithRetry(meter, [source], w, (win, signal) => source.source().listRanges(win, { signal })));
+      ops = writeOps(ranges, plan.maxChunkBytes);
+    }
+    // After a resize (within the 4 TB side) the old footer now lies inside the disk and the new one is at the
+    // new end; make sure both hold the source's bytes even if the diff does not report them.
+    const footers: PageRange[] = [];
+    if (plan.mode === 'delta' && plan.previous && plan.previous.sizeBytes !== plan.source.sizeBytes) {
+      footers.push({ offset: plan.previous.sizeBytes, length: VHD_FOOTER_BYTES }, { offset: plan.source.sizeBytes, length: VHD_FOOTER_BYTES });
+    }
+    const covered = footers.map(() => false);
+    for await (const op of ops) {
+      footers.forEach((f, i) => {
+        if (op.offset <= f.offset && rangeEnd(op) >= rangeEnd(f)) covered[i] = true;
+      });
+      yield op;
+    }
+    for (let i = 0; i < footers.length; i += 1) if (!covered[i]) yield { ...footers[i]!, op: 'write' };
+    meter.bytesTotalIsEstimate = false;
+  }
+
+  async #runOps(ctx: StepContext, meter: ProgressMeter, ops: AsyncIterable<PageOp>, source: SasGrant): Promise<void> {
+    const { target, journal, plan } = ctx;
+    let fromUrlRefused = false;
+    const scheduled = (async function* (): AsyncGenerator<PageOp> {
+      for await (const op of ops) {
+        if (op.op === 'write') meter.bytesTotal += op.length;
+        if (journal.isDone(op.offset, op.length)) {
+          if (op.op === 'write') meter.bytesDone += op.length;
+          meter.rangesDone += 1;
+          continue;
+        }
+        yield op;
+      }
+    })();
+    await this.#pool(
+      scheduled,
+      async (op) => {
+        if (op.op === 'clear') {
+          meter.emit('clearing');
+          await this.#request(meter, [], (signal) => target.clearPages(op.offset, op.length, { signal }), true);
+          await journal.recordDone(op.offset, op.length);
+          meter.bytesCleared += op.length;
+        } else {
+          if (meter.phase !== 'copying') meter.phase = 'copying';
+          let viaUrl = !fromUrlRefused;
+          if (viaUrl) {
+            try {
+              await this.#request(meter, [source], (signal) => target.putPagesFromUrl(source.url(), op.offset, op.offset, op.length, { signal }), true);
+            } catch (error) {
+              if (classifyError(error).kind !== 'sourceRefused') throw error;
+              if (!fromUrlRefused) {
+                this.#notice(ctx.snapshotIndex, 'SourceRefusedFromUrl', `The target refused to copy from ${plan.source.name} by URL (CopySourceCannotBeIncrementalCopyBlob); reading and writing the pages instead.`);
+              }
+              fromUrlRefused = true;
+              viaUrl = false;
+            }
+          }
+          if (!viaUrl) {
+            const data = await this.#request(meter, [source], (signal) => source.source().read(op.offset, op.length, { signal }), false);
+            await this.#request(meter, [], (signal) => target.putPages(op.offset, data, { signal }), true);
+          }
+          await journal.recordDone(op.offset, op.length);
+          meter.bytesCopied += op.length;
+          meter.moved(op.length);
+        }
+        meter.rangesDone += 1;
+        meter.emit();
+      },
+      plan.source.name,
+    );
+  }
+
+  /**
+   * Runs `work` over a stream with at most ~2x the concurrency limit pending (the limiter bounds requests;
+   * this bounds memory). After the first failure nothing new starts; what is in flight finishes, and every
+   * failure is reported together.
+   */
+  async #pool(items: AsyncIterable<PageOp>, work: (item: PageOp) => Promise<void>, snapshotName: string, maxPending = this.limiter.max * 2): Promise<void> {
+    const pending = new Set<Promise<void>>();
+    const failures: OperationFailure[] = [];
+    let listingError: unknown;
+    try {
+      for await (const item of items) {
+        if (this.#signal?.aborted || failures.length > 0) break;
+        while (pending.size >= maxPending) await Promise.race(pending);
+        if (this.#signal?.aborted || failures.length > 0) break;
+        const p: Promise<void> = work(item)
+          .catch((error: unknown) => {
+            const c = classifyError(error);
+            failures.push({ range: { offset: item.offset, length: item.length }, op: item.op, code: c.code, message: redact(error instanceof Error ? error.message : String(error)) });
+          })
+          .finally(() => pending.delete(p));
+        pending.add(p);
+      }
+    } catch (error) {
+      listingError = error;
+    }
+    await Promise.all(pending);
+    throwIfAborted(this.#signal);
+    if (listingError !== undefined) throw listingError;
+    if (failures.length > 0) throw new CopyFailedError(failures, snapshotName);
+  }
+
+  /**
+   * One data-plane request with retries: a slot from the AIMD limiter, a per-request timeout, backoff that
+   * honours Retry-After, and a fresh SAS when the source's was refused as expired.
+   */
+  async #request<T>(meter: ProgressMeter, grants: readonly SasGrant[], op: (signal: AbortSignal) => Promise<T>, countAsRequest: boolean): Promise<T> {
+    for (let attempt = 0; ; attempt += 1) {
+      for (const g of grants) await g.fresh(this.#signal);
+      const generations = grants.map((g) => g.generation);
+      const ticket = await this.limiter.acquire(this.#signal);
+      if (countAsRequest) meter.requests += 1;
+      let error: unknown;
+      try {
+        const result = await withTimeout(op, this.policy.requestTimeoutMs, this.#signal, (p) => this.#abandon(p));
+        this.limiter.release(ticket, 'success');
+        return result;
+      } catch (e) {
+        error = e;
+      }
+      const c = classifyError(error);
+      this.limiter.release(ticket, c.kind === 'throttled' ? 'throttled' : 'other');
+      if (c.kind === 'aborted' || this.#signal?.aborted) throw abortError();
+      const retryable = c.kind === 'throttled' || c.kind === 'transient' || (c.kind === 'sasExpired' && grants.length > 0);
+      if (!retryable || attempt >= this.policy.maxRetries) throw error;
+      meter.retries += 1;
+      if (c.kind === 'sasExpired') await Promise.all(grants.map((g, i) => g.renew(generations[i]!, this.#signal)));
+      await sleep(backoffDelay(this.policy, attempt, c.retryAfterMs, this.#random), this.#signal);
+    }
+  }
+
+  #abandon(p: Promise<unknown>): void {
+    this.#abandoned.add(p);
+    void p.finally(() => this.#abandoned.delete(p));
+  }
+
+  /**
+   * A window's ranges with retries: a listing that fails part-way is listed again from the end of the last
+   * range already passed on, so nothing is yielded twice or lost.
+   */
+  async *#listWithRetry<T extends PageRange>(
+    meter: ProgressMeter,
+    grants: readonly SasGrant[],
+    window: ByteWindow,
+    list: (window: ByteWindow, signal: AbortSignal) => AsyncIterable<T>,
+  ): AsyncGenerator<T, void, undefined> {
+    const end = window.offset + window.length;
+    let from = window.offset;
+    for (let attempt = 0; from < end; ) {
+      for (const g of grants) await g.fresh(this.#signal);
+      const generations = grants.map((g) => g.generation);
+      const controller = new AbortController();
+      const onAbort = (): void => controller.abort();
+      this.#signal?.addEventListener('abort', onAbort, { once: true });
+      const iterator = list({ offset: from, length: end - from }, controller.signal)[Symbol.asyncIterator]();
+      let error: unknown;
+      try {
+        for (;;) {
+          const next = await withTimeout(() => iterator.next(), this.policy.requestTimeoutMs, this.#signal, (p) => this.#abandon(p));
+          if (next.done) return;
+          const r = next.value;
+          const start = Math.max(r.offset, from);
+          const stop = Math.min(rangeEnd(r), end);
+          if (stop <= start) continue;
+          from = stop;
+          attempt = 0;
+          yield start === r.offset && stop === rangeEnd(r) ? r : { ...r, offset: start, length: stop - start };
+        }
+      } catch (e) {
+        error = e;
+      } finally {
+        this.#signal?.removeEventListener('abort', onAbort);
+      }
+      controller.abort();
+      void Promise.resolve(iterator.return?.()).catch(() => undefined);
+      const c = classifyError(error);
+      if (c.kind === 'aborted' || this.#signal?.aborted) throw abortError();
+      const retryable = c.kind === 'throttled' || c.kind === 'transient' || (c.kind === 'sasExpired' && grants.length > 0);
+      if (!retryable || attempt >= this.policy.maxRetries) throw error;
+      meter.retries += 1;
+      if (c.kind === 'sasExpired') await Promise.all(grants.map((g, i) => g.renew(generations[i]!, this.#signal)));
+      await sleep(backoffDelay(this.policy, attempt, c.retryAfterMs, this.#random), this.#signal);
+      attempt += 1;
+    }
+  }
+
+  /**
+   * Compares source and target by SHA-256 of what each returns for the same bytes: over the plan's
+   * operations (verify `changed`) or over everything either side has allocated (verify `full`).
+   */
+  async #verify(ctx: StepContext, meter: ProgressMeter, source: SasGrant, previous: SasGrant | undefined): Promise<void> {
+    const { plan, target } = ctx;
+    let ranges: AsyncIterable<PageRange>;
+    if (plan.verify === 'full') {
+      const src = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) => this.#listWithRetry(meter, [source], w, (win, signal) => source.source().listRanges(win, { signal })));
+      const tgt = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) => this.#listWithRetry(meter, [], w, (win, signal) => target.listRanges(win, { signal })));
+      ranges = unionStream(src, tgt);
+    } else {
+      const throwaway = new ProgressMeter(ctx.snapshotIndex, ctx.snapshotCount, undefined, this.#now);
+      ranges = this.#planOps(plan, source, previous, throwaway);
+    }
+    const chunked = (async function* (): AsyncGenerator<PageOp> {
+      for await (const r of ranges) for (const c of iterateChunks({ offset: r.offset, length: r.length }, plan.maxChunkBytes)) yield { ...c, op: 'write' as const };
+    })();
+    const mismatches: PageRange[] = [];
+    const hash = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+    await this.#pool(
+      chunked,
+      async (chunk) => {
+        const [a, b] = await Promise.all([
+          this.#request(meter, [source], (signal) => source.source().read(chunk.offset, chunk.length, { signal }), false),
+          this.#request(meter, [], (signal) => target.read(chunk.offset, chunk.length, { signal }), false),
+        ]);
+        if (a.length !== chunk.length || b.length !== chunk.length || hash(a) !== hash(b)) mismatches.push({ offset: chunk.offset, length: chunk.length });
+        meter.emit();
+      },
+      plan.source.name,
+      Math.max(1, this.options.verifyConcurrency ?? 8),
+    );
+    if (mismatches.length > 0) {
+      mismatches.sort((x, y) => x.offset - y.offset);
+      throw new VerificationFailedError(mismatches.slice(0, 10), plan.source.name);
+    }
+  }
+
+  async #import(ctx: StepContext, meter: ProgressMeter, sourceUri: string): Promise<string> {
+    const { plan, account } = ctx;
+    const parts = parseResourceId(account.id);
+    const resourceGroup = plan.import.resourceGroup ?? parts.resourceGroup;
+    const name = plan.import.name?.(plan.source) ?? importName(plan.source.name);
+    const tags = { diskdelta_source: plan.source.id, diskdelta_family: plan.familyId };
+    // Import takes the blob snapshot URL without SAS plus the account id, in the account's region — AZURE-FACTS "Import".
+    const common = { subscriptionId: parts.subscriptionId, resourceGroup, name, location: account.location, sourceUri, storageAccountId: account.id, tags };
+    return this.#armCall(meter, async (signal) => {
+      if (plan.import.kind === 'disk') return (await this.compute.createDisk({ ...common, createOption: 'Import', sku: 'Standard_LRS' }, { signal })).id;
+      return (await this.compute.createSnapshot({ ...common, createOption: 'Import', incremental: false }, { signal })).id;
+    });
+  }
+
+  /** ARM long-running calls: retried on throttling and transient faults, but never cut short by a request timeout. */
+  async #armCall<T>(meter: ProgressMeter, op: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await op(this.#signal);
+      } catch (error) {
+        const c = classifyError(error);
+        if (c.kind === 'aborted' || this.#signal?.aborted) throw abortError();
+        if ((c.kind !== 'throttled' && c.kind !== 'transient') || attempt >= this.policy.maxRetries) throw error;
+        meter.retries += 1;
+        await sleep(backoffDelay(this.policy, attempt, c.retryAfterMs, this.#random), this.#signal);
+      }
+    }
+  }
+}
+
+/** Default name of an imported snapshot or disk: the source snapshot's, suffixed, within Azure's 80 characters. */
+export function importName(sourceName: string): string {
+  return `${sourceName.slice(0, 75)}-copy`;
+}
+
+function snapshotMetadata(plan: CopyPlan): Record<string, string> {
+  return {
+    [TARGET_METADATA.version]: '1',
+    [TARGET_METADATA.family]: plan.familyId,
+    [TARGET_METADATA.snapshot]: plan.source.id,
+    [TARGET_METADATA.uniqueId]: plan.source.uniqueId,
+    [TARGET_METADATA.timeCreated]: plan.source.timeCreated,
+    [TARGET_METADATA.mode]: plan.mode,
+  };
+}
+
+function recordedMetadata(existing: Record<string, string>, plan: CopyPlan, blobSnapshot: string, sourceDiskId: string | undefined): Record<string, string> {
+  return {
+    ...existing,
+    [TARGET_METADATA.version]: '1',
+    [TARGET_METADATA.family]: plan.familyId,
+    ...(sourceDiskId ? { [TARGET_METADATA.sourceDisk]: sourceDiskId } : {}),
+    [TARGET_METADATA.lastSnapshot]: plan.source.id,
+    [TARGET_METADATA.lastUniqueId]: plan.source.uniqueId,
+    [TARGET_METADATA.lastTimeCreated]: plan.source.timeCreated,
+    [TARGET_METADATA.lastSizeBytes]: String(plan.source.sizeBytes),
+    [TARGET_METADATA.lastBlobSnapshot]: blobSnapshot,
+  };
+}

@@ -1,0 +1,13 @@
+/** The cross-region copy engine: differential (ChainCopy) and Azure-native (NativeCopy). */
+export { ChainCopy, validateFamily } from './chain';
+export type { ChainCopyRequest, ChainCopyResult } from './chain';
+export { CopyExecutor, CopyFailedError, importName, TARGET_METADATA, VerificationFailedError } from './executor';
+export type { CopyExecutorOptions, OperationFailure, SnapshotCopyResult, StepContext } from './executor';
+export { CopyJournal, defaultJournalPath, defaultStateDirectory, FamilyLock, JOURNAL_VERSION } from './journal';
+export { NativeCopy } from './native';
+export type { NativeCopyRequest, NativeCopyResult, NativeCopyStep } from './native';
+export { chooseMode, crossesFourTiBBoundary, DEFAULT_WINDOW_BYTES, planId, targetBlobName } from './plan';
+export type { CopyMode, CopyPlan, CopyTargetRef, FullCopyReason, ImportOptions, PageOp, SnapshotRef, VerifyMode } from './plan';
+export type { CopyNotice, CopyPhase, CopyProgress, NoticeListener, ProgressListener, SnapshotCopySummary } from './progress';
+export { AdaptiveConcurrency, classifyError, DEFAULT_RETRY_POLICY } from './retry';
+export type { ClassifiedError, ErrorClass, RetryPolicy } from './retry';
