@@ -228,6 +228,7 @@ export async function startVsCode(options: VsCodeOptions = {}): Promise<VsCodeSe
     'update.mode': 'none',
     'chat.disableAIFeatures': true,
     'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    'git.openRepositoryInParentFolders': 'never',
     ...(options.emulator ? { 'diskDelta.emulator.connectionFile': options.emulator.connectionFile } : {}),
     ...options.settings,
   };
