@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import type { SnapshotInfo } from '../../src/core/model';
-import type { CreateDiskRequest, CreateSnapshotRequest } from '../../src/core/ports';
+import type { CreateSnapshotRequest } from '../../src/core/ports';
 import {
   COMPUTE_DISK_API_VERSION,
   DEPLOYMENT_TEMPLATE_SCHEMA,
