@@ -146,6 +146,19 @@ export function union(...lists: Iterable<PageRange>[]): PageRange[] {
   return mergeAdjacent(all);
 }
 
+/** Pushes the parts of `r` outside the sorted, disjoint `holes` onto `out`. */
+function subtractOne<T extends PageRange>(r: T, holes: readonly PageRange[], out: T[]): void {
+  if (r.length <= 0) return;
+  let cursor = r.offset;
+  const end = rangeEnd(r);
+  for (let i = firstEndingAfter(holes, cursor); cursor < end && i < holes.length && holes[i].offset < end; i++) {
+    const h = holes[i];
+    if (h.offset > cursor) out.push(withBounds(r, cursor, h.offset - cursor));
+    cursor = Math.max(cursor, rangeEnd(h));
+  }
+  if (cursor < end) out.push(withBounds(r, cursor, end - cursor));
+}
+
 /**
  * The parts of `a` not covered by `b`, in offset order; each piece keeps the fields (e.g. `kind`) of the
  * range of `a` it came from.
@@ -153,21 +166,34 @@ export function union(...lists: Iterable<PageRange>[]): PageRange[] {
 export function subtract<T extends PageRange>(a: Iterable<T>, b: Iterable<PageRange>): T[] {
   const holes = union(b);
   const out: T[] = [];
-  for (const r of [...a].sort(byOffset)) {
-    if (r.length <= 0) continue;
-    let cursor = r.offset;
-    const end = rangeEnd(r);
-    // Holes are sorted; find the first that ends after the cursor.
-    let i = firstEndingAfter(holes, cursor);
-    while (cursor < end && i < holes.length && holes[i].offset < end) {
-      const h = holes[i];
-      if (h.offset > cursor) out.push(withBounds(r, cursor, h.offset - cursor));
-      cursor = Math.max(cursor, rangeEnd(h));
-      i++;
-    }
-    if (cursor < end) out.push(withBounds(r, cursor, end - cursor));
-  }
+  for (const r of [...a].sort(byOffset)) subtractOne(r, holes, out);
   return out;
+}
+
+/**
+ * Streaming `subtract`: the (possibly huge) stream `a` minus a list `b` held in memory, such as the
+ * ranges a resumed copy already wrote. Pieces come out in the order of `a`.
+ */
+export async function* subtractStream<T extends PageRange>(a: AsyncIterable<T> | Iterable<T>, b: Iterable<PageRange>): AsyncGenerator<T, void, undefined> {
+  const holes = union(b);
+  const pieces: T[] = [];
+  for await (const r of a) {
+    subtractOne(r, holes, pieces);
+    yield* pieces;
+    pieces.length = 0;
+  }
+}
+
+/**
+ * One offset-ordered diff from the separate changed and cleared lists the SDK returns for a window
+ * (`pageRange` and `clearRange`), already converted to exact lengths.
+ * Azure SDK trap: interleaved PageRange/ClearRange elements must both survive parsing — AZURE-FACTS "@azure/storage-blob traps".
+ */
+export function interleaveDiff(changed: Iterable<PageRange>, cleared: Iterable<PageRange>): DiffRange[] {
+  const out: DiffRange[] = [];
+  for (const r of changed) out.push({ offset: r.offset, length: r.length, kind: 'changed' });
+  for (const r of cleared) out.push({ offset: r.offset, length: r.length, kind: 'cleared' });
+  return out.sort(byOffset);
 }
 
 /** The parts of `a` that `b` also covers, in offset order; pieces keep the fields of their range of `a`. */

@@ -24,6 +24,8 @@ import {
   rangeHeader,
   splitIntoChunks,
   subtract,
+  subtractStream,
+  interleaveDiff,
   totalBytes,
   union,
 } from '../../src/core/pageRanges';
@@ -222,6 +224,29 @@ void describe('union, subtract, intersect', () => {
         // a = (a - b) + (a ∩ b), disjointly
         assert.equal(totalBytes(union(sub)) + totalBytes(union(int)), totalBytes(union(a)));
       }),
+    );
+  });
+
+  void it('stream version equals the array version (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(arbDiffRange, { maxLength: 20 }), arbRanges, async (a, b) => {
+        const sorted = [...a].sort((x, y) => x.offset - y.offset || x.length - y.length);
+        assert.deepEqual(await collect(subtractStream(sorted, b)), subtract(sorted, b));
+      }),
+    );
+  });
+
+  void it('interleaves the SDK\'s separate changed and cleared lists in offset order', () => {
+    assert.deepEqual(
+      interleaveDiff(
+        [fromSdkRange({ offset: 0, count: 511 }), fromSdkRange({ offset: 4096, count: 1023 })],
+        [fromSdkRange({ offset: 1024, count: 511 })],
+      ),
+      [
+        { offset: 0, length: 512, kind: 'changed' },
+        { offset: 1024, length: 512, kind: 'cleared' },
+        { offset: 4096, length: 1024, kind: 'changed' },
+      ],
     );
   });
 
