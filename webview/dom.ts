@@ -16,6 +16,8 @@ button:focus-visible, canvas:focus-visible { outline: 1px solid var(--vscode-foc
 button:disabled { opacity: 0.5; cursor: default; }
 .spacer { flex: 1; }
 #zoom-level, #window-info, #status { color: var(--vscode-descriptionForeground); }
+/* Reserve their line so that text arriving later never resizes the map (and re-bins it). */
+#window-info, #status { min-height: 1.4em; line-height: 1.4em; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 #status.error { color: var(--vscode-errorForeground); }
 #main { display: flex; gap: 12px; flex: 1; min-height: 0; }
 #map-area { flex: 1; display: flex; flex-direction: column; min-width: 0; gap: 6px; }
@@ -30,7 +32,7 @@ button:disabled { opacity: 0.5; cursor: default; }
 #legend { display: flex; flex-wrap: wrap; gap: 14px; align-items: center; }
 .swatch { display: inline-block; width: 12px; height: 12px; vertical-align: -2px; margin-right: 4px; border: 1px solid var(--vscode-editorWidget-border, #888); }
 .swatch.changed { background: var(--vscode-charts-blue); }
-.swatch.changed-low { background: color-mix(in srgb, var(--vscode-charts-blue) 35%, var(--vscode-editor-background)); }
+.swatch.changed-low { background: color-mix(in srgb, var(--vscode-charts-blue) 30%, var(--vscode-editor-background)); }
 .swatch.cleared { background: repeating-linear-gradient(45deg, var(--vscode-charts-orange) 0 3px, color-mix(in srgb, var(--vscode-charts-orange) 45%, var(--vscode-editor-background)) 3px 5px); }
 .swatch.unchanged { background: var(--vscode-editor-background); }
 #side { width: 300px; flex: none; overflow-y: auto; display: flex; flex-direction: column; gap: 12px; }
@@ -110,7 +112,7 @@ export function buildPanel(nonce = scriptNonce()): void {
         <div id="tooltip" role="tooltip" hidden></div>
       </div>
       <div id="legend" aria-label="Legend">
-        <span><span class="swatch changed"></span>Changed (darker: more of the cell)</span>
+        <span><span class="swatch changed"></span>Changed (stronger: more of the cell)</span>
         <span><span class="swatch changed-low"></span>A little changed</span>
         <span><span class="swatch cleared"></span>Cleared</span>
         <span><span class="swatch unchanged"></span>Unchanged</span>

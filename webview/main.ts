@@ -6,6 +6,7 @@ import {
   formatBytes,
   formatHex,
   formatPercent,
+  PAGE_BYTES,
   parseViewState,
   validateToWebviewMessage,
   type BlockMapSummary,
@@ -442,8 +443,9 @@ function startView(diskSizeBytes: number, saved: BlockMapViewState['window']): v
   const { cols, rows } = gridSize();
   let next = fitView(diskSizeBytes, cols, rows);
   if (saved) {
-    const fromSaved = relayout({ diskSizeBytes, cols, rows, bytesPerCell: next.bytesPerCell, offset: saved.offset }, cols, rows);
-    next = relayout({ ...fromSaved, bytesPerCell: Math.max(512, Math.round(saved.length / (cols * rows) / 512) * 512) }, cols, rows);
+    const bytesPerCell = Math.min(next.bytesPerCell, Math.max(PAGE_BYTES, Math.round(saved.length / (cols * rows) / PAGE_BYTES) * PAGE_BYTES));
+    const sized = { ...next, bytesPerCell };
+    next = { ...sized, offset: clampOffset(sized, saved.offset) };
   }
   dataView = undefined;
   view = undefined;

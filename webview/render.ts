@@ -53,7 +53,10 @@ export function css(c: Rgb, alpha = 1): string {
 
 /** How strongly a fraction shows: any change at all is clearly visible, a full cell is the pure colour. */
 export function intensity(fraction: number): number {
-  return fraction <= 0 ? 0 : 0.35 + 0.65 * Math.min(1, fraction);
+  if (fraction <= 0) return 0;
+  // Logarithmic from 1/10,000 of a cell to all of it: a few pages in a huge cell still show.
+  const t = Math.min(1, Math.max(0, (Math.log10(fraction) + 4) / 4));
+  return 0.3 + 0.7 * t;
 }
 
 function mix(a: Rgb, b: Rgb, t: number): number {
