@@ -1,0 +1,920 @@
+import crypto from 'node:crypto';
+import https from 'node:https';
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EmulatorContext } from './context';
+import {
+  diffRanges,
+  firstEndingAfter,
+  overwriteInPlace,
+  PAGE,
+  truncate,
+  validRanges,
+  type Extent,
+  type RangeOut,
+} from './extentMap';
+import { readExtents } from './pageLog';
+import type { AccessGrant, Container, ManagedDisk, ManagedSnapshot, PageBlob, StorageAccountState } from './state';
+
+const MAX_PAGE_WRITE = 4 * 1024 * 1024;
+const MAX_RANGES_PER_RESPONSE = 10_000;
+const DEFAULT_VERSION = '2025-11-05';
+const FOUR_TIB = 4 * 1024 ** 4;
+
+export class StorageError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+function xmlEscape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function httpDate(ms: number): string {
+  return new Date(ms).toUTCString();
+}
+
+export function sendStorageError(req: IncomingMessage, res: ServerResponse, err: StorageError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const requestId = crypto.randomUUID();
+  const body =
+    req.method === 'HEAD'
+      ? ''
+      : `<?xml version="1.0" encoding="utf-8"?><Error><Code>${err.code}</Code><Message>${xmlEscape(err.message)}\nRequestId:${requestId}\nTime:${new Date().toISOString()}</Message></Error>`;
+  res.writeHead(err.status, {
+    'content-type': 'application/xml',
+    'content-length': Buffer.byteLength(body),
+    'x-ms-error-code': err.code,
+    'x-ms-request-id': requestId,
+    'x-ms-version': String(req.headers['x-ms-version'] ?? DEFAULT_VERSION),
+    ...err.headers,
+  });
+  res.end(body);
+}
+
+/** The page blob a request addresses, whether in a storage account or behind a disk/snapshot SAS. */
+interface BlobView {
+  readonly key: string;
+  readonly account: string;
+  readonly managed: boolean;
+  readonly writable: boolean;
+  readonly size: number;
+  readonly extents: Extent[];
+  readonly etag: string;
+  readonly lastModified: number;
+  readonly created: number;
+  readonly sequenceNumber: number;
+  readonly contentType: string;
+  readonly familyId?: string;
+  readonly snapshot?: string;
+  touch(): void;
+}
+
+function blobView(ctx: EmulatorContext, account: string, container: string, blob: PageBlob, snapshot?: string): BlobView {
+  const key = `${account}/${container}/${blob.name}`;
+  if (snapshot !== undefined) {
+    const s = blob.snapshots.find((x) => x.snapshot === snapshot);
+    if (!s) throw new StorageError(404, 'BlobNotFound', 'The specified blob does not exist.');
+    return {
+      key,
+      account,
+      managed: false,
+      writable: false,
+      size: s.size,
+      extents: s.extents,
+      etag: blob.etag,
+      lastModified: s.created,
+      created: blob.created,
+      sequenceNumber: blob.sequenceNumber,
+      contentType: blob.contentType,
+      snapshot,
+      touch() {},
+    };
+  }
+  return {
+    key,
+    account,
+    managed: false,
+    writable: true,
+    get size() {
+      return blob.size;
+    },
+    get extents() {
+      return blob.extents;
+    },
+    get etag() {
+      return blob.etag;
+    },
+    get lastModified() {
+      return blob.lastModified;
+    },
+    created: blob.created,
+    get sequenceNumber() {
+      return blob.sequenceNumber;
+    },
+    contentType: blob.contentType,
+    touch() {
+      blob.lastModified = ctx.now();
+      blob.etag = `"0x${crypto.randomBytes(7).toString('hex').toUpperCase()}"`;
+      ctx.markDirty();
+    },
+  };
+}
+
+function managedView(ctx: EmulatorContext, grant: AccessGrant): BlobView {
+  const key = grant.resourceId;
+  if (grant.kind === 'snapshot') {
+    const s = ctx.state.snapshots[grant.resourceId];
+    if (!s) throw new StorageError(404, 'BlobNotFound', 'The specified blob does not exist.');
+    return {
+      key,
+      account: grant.account,
+      managed: true,
+      writable: false,
+      size: s.sizeBytes + 512,
+      extents: s.extents,
+      etag: `"0x${Buffer.from(s.uniqueId.slice(0, 7)).toString('hex').toUpperCase()}"`,
+      lastModified: s.timeCreated,
+      created: s.timeCreated,
+      sequenceNumber: 0,
+      contentType: 'application/octet-stream',
+      familyId: s.familyId,
+      snapshot: grant.snapshotTime,
+      touch() {},
+    };
+  }
+  const d = ctx.state.disks[grant.resourceId];
+  if (!d) throw new StorageError(404, 'BlobNotFound', 'The specified blob does not exist.');
+  const disk: ManagedDisk = d;
+  let etag = `"0x${crypto.randomBytes(7).toString('hex').toUpperCase()}"`;
+  return {
+    key,
+    account: grant.account,
+    managed: true,
+    writable: grant.access === 'Write',
+    size: disk.sizeBytes + 512,
+    get extents() {
+      return disk.extents;
+    },
+    get etag() {
+      return etag;
+    },
+    lastModified: ctx.now(),
+    created: disk.timeCreated,
+    sequenceNumber: 0,
+    contentType: 'application/octet-stream',
+    familyId: disk.familyId,
+    touch() {
+      etag = `"0x${crypto.randomBytes(7).toString('hex').toUpperCase()}"`;
+      ctx.markDirty();
+    },
+  };
+}
+
+function parseRange(value: string | undefined): { start: number; end: number } | undefined {
+  if (!value) return undefined;
+  const m = /^bytes=(\d+)-(\d*)$/.exec(value.trim());
+  if (!m) throw new StorageError(416, 'InvalidRange', 'The range specified is invalid for the current size of the resource.');
+  return { start: Number(m[1]), end: m[2] === '' ? Number.MAX_SAFE_INTEGER : Number(m[2]) };
+}
+
+function pageRangeHeader(req: IncomingMessage): { start: number; end: number } {
+  const r = parseRange(String(req.headers['x-ms-range'] ?? req.headers.range ?? '')) ;
+  if (!r) throw new StorageError(400, 'MissingRequiredHeader', 'An HTTP header that\'s mandatory for this request is not specified.');
+  return r;
+}
+
+/** Azure: pages are 512 bytes; a page write starts at a multiple of 512 and ends at one less. */
+function checkPageRange(r: { start: number; end: number }, size: number): void {
+  if (r.start % PAGE !== 0 || (r.end + 1) % PAGE !== 0 || r.end < r.start || r.end >= size) {
+    throw new StorageError(416, 'InvalidPageRange', 'The page range specified is invalid.');
+  }
+}
+
+function drain(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    req.resume();
+    if (req.readableEnded) resolve();
+    req.on('end', () => resolve());
+    req.on('error', () => resolve());
+    req.on('close', () => resolve());
+  });
+}
+
+function snapshotTimestamp(ctx: EmulatorContext, taken: ReadonlySet<string>): string {
+  let ms = ctx.now();
+  for (;;) {
+    const iso = new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
+    if (!taken.has(iso)) return iso;
+    ms += 1;
+  }
+}
+
+// ---------------------------------------------------------------- authentication
+
+function hmac(key: string, text: string): string {
+  return crypto.createHmac('sha256', Buffer.from(key, 'base64')).update(text, 'utf8').digest('base64');
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && crypto.timingSafeEqual(x, y);
+}
+
+const AUTH_FAILED = 'Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.';
+
+function authFailed(detail?: string): StorageError {
+  return new StorageError(403, 'AuthenticationFailed', detail ? `${AUTH_FAILED}\n${detail}` : AUTH_FAILED);
+}
+
+/** Shared Key, as the storage SDK signs it; path-style URLs carry the account twice in the canonical resource. */
+function verifySharedKey(req: IncomingMessage, url: URL, account: StorageAccountState, authorization: string): void {
+  const m = /^SharedKey ([^:]+):(.+)$/.exec(authorization);
+  if (!m || m[1] !== account.name) throw authFailed();
+  const h = (name: string): string => {
+    const v = req.headers[name];
+    const s = Array.isArray(v) ? v.join(',') : (v ?? '');
+    return name === 'content-length' && s === '0' ? '' : s;
+  };
+  const msHeaders = Object.keys(req.headers)
+    .filter((k) => k.startsWith('x-ms-'))
+    .sort()
+    .map((k) => `${k}:${h(k).trim()}\n`)
+    .join('');
+  const queries = [...url.searchParams.keys()].map((k) => k.toLowerCase());
+  const uniq = [...new Set(queries)].sort();
+  const queryPart = uniq.map((k) => `\n${k}:${url.searchParams.getAll(k).join(',')}`).join('');
+  const rawPath = url.pathname;
+  const withoutAccount = rawPath.startsWith(`/${account.name}`) ? rawPath.slice(account.name.length + 1) || '/' : rawPath;
+  const head = [
+    req.method ?? 'GET',
+    h('content-language'),
+    h('content-encoding'),
+    h('content-length'),
+    h('content-md5'),
+    h('content-type'),
+    h('date'),
+    h('if-modified-since'),
+    h('if-match'),
+    h('if-none-match'),
+    h('if-unmodified-since'),
+    h('range'),
+  ].join('\n');
+  for (const p of [rawPath, withoutAccount]) {
+    const toSign = `${head}\n${msHeaders}/${account.name}${p}${queryPart}`;
+    if (safeEqual(hmac(account.key, toSign), m[2]!)) return;
+  }
+  throw authFailed('The MAC signature found in the HTTP request is not the same as any computed signature.');
+}
+
+function verifySas(ctx: EmulatorContext, url: URL, account: StorageAccountState, container: string, blob: string): string {
+  const q = url.searchParams;
+  const sig = q.get('sig') ?? '';
+  const sv = q.get('sv') ?? '';
+  const se = q.get('se') ?? '';
+  const st = q.get('st') ?? '';
+  const sp = q.get('sp') ?? '';
+  let toSign: string;
+  if (q.has('ss') || q.has('srt')) {
+    toSign = [account.name, sp, q.get('ss') ?? '', q.get('srt') ?? '', st, se, q.get('sip') ?? '', q.get('spr') ?? '', sv, ...(sv >= '2020-12-06' ? [q.get('ses') ?? ''] : []), ''].join('\n');
+  } else {
+    const sr = q.get('sr') ?? '';
+    const resource = sr === 'c' ? `/blob/${account.name}/${container}` : `/blob/${account.name}/${container}/${blob}`;
+    toSign = [
+      sp,
+      st,
+      se,
+      resource,
+      q.get('si') ?? '',
+      q.get('sip') ?? '',
+      q.get('spr') ?? '',
+      sv,
+      sr,
+      q.get('snapshot') ?? '',
+      q.get('ses') ?? '',
+      q.get('rscc') ?? '',
+      q.get('rscd') ?? '',
+      q.get('rsce') ?? '',
+      q.get('rscl') ?? '',
+      q.get('rsct') ?? '',
+    ].join('\n');
+  }
+  if (!safeEqual(hmac(account.key, toSign), sig)) throw authFailed('Signature did not match.');
+  const now = ctx.now();
+  if (!se || Date.parse(se) < now) throw authFailed(`Signed expiry time [${se}] must be after signed start time and the current time.`);
+  if (st && Date.parse(st) > now + 15 * 60_000) throw authFailed('Signature not valid in the specified time frame.');
+  return sp;
+}
+
+/** The disk/snapshot SAS signs the grant id, the path and, for a snapshot, its `snapshot` parameter. */
+export function managedSasSignature(grant: AccessGrant, sv: string, sr: string): string {
+  const toSign = [grant.account, grant.container, 'abcd', grant.snapshotTime ?? '', grant.id, sv, sr].join('\n');
+  return hmac(grant.key, toSign);
+}
+
+function verifyManagedSas(ctx: EmulatorContext, url: URL, account: string, container: string, blob: string): AccessGrant {
+  const q = url.searchParams;
+  const grant = ctx.state.grants[q.get('si') ?? ''];
+  if (!grant || grant.account !== account || grant.container !== container || blob !== 'abcd') {
+    throw authFailed('The specified signed identifier does not exist.');
+  }
+  const snapshot = q.get('snapshot') ?? '';
+  const expected = managedSasSignature({ ...grant, snapshotTime: snapshot || undefined }, q.get('sv') ?? '', q.get('sr') ?? '');
+  if (!safeEqual(expected, q.get('sig') ?? '') || (grant.snapshotTime ?? '') !== snapshot) throw authFailed('Signature did not match.');
+  if (grant.expiresAt <= ctx.now()) throw authFailed('Signature not valid in the specified time frame.');
+  return grant;
+}
+
+// ---------------------------------------------------------------- operations
+
+type Need = 'r' | 'w' | 'd' | 'l' | 'c';
+
+interface Operation {
+  name: string;
+  need: Need;
+  blobLevel: boolean;
+}
+
+function classify(req: IncomingMessage, url: URL, hasContainer: boolean, hasBlob: boolean): Operation {
+  const method = req.method ?? 'GET';
+  const comp = url.searchParams.get('comp') ?? '';
+  const restype = url.searchParams.get('restype') ?? '';
+  if (!hasContainer) {
+    if (method === 'GET' && comp === 'list') return { name: 'ListContainers', need: 'l', blobLevel: false };
+    if (restype === 'account' && comp === 'properties') return { name: 'GetAccountInfo', need: 'r', blobLevel: false };
+    if (restype === 'service' && comp === 'properties') return { name: 'GetServiceProperties', need: 'r', blobLevel: false };
+    throw new StorageError(400, 'UnsupportedHttpVerb', 'The resource doesn\'t support specified Http Verb.');
+  }
+  if (!hasBlob) {
+    if (method === 'GET' && comp === 'list') return { name: 'ListBlobs', need: 'l', blobLevel: false };
+    if (restype === 'container') {
+      if (method === 'PUT' && !comp) return { name: 'CreateContainer', need: 'c', blobLevel: false };
+      if (method === 'DELETE') return { name: 'DeleteContainer', need: 'd', blobLevel: false };
+      if ((method === 'GET' || method === 'HEAD') && !comp) return { name: 'GetContainerProperties', need: 'r', blobLevel: false };
+    }
+    throw new StorageError(400, 'UnsupportedHttpVerb', 'The resource doesn\'t support specified Http Verb.');
+  }
+  if (method === 'PUT') {
+    if (comp === 'page') {
+      if (String(req.headers['x-ms-page-write'] ?? '').toLowerCase() === 'clear') return { name: 'ClearPages', need: 'w', blobLevel: true };
+      if (req.headers['x-ms-copy-source']) return { name: 'PutPageFromURL', need: 'w', blobLevel: true };
+      return { name: 'PutPage', need: 'w', blobLevel: true };
+    }
+    if (comp === 'properties') return { name: 'SetBlobProperties', need: 'w', blobLevel: true };
+    if (comp === 'metadata') return { name: 'SetBlobMetadata', need: 'w', blobLevel: true };
+    if (comp === 'snapshot') return { name: 'SnapshotBlob', need: 'c', blobLevel: true };
+    if (!comp) return { name: 'PutBlob', need: 'c', blobLevel: true };
+  }
+  if (method === 'GET' && comp === 'pagelist') {
+    const diff = url.searchParams.has('prevsnapshot') || req.headers['x-ms-previous-snapshot-url'] !== undefined;
+    return { name: diff ? 'GetPageRangesDiff' : 'GetPageRanges', need: 'r', blobLevel: true };
+  }
+  if (method === 'GET' && !comp) return { name: 'GetBlob', need: 'r', blobLevel: true };
+  if (method === 'HEAD' && !comp) return { name: 'GetBlobProperties', need: 'r', blobLevel: true };
+  if (method === 'DELETE' && !comp) return { name: 'DeleteBlob', need: 'd', blobLevel: true };
+  throw new StorageError(400, 'UnsupportedHttpVerb', 'The resource doesn\'t support specified Http Verb.');
+}
+
+function permits(sp: string, need: Need): boolean {
+  if (need === 'c') return sp.includes('c') || sp.includes('w');
+  return sp.includes(need);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function handleBlobRequest(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const parts = url.pathname.split('/').slice(1);
+  const accountName = decodeURIComponent(parts[0] ?? '');
+  const containerName = decodeURIComponent(parts[1] ?? '');
+  const blobName = parts.slice(2).map(decodeURIComponent).join('/');
+  try {
+    const op = classify(req, url, containerName !== '', blobName !== '');
+    ctx.countRequest(op.name);
+    let grant: AccessGrant | undefined;
+    let account: StorageAccountState | undefined;
+    if (accountName.startsWith('md-')) {
+      grant = verifyManagedSas(ctx, url, accountName, containerName, blobName);
+      if (op.need !== 'r' && grant.access !== 'Write') {
+        throw new StorageError(403, 'AuthorizationPermissionMismatch', 'This request is not authorized to perform this operation using this permission.');
+      }
+      if (!op.blobLevel || !['PutPage', 'PutPageFromURL', 'ClearPages', 'GetPageRanges', 'GetPageRangesDiff', 'GetBlob', 'GetBlobProperties'].includes(op.name)) {
+        throw new StorageError(403, 'AuthorizationPermissionMismatch', 'This request is not authorized to perform this operation using this permission.');
+      }
+    } else {
+      account = ctx.state.accounts[accountName];
+      if (!account) throw new StorageError(404, 'ResourceNotFound', 'The specified resource does not exist.');
+      const authorization = req.headers.authorization;
+      if (authorization) verifySharedKey(req, url, account, authorization);
+      else if (url.searchParams.has('sig')) {
+        const sp = verifySas(ctx, url, account, containerName, blobName);
+        if (!permits(sp, op.need)) {
+          throw new StorageError(403, 'AuthorizationPermissionMismatch', 'This request is not authorized to perform this operation using this permission.');
+        }
+      } else throw new StorageError(401, 'NoAuthenticationInformation', 'Server failed to authenticate the request. Please refer to the information in the www-authenticate header.');
+    }
+    if (op.blobLevel) {
+      const stop = await injectFaults(ctx, req, res, `${accountName}/${containerName}/${blobName}`, op);
+      if (stop) return;
+    }
+    if (grant) await managedOperation(ctx, req, res, url, op, managedView(ctx, grant));
+    else await accountOperation(ctx, req, res, url, op, account!, containerName, blobName);
+  } catch (err) {
+    if (err instanceof StorageError) {
+      await drainIfUnread(req);
+      sendStorageError(req, res, err);
+    } else throw err;
+  }
+}
+
+async function drainIfUnread(req: IncomingMessage): Promise<void> {
+  if (!req.readableEnded && (req.method === 'PUT' || req.method === 'POST')) await drain(req);
+}
+
+function requestBytes(req: IncomingMessage, op: Operation): number {
+  if (op.name === 'PutPage') return Number(req.headers['content-length'] ?? 0);
+  if (op.name === 'PutPageFromURL' || op.name === 'GetBlob') {
+    const r = parseRangeSafe(String(req.headers['x-ms-range'] ?? req.headers['x-ms-source-range'] ?? req.headers.range ?? ''));
+    return r ? r.end - r.start + 1 : 0;
+  }
+  return 0;
+}
+
+function parseRangeSafe(v: string): { start: number; end: number } | undefined {
+  try {
+    const r = parseRange(v);
+    return r && r.end !== Number.MAX_SAFE_INTEGER ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Returns true when the request was consumed by a fault. */
+async function injectFaults(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, blobKey: string, op: Operation): Promise<boolean> {
+  const s = ctx.faults.settings;
+  if (s.latency > 0) await sleep(s.latency);
+  const cap = ctx.faults.overCap(blobKey, requestBytes(req, op));
+  if (cap) {
+    ctx.faults.count(cap);
+    throw new StorageError(503, 'ServerBusy', cap === 'rps' ? 'Operations per second is over the blob limit.' : 'Ingress is over the blob limit.', {
+      'retry-after': '1',
+    });
+  }
+  const kind = ctx.faults.pick();
+  if (!kind) return false;
+  ctx.faults.count(kind);
+  switch (kind) {
+    case 'busy':
+      throw new StorageError(503, 'ServerBusy', 'The server is currently unable to receive requests. Please retry your request.', { 'retry-after': '1' });
+    case 'internal':
+      if (Math.random() < 0.5) throw new StorageError(500, 'InternalError', 'The server encountered an internal error. Please retry the request.');
+      throw new StorageError(500, 'OperationTimedOut', 'The operation could not be completed within the permitted time.', { 'retry-after': '1' });
+    case 'sasexpiry':
+      throw authFailed('Signed expiry time has to be after signed start time and the current time.');
+    case 'reset':
+      await drainIfUnread(req);
+      res.socket?.destroy();
+      return true;
+    case 'stall':
+      await sleep(s.stallms);
+      res.socket?.destroy();
+      return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------- account-level and container operations
+
+function commonHeaders(req: IncomingMessage): Record<string, string> {
+  return {
+    'x-ms-request-id': crypto.randomUUID(),
+    'x-ms-version': String(req.headers['x-ms-version'] ?? DEFAULT_VERSION),
+    date: new Date().toUTCString(),
+  };
+}
+
+function sendXml(req: IncomingMessage, res: ServerResponse, status: number, xml: string, extra: Record<string, string> = {}): void {
+  const body = `<?xml version="1.0" encoding="utf-8"?>${xml}`;
+  res.writeHead(status, { ...commonHeaders(req), 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), ...extra });
+  res.end(body);
+}
+
+function sendEmpty(req: IncomingMessage, res: ServerResponse, status: number, extra: Record<string, string> = {}): void {
+  res.writeHead(status, { ...commonHeaders(req), 'content-length': '0', ...extra });
+  res.end();
+}
+
+function newEtag(): string {
+  return `"0x${crypto.randomBytes(7).toString('hex').toUpperCase()}"`;
+}
+
+async function accountOperation(
+  ctx: EmulatorContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  op: Operation,
+  account: StorageAccountState,
+  containerName: string,
+  blobName: string,
+): Promise<void> {
+  const q = url.searchParams;
+  switch (op.name) {
+    case 'GetAccountInfo':
+      return sendEmpty(req, res, 200, { 'x-ms-sku-name': 'Standard_LRS', 'x-ms-account-kind': 'StorageV2' });
+    case 'GetServiceProperties':
+      return sendXml(req, res, 200, '<StorageServiceProperties></StorageServiceProperties>');
+    case 'ListContainers': {
+      const prefix = q.get('prefix') ?? '';
+      const items = Object.values(account.containers)
+        .filter((c) => c.name.startsWith(prefix))
+        .sort((a, b) => (a.name < b.name ? -1 : 1))
+        .map((c) => `<Container><Name>${xmlEscape(c.name)}</Name><Properties><Last-Modified>${httpDate(c.created)}</Last-Modified><Etag>${c.etag}</Etag><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><HasImmutabilityPolicy>false</HasImmutabilityPolicy><HasLegalHold>false</HasLegalHold></Properties></Container>`)
+        .join('');
+      return sendXml(req, res, 200, `<EnumerationResults ServiceEndpoint="${ctx.origin}/${account.name}/"><Prefix>${xmlEscape(prefix)}</Prefix><Containers>${items}</Containers><NextMarker/></EnumerationResults>`);
+    }
+    case 'CreateContainer': {
+      if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(containerName)) throw new StorageError(400, 'InvalidResourceName', 'The specifed resource name contains invalid characters.');
+      if (account.containers[containerName]) throw new StorageError(409, 'ContainerAlreadyExists', 'The specified container already exists.');
+      const c: Container = { name: containerName, created: ctx.now(), etag: newEtag(), blobs: {} };
+      account.containers[containerName] = c;
+      ctx.markDirty();
+      return sendEmpty(req, res, 201, { etag: c.etag, 'last-modified': httpDate(c.created) });
+    }
+  }
+  const container = account.containers[containerName];
+  if (!container) throw new StorageError(404, 'ContainerNotFound', 'The specified container does not exist.');
+  switch (op.name) {
+    case 'DeleteContainer':
+      delete account.containers[containerName];
+      ctx.markDirty();
+      return sendEmpty(req, res, 202);
+    case 'GetContainerProperties':
+      return sendEmpty(req, res, 200, { etag: container.etag, 'last-modified': httpDate(container.created), 'x-ms-lease-status': 'unlocked', 'x-ms-lease-state': 'available' });
+    case 'ListBlobs':
+      return listBlobs(ctx, req, res, url, account, container);
+    case 'PutBlob':
+      return putBlob(ctx, req, res, account, container, blobName);
+  }
+  const blob = container.blobs[blobName];
+  if (!blob) throw new StorageError(404, 'BlobNotFound', 'The specified blob does not exist.');
+  const snapshot = q.get('snapshot') ?? undefined;
+  switch (op.name) {
+    case 'DeleteBlob':
+      return deleteBlob(ctx, req, res, container, blob, snapshot);
+    case 'SnapshotBlob': {
+      const taken = new Set(blob.snapshots.map((s) => s.snapshot));
+      const ts = snapshotTimestamp(ctx, taken);
+      blob.snapshots.push({ snapshot: ts, size: blob.size, extents: blob.extents.slice(), created: ctx.now() });
+      ctx.markDirty();
+      return sendEmpty(req, res, 201, { 'x-ms-snapshot': ts, etag: blob.etag, 'last-modified': httpDate(blob.lastModified), 'x-ms-request-server-encrypted': 'false' });
+    }
+    case 'SetBlobProperties': {
+      if (snapshot) throw new StorageError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
+      const len = req.headers['x-ms-blob-content-length'];
+      if (len !== undefined) {
+        const size = Number(len);
+        if (!Number.isSafeInteger(size) || size < 0 || size % PAGE !== 0) {
+          throw new StorageError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.');
+        }
+        if (size < blob.size) blob.extents = truncate(blob.extents, size);
+        blob.size = size;
+      }
+      const ct = req.headers['x-ms-blob-content-type'];
+      if (typeof ct === 'string') blob.contentType = ct;
+      blobView(ctx, account.name, container.name, blob).touch();
+      return sendEmpty(req, res, 200, { etag: blob.etag, 'last-modified': httpDate(blob.lastModified), 'x-ms-blob-sequence-number': String(blob.sequenceNumber) });
+    }
+    case 'SetBlobMetadata': {
+      blob.metadata = metadataFrom(req);
+      blobView(ctx, account.name, container.name, blob).touch();
+      return sendEmpty(req, res, 200, { etag: blob.etag, 'last-modified': httpDate(blob.lastModified) });
+    }
+  }
+  const view = blobView(ctx, account.name, container.name, blob, snapshot);
+  if (op.name === 'GetBlobProperties' || op.name === 'GetBlob') {
+    return readBlob(ctx, req, res, view, op.name === 'GetBlob', blob.metadata);
+  }
+  if (op.name === 'GetPageRanges' || op.name === 'GetPageRangesDiff') {
+    let prev: Extent[] | undefined;
+    if (req.headers['x-ms-previous-snapshot-url'] !== undefined) {
+      // Azure: the header is for managed-disk snapshots only (Get Page Ranges, REST reference).
+      throw new StorageError(400, 'UnsupportedHeaderForNonManagedDisksAccount', 'The x-ms-previous-snapshot-url header is only supported for managed disk accounts.');
+    }
+    const prevSnapshot = q.get('prevsnapshot');
+    if (prevSnapshot) {
+      const p = blob.snapshots.find((s) => s.snapshot === prevSnapshot);
+      if (!p) throw new StorageError(409, 'PreviousSnapshotNotFound', 'The previous snapshot is not found.');
+      if (view.snapshot && p.snapshot > view.snapshot) throw new StorageError(400, 'PreviousSnapshotCannotBeNewer', 'The prevsnapshot query parameter value cannot be newer than snapshot query parameter value.');
+      prev = p.extents;
+    }
+    return pageRanges(req, res, url, view, prev);
+  }
+  if (!view.writable) throw new StorageError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
+  return pageWrite(ctx, req, res, op, view);
+}
+
+function metadataFrom(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (k.startsWith('x-ms-meta-') && typeof v === 'string') out[k.slice(10)] = v;
+  return out;
+}
+
+async function putBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, account: StorageAccountState, container: Container, name: string): Promise<void> {
+  const type = String(req.headers['x-ms-blob-type'] ?? '');
+  if (type !== 'PageBlob') {
+    await drain(req);
+    throw new StorageError(400, 'InvalidHeaderValue', 'Only page blobs are supported by this emulator (x-ms-blob-type: PageBlob).');
+  }
+  const size = Number(req.headers['x-ms-blob-content-length']);
+  if (!Number.isSafeInteger(size) || size < 0 || size % PAGE !== 0 || size > 8 * 1024 ** 4) {
+    throw new StorageError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.');
+  }
+  await drain(req);
+  const existing = container.blobs[name];
+  if (existing && existing.snapshots.length > 0) {
+    // Azure keeps snapshots of an overwritten blob.
+  }
+  const now = ctx.now();
+  const blob: PageBlob = {
+    name,
+    size,
+    extents: [],
+    created: now,
+    lastModified: now,
+    etag: newEtag(),
+    sequenceNumber: Number(req.headers['x-ms-blob-sequence-number'] ?? 0),
+    contentType: String(req.headers['x-ms-blob-content-type'] ?? 'application/octet-stream'),
+    metadata: metadataFrom(req),
+    snapshots: existing?.snapshots ?? [],
+  };
+  container.blobs[name] = blob;
+  ctx.markDirty();
+  void account;
+  sendEmpty(req, res, 201, { etag: blob.etag, 'last-modified': httpDate(now), 'x-ms-request-server-encrypted': 'true' });
+}
+
+function deleteBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, container: Container, blob: PageBlob, snapshot: string | undefined): void {
+  const mode = String(req.headers['x-ms-delete-snapshots'] ?? '');
+  if (snapshot) {
+    const i = blob.snapshots.findIndex((s) => s.snapshot === snapshot);
+    if (i < 0) throw new StorageError(404, 'BlobNotFound', 'The specified blob does not exist.');
+    blob.snapshots.splice(i, 1);
+  } else if (mode === 'only') {
+    blob.snapshots = [];
+  } else {
+    if (blob.snapshots.length > 0 && mode !== 'include') {
+      throw new StorageError(409, 'SnapshotsPresent', 'This operation is not permitted because the blob has snapshots.');
+    }
+    delete container.blobs[blob.name];
+  }
+  ctx.markDirty();
+  sendEmpty(req, res, 202, { 'x-ms-delete-type-permanent': 'true' });
+}
+
+function listBlobs(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, url: URL, account: StorageAccountState, container: Container): void {
+  const q = url.searchParams;
+  const prefix = q.get('prefix') ?? '';
+  const include = (q.get('include') ?? '').split(',');
+  const withSnapshots = include.includes('snapshots');
+  const withMetadata = include.includes('metadata');
+  const max = Math.min(Number(q.get('maxresults') ?? 5000) || 5000, 5000);
+  const marker = q.get('marker') ?? '';
+  interface Row {
+    sort: string;
+    xml: string;
+  }
+  const rows: Row[] = [];
+  const props = (size: number, created: number, modified: number, etag: string, seq: number, ct: string): string =>
+    `<Properties><Creation-Time>${httpDate(created)}</Creation-Time><Last-Modified>${httpDate(modified)}</Last-Modified><Etag>${etag}</Etag><Content-Length>${size}</Content-Length><Content-Type>${xmlEscape(ct)}</Content-Type><x-ms-blob-sequence-number>${seq}</x-ms-blob-sequence-number><BlobType>PageBlob</BlobType><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><ServerEncrypted>true</ServerEncrypted></Properties>`;
+  for (const b of Object.values(container.blobs)) {
+    if (!b.name.startsWith(prefix)) continue;
+    const meta = withMetadata ? `<Metadata>${Object.entries(b.metadata).map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`).join('')}</Metadata>` : '';
+    if (withSnapshots) {
+      for (const s of b.snapshots) {
+        rows.push({ sort: `${b.name}\u0000${s.snapshot}`, xml: `<Blob><Name>${xmlEscape(b.name)}</Name><Snapshot>${s.snapshot}</Snapshot>${props(s.size, b.created, s.created, b.etag, b.sequenceNumber, b.contentType)}${meta}</Blob>` });
+      }
+    }
+    rows.push({ sort: `${b.name}\u0000~`, xml: `<Blob><Name>${xmlEscape(b.name)}</Name>${props(b.size, b.created, b.lastModified, b.etag, b.sequenceNumber, b.contentType)}${meta}</Blob>` });
+  }
+  rows.sort((a, b) => (a.sort < b.sort ? -1 : a.sort > b.sort ? 1 : 0));
+  const from = marker ? rows.findIndex((r) => r.sort >= Buffer.from(marker, 'base64url').toString('utf8')) : 0;
+  const page = from < 0 ? [] : rows.slice(from, from + max);
+  const next = from >= 0 && from + max < rows.length ? Buffer.from(rows[from + max]!.sort, 'utf8').toString('base64url') : '';
+  sendXml(
+    req,
+    res,
+    200,
+    `<EnumerationResults ServiceEndpoint="${ctx.origin}/${account.name}/" ContainerName="${xmlEscape(container.name)}"><Prefix>${xmlEscape(prefix)}</Prefix><MaxResults>${max}</MaxResults><Blobs>${page.map((r) => r.xml).join('')}</Blobs>${next ? `<NextMarker>${next}</NextMarker>` : '<NextMarker/>'}</EnumerationResults>`,
+  );
+}
+
+// ---------------------------------------------------------------- page blob data
+
+async function readBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, view: BlobView, withBody: boolean, metadata: Record<string, string>): Promise<void> {
+  const headers: Record<string, string> = {
+    ...commonHeaders(req),
+    'x-ms-blob-type': 'PageBlob',
+    'content-type': view.contentType,
+    etag: view.etag,
+    'last-modified': httpDate(view.lastModified),
+    'x-ms-creation-time': httpDate(view.created),
+    'x-ms-blob-sequence-number': String(view.sequenceNumber),
+    'accept-ranges': 'bytes',
+    'x-ms-server-encrypted': 'true',
+    'x-ms-lease-status': 'unlocked',
+    'x-ms-lease-state': 'available',
+  };
+  for (const [k, v] of Object.entries(metadata)) headers[`x-ms-meta-${k}`] = v;
+  if (!withBody) {
+    res.writeHead(200, { ...headers, 'content-length': String(view.size) });
+    res.end();
+    return;
+  }
+  const range = parseRange(String(req.headers['x-ms-range'] ?? req.headers.range ?? '') || undefined);
+  let start = 0;
+  let end = view.size;
+  let status = 200;
+  if (range) {
+    if (range.start >= view.size) {
+      throw new StorageError(416, 'InvalidRange', 'The range specified is invalid for the current size of the resource.', { 'content-range': `bytes */${view.size}` });
+    }
+    start = range.start;
+    end = Math.min(view.size, range.end + 1);
+    status = 206;
+    headers['content-range'] = `bytes ${start}-${end - 1}/${view.size}`;
+  }
+  res.writeHead(status, { ...headers, 'content-length': String(end - start) });
+  const extents = view.extents;
+  const CHUNK = 1024 * 1024;
+  for (let pos = start; pos < end; pos += CHUNK) {
+    const to = Math.min(end, pos + CHUNK);
+    const chunk = await readExtents(ctx.log, ctx.synthetic, extents, pos, to, firstEndingAfter(extents, pos));
+    if (!res.write(chunk)) await new Promise<void>((r) => res.once('drain', () => r()));
+    if (res.destroyed) return;
+  }
+  ctx.countRead(view.key, end - start);
+  res.end();
+}
+
+function pageRanges(req: IncomingMessage, res: ServerResponse, url: URL, view: BlobView, prev: Extent[] | undefined): void {
+  const q = url.searchParams;
+  const window = parseRange(String(req.headers['x-ms-range'] ?? req.headers.range ?? '') || undefined);
+  let from = window ? window.start : 0;
+  const to = window ? Math.min(view.size, window.end + 1) : view.size;
+  if (window && (window.start % PAGE !== 0 || (window.end !== Number.MAX_SAFE_INTEGER && (window.end + 1) % PAGE !== 0))) {
+    throw new StorageError(416, 'InvalidPageRange', 'The page range specified is invalid.');
+  }
+  const marker = q.get('marker');
+  if (marker) {
+    const m = /^v1:(\d+)$/.exec(Buffer.from(marker, 'base64url').toString('utf8'));
+    if (!m) throw new StorageError(400, 'OutOfRangeInput', 'One of the request inputs is out of range.');
+    from = Math.max(from, Number(m[1]));
+  }
+  const version = String(req.headers['x-ms-version'] ?? DEFAULT_VERSION);
+  const asked = q.get('maxresults') ? Number(q.get('maxresults')) : undefined;
+  // Azure pages Get Page Ranges at 10,000 ranges from 2020-10-02 on (REST reference, "marker").
+  const limit = version >= '2020-10-02' ? Math.min(asked ?? MAX_RANGES_PER_RESPONSE, MAX_RANGES_PER_RESPONSE) : (asked ?? Infinity);
+  const list: RangeOut[] = prev ? diffRanges(prev, view.extents, from, to) : validRanges(view.extents, from, to);
+  const page = list.slice(0, limit);
+  const next = list.length > limit ? Buffer.from(`v1:${list[limit]!.start}`).toString('base64url') : '';
+  const xml = page.map((r) => (r.clear ? `<ClearRange><Start>${r.start}</Start><End>${r.end - 1}</End></ClearRange>` : `<PageRange><Start>${r.start}</Start><End>${r.end - 1}</End></PageRange>`)).join('');
+  sendXml(req, res, 200, `<PageList>${xml}${next ? `<NextMarker>${next}</NextMarker>` : ''}</PageList>`, {
+    etag: view.etag,
+    'last-modified': httpDate(view.lastModified),
+    'x-ms-blob-content-length': String(view.size),
+  });
+}
+
+async function pageWrite(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, op: Operation, view: BlobView): Promise<void> {
+  const r = pageRangeHeader(req);
+  checkPageRange(r, view.size);
+  const length = r.end - r.start + 1;
+  if (op.name === 'ClearPages') {
+    await drain(req);
+    overwriteInPlace(view.extents, r.start, r.end + 1);
+    ctx.countClear(view.key, length);
+  } else if (op.name === 'PutPage') {
+    if (length > MAX_PAGE_WRITE) throw new StorageError(413, 'RequestBodyTooLarge', 'The request body is too large and exceeds the maximum permissible limit.');
+    const declared = Number(req.headers['content-length'] ?? -1);
+    if (declared !== length) throw new StorageError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.');
+    const { pos, received } = await ctx.log.appendStream(req, length);
+    if (received !== length) throw new StorageError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.');
+    overwriteInPlace(view.extents, r.start, r.end + 1, { src: 0, delta: pos - r.start });
+    ctx.countWrite(view.account, view.key, length);
+  } else {
+    await drain(req);
+    if (length > MAX_PAGE_WRITE) throw new StorageError(413, 'RequestBodyTooLarge', 'The request body is too large and exceeds the maximum permissible limit.');
+    const source = parseRange(String(req.headers['x-ms-source-range'] ?? ''));
+    if (!source || source.end - source.start + 1 !== length) {
+      throw new StorageError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.');
+    }
+    const pos = await fetchSourceRange(ctx, String(req.headers['x-ms-copy-source']), source.start, source.end);
+    overwriteInPlace(view.extents, r.start, r.end + 1, { src: 0, delta: pos - r.start });
+    ctx.countWrite(view.account, view.key, length);
+  }
+  view.touch();
+  sendEmpty(req, res, 201, {
+    etag: view.etag,
+    'last-modified': httpDate(ctx.now()),
+    'x-ms-blob-sequence-number': String(view.sequenceNumber),
+    'x-ms-request-server-encrypted': 'true',
+  });
+}
+
+/** Put Page From URL: reads the source range over HTTPS like Azure does, straight into the page log. */
+function fetchSourceRange(ctx: EmulatorContext, source: string, start: number, end: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let u: URL;
+    try {
+      u = new URL(source);
+    } catch {
+      reject(new StorageError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.'));
+      return;
+    }
+    const length = end - start + 1;
+    const lib = u.protocol === 'https:' ? https : http;
+    const request = lib.request(
+      u,
+      {
+        method: 'GET',
+        headers: { 'x-ms-range': `bytes=${start}-${end}`, 'x-ms-version': '2021-08-06' },
+        ca: u.protocol === 'https:' ? ctx.caPem : undefined,
+        timeout: 120_000,
+      },
+      (response) => {
+        const status = response.statusCode ?? 500;
+        if (status !== 200 && status !== 206) {
+          const code = String(response.headers['x-ms-error-code'] ?? 'Unknown');
+          response.resume();
+          reject(new StorageError(status >= 500 ? status : status === 404 ? 404 : 403, 'CannotVerifyCopySource', `The source request failed with status ${status} (${code}).`));
+          return;
+        }
+        ctx.log
+          .appendStream(response, length)
+          .then(({ pos, received }) => {
+            if (received !== length) reject(new StorageError(500, 'CannotVerifyCopySource', 'The source returned fewer bytes than requested.'));
+            else resolve(pos);
+          })
+          .catch((e: unknown) => reject(e instanceof StorageError ? e : new StorageError(500, 'CannotVerifyCopySource', 'The source read failed.')));
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error('timeout')));
+    request.on('error', () => reject(new StorageError(500, 'CannotVerifyCopySource', 'Could not read the copy source.')));
+    request.end();
+  });
+}
+
+// ---------------------------------------------------------------- managed disk and snapshot SAS
+
+async function managedOperation(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, url: URL, op: Operation, view: BlobView): Promise<void> {
+  if (op.name === 'GetBlob' || op.name === 'GetBlobProperties') return readBlob(ctx, req, res, view, op.name === 'GetBlob', {});
+  if (op.name === 'GetPageRanges' || op.name === 'GetPageRangesDiff') {
+    let prev: Extent[] | undefined;
+    if (url.searchParams.has('prevsnapshot')) throw new StorageError(409, 'PreviousSnapshotNotFound', 'The previous snapshot is not found.');
+    const header = req.headers['x-ms-previous-snapshot-url'];
+    if (header !== undefined) prev = previousSnapshotExtents(ctx, String(header), view);
+    return pageRanges(req, res, url, view, prev);
+  }
+  return pageWrite(ctx, req, res, op, view);
+}
+
+function previousSnapshotExtents(ctx: EmulatorContext, prevUrl: string, view: BlobView): Extent[] {
+  let u: URL;
+  try {
+    u = new URL(prevUrl);
+  } catch {
+    throw new StorageError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.');
+  }
+  const parts = u.pathname.split('/').slice(1).map(decodeURIComponent);
+  const grant = verifyManagedSas(ctx, u, parts[0] ?? '', parts[1] ?? '', parts.slice(2).join('/'));
+  const prev = grant.kind === 'snapshot' ? ctx.state.snapshots[grant.resourceId] : undefined;
+  if (!prev) throw new StorageError(409, 'PreviousSnapshotNotFound', 'The previous snapshot is not found.');
+  if (!prev.familyId || prev.familyId !== view.familyId) {
+    // Both snapshots must belong to one incremental snapshot family (AZURE-FACTS.md, "Diff against an earlier snapshot").
+    throw new StorageError(409, 'PreviousSnapshotOperationNotSupported', 'The previous snapshot is not an earlier snapshot of the same incremental snapshot family.');
+  }
+  const cur = view.size - 512;
+  if ((prev.sizeBytes > FOUR_TIB) !== (cur > FOUR_TIB)) {
+    throw new StorageError(409, 'PreviousSnapshotOperationNotSupported', 'The disk was resized across the 4 TB boundary between the two snapshots; a differential is not available. Copy the later snapshot in full.');
+  }
+  if (view.lastModified < prev.timeCreated && view.managed && view.snapshot) {
+    throw new StorageError(400, 'PreviousSnapshotCannotBeNewer', 'The previous snapshot cannot be newer than the snapshot.');
+  }
+  return prev.extents;
+}
+
+export function snapshotOf(ctx: EmulatorContext, id: string): ManagedSnapshot | undefined {
+  return ctx.state.snapshots[id];
+}

@@ -1,0 +1,27 @@
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EmulatorContext } from './context';
+import { handleArmRequest } from './arm';
+import { handleBlobRequest } from './blobService';
+
+const ARM_PREFIXES = ['/subscriptions', '/providers', '/tenants', '/emulator'];
+
+/** One HTTPS endpoint for both ARM and the page-blob data plane (path-style, like Azurite). */
+export function createEmulatorServer(ctx: EmulatorContext, tls: { cert: string; key: string }): https.Server {
+  const server = https.createServer({ cert: tls.cert, key: tls.key }, (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'https://emulator.invalid');
+    const lower = url.pathname.toLowerCase();
+    const isArm = ARM_PREFIXES.some((p) => lower === p || lower.startsWith(`${p}/`));
+    const handler = isArm ? handleArmRequest : handleBlobRequest;
+    handler(ctx, req, res, url).catch((err: unknown) => {
+      process.stderr.write(`disk-delta-emulator: unexpected error on ${req.method} ${url.pathname}: ${(err as Error).stack ?? String(err)}\n`);
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 'InternalError', message: 'The emulator hit an unexpected error.' } }));
+      } else res.destroy();
+    });
+  });
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 30_000;
+  return server;
+}
