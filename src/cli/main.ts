@@ -4,8 +4,8 @@ import { describeError } from './output';
 import { familiesCommand } from './commands/families';
 import { accessRevokeCommand, restoreCommand, snapshotCreateCommand, snapshotDeleteCommand, snapshotFullCommand } from './commands/snapshot';
 import { diffCommand } from './commands/diff';
-import { exportCommand } from './commands/export';
-import { copyCommand } from './commands/copy';
+import { exportCommand, type ExportOptions } from './commands/export';
+import { copyCommand, type CopyOptions } from './commands/copy';
 import { isAbortError } from '../core/ports';
 
 const abort = new AbortController();
@@ -103,7 +103,7 @@ program
   .option('--sku <sku>', 'SKU', 'auto')
   .option('--tag <key=value>', 'a tag (repeatable)', collect)
   .option('--offline', 'do not read the source from Azure (needs --location and --resource-group)')
-  .action(run((ctx, operation: string, o: Record<string, unknown>) => exportCommand(ctx, operation, o)));
+  .action(run((ctx, operation: string, o: ExportOptions) => exportCommand(ctx, operation, o)));
 
 program
   .command('copy')
@@ -111,7 +111,7 @@ program
   .option('--family <id>', 'a disk id or family id: copy every snapshot not yet copied, in order')
   .option('--snapshot <id>', 'one snapshot (its earlier snapshots are copied first when needed)')
   .option('--target-account <id>', 'storage account resource id in the target region')
-  .option('--container <name>', 'container for the target blob', 'disk-delta')
+  .option('--container <name>', 'container for the target blob (default: disk-delta, created when missing)')
   .addOption(new Option('--import <kind>', 'after copying, import as a managed resource').choices(['snapshot', 'disk', 'none']).default('none'))
   .option('--target-resource-group <rg>', 'resource group for imported resources (default: the account\'s)')
   .option('--concurrency <n>', 'requests in flight', (v) => Number.parseInt(v, 10))
@@ -119,7 +119,7 @@ program
   .addOption(new Option('--verify <mode>', 'verification after each snapshot').choices(['changed', 'full', 'none']).default('changed'))
   .option('--native', 'use Azure CopyStart instead of the differential engine')
   .option('--target-region <region>', 'with --native: the target region')
-  .action(run((ctx, o: Record<string, unknown>) => copyCommand(ctx, o)));
+  .action(run((ctx, o: CopyOptions) => copyCommand(ctx, o)));
 
 async function main(): Promise<number> {
   try {

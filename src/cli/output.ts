@@ -22,14 +22,3 @@ export function describeError(error: unknown): string {
   const e = error as { code?: string; message?: string };
   return redact(`error${e.code ? ` ${e.code}` : ''}: ${e.message ?? String(error)}`);
 }
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
-}

@@ -1,4 +1,5 @@
-import { formatBytes } from '../output';
+import { formatBytes } from '../../core/cost';
+
 import { withSnapshotDiff } from '../../core/diff';
 import type { CliContext } from '../context';
 

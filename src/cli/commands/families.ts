@@ -2,7 +2,8 @@ import type { SnapshotFamily } from '../../core/families';
 import { sameResourceId } from '../../core/resourceId';
 import { loadCatalog } from '../../core/snapshots';
 import type { CliContext } from '../context';
-import { formatBytes, formatTable, printJson } from '../output';
+import { formatBytes } from '../../core/cost';
+import { formatTable, printJson } from '../output';
 
 function familyJson(f: SnapshotFamily) {
   return {

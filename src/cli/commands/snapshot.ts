@@ -1,7 +1,8 @@
 import { createFullSnapshot, createIncrementalSnapshot, deleteSnapshot, restoreDisk, revokeAccess } from '../../core/snapshots';
 import type { DiskInfo, SnapshotInfo } from '../../core/model';
 import type { CliContext } from '../context';
-import { formatBytes, printJson } from '../output';
+import { formatBytes } from '../../core/cost';
+import { printJson } from '../output';
 
 export function parseTags(values: readonly string[] | undefined): Record<string, string> | undefined {
   if (!values || values.length === 0) return undefined;
