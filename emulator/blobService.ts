@@ -422,6 +422,9 @@ export async function handleBlobRequest(ctx: EmulatorContext, req: IncomingMessa
         if (!permits(sp, op.need)) {
           throw new StorageError(403, 'AuthorizationPermissionMismatch', 'This request is not authorized to perform this operation using this permission.');
         }
+      } else if (op.blobLevel) {
+        // Azure hides blobs of private containers from anonymous requests behind a 404.
+        throw new StorageError(404, 'ResourceNotFound', 'The specified resource does not exist.');
       } else throw new StorageError(401, 'NoAuthenticationInformation', 'Server failed to authenticate the request. Please refer to the information in the www-authenticate header.');
     }
     if (op.blobLevel) {

@@ -87,8 +87,8 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
     const s1 = await incremental('fam-s1', d1);
     const s2 = await incremental('fam-s2', d1);
     assert.equal(s1.incremental, true);
-    assert.equal(s1.creationData.sourceResourceId, d1.id);
-    assert.equal(s1.creationData.sourceUniqueId, d1.uniqueId);
+    assert.equal(s1.creationData?.sourceResourceId, d1.id);
+    assert.equal(s1.creationData?.sourceUniqueId, d1.uniqueId);
     assert.ok(s1.incrementalSnapshotFamilyId);
     assert.equal(s1.incrementalSnapshotFamilyId, s2.incrementalSnapshotFamilyId);
     assert.equal(s1.diskSizeBytes, GIB);
@@ -99,8 +99,8 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
     const d2 = await emptyDisk('fam-disk');
     assert.notEqual(d2.uniqueId, d1.uniqueId);
     const s3 = await incremental('fam-s3', d2);
-    assert.equal(s3.creationData.sourceResourceId, d1.id);
-    assert.notEqual(s3.creationData.sourceUniqueId, s1.creationData.sourceUniqueId);
+    assert.equal(s3.creationData?.sourceResourceId, d1.id);
+    assert.notEqual(s3.creationData?.sourceUniqueId, s1.creationData?.sourceUniqueId);
     assert.notEqual(s3.incrementalSnapshotFamilyId, s1.incrementalSnapshotFamilyId);
     // Snapshots outlive their disk.
     assert.equal((await compute.snapshots.get(rg, 'fam-s1')).uniqueId, s1.uniqueId);
@@ -209,7 +209,7 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
     const snap = await incremental('src-s1', disk);
     const restored = await compute.disks.createOrUpdate(rg, 'restored', { location: 'eastus', creationData: { createOption: 'Copy', sourceResourceId: snap.id } });
     assert.notEqual(restored.uniqueId, disk.uniqueId);
-    assert.equal(restored.creationData.sourceUniqueId, snap.uniqueId);
+    assert.equal(restored.creationData?.sourceUniqueId, snap.uniqueId);
     const r = await compute.disks.grantAccess(rg, 'restored', { access: 'Read', durationInSeconds: 600 });
     const ranges = await sasBlobClient(em, r.accessSAS!).getPageRanges(0, GIB);
     assert.deepEqual(ranges.pageRange, [{ offset: 4096, count: 511 }]);
@@ -225,8 +225,8 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
       'BadRequest',
     );
     const copy = await compute.snapshots.createOrUpdate(rg, 'copy-west', { location: 'westus2', incremental: true, creationData: { createOption: 'CopyStart', sourceResourceId: snap.id } });
-    assert.equal(copy.creationData.createOption, 'CopyStart');
-    assert.equal(copy.creationData.sourceResourceId, snap.id);
+    assert.equal(copy.creationData?.createOption, 'CopyStart');
+    assert.equal(copy.creationData?.sourceResourceId, snap.id);
     const seen: number[] = [copy.completionPercent ?? -1];
     for (let i = 0; i < 200 && seen[seen.length - 1]! < 100; i++) {
       await new Promise((r) => setTimeout(r, 20));
