@@ -392,10 +392,10 @@ function renderSummary(s: BlockMapSummary): void {
     `Summary${pair}: ${formatBytes(s.changedBytes)} changed and ${formatBytes(s.clearedBytes)} cleared in ` +
     `${s.rangeCount.toLocaleString('en-US')} ranges; the largest range is ${formatBytes(s.largestRangeBytes)}; ` +
     `${formatPercent(s.shareOfDisk)} of the ${formatBytes(s.diskSizeBytes)} disk.`;
-  renderHistogram(s.sizeHistogram);
+  renderHistogram(s.sizeHistogram, s.sizeHistogramOpenEnded === true);
 }
 
-function renderHistogram(histogram: readonly number[]): void {
+function renderHistogram(histogram: readonly number[], openEnded: boolean): void {
   const first = histogram.findIndex((n) => n > 0);
   let last = -1;
   histogram.forEach((n, i) => {
@@ -409,7 +409,8 @@ function renderHistogram(histogram: readonly number[]): void {
   const max = Math.max(...histogram);
   for (let k = first; k <= last; k++) {
     const n = histogram[k] ?? 0;
-    const label = `${n.toLocaleString('en-US')} range${n === 1 ? '' : 's'} of ${formatBytes(2 ** k)} to under ${formatBytes(2 ** (k + 1))}`;
+    const sizes = openEnded && k === histogram.length - 1 ? `${formatBytes(2 ** k)} or more` : `${formatBytes(2 ** k)} to under ${formatBytes(2 ** (k + 1))}`;
+    const label = `${n.toLocaleString('en-US')} range${n === 1 ? '' : 's'} of ${sizes}`;
     const bar = el('div', { class: 'bar', role: 'listitem', 'aria-label': label, title: label });
     // Square root keeps rare sizes visible next to a dominant one.
     bar.style.height = `${n === 0 ? 0 : Math.max(2, Math.sqrt(n / max) * 100)}%`;

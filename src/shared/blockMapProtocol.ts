@@ -40,6 +40,10 @@ export interface BlockMapSummary {
   readonly shareOfDisk: number;
   /** `sizeHistogram[k]` = number of ranges with 2^k <= length < 2^(k+1). Up to HISTOGRAM_BUCKETS entries. */
   readonly sizeHistogram: readonly number[];
+  /** When set, the last bucket counts every range of at least 2^(length - 1) bytes. */
+  readonly sizeHistogramOpenEnded?: boolean;
+  readonly changedRangeCount?: number;
+  readonly clearedRangeCount?: number;
   /** Used size of the newer snapshot (what an incremental snapshot is billed for), when known. */
   readonly usedBytes?: number;
   /** Estimated monthly cost of the newer snapshot's used size, when known. */
@@ -305,6 +309,9 @@ function summary(value: unknown): BlockMapSummary {
     largestRangeBytes: count(s.largestRangeBytes, 'summary.largestRangeBytes'),
     shareOfDisk: finite(s.shareOfDisk, 'summary.shareOfDisk', 0, 1),
     sizeHistogram: histogram.map((n, i) => count(n, `summary.sizeHistogram[${i}]`)),
+    sizeHistogramOpenEnded: s.sizeHistogramOpenEnded === undefined ? undefined : s.sizeHistogramOpenEnded === true,
+    changedRangeCount: s.changedRangeCount === undefined ? undefined : count(s.changedRangeCount, 'summary.changedRangeCount'),
+    clearedRangeCount: s.clearedRangeCount === undefined ? undefined : count(s.clearedRangeCount, 'summary.clearedRangeCount'),
     usedBytes: s.usedBytes === undefined ? undefined : count(s.usedBytes, 'summary.usedBytes'),
     monthlyCost,
     fromLabel: optionalText(s.fromLabel, 'summary.fromLabel'),

@@ -1,5 +1,7 @@
 export { openBlockMap, registerBlockMapSerializer, closeAllBlockMaps, blockMapHtml, BlockMapPanel, BLOCK_MAP_VIEW_TYPE, type BlockMapRestorer } from './panel';
 export type { BlockMapLog } from './session';
+export { toBlockMapSummary, type SummaryExtras } from './summary';
+export { blockMapSourceFromStore, type StoreSourceOptions } from './storeSource';
 export type {
   BlockMapDataSource,
   BlockMapSummary,

@@ -1,0 +1,70 @@
+import { binDiff, summarizeDiff } from '../../core/blockMap';
+import type { DiffRangeStore } from '../../core/rangeStore';
+import type { BlockMapDataSource, BlockMapSummary, ExportFormat, FamilyBars } from '../../shared/blockMapProtocol';
+import { toBlockMapSummary, type SummaryExtras } from './summary';
+
+export interface StoreSourceOptions {
+  readonly diskSizeBytes: number;
+  /** Names the pair without secrets, so a restored panel can find it again. */
+  readonly restoreKey?: string;
+  readonly extras?: SummaryExtras;
+  readonly familyBars?: (signal?: AbortSignal) => Promise<FamilyBars>;
+  readonly withPair?: (index: number, signal?: AbortSignal) => Promise<BlockMapDataSource>;
+}
+
+/** Ranges written per export chunk: small enough to keep memory flat, large enough to be quick. */
+const EXPORT_CHUNK = 10_000;
+
+function abortIfAsked(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new DOMException('Export cancelled', 'AbortError');
+}
+
+/**
+ * A map over a diff already listed into a DiffRangeStore: every zoom re-bins from memory, so no
+ * SAS has to be granted again while the panel is open.
+ */
+export function blockMapSourceFromStore(store: DiffRangeStore, options: StoreSourceOptions): BlockMapDataSource {
+  let summary: Promise<BlockMapSummary> | undefined;
+  const source: BlockMapDataSource = {
+    diskSizeBytes: options.diskSizeBytes,
+    restoreKey: options.restoreKey,
+    summary() {
+      summary ??= summarizeDiff(store.all(), options.diskSizeBytes).then((s) => toBlockMapSummary(s, options.extras));
+      return summary;
+    },
+    async bin(window, bins, signal) {
+      abortIfAsked(signal);
+      const map = await binDiff(store.inWindow(window), window, bins);
+      return { changed: map.changed, cleared: map.cleared };
+    },
+    rangesInCell(window, max) {
+      const ranges = [];
+      let total = 0;
+      for (const r of store.inWindow(window)) {
+        total += 1;
+        if (ranges.length < max) ranges.push(r);
+      }
+      return Promise.resolve({ ranges, total });
+    },
+    async exportRanges(format: ExportFormat, writeChunk, signal) {
+      let lines: string[] = [];
+      let written = 0;
+      await writeChunk(format === 'csv' ? 'offset,length,kind\n' : '[\n');
+      for (const r of store.all()) {
+        lines.push(format === 'csv' ? `${r.offset},${r.length},${r.kind}` : `${written === 0 ? '' : ',\n'}{"offset":${r.offset},"length":${r.length},"kind":"${r.kind}"}`);
+        written += 1;
+        if (lines.length === EXPORT_CHUNK) {
+          abortIfAsked(signal);
+          await writeChunk(format === 'csv' ? `${lines.join('\n')}\n` : lines.join(''));
+          lines = [];
+        }
+      }
+      if (lines.length) await writeChunk(format === 'csv' ? `${lines.join('\n')}\n` : lines.join(''));
+      await writeChunk(format === 'csv' ? '' : '\n]\n');
+      return written;
+    },
+  };
+  if (options.familyBars) source.familyBars = options.familyBars;
+  if (options.withPair) source.withPair = options.withPair;
+  return source;
+}
