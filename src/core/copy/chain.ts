@@ -87,15 +87,16 @@ export class ChainCopy {
     const steps: SnapshotCopyResult[] = [];
     const result = (status: ChainCopyResult['status']): ChainCopyResult => ({ status, targetBlobUrl: target.displayUrl, steps, summaries: steps.map((s) => s.summary) });
     let journal: CopyJournal | undefined;
+    const executor = new CopyExecutor(this.compute, this.dataPlane, request);
     try {
-      if (!(await store.containerExists({ signal: request.signal }))) {
+      if (!(await executor.call((signal) => store.containerExists({ signal })))) {
         if (!request.createContainer) {
           throw new DiskDeltaError(`The container ${store.container} does not exist in ${store.account.name}.`, 'ContainerNotFound', 'Create it first, or let Disk Delta create it (--create-container).');
         }
-        await store.createContainer({ signal: request.signal });
+        await executor.call((signal) => store.createContainer({ signal }));
       }
-      const exists = await target.exists({ signal: request.signal });
-      const metadata = exists ? await target.getMetadata({ signal: request.signal }) : {};
+      const exists = await executor.call((signal) => target.exists({ signal }));
+      const metadata = exists ? await executor.call((signal) => target.getMetadata({ signal })) : {};
       if (exists && metadata[TARGET_METADATA.family]?.toLowerCase() !== familyId.toLowerCase()) {
         throw new DiskDeltaError(
           metadata[TARGET_METADATA.family]
@@ -112,7 +113,6 @@ export class ChainCopy {
       journal = opened.journal;
       for (const w of opened.warnings) request.onNotice?.({ snapshotIndex: 0, code: 'JournalTornLine', message: w });
 
-      const executor = new CopyExecutor(this.compute, this.dataPlane, request);
       let prev: SnapshotRef | undefined = previous;
       let prevExists = previousExists;
       for (let i = 0; i < todo.length; i += 1) {

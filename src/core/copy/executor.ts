@@ -132,6 +132,11 @@ export class CopyExecutor {
     return this.options.signal;
   }
 
+  /** One data-plane request with this executor's retries and timeout (for checks made outside a step). */
+  async call<T>(op: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return this.#request(new ProgressMeter(0, 0, undefined, this.#now), [], op, false);
+  }
+
   #notice(index: number, code: string, message: string): void {
     this.options.onNotice?.({ snapshotIndex: index, code, message });
   }
