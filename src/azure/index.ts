@@ -3,16 +3,15 @@
  * so that activating the extension or starting the CLI never pays for the SDKs.
  */
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import type { HttpClient } from '@azure/core-rest-pipeline';
 import type { EmulatorConnection } from '../core/emulatorConnection';
 import type { ComputeApi, DataPlane } from '../core/ports';
 import { ArmCompute } from './compute';
 import { BlobDataPlane } from './pageBlob';
-import { httpClientTrusting } from './tls';
+import { httpClientWithAgent, httpsAgentTrusting } from './tls';
 
 export { ArmCompute, toDiskInfo, toSnapshotInfo } from './compute';
 export { BlobDataPlane } from './pageBlob';
-export { httpClientTrusting } from './tls';
+export { httpClientTrusting, httpClientWithAgent, httpsAgentTrusting } from './tls';
 export { toDiskDeltaError } from './errors';
 
 export interface AzureClients {
@@ -32,14 +31,15 @@ export function staticTokenCredential(token: string): TokenCredential {
 }
 
 export function connectToEmulator(connection: EmulatorConnection, caPem: string, options: { pollIntervalMs?: number } = {}): AzureClients {
-  const httpClient: HttpClient = httpClientTrusting(caPem);
+  const agent = httpsAgentTrusting(caPem);
+  const httpClient = httpClientWithAgent(agent);
   const credential = staticTokenCredential(connection.token);
   const accountKeys = new Map(connection.storageAccounts.map((a) => [a.name, a.accountKey]));
   return {
     kind: 'emulator',
     compute: new ArmCompute({ credential, endpoint: connection.armEndpoint, httpClient, pollIntervalMs: options.pollIntervalMs ?? 250 }),
-    dataPlane: new BlobDataPlane({ httpClient, accountKeys }),
-    copyDataPlane: new BlobDataPlane({ httpClient, accountKeys, maxTries: 1, tryTimeoutMs: 15_000 }),
+    dataPlane: new BlobDataPlane({ agent, accountKeys }),
+    copyDataPlane: new BlobDataPlane({ agent, accountKeys, maxTries: 1, tryTimeoutMs: 15_000 }),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/core-auth';
-import type { HttpClient } from '@azure/core-rest-pipeline';
+import type { Agent } from 'node:https';
 import {
   AnonymousCredential,
   BlobSASPermissions,
@@ -8,9 +8,9 @@ import {
   generateBlobSASQueryParameters,
   newPipeline,
   PageBlobClient,
+  Pipeline,
   StorageSharedKeyCredential,
-  type Pipeline,
-  type StoragePipelineOptions,
+  type RequestPolicyFactory,
 } from '@azure/storage-blob';
 import type { DiffRange, PageRange, StorageAccountInfo } from '../core/model';
 import type { ByteWindow, DataPlane, OperationOptions, PageSource, PageTarget, TargetStore } from '../core/ports';
@@ -22,7 +22,8 @@ import { azureCall } from './errors';
 const MAX_RANGES_PER_PAGE = 10_000;
 
 export interface DataPlaneOptions {
-  readonly httpClient?: HttpClient;
+  /** HTTPS agent for every request (the emulator's: trusts its CA; a larger socket pool for copies). */
+  readonly agent?: Agent;
   /**
    * How many times the SDK itself retries a request. The copy engine retries with its own adaptive
    * backoff, so its write path runs with 1 try; listing and reading keep the SDK's retries.
@@ -36,11 +37,23 @@ export interface DataPlaneOptions {
 }
 
 function pipeline(credential: StorageSharedKeyCredential | AnonymousCredential | TokenCredential, o: DataPlaneOptions, maxTries: number): Pipeline {
-  return newPipeline(credential, {
-    ...(o.httpClient ? { httpClient: o.httpClient as unknown as StoragePipelineOptions['httpClient'] } : {}),
+  const base = newPipeline(credential, {
     retryOptions: { maxTries, tryTimeoutInMs: o.tryTimeoutMs ?? 20_000, retryDelayInMs: 500, maxRetryDelayInMs: 10_000 },
     userAgentOptions: { userAgentPrefix: 'disk-delta' },
   });
+  const agent = o.agent;
+  // Only the emulator needs its own agent (its CA), and it is reached with keys or SAS, never tokens.
+  if (!agent || !(credential instanceof StorageSharedKeyCredential || credential instanceof AnonymousCredential)) return base;
+  // A request policy is the storage SDK's public way to shape each request; this one picks the agent.
+  const useAgent: RequestPolicyFactory = {
+    create: (next) => ({
+      sendRequest: (request) => {
+        request.agent = agent;
+        return next.sendRequest(request);
+      },
+    }),
+  };
+  return new Pipeline([useAgent, credential], base.options);
 }
 
 function exact(start: number, endInclusive: number): PageRange {
