@@ -107,7 +107,7 @@ export function buildPanel(nonce = scriptNonce()): void {
   <div id="main">
     <div id="map-area">
       <div id="map-container">
-        <canvas id="block-map" tabindex="0" role="img" aria-roledescription="changed-block map"
+        <canvas id="block-map" tabindex="0" role="application" aria-roledescription="changed-block map"
           aria-label="Changed-block map. Arrow keys move between cells, plus and minus zoom, Enter selects a cell." aria-describedby="cursor-info"></canvas>
         <div id="tooltip" role="tooltip" hidden></div>
       </div>

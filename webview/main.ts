@@ -184,7 +184,7 @@ function cellAt(event: MouseEvent): number | undefined {
 
 function offsetsText(offset: number, length: number): string {
   const last = offset + length - 1;
-  return `${formatHex(offset)} – ${formatHex(last)} (${formatBytes(offset)} – ${formatBytes(offset + length)}, ${formatBytes(length)})`;
+  return `${formatHex(offset)} – ${formatHex(last)} (${formatBytes(offset, true)} – ${formatBytes(offset + length, true)}, ${formatBytes(length)})`;
 }
 
 function rangeItem(r: { offset: number; length: number; kind: string }): HTMLLIElement {
@@ -513,12 +513,19 @@ const canvas = dom.canvas;
 let drag: { x: number; y: number; view: MapView; moved: boolean; pointerId: number } | undefined;
 let dragFrame = 0;
 
+// Trackpads send many small wheel deltas: one zoom step per mouse-wheel notch's worth of them.
+const WHEEL_STEP = 100;
+let wheelDelta = 0;
 canvas.addEventListener('wheel', (event) => {
   if (!view) return;
   event.preventDefault();
+  const scale = event.deltaMode === WheelEvent.DOM_DELTA_LINE ? 33 : event.deltaMode === WheelEvent.DOM_DELTA_PAGE ? WHEEL_STEP : 1;
+  wheelDelta += event.deltaY * scale;
   const cell = cellAt(event) ?? Math.floor(cellCount(view) / 2);
-  if (event.deltaY < 0) zoomBy(0.5, cell);
-  else if (event.deltaY > 0) zoomBy(2, cell);
+  while (Math.abs(wheelDelta) >= WHEEL_STEP) {
+    zoomBy(wheelDelta < 0 ? 0.5 : 2, cell);
+    wheelDelta -= Math.sign(wheelDelta) * WHEEL_STEP;
+  }
 }, { passive: false });
 
 canvas.addEventListener('pointerdown', (event) => {

@@ -452,8 +452,8 @@ export function parseViewState(value: unknown): BlockMapViewState {
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
-/** 1536 -> "1.5 KiB"; exact below 1 KiB. */
-export function formatBytes(bytes: number): string {
+/** 1536 -> "1.5 KiB"; exact below 1 KiB. `precise` keeps 3 decimals (for offsets a cell apart). */
+export function formatBytes(bytes: number, precise = false): string {
   if (bytes < 1024) return `${bytes} B`;
   let value = bytes;
   let unit = 0;
@@ -461,7 +461,7 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit += 1;
   }
-  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  const digits = precise ? 3 : value >= 100 ? 0 : value >= 10 ? 1 : 2;
   return `${value.toFixed(digits).replace(/\.?0+$/, '')} ${UNITS[unit]}`;
 }
 

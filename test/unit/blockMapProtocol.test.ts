@@ -183,3 +183,11 @@ void describe('block map display formats', () => {
     assert.doesNotMatch(summaryText('t', summary), /cost/i);
   });
 });
+
+void describe('block map offsets in human units', () => {
+  void it('keeps three decimals when asked, so neighbouring cells read differently', () => {
+    assert.equal(formatBytes(19.146 * 2 ** 30, true), '19.146 GiB');
+    assert.equal(formatBytes(2 ** 40, true), '1 TiB');
+    assert.equal(formatBytes(100, true), '100 B');
+  });
+});
