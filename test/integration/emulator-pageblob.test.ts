@@ -5,7 +5,6 @@ import type { ComputeManagementClient } from '@azure/arm-compute';
 import {
   AccountSASPermissions,
   AccountSASResourceTypes,
-  AccountSASServices,
   BlobSASPermissions,
   StorageSharedKeyCredential,
   BlobServiceClient,
@@ -168,9 +167,7 @@ void describe('emulator page-blob data plane', () => {
   void it('validates account SAS, service SAS and shared key', async () => {
     const account = storageAccount(em, 'eastus');
     const blob = container.getPageBlobClient('basic');
-    const accountSas = blobServiceClient(em, account).generateAccountSasUrl(new Date(Date.now() + 3_600_000), AccountSASPermissions.parse('rl'), AccountSASServices.parse('b').toString(), {
-      resourceTypes: AccountSASResourceTypes.parse('sco').toString(),
-    });
+    const accountSas = blobServiceClient(em, account).generateAccountSasUrl(new Date(Date.now() + 3_600_000), AccountSASPermissions.parse('rl'), AccountSASResourceTypes.parse('sco').toString());
     const viaAccountSas = new BlobServiceClient(accountSas, undefined, sasPipelineOptions(em)).getContainerClient('pages').getPageBlobClient('basic');
     assert.equal((await viaAccountSas.getProperties()).contentLength, 4 * MIB);
     await failsWith(viaAccountSas.uploadPages(Buffer.alloc(512), 0, 512), 403, 'AuthorizationPermissionMismatch');
