@@ -461,7 +461,13 @@ function onMessage(message: ToWebviewMessage): void {
       dom.title.textContent = title;
       document.title = title;
       // A state from another pair (or none) starts at the whole disk.
-      startView(message.diskSizeBytes, restored.restoreKey === undefined || restored.restoreKey === restoreKey ? restored.window : undefined);
+      {
+        const samePair = restored.restoreKey === undefined || restored.restoreKey === restoreKey;
+        startView(message.diskSizeBytes, samePair ? restored.window : undefined);
+        if (!samePair) selectedOffset = undefined;
+        const reselect = selectedCell();
+        if (reselect !== undefined) selectCell(reselect);
+      }
       restored = {};
       return;
     case 'summary':
