@@ -120,6 +120,17 @@ void describe('block map session (host side)', () => {
     assert.deepEqual(changed, [1, 1, 1, 1, 0, 0, 0, 0], 'the 4 GiB range fills the first half of the window');
   });
 
+  void it('gives the same bins for a window asked again, unaffected by what the caller did with the last ones', async () => {
+    const src = source();
+    const window = { offset: 0, length: DISK };
+    const first = await src.bin(window, 64, new AbortController().signal);
+    const expected = [...first.changed];
+    first.changed.fill(7);
+    const again = await src.bin(window, 64, new AbortController().signal);
+    assert.deepEqual([...again.changed], expected);
+    assert.ok(expected.some((v) => v > 0));
+  });
+
   void it('drops an older binning when a newer one arrives', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));

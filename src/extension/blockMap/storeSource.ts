@@ -1,6 +1,6 @@
 import { binDiff, summarizeDiff } from '../../core/blockMap';
 import type { DiffRangeStore } from '../../core/rangeStore';
-import type { BlockMapDataSource, BlockMapSummary, ExportFormat, FamilyBars } from '../../shared/blockMapProtocol';
+import type { BinnedWindow, BlockMapDataSource, BlockMapSummary, ExportFormat, FamilyBars } from '../../shared/blockMapProtocol';
 import { toBlockMapSummary, type SummaryExtras } from './summary';
 
 export interface StoreSourceOptions {
@@ -14,6 +14,8 @@ export interface StoreSourceOptions {
 
 /** Ranges written per export chunk: small enough to keep memory flat, large enough to be quick. */
 const EXPORT_CHUNK = 10_000;
+/** Binned windows kept for re-use (each is two Float32Arrays of one screen's cells). */
+const RECENT_WINDOWS = 8;
 
 function abortIfAsked(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new DOMException('Export cancelled', 'AbortError');
@@ -25,6 +27,8 @@ function abortIfAsked(signal: AbortSignal | undefined): void {
  */
 export function blockMapSourceFromStore(store: DiffRangeStore, options: StoreSourceOptions): BlockMapDataSource {
   let summary: Promise<BlockMapSummary> | undefined;
+  // Zooming out and back in, or returning to the whole disk, asks for the same windows again.
+  const recent = new Map<string, BinnedWindow>();
   const source: BlockMapDataSource = {
     diskSizeBytes: options.diskSizeBytes,
     restoreKey: options.restoreKey,
@@ -34,7 +38,16 @@ export function blockMapSourceFromStore(store: DiffRangeStore, options: StoreSou
     },
     async bin(window, bins, signal) {
       abortIfAsked(signal);
+      const key = `${window.offset}:${window.length}:${bins}`;
+      const cached = recent.get(key);
+      if (cached) {
+        recent.delete(key);
+        recent.set(key, cached);
+        return { changed: cached.changed.slice(), cleared: cached.cleared.slice() };
+      }
       const map = await binDiff(store.inWindow(window), window, bins);
+      recent.set(key, { changed: map.changed.slice(), cleared: map.cleared.slice() });
+      if (recent.size > RECENT_WINDOWS) recent.delete(recent.keys().next().value!);
       return { changed: map.changed, cleared: map.cleared };
     },
     rangesInCell(window, max) {
