@@ -167,6 +167,31 @@ void describe('Resuming a copy from its journal', () => {
   });
 });
 
+void describe('A target left half-written by another snapshot', () => {
+  void it('is copied in full rather than diffed over, and ends identical', async () => {
+    const s = scenario();
+    const base = minimalRequests(s.azure, s.snapshots[0]!, undefined).requests;
+    const stepTwo = minimalRequests(s.azure, s.snapshots[1]!, s.snapshots[0]).requests;
+    const controller = cancelAfter(s, base + stepTwo - 1);
+    const first = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ signal: controller.signal }));
+    assert.equal(first.status, 'cancelled');
+    s.azure.options = {};
+    const notices: CopyNotice[] = [];
+    // The journal is gone too: only the target's own record can tell.
+    const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ only: s.snapshots[3]!.id, journalFile: `${s.dir}/fresh.jsonl`, onNotice: (n) => notices.push(n) }));
+    assert.deepEqual(
+      result.steps.map((x) => [x.mode, x.fullReason]),
+      [['full', 'interruptedOtherCopy']],
+    );
+    assert.ok(notices.some((n) => n.code === 'FullCopyAfterInterruption'));
+    const blob = [...s.azure.blobs.values()][0]!;
+    const last = [...blob.blobSnapshots.values()].pop()!;
+    assert.ok(sameContent(last.store, snapshotStore(s.azure, s.snapshots[3]!)));
+    assert.equal(blob.metadata[TARGET_METADATA.inProgress], undefined);
+    assert.equal(blob.metadata[TARGET_METADATA.lastSnapshot], s.snapshots[3]!.id);
+  });
+});
+
 void describe('CopyJournal', () => {
   void it('keeps done operations across reopen, compacts, and forgets a finished step', async () => {
     const s = scenario();

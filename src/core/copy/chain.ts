@@ -117,7 +117,7 @@ export class ChainCopy {
       let prevExists = previousExists;
       for (let i = 0; i < todo.length; i += 1) {
         const source = snapshotRef(todo[i]!);
-        const { mode, fullReason } = chooseMode(prev, source, prevExists);
+        const { mode, fullReason } = chooseMode(prev, source, prevExists, i === 0 ? metadata[TARGET_METADATA.inProgress] : undefined);
         const plan: CopyPlan = {
           familyId,
           source,

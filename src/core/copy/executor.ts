@@ -32,6 +32,8 @@ export const TARGET_METADATA = {
   uniqueId: 'diskdelta_uniqueid',
   timeCreated: 'diskdelta_timecreated',
   mode: 'diskdelta_mode',
+  /** The snapshot a step is writing into the blob until it is recorded; a re-run for another snapshot must not diff over it. */
+  inProgress: 'diskdelta_inprogress',
 } as const;
 
 export interface CopyExecutorOptions {
@@ -169,8 +171,13 @@ export class CopyExecutor {
         this.#notice(ctx.snapshotIndex, 'JournalStepDiscarded', `The journal recorded a different plan for ${plan.source.name} (other options or target state); starting this snapshot from its first chunk.`);
       }
       if (plan.mode === 'full') {
-        const why = plan.fullReason === 'resize4TiB' ? 'the disk was resized across the 4 TB boundary, so Azure cannot diff it with the previous copy' : 'the previously copied snapshot no longer exists';
-        this.#notice(ctx.snapshotIndex, plan.fullReason === 'resize4TiB' ? 'FullCopyAfterResize' : 'FullCopyPreviousMissing', `Copying ${plan.source.name} in full: ${why}.`);
+        const why = {
+          resize4TiB: 'the disk was resized across the 4 TB boundary, so Azure cannot diff it with the previous copy',
+          previousMissing: 'the previously copied snapshot no longer exists',
+          interruptedOtherCopy: 'an interrupted copy of another snapshot left pages in the target that a diff would not overwrite',
+        }[plan.fullReason ?? 'previousMissing'];
+        const code = { resize4TiB: 'FullCopyAfterResize', previousMissing: 'FullCopyPreviousMissing', interruptedOtherCopy: 'FullCopyAfterInterruption' }[plan.fullReason ?? 'previousMissing'];
+        this.#notice(ctx.snapshotIndex, code, `Copying ${plan.source.name} in full: ${why}.`);
       }
 
       await this.#prepareTarget(ctx, meter);
@@ -266,11 +273,20 @@ export class CopyExecutor {
       if (plan.mode !== 'base') {
         throw new DiskDeltaError(`The target blob ${plan.target.displayUrl} disappeared during the copy.`, 'TargetMissing', 'Copy the family again from its first snapshot.');
       }
-      const metadata = { [TARGET_METADATA.version]: '1', [TARGET_METADATA.family]: plan.familyId, ...(ctx.sourceDiskId ? { [TARGET_METADATA.sourceDisk]: ctx.sourceDiskId } : {}) };
+      const metadata = {
+        [TARGET_METADATA.version]: '1',
+        [TARGET_METADATA.family]: plan.familyId,
+        ...(ctx.sourceDiskId ? { [TARGET_METADATA.sourceDisk]: ctx.sourceDiskId } : {}),
+        [TARGET_METADATA.inProgress]: plan.source.id,
+      };
       await this.#request(meter, [], (signal) => target.create(plan.blobSizeBytes, metadata, { signal }), false);
       // A fresh blob holds nothing the journal may have recorded.
       await journal.restartStep();
       return;
+    }
+    const metadata = await this.#request(meter, [], (signal) => target.getMetadata({ signal }), false);
+    if (metadata[TARGET_METADATA.inProgress] !== plan.source.id) {
+      await this.#request(meter, [], (signal) => target.setMetadata({ ...metadata, [TARGET_METADATA.inProgress]: plan.source.id }, { signal }), false);
     }
     const size = await this.#request(meter, [], (signal) => target.size({ signal }), false);
     if (size !== plan.blobSizeBytes) await this.#request(meter, [], (signal) => target.resize(plan.blobSizeBytes, { signal }), false);
@@ -496,7 +512,8 @@ export class CopyExecutor {
   async #verify(ctx: StepContext, meter: ProgressMeter, source: SasGrant, previous: SasGrant | undefined): Promise<void> {
     const { plan, target } = ctx;
     let ranges: AsyncIterable<PageRange>;
-    if (plan.verify === 'full') {
+    // A full copy wrote over a blob that held other data: compare everything either side has allocated.
+    if (plan.verify === 'full' || plan.mode === 'full') {
       const src = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) => this.#listWithRetry(meter, [source], w, (win, signal) => source.source().listRanges(win, { signal })));
       const tgt = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) => this.#listWithRetry(meter, [], w, (win, signal) => target.listRanges(win, { signal })));
       ranges = unionStream(src, tgt);
@@ -575,8 +592,9 @@ function snapshotMetadata(plan: CopyPlan): Record<string, string> {
 }
 
 function recordedMetadata(existing: Record<string, string>, plan: CopyPlan, blobSnapshot: string, sourceDiskId: string | undefined): Record<string, string> {
+  const { [TARGET_METADATA.inProgress]: _done, ...rest } = existing;
   return {
-    ...existing,
+    ...rest,
     [TARGET_METADATA.version]: '1',
     [TARGET_METADATA.family]: plan.familyId,
     ...(sourceDiskId ? { [TARGET_METADATA.sourceDisk]: sourceDiskId } : {}),

@@ -19,7 +19,7 @@ export const FOUR_TIB = 4 * TIB;
 export const MAX_PAGE_BLOB_BYTES = 8 * TIB;
 
 export type CopyMode = 'base' | 'delta' | 'full';
-export type FullCopyReason = 'resize4TiB' | 'previousMissing';
+export type FullCopyReason = 'resize4TiB' | 'previousMissing' | 'interruptedOtherCopy';
 export type VerifyMode = 'changed' | 'full' | 'none';
 
 export interface ImportOptions {
@@ -90,7 +90,18 @@ export function crossesFourTiBBoundary(previousBytes: number, sourceBytes: numbe
   return (previousBytes <= FOUR_TIB) !== (sourceBytes <= FOUR_TIB);
 }
 
-export function chooseMode(previous: SnapshotRef | undefined, source: SnapshotRef, previousStillExists: boolean): { mode: CopyMode; fullReason?: FullCopyReason } {
+/**
+ * Base, delta or full. `unfinishedSourceId` is the snapshot an interrupted earlier run was writing into the
+ * target (its metadata says so): if that is another snapshot, the blob may hold pages of it that no diff
+ * from `previous` would overwrite, so only a full copy is safe.
+ */
+export function chooseMode(
+  previous: SnapshotRef | undefined,
+  source: SnapshotRef,
+  previousStillExists: boolean,
+  unfinishedSourceId?: string,
+): { mode: CopyMode; fullReason?: FullCopyReason } {
+  if (unfinishedSourceId && unfinishedSourceId.toLowerCase() !== source.id.toLowerCase()) return { mode: 'full', fullReason: 'interruptedOtherCopy' };
   if (!previous) return { mode: 'base' };
   if (!previousStillExists) return { mode: 'full', fullReason: 'previousMissing' };
   if (crossesFourTiBBoundary(previous.sizeBytes, source.sizeBytes)) return { mode: 'full', fullReason: 'resize4TiB' };
