@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { createWriteStream, promises as fs } from 'node:fs';
 import { once } from 'node:events';
 import * as vscode from 'vscode';
 import { redact } from '../../core/secret';
 import { parseViewState, type BlockMapDataSource, type BlockMapViewState, type ExportFormat } from '../../shared/blockMapProtocol';
+import { blockMapPage, createNonce, unavailablePage } from './html';
 import { BlockMapSession, type BlockMapLog, type BlockMapUi, type ExportSink } from './session';
 
 /** Must match `onWebviewPanel:diskDelta.blockMap` in package.json. */
@@ -14,14 +14,6 @@ export type BlockMapRestorer = (state: BlockMapViewState) => Promise<{ source: B
 
 const open = new Set<BlockMapPanel>();
 
-function nonce(): string {
-  return randomBytes(18).toString('base64');
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 function webviewRoot(context: vscode.ExtensionContext): vscode.Uri {
   return vscode.Uri.joinPath(context.extensionUri, 'dist', 'webview');
 }
@@ -31,35 +23,10 @@ function panelOptions(context: vscode.ExtensionContext): vscode.WebviewPanelOpti
   return { enableScripts: true, localResourceRoots: [webviewRoot(context)], enableFindWidget: false };
 }
 
-/** The panel's HTML: one nonce'd script, no inline code, nothing remote. */
+/** The panel's HTML for this webview, with a fresh nonce. */
 export function blockMapHtml(webview: vscode.Webview, context: vscode.ExtensionContext, title: string): string {
-  const n = nonce();
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot(context), 'blockMap.js'));
-  const csp = [
-    "default-src 'none'",
-    `script-src 'nonce-${n}'`,
-    `style-src ${webview.cspSource} 'nonce-${n}'`,
-    `img-src ${webview.cspSource} data:`,
-  ].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${escapeHtml(title)}</title>
-<script nonce="${n}" src="${script.toString()}" defer></script>
-</head>
-<body></body>
-</html>`;
-}
-
-/** A page shown in place of the map when a restored panel's snapshots cannot be found again. */
-function unavailableHtml(title: string): string {
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="UTF-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'">
-<title>${escapeHtml(title)}</title></head>
-<body><p>${escapeHtml(title)}: the snapshots of this map are not available any more. Open it again from the Snapshots view.</p></body></html>`;
+  const scriptUri = webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot(context), 'blockMap.js')).toString();
+  return blockMapPage({ cspSource: webview.cspSource, scriptUri, nonce: createNonce(), title });
 }
 
 function fileSink(uri: vscode.Uri): ExportSink {
@@ -191,7 +158,7 @@ export function registerBlockMapSerializer(context: vscode.ExtensionContext, res
       }
       if (!restored) {
         panel.webview.options = { enableScripts: false };
-        panel.webview.html = unavailableHtml(title);
+        panel.webview.html = unavailablePage(title);
         return;
       }
       new BlockMapPanel(panel, context, restored.source, restored.title, log);
