@@ -7,13 +7,14 @@ import { startVsCode, type VsCodeSession } from './harness';
 
 let vscode: VsCodeSession;
 
+// A cold first run installs code-server (minutes); later runs start in about 15 s.
 before(async () => {
   vscode = await startVsCode({ name: 'activation' });
-});
+}, { timeout: 15 * 60_000 });
 
 after(async () => {
   await vscode?.stop();
-});
+}, { timeout: 60_000 });
 
 void test('the activity bar has a "Disk Delta" entry', async () => {
   const entry = vscode.page.locator('.activitybar [aria-label*="Disk Delta"]');

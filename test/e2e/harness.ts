@@ -43,9 +43,11 @@ export interface QuickInput {
   type(text: string): Promise<void>;
   /** Presses Enter. */
   accept(): Promise<void>;
-  /** The validation or info message under the input box ('' when none). */
+  /** The validation message (error or warning severity) under the input box; '' while the input is valid. */
   validationMessage(): Promise<string>;
-  /** Waits until the validation message contains the text; returns the whole message. */
+  /** Whatever message is under the input box, including the "Press 'Enter' to confirm" prompt. */
+  message(): Promise<string>;
+  /** Waits until the validation message contains the text (or, for '', until there is none); returns it. */
   waitForValidationMessage(text: string, timeoutMs?: number): Promise<string>;
   title(): Promise<string>;
   placeholder(): Promise<string>;
@@ -81,7 +83,7 @@ export interface VsCodeSession {
   waitForNotification(text: string | RegExp, timeoutMs?: number): Promise<string>;
   /** Clicks a button of the visible notification whose message contains the text. */
   clickNotificationButton(message: string | RegExp, button: string): Promise<void>;
-  /** A modal dialog's message ('' when none) and its buttons. */
+  /** The text (message and detail) of the modal dialog ('' when none). */
   dialogMessage(): Promise<string>;
   clickDialogButton(label: string): Promise<void>;
   /**
@@ -353,15 +355,23 @@ function createSession(s: {
     },
     accept: () => widget.locator('.quick-input-box input').press('Enter'),
     validationMessage: async () => {
+      // The input box carries the severity as a class: idle, info, warning or error.
+      const severity = (await widget.locator('.quick-input-box .monaco-inputbox').getAttribute('class')) ?? '';
+      return /\b(error|warning)\b/.test(severity) ? quickInput.message() : '';
+    },
+    message: async () => {
       const message = widget.locator('.quick-input-message');
       return (await message.isVisible()) ? (await message.innerText()).trim() : '';
     },
     waitForValidationMessage: async (text, timeoutMs = 10_000) =>
       waitFor(`validation message "${text}"`, timeoutMs, async () => {
         const m = await quickInput.validationMessage();
-        return m.includes(text) ? m : undefined;
+        return (text === '' ? m === '' : m.includes(text)) ? m : undefined;
       }),
-    title: async () => ((await widget.locator('.quick-input-title').isVisible()) ? widget.locator('.quick-input-title').innerText() : ''),
+    title: async () => {
+      const title = widget.locator('.quick-input-title');
+      return (await title.isVisible()) ? (await title.innerText()).trim() : '';
+    },
     placeholder: async () => (await widget.locator('.quick-input-box input').getAttribute('placeholder')) ?? '',
     items: async () => {
       const rows = await widget.locator('.quick-input-list .monaco-list-row').all();
@@ -400,6 +410,10 @@ function createSession(s: {
     },
 
     async runCommand(title) {
+      if (await widget.isVisible()) {
+        await page.keyboard.press('Escape');
+        await quickInput.waitForClosed();
+      }
       await page.keyboard.press('Control+Shift+P');
       await quickInput.waitForOpen();
       await quickInput.type(`>${title}`);
@@ -408,6 +422,12 @@ function createSession(s: {
         throw new Error(`no command titled "${title}" in the command palette`);
       });
       await page.keyboard.press('Enter');
+      // The palette closes; a quick pick or input box the command opens reuses the same widget.
+      await waitFor(`the command palette to run "${title}"`, 10_000, async () => {
+        if (!(await widget.isVisible())) return true;
+        const value = await widget.locator('.quick-input-box input').inputValue().catch(() => '');
+        return value.startsWith('>') ? undefined : true;
+      });
     },
 
     async treeItems() {
@@ -442,7 +462,7 @@ function createSession(s: {
 
     async dialogMessage() {
       const dialog = page.locator('.monaco-dialog-box');
-      return (await dialog.isVisible()) ? (await dialog.locator('.dialog-message-text').innerText()).trim() : '';
+      return (await dialog.isVisible()) ? (await dialog.locator('.dialog-message-container').innerText()).trim() : '';
     },
 
     async clickDialogButton(label) {
