@@ -481,7 +481,7 @@ async function injectFaults(ctx: EmulatorContext, req: IncomingMessage, res: Ser
     case 'busy':
       throw new StorageError(503, 'ServerBusy', 'The server is currently unable to receive requests. Please retry your request.', { 'retry-after': '1' });
     case 'internal':
-      if (Math.random() < 0.5) throw new StorageError(500, 'InternalError', 'The server encountered an internal error. Please retry the request.');
+      if (ctx.faults.chance(0.5)) throw new StorageError(500, 'InternalError', 'The server encountered an internal error. Please retry the request.');
       throw new StorageError(500, 'OperationTimedOut', 'The operation could not be completed within the permitted time.', { 'retry-after': '1' });
     case 'sasexpiry':
       throw authFailed('Signed expiry time has to be after signed start time and the current time.');
@@ -760,7 +760,8 @@ async function readBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
   }
   res.writeHead(status, { ...headers, 'content-length': String(end - start) });
   const extents = view.extents;
-  const CHUNK = 1024 * 1024;
+  // Small chunks keep memory flat when hundreds of 4 MiB reads run at once.
+  const CHUNK = 256 * 1024;
   for (let pos = start; pos < end; pos += CHUNK) {
     const to = Math.min(end, pos + CHUNK);
     const chunk = await readExtents(ctx.log, ctx.synthetic, extents, pos, to, firstEndingAfter(extents, pos));

@@ -81,24 +81,53 @@ export interface SyntheticSource {
   readonly version: number;
 }
 
-/** Deterministic page content from (seed, version, page index): big changes without writing bytes. */
+const BASE_BYTES = 64 * 1024;
+const baseBlocks = new Map<string, Buffer>();
+
+function baseBlock(source: SyntheticSource): Buffer {
+  const key = `${source.seed}:${source.version}`;
+  let block = baseBlocks.get(key);
+  if (!block) {
+    block = Buffer.allocUnsafe(BASE_BYTES + 512);
+    let x = (Math.imul(source.seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(source.version + 1, 0xc2b2ae35)) | 0 || 1;
+    for (let i = 0; i < block.length; i += 4) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      block.writeInt32LE(x, i);
+    }
+    if (baseBlocks.size > 256) baseBlocks.clear();
+    baseBlocks.set(key, block);
+  }
+  return block;
+}
+
+/**
+ * Deterministic page content from (seed, version, page index): big changes without writing bytes.
+ * Each page is a slice of a per-(seed, version) random block, stamped with its page index so no two
+ * pages are alike.
+ */
 export function fillSynthetic(target: Buffer, targetOffset: number, from: number, to: number, source: SyntheticSource): void {
+  const block = baseBlock(source);
   const firstPage = Math.floor(from / 512);
   const lastPage = Math.floor((to - 1) / 512);
   const page = Buffer.allocUnsafe(512);
   for (let p = firstPage; p <= lastPage; p++) {
-    let x = (Math.imul(source.seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(source.version + 1, 0xc2b2ae35) ^ Math.imul(p + 1, 0x27d4eb2f) ^ Math.floor(p / 4294967296)) | 0;
-    if (x === 0) x = 1;
-    for (let i = 0; i < 512; i += 4) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      page.writeInt32LE(x, i);
-    }
     const pageStart = p * 512;
     const s = Math.max(from, pageStart);
     const e = Math.min(to, pageStart + 512);
-    page.copy(target, targetOffset + (s - from), s - pageStart, e - pageStart);
+    const at = (Math.imul(p ^ (p >>> 16), 0x45d9f3b) >>> 0) % (BASE_BYTES / 4) * 4;
+    if (s === pageStart && e === pageStart + 512) {
+      const dst = targetOffset + (s - from);
+      block.copy(target, dst, at, at + 512);
+      target.writeUInt32LE(p >>> 0, dst);
+      target.writeUInt32LE(Math.floor(p / 4294967296) ^ source.version, dst + 4);
+    } else {
+      block.copy(page, 0, at, at + 512);
+      page.writeUInt32LE(p >>> 0, 0);
+      page.writeUInt32LE(Math.floor(p / 4294967296) ^ source.version, 4);
+      page.copy(target, targetOffset + (s - from), s - pageStart, e - pageStart);
+    }
   }
 }
 
