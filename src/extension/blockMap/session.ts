@@ -207,7 +207,10 @@ export class BlockMapSession {
   }
 }
 
-/** The exact bytes of a Float32Array, as an ArrayBuffer postMessage can carry. */
+/**
+ * The exact bytes of a Float32Array, as an ArrayBuffer: for engines >= 1.57 VS Code transfers ArrayBuffers
+ * in webview messages efficiently and recreates them in the webview (vscode.d.ts, Webview.postMessage).
+ */
 function bufferOf(values: Float32Array): ArrayBuffer {
   if (values.byteOffset === 0 && values.byteLength === values.buffer.byteLength && values.buffer instanceof ArrayBuffer) return values.buffer;
   return values.slice().buffer as ArrayBuffer;
