@@ -204,7 +204,7 @@ void describe('CopyJournal', () => {
     assert.ok(journalLines(file).length < 20, 'compacted: touching operations coalesce');
     const reopened = await CopyJournal.open(file, 'fam', 'https://a.blob.test/c/b.vhd');
     assert.equal(reopened.journal.currentStep?.planId, 'plan-1');
-    assert.equal(reopened.journal.currentStep?.doneBytes, 40 * 4096);
+    assert.equal(reopened.journal.currentStep?.doneAboveWatermark, 40 * 4096);
     assert.ok(reopened.journal.isDone(4096 * 7, 4096 * 3));
     assert.ok(!reopened.journal.isDone(40 * 4096, 512));
     assert.ok(reopened.journal.hasPhase('copied'));
@@ -215,5 +215,24 @@ void describe('CopyJournal', () => {
     assert.equal(last.journal.currentStep, undefined);
     assert.equal(last.journal.lastFinishedPlanId, 'plan-1');
     await last.journal.close();
+  });
+
+  void it('stays small however many operations a plan has: below the watermark only the watermark is kept', async () => {
+    const s = scenario();
+    const file = `${s.dir}/w.jsonl`;
+    const { journal } = await CopyJournal.open(file, 'fam', 'https://a.blob.test/c/b.vhd', { compactEvery: 100 });
+    await journal.beginStep('plan-2', '/snap/2', 'base');
+    // 5,000 separate ranges (gaps between them), finished in order.
+    for (let i = 0; i < 5000; i += 1) await journal.recordDone(i * 8192, 512, i * 8192 + 512);
+    // One finished out of order, above the watermark.
+    await journal.recordDone(5001 * 8192, 512);
+    await journal.close();
+    const reopened = await CopyJournal.open(file, 'fam', 'https://a.blob.test/c/b.vhd');
+    assert.ok(journalLines(file).length <= 5, `${journalLines(file).length} lines`);
+    assert.equal(reopened.journal.currentStep?.watermark, 4999 * 8192 + 512);
+    assert.ok(reopened.journal.isDone(1234 * 8192, 512));
+    assert.ok(reopened.journal.isDone(5001 * 8192, 512));
+    assert.ok(!reopened.journal.isDone(5000 * 8192, 512));
+    await reopened.journal.close();
   });
 });

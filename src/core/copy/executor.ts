@@ -166,7 +166,7 @@ export class CopyExecutor {
       const stale = journal.currentStep;
       const resumed = await journal.beginStep(id, plan.source.id, plan.mode);
       if (resumed) {
-        this.#notice(ctx.snapshotIndex, 'Resumed', `Resuming the copy of ${plan.source.name} from its journal (${stale?.doneBytes ?? 0} bytes already done).`);
+        this.#notice(ctx.snapshotIndex, 'Resumed', `Resuming the copy of ${plan.source.name} from its journal (done up to byte ${stale?.watermark ?? 0}).`);
       } else if (stale && stale.sourceSnapshotId.toLowerCase() === plan.source.id.toLowerCase()) {
         this.#notice(ctx.snapshotIndex, 'JournalStepDiscarded', `The journal recorded a different plan for ${plan.source.name} (other options or target state); starting this snapshot from its first chunk.`);
       }
@@ -181,7 +181,6 @@ export class CopyExecutor {
       }
 
       await this.#prepareTarget(ctx, meter);
-      const bytesSkippedAtStart = journal.currentStep?.doneBytes ?? 0;
 
       if (!journal.hasPhase('copied')) {
         meter.emit(plan.mode === 'delta' ? 'clearing' : 'copying');
@@ -227,7 +226,7 @@ export class CopyExecutor {
         mode: plan.mode,
         fullReason: plan.fullReason,
         resumed,
-        bytesSkipped: resumed ? bytesSkippedAtStart : 0,
+        bytesSkipped: meter.bytesSkipped,
         summary: {
           bytesCopied: meter.bytesCopied,
           bytesCleared: meter.bytesCleared,
@@ -327,38 +326,61 @@ export class CopyExecutor {
     if (plan.mode === 'delta' && plan.previous && plan.previous.sizeBytes !== plan.source.sizeBytes) {
       footers.push({ offset: plan.previous.sizeBytes, length: VHD_FOOTER_BYTES }, { offset: plan.source.sizeBytes, length: VHD_FOOTER_BYTES });
     }
-    const covered = footers.map(() => false);
+    // Footers go into the stream in offset order (the journal's watermark relies on it), unless an operation covers them.
+    let next = 0;
     for await (const op of ops) {
-      footers.forEach((f, i) => {
-        if (op.offset <= f.offset && rangeEnd(op) >= rangeEnd(f)) covered[i] = true;
-      });
+      while (next < footers.length && footers[next]!.offset < op.offset) yield { ...footers[next++]!, op: 'write' };
+      while (next < footers.length && footers[next]!.offset >= op.offset && rangeEnd(footers[next]!) <= rangeEnd(op)) next += 1;
       yield op;
     }
-    for (let i = 0; i < footers.length; i += 1) if (!covered[i]) yield { ...footers[i]!, op: 'write' };
+    while (next < footers.length) yield { ...footers[next++]!, op: 'write' };
     meter.bytesTotalIsEstimate = false;
   }
 
   async #runOps(ctx: StepContext, meter: ProgressMeter, ops: AsyncIterable<PageOp>, source: SasGrant): Promise<void> {
     const { target, journal, plan } = ctx;
     let fromUrlRefused = false;
-    const scheduled = (async function* (): AsyncGenerator<PageOp> {
+    // Operations in plan (offset) order, until every one before them is done: the head's end is the watermark.
+    const order: Array<{ end: number; done: boolean }> = [];
+    let head = 0;
+    let watermark = 0;
+    const advance = (): number | undefined => {
+      const before = watermark;
+      while (head < order.length && order[head]!.done) watermark = order[head++]!.end;
+      if (head > 1024) {
+        order.splice(0, head);
+        head = 0;
+      }
+      return watermark > before ? watermark : undefined;
+    };
+    const scheduled = (async function* (): AsyncGenerator<PageOp & { slot: { end: number; done: boolean } }> {
       for await (const op of ops) {
         if (op.op === 'write') meter.bytesTotal += op.length;
         if (journal.isDone(op.offset, op.length)) {
-          if (op.op === 'write') meter.bytesDone += op.length;
+          order.push({ end: op.offset + op.length, done: true });
+          if (op.op === 'write') {
+            meter.bytesDone += op.length;
+            meter.bytesSkipped += op.length;
+          }
           meter.rangesDone += 1;
           continue;
         }
-        yield op;
+        const slot = { end: op.offset + op.length, done: false };
+        order.push(slot);
+        yield { ...op, slot };
       }
     })();
+    const finish = async (op: PageOp & { slot: { done: boolean } }): Promise<void> => {
+      op.slot.done = true;
+      await journal.recordDone(op.offset, op.length, advance());
+    };
     await this.#pool(
       scheduled,
       async (op) => {
         if (op.op === 'clear') {
           meter.emit('clearing');
           await this.#request(meter, [], (signal) => target.clearPages(op.offset, op.length, { signal }), true);
-          await journal.recordDone(op.offset, op.length);
+          await finish(op);
           meter.bytesCleared += op.length;
         } else {
           if (meter.phase !== 'copying') meter.phase = 'copying';
@@ -379,7 +401,7 @@ export class CopyExecutor {
             const data = await this.#request(meter, [source], (signal) => source.source().read(op.offset, op.length, { signal }), false);
             await this.#request(meter, [], (signal) => target.putPages(op.offset, data, { signal }), true);
           }
-          await journal.recordDone(op.offset, op.length);
+          await finish(op);
           meter.bytesCopied += op.length;
           meter.moved(op.length);
         }
@@ -395,7 +417,7 @@ export class CopyExecutor {
    * this bounds memory). After the first failure nothing new starts; what is in flight finishes, and every
    * failure is reported together.
    */
-  async #pool(items: AsyncIterable<PageOp>, work: (item: PageOp) => Promise<void>, snapshotName: string, maxPending = this.limiter.max * 2): Promise<void> {
+  async #pool<T extends PageOp>(items: AsyncIterable<T>, work: (item: T) => Promise<void>, snapshotName: string, maxPending = this.limiter.max * 2): Promise<void> {
     const pending = new Set<Promise<void>>();
     const failures: OperationFailure[] = [];
     let listingError: unknown;

@@ -20,7 +20,8 @@ export type StepPhase = 'clearedTarget' | 'copied' | 'verified' | 'snapshotted' 
 type JournalRecord =
   | { t: 'journal'; v: number; family: string; target: string }
   | { t: 'step'; id: string; source: string; mode: string }
-  | { t: 'done'; o: number; l: number }
+  | { t: 'done'; o: number; l: number; w?: number }
+  | { t: 'upto'; w: number }
   | { t: 'phase'; p: StepPhase; blobSnapshot?: string; importedId?: string }
   | { t: 'finished'; id: string };
 
@@ -30,8 +31,10 @@ export interface JournalStepState {
   readonly phases: ReadonlySet<StepPhase>;
   readonly blobSnapshot?: string;
   readonly importedId?: string;
-  /** Bytes of operations already done in this step. */
-  readonly doneBytes: number;
+  /** Every operation of the plan ending at or before this offset is done (operations run in offset order). */
+  readonly watermark: number;
+  /** Bytes of operations done beyond the watermark. */
+  readonly doneAboveWatermark: number;
 }
 
 function checksum(body: string): string {
@@ -85,6 +88,15 @@ class DoneSet {
     return i < this.#starts.length && this.#starts[i]! <= offset && this.#ends[i]! >= offset + length;
   }
 
+  /** Forgets intervals wholly below `offset` (the watermark covers them). */
+  pruneBelow(offset: number): void {
+    const i = this.#firstEndingAtOrAfter(offset + 1);
+    if (i > 0) {
+      this.#starts.splice(0, i);
+      this.#ends.splice(0, i);
+    }
+  }
+
   bytes(): number {
     let sum = 0;
     for (let i = 0; i < this.#starts.length; i += 1) sum += this.#ends[i]! - this.#starts[i]!;
@@ -110,6 +122,7 @@ interface StepState {
   blobSnapshot?: string;
   importedId?: string;
   done: DoneSet;
+  watermark: number;
 }
 
 export class CopyJournal {
@@ -200,13 +213,14 @@ export class CopyJournal {
     }
     for (let i = 1; i < parsed.length; i += 1) {
       const r = parsed[i]!;
-      if (r.t === 'step') this.#step = { planId: r.id, source: r.source, mode: r.mode, phases: new Set(), done: new DoneSet() };
+      if (r.t === 'step') this.#step = { planId: r.id, source: r.source, mode: r.mode, phases: new Set(), done: new DoneSet(), watermark: 0 };
       else if (r.t === 'finished') {
         this.#lastFinished = r.id;
         this.#step = undefined;
       } else if (r.t === 'journal') throw this.#corrupt(i + 1, 'a second journal header');
       else if (!this.#step) throw this.#corrupt(i + 1, 'an operation outside any snapshot step');
-      else if (r.t === 'done') this.#step.done.add(r.o, r.l);
+      else if (r.t === 'done') this.#addDone(this.#step, r.o, r.l, r.w);
+      else if (r.t === 'upto') this.#addDone(this.#step, 0, 0, r.w);
       else if (r.t === 'phase') {
         this.#step.phases.add(r.p);
         if (r.blobSnapshot) this.#step.blobSnapshot = r.blobSnapshot;
@@ -219,7 +233,15 @@ export class CopyJournal {
   get currentStep(): JournalStepState | undefined {
     const s = this.#step;
     if (!s) return undefined;
-    return { planId: s.planId, sourceSnapshotId: s.source, phases: s.phases, blobSnapshot: s.blobSnapshot, importedId: s.importedId, doneBytes: s.done.bytes() };
+    return {
+      planId: s.planId,
+      sourceSnapshotId: s.source,
+      phases: s.phases,
+      blobSnapshot: s.blobSnapshot,
+      importedId: s.importedId,
+      watermark: s.watermark,
+      doneAboveWatermark: s.done.bytes(),
+    };
   }
 
   get lastFinishedPlanId(): string | undefined {
@@ -229,7 +251,7 @@ export class CopyJournal {
   /** Begins (or, when the same plan is in progress, continues) a step. Returns true when it continues. */
   async beginStep(planId: string, sourceSnapshotId: string, mode: string): Promise<boolean> {
     if (this.#step?.planId === planId) return true;
-    this.#step = { planId, source: sourceSnapshotId, mode, phases: new Set(), done: new DoneSet() };
+    this.#step = { planId, source: sourceSnapshotId, mode, phases: new Set(), done: new DoneSet(), watermark: 0 };
     await this.#rewrite();
     return false;
   }
@@ -238,23 +260,41 @@ export class CopyJournal {
   async restartStep(): Promise<void> {
     if (!this.#step) return;
     this.#step.done = new DoneSet();
+    this.#step.watermark = 0;
     this.#step.phases.clear();
     await this.#rewrite();
   }
 
   isDone(offset: number, length: number): boolean {
-    return this.#step?.done.covers(offset, length) ?? false;
+    const s = this.#step;
+    if (!s) return false;
+    return offset + length <= s.watermark || s.done.covers(offset, length);
+  }
+
+  /**
+   * Memory and journal size stay bounded however many ranges a disk has: done operations below the
+   * watermark are forgotten, only the few finished out of order above it are kept.
+   */
+  #addDone(step: StepState, offset: number, length: number, watermark: number | undefined): void {
+    if (length > 0) step.done.add(offset, length);
+    if (watermark !== undefined && watermark > step.watermark) {
+      step.watermark = watermark;
+      step.done.pruneBelow(watermark);
+    }
   }
 
   hasPhase(phase: StepPhase): boolean {
     return this.#step?.phases.has(phase) ?? false;
   }
 
-  /** Records a finished operation; resolves once it is on disk (group commit with any concurrent ones). */
-  async recordDone(offset: number, length: number): Promise<void> {
+  /**
+   * Records a finished operation and, when the caller knows it, the new watermark (the end of the longest
+   * run of finished operations from the plan's start); resolves once it is on disk (group commit).
+   */
+  async recordDone(offset: number, length: number, watermark?: number): Promise<void> {
     if (!this.#step) throw new DiskDeltaError('No copy step is in progress.', 'JournalState');
-    this.#step.done.add(offset, length);
-    await this.#append({ t: 'done', o: offset, l: length });
+    this.#addDone(this.#step, offset, length, watermark);
+    await this.#append(watermark === undefined ? { t: 'done', o: offset, l: length } : { t: 'done', o: offset, l: length, w: watermark });
     if (this.#linesSinceCompaction >= this.compactEvery) {
       this.#linesSinceCompaction = 0;
       await this.#rewrite();
@@ -330,6 +370,7 @@ export class CopyJournal {
     const s = this.#step;
     if (s) {
       lines.push(encode({ t: 'step', id: s.planId, source: s.source, mode: s.mode }));
+      if (s.watermark > 0) lines.push(encode({ t: 'upto', w: s.watermark }));
       for (const r of s.done.ranges()) lines.push(encode({ t: 'done', o: r.offset, l: r.length }));
       for (const p of s.phases) {
         lines.push(encode({ t: 'phase', p, ...(p === 'snapshotted' && s.blobSnapshot ? { blobSnapshot: s.blobSnapshot } : {}), ...(p === 'imported' && s.importedId ? { importedId: s.importedId } : {}) }));

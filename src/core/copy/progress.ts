@@ -52,6 +52,8 @@ export class ProgressMeter {
   retries = 0;
   bytesCopied = 0;
   bytesCleared = 0;
+  /** Bytes of operations a journal showed done, skipped by this run. */
+  bytesSkipped = 0;
   #rate = 0;
   #sampleStart: number;
   #sampleBytes = 0;
