@@ -9,12 +9,18 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
 
-/** The Azure layer is its own bundle, loaded on first use, so activation never pays for the SDKs. */
+/**
+ * The Azure layer and the Microsoft sign-in are bundles of their own, loaded on first use (a dynamic
+ * import), so activation never pays for the SDKs.
+ */
 const lazyAzure = {
   name: 'lazy-azure',
   setup(build) {
     build.onResolve({ filter: /^(\.\.\/)+azure(\/index)?$/ }, (args) =>
       args.kind === 'dynamic-import' ? { path: './azure.js', external: true } : undefined,
+    );
+    build.onResolve({ filter: /^\.\/azureAccount$/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: './azureAccount.js', external: true } : undefined,
     );
   },
 };
@@ -33,7 +39,8 @@ const node = {
 
 const builds = [
   { ...node, entryPoints: { extension: 'src/extension/main.ts' }, outdir: 'dist', external: ['vscode'], plugins: [lazyAzure] },
-  { ...node, entryPoints: { azure: 'src/azure/index.ts' }, outdir: 'dist', external: ['vscode'] },
+  { ...node, entryPoints: { azure: 'src/azure/index.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { azureAccount: 'src/extension/azureAccount.ts' }, outdir: 'dist', external: ['vscode'] },
   { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', plugins: [lazyAzure] },
   { ...node, entryPoints: { emulator: 'emulator/main.ts' }, outdir: 'dist' },
   {

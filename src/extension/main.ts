@@ -1,2 +1,26 @@
-export function activate(): void {}
-export function deactivate(): void {}
+import * as vscode from 'vscode';
+import { Log } from './log';
+
+let log: Log | undefined;
+
+/** Thin on purpose: everything is wired in activation.ts, and a failure there is shown, not swallowed. */
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  log = new Log();
+  context.subscriptions.push(log);
+  try {
+    const { activateDiskDelta } = await import('./activation');
+    await activateDiskDelta(context, log);
+  } catch (error) {
+    log.error('Disk Delta failed to activate:', error);
+    const choice = await vscode.window.showErrorMessage(
+      `Disk Delta failed to activate: ${error instanceof Error ? error.message : String(error)}`,
+      'Show Log',
+    );
+    if (choice === 'Show Log') log.show();
+    throw error;
+  }
+}
+
+export function deactivate(): void {
+  log = undefined;
+}

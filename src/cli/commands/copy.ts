@@ -87,7 +87,7 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
   if (result.status === 'upToDate') ctx.note(`The target is already up to date: ${result.targetBlobUrl}`);
   result.summaries.forEach((s, i) => ctx.note(`${result.steps[i]?.sourceSnapshotId.split('/').pop() ?? ''}: ${summaryLine(s)}`));
   if (ctx.json) {
-    let summaries: SnapshotCopySummary[] = [...result.summaries];
+    const summaries: SnapshotCopySummary[] = [...result.summaries];
     if (o.snapshot) {
       let last = summaries[summaries.length - 1];
       if (!last) {
@@ -103,7 +103,6 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
           importedResourceId: undefined,
         };
       }
-      summaries = [last];
       process.stdout.write(JSON.stringify(normalise(last)) + '\n');
     } else {
       process.stdout.write(JSON.stringify(summaries.map(normalise)) + '\n');

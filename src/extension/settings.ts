@@ -1,0 +1,37 @@
+import * as vscode from 'vscode';
+import type { SkuChoice } from '../core/snapshots';
+
+/** Typed reads of the `diskDelta.*` settings (contributed in package.json). */
+export const settings = {
+  get config(): vscode.WorkspaceConfiguration {
+    return vscode.workspace.getConfiguration('diskDelta');
+  },
+  emulatorConnectionFile(): string {
+    return this.config.get<string>('emulator.connectionFile', '').trim();
+  },
+  groupByResourceGroup(): boolean {
+    return this.config.get<boolean>('tree.groupByResourceGroup', true);
+  },
+  copyConcurrency(): number {
+    return clamp(this.config.get<number>('copy.concurrency', 16), 1, 64);
+  },
+  maxChunkBytes(): number {
+    return clamp(this.config.get<number>('copy.maxChunkMiB', 4), 1, 4) * 1024 * 1024;
+  },
+  verify(): 'changed' | 'full' | 'none' {
+    return this.config.get<'changed' | 'full' | 'none'>('copy.verify', 'changed');
+  },
+  defaultSku(): SkuChoice {
+    return this.config.get<SkuChoice>('snapshot.defaultSku', 'auto');
+  },
+  pricePerGiBMonth(): number {
+    return Math.max(0, this.config.get<number>('cost.pricePerGiBMonth', 0.05));
+  },
+  sasDurationSeconds(): number {
+    return clamp(this.config.get<number>('access.sasDurationSeconds', 3600), 300, 86400);
+  },
+};
+
+function clamp(v: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, Math.round(Number.isFinite(v) ? v : lo)));
+}
