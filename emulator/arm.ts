@@ -45,6 +45,8 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
     'content-length': Buffer.byteLength(text),
     'x-ms-request-id': crypto.randomUUID(),
     'x-ms-correlation-request-id': crypto.randomUUID(),
+    'x-ms-ratelimit-remaining-subscription-reads': '11999',
+    'x-ms-ratelimit-remaining-subscription-writes': '1199',
     ...headers,
   });
   res.end(text);
@@ -183,6 +185,9 @@ function snapshotJson(ctx: EmulatorContext, s: ManagedSnapshot, provisioningStat
 /** Starts a long-running operation: answered 201/202 with Azure-AsyncOperation and Location to poll. */
 function startOperation(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, location: string, status: number, body: unknown, result?: unknown): void {
   const id = guid();
+  if (operations.size > 10_000) {
+    for (const [k, op] of operations) if (op.doneAt < Date.now() - 3_600_000) operations.delete(k);
+  }
   operations.set(id, { id, doneAt: Date.now(), result, started: ctx.now() });
   const apiVersion = new URL(req.url ?? '/', 'https://x').searchParams.get('api-version') ?? '2026-03-02';
   const base = `${ctx.origin}/subscriptions/${ctx.state.subscriptionId}/providers/Microsoft.Compute/locations/${location}/operations/${id}?api-version=${apiVersion}`;
