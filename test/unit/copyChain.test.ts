@@ -125,6 +125,18 @@ void describe('ChainCopy', () => {
     assert.ok(s.azure.grantCalls > 8, 'expired grants were renewed');
   });
 
+  void it('backs off under a request cap instead of failing, settling near the cap', async () => {
+    const s = scenario({ maxConcurrentWrites: 3, latencyMs: 2 });
+    const copy = new ChainCopy(s.azure.compute, s.azure.dataPlane);
+    const result = await copy.run(s.request({ concurrency: 16, retry: { baseDelayMs: 1, maxDelayMs: 4, maxRetryAfterMs: 4, requestTimeoutMs: 1000, maxRetries: 30 } }));
+    assert.equal(result.status, 'completed');
+    assertIdenticalCopies(s);
+    assert.ok(s.azure.throttled > 0, 'the cap was hit');
+    const writes = s.azure.writes.length;
+    // AIMD: after the first halvings the copy stays under the cap, so refusals are a minority of requests.
+    assert.ok(s.azure.throttled < writes, `${s.azure.throttled} refusals for ${writes} writes`);
+  });
+
   void it('does not hang on a request that ignores its abort signal', async () => {
     const s = scenario({ faults: { rate: 0.05, kinds: ['stall'] }, stallIgnoresSignal: true, seed: 3 });
     const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ upTo: s.snapshots[1]!.id, retry: { baseDelayMs: 1, maxDelayMs: 2, requestTimeoutMs: 20 } }));
@@ -240,6 +252,19 @@ void describe('ChainCopy', () => {
     };
     await assert.rejects(copy.run(failing.request()), (e: unknown) => e instanceof CopyFailedError && e.failures.length > 0 && e.failures.every((f) => f.code === 'BlobNotFound'));
     assert.equal(failing.azure.activeGrants().length, 0);
+
+    const duringGrant = scenario();
+    const stop = new AbortController();
+    const grantAccess = duringGrant.azure.compute.grantAccess.bind(duringGrant.azure.compute);
+    duringGrant.azure.compute.grantAccess = async (id, access, seconds, options) => {
+      await grantAccess(id, access, seconds, options);
+      // Azure granted, but the caller gave up before hearing back.
+      stop.abort();
+      throw new DOMException('aborted', 'AbortError');
+    };
+    const early = await new ChainCopy(duringGrant.azure.compute, duringGrant.azure.dataPlane).run(duringGrant.request({ signal: stop.signal }));
+    assert.equal(early.status, 'cancelled');
+    assert.equal(duringGrant.azure.activeGrants().length, 0);
 
     const cancelled = scenario();
     const controller = new AbortController();

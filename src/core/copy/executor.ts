@@ -9,7 +9,7 @@ import type { ByteWindow, ComputeApi, DataPlane, PageTarget } from '../ports';
 import { DiskDeltaError } from '../ports';
 import { parseResourceId } from '../resourceId';
 import { redact } from '../secret';
-import { SasGrant } from './grants';
+import { revokeAccess, SasGrant } from './grants';
 import type { CopyJournal } from './journal';
 import type { CopyPlan, PageOp } from './plan';
 import { describeRange, diffOps, planId, unionStream, validatePlanShape, VHD_FOOTER_BYTES, windowedRanges, writeOps } from './plan';
@@ -149,17 +149,19 @@ export class CopyExecutor {
     validatePlanShape(plan);
     const meter = new ProgressMeter(ctx.snapshotIndex, ctx.snapshotCount, this.options.onProgress, this.#now);
     const grants: SasGrant[] = [];
+    const requested: string[] = [];
     let failure: unknown;
     try {
       meter.emit('granting');
       const duration = this.options.sasDurationSeconds ?? 3600;
-      const source = await SasGrant.open(this.compute, this.dataPlane, plan.source.id, duration, this.#now, this.#signal);
-      grants.push(source);
-      let previous: SasGrant | undefined;
-      if (plan.mode === 'delta' && plan.previous) {
-        previous = await SasGrant.open(this.compute, this.dataPlane, plan.previous.id, duration, this.#now, this.#signal);
-        grants.push(previous);
-      }
+      const grant = async (id: string): Promise<SasGrant> => {
+        requested.push(id);
+        const g = await SasGrant.open(this.compute, this.dataPlane, id, duration, this.#now, this.#signal);
+        grants.push(g);
+        return g;
+      };
+      const source = await grant(plan.source.id);
+      const previous = plan.mode === 'delta' && plan.previous ? await grant(plan.previous.id) : undefined;
 
       meter.emit('planning');
       const id = planId(plan);
@@ -244,6 +246,10 @@ export class CopyExecutor {
       if (failure !== undefined) {
         meter.emit('revoking');
         await this.#revokeAll(grants, ctx.snapshotIndex, false);
+        // A grant request cut short by cancellation may still have been granted by Azure.
+        const unconfirmed = requested.filter((id) => !grants.some((g) => g.snapshotId === id));
+        const results = await Promise.allSettled(unconfirmed.map((id) => revokeAccess(this.compute, id)));
+        if (results.some((r) => r.status === 'rejected')) this.#notice(ctx.snapshotIndex, 'RevokeFailed', `Could not revoke read access on ${unconfirmed.join(', ')}; use Revoke Access.`);
         await this.#settleAbandoned();
       }
     }

@@ -76,17 +76,22 @@ export class SasGrant {
    */
   async revoke(attempts = 5): Promise<void> {
     if (this.#revoked) return;
-    let last: unknown;
-    for (let attempt = 0; attempt < attempts; attempt += 1) {
-      try {
-        await this.compute.revokeAccess(this.snapshotId);
-        this.#revoked = true;
-        return;
-      } catch (error) {
-        last = error;
-        await sleep(backoffDelay({ ...DEFAULT_RETRY_POLICY, baseDelayMs: 200, maxDelayMs: 5000 }, attempt, undefined));
-      }
-    }
-    throw last;
+    await revokeAccess(this.compute, this.snapshotId, attempts);
+    this.#revoked = true;
   }
+}
+
+/** endGetAccess with retries; also used for a grant whose request was cut short (Azure may have made it anyway). */
+export async function revokeAccess(compute: ComputeApi, snapshotId: string, attempts = 5): Promise<void> {
+  let last: unknown;
+  for (let attempt = 0; attempt < attempts; attempt += 1) {
+    try {
+      await compute.revokeAccess(snapshotId);
+      return;
+    } catch (error) {
+      last = error;
+      await sleep(backoffDelay({ ...DEFAULT_RETRY_POLICY, baseDelayMs: 200, maxDelayMs: 5000 }, attempt, undefined));
+    }
+  }
+  throw last;
 }

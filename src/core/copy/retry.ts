@@ -212,11 +212,16 @@ export class AdaptiveConcurrency {
       throwIfAborted(signal);
       await new Promise<void>((resolve) => {
         const wake = (): void => {
-          signal?.removeEventListener('abort', wake);
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = (): void => {
+          const i = this.#waiters.indexOf(wake);
+          if (i >= 0) this.#waiters.splice(i, 1);
           resolve();
         };
         this.#waiters.push(wake);
-        signal?.addEventListener('abort', wake, { once: true });
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
     }
     throwIfAborted(signal);

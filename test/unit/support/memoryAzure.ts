@@ -299,6 +299,8 @@ export interface MemoryAzureOptions {
   readonly latencyMs?: number;
   /** Stalls never settle, even when aborted (an adapter that ignores its signal). */
   readonly stallIgnoresSignal?: boolean;
+  /** Target writes beyond this many at once are answered 503 ServerBusy with Retry-After (a blob at its scale target). */
+  readonly maxConcurrentWrites?: number;
 }
 
 /** The fake Azure: ComputeApi and DataPlane over in-memory snapshots and page blobs. */
@@ -310,6 +312,9 @@ export class MemoryAzure {
   readonly writes: WriteRecord[] = [];
   readonly imports: Array<CreateSnapshotRequest | CreateDiskRequest> = [];
   readonly faultsInjected = new Map<FaultKind, number>();
+  writesInFlight = 0;
+  peakWritesInFlight = 0;
+  throttled = 0;
   grantCalls = 0;
   revokeCalls = 0;
   expiredRefusals = 0;
@@ -597,6 +602,22 @@ export class FakeBlob implements PageTarget {
     this.azure.recordWrite({ blob: this.name, kind, offset, length: data.length });
   }
   async putPagesFromUrl(source: Secret, sourceOffset: number, targetOffset: number, length: number, options?: OperationOptions): Promise<void> {
+    const cap = this.azure.options.maxConcurrentWrites;
+    if (cap !== undefined && this.azure.writesInFlight >= cap) {
+      this.azure.throttled += 1;
+      const e = new DiskDeltaError('Operations per second is over the account limit.', 'ServerBusy', undefined, 503);
+      e.retryAfterMs = 2;
+      throw e;
+    }
+    this.azure.writesInFlight += 1;
+    this.azure.peakWritesInFlight = Math.max(this.azure.peakWritesInFlight, this.azure.writesInFlight);
+    try {
+      await this.#putFromUrl(source, sourceOffset, targetOffset, length, options);
+    } finally {
+      this.azure.writesInFlight -= 1;
+    }
+  }
+  async #putFromUrl(source: Secret, sourceOffset: number, targetOffset: number, length: number, options?: OperationOptions): Promise<void> {
     await this.azure.request(options?.signal, source);
     if (this.azure.options.refuseFromUrl) {
       throw new DiskDeltaError('The source blob cannot be an incremental copy blob.', 'CopySourceCannotBeIncrementalCopyBlob', undefined, 409);
