@@ -790,7 +790,9 @@ function pageRanges(req: IncomingMessage, res: ServerResponse, url: URL, view: B
   const asked = q.get('maxresults') ? Number(q.get('maxresults')) : undefined;
   // Azure pages Get Page Ranges at 10,000 ranges from 2020-10-02 on (REST reference, "marker").
   const limit = version >= '2020-10-02' ? Math.min(asked ?? MAX_RANGES_PER_RESPONSE, MAX_RANGES_PER_RESPONSE) : (asked ?? Infinity);
-  const list: RangeOut[] = prev ? diffRanges(prev, view.extents, from, to) : validRanges(view.extents, from, to);
+  // One range more than the page holds tells whether a NextMarker is due; the walk stops there.
+  const want = limit === Infinity ? Infinity : limit + 1;
+  const list: RangeOut[] = prev ? diffRanges(prev, view.extents, from, to, want) : validRanges(view.extents, from, to, want);
   const page = list.slice(0, limit);
   const next = list.length > limit ? Buffer.from(`v1:${list[limit]!.start}`).toString('base64url') : '';
   const xml = page.map((r) => (r.clear ? `<ClearRange><Start>${r.start}</Start><End>${r.end - 1}</End></ClearRange>` : `<PageRange><Start>${r.start}</Start><End>${r.end - 1}</End></PageRange>`)).join('');

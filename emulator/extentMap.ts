@@ -119,29 +119,33 @@ export interface RangeOut {
 }
 
 /** Valid ranges inside `[from, to)`, adjacent extents coalesced as Azure reports them. */
-export function validRanges(list: ExtentList, from: number, to: number): RangeOut[] {
+export function validRanges(list: ExtentList, from: number, to: number, max = Infinity): RangeOut[] {
   const out: RangeOut[] = [];
   for (let i = firstEndingAfter(list, from); i < list.length && list[i]!.start < to; i++) {
     const e = list[i]!;
     const s = Math.max(e.start, from);
     const t = Math.min(e.end, to);
+    if (t <= s) continue;
     const last = out[out.length - 1];
     if (last && last.end === s) last.end = t;
+    else if (out.length >= max) break;
     else out.push({ start: s, end: t, clear: false });
   }
   return out;
 }
 
 /**
- * Changes from `prev` to `cur` inside `[from, to)`: pages whose content differs (PageRange) and
+ * Changes from `prev` to `cur` inside `[from, to)`, at most `max` ranges (the last one complete): pages whose content differs (PageRange) and
  * pages valid in `prev` but gone in `cur` (ClearRange), in offset order. Linear in both lists.
  */
-export function diffRanges(prev: ExtentList, cur: ExtentList, from: number, to: number): RangeOut[] {
+export function diffRanges(prev: ExtentList, cur: ExtentList, from: number, to: number, max = Infinity): RangeOut[] {
   const out: RangeOut[] = [];
+  let full = false;
   const push = (s: number, t: number, clear: boolean): void => {
     if (t <= s) return;
     const last = out[out.length - 1];
     if (last && last.end === s && last.clear === clear) last.end = t;
+    else if (out.length >= max) full = true;
     else out.push({ start: s, end: t, clear });
   };
   let i = firstEndingAfter(prev, from);
@@ -158,6 +162,7 @@ export function diffRanges(prev: ExtentList, cur: ExtentList, from: number, to: 
     if (!p && !c) break;
     if (cIn && (!pIn || p.src !== c.src || p.delta !== c.delta)) push(pos, next, false);
     else if (pIn && !cIn) push(pos, next, true);
+    if (full) break;
     pos = next;
     if (p && p.end <= pos) i++;
     if (c && c.end <= pos) j++;
