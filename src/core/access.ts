@@ -1,6 +1,11 @@
 import type { ComputeApi, OperationOptions } from './ports';
 import type { Secret } from './secret';
 
+function isDefiniteRefusal(error: unknown): boolean {
+  const status = (error as { statusCode?: number }).statusCode;
+  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
 export interface ReadGrant {
   readonly resourceId: string;
   /** The current SAS; replaced by `renew()`. */
@@ -13,6 +18,12 @@ export interface AccessOptions extends OperationOptions {
   readonly durationSeconds: number;
   /** Called after each revoke with the resource id and the error, if any (revocation is best effort but logged). */
   readonly onRevoked?: (resourceId: string, error?: unknown) => void;
+  /**
+   * Resources that already had an open grant before this operation (diskState ActiveSAS): someone
+   * else's. Revoking them would end that grant too (endGetAccess ends every SAS of a resource), so
+   * they are left as they were.
+   */
+  readonly alreadyGranted?: ReadonlySet<string>;
 }
 
 /**
@@ -30,8 +41,16 @@ export async function withReadAccess<T>(
   try {
     const grants: ReadGrant[] = [];
     for (const id of resourceIds) {
+      let current: Secret;
+      try {
+        current = await compute.grantAccess(id, 'Read', options.durationSeconds, { signal: options.signal });
+      } catch (error) {
+        // A grant Azure refused outright was never made: revoking it would end someone else's grant
+        // on the same resource. One whose answer was lost (timeout, 5xx, cancel) may exist: revoke it.
+        if (!isDefiniteRefusal(error)) attempted.push(id);
+        throw error;
+      }
       attempted.push(id);
-      let current = await compute.grantAccess(id, 'Read', options.durationSeconds, { signal: options.signal });
       grants.push({
         resourceId: id,
         url: () => current,
@@ -45,6 +64,10 @@ export async function withReadAccess<T>(
   } finally {
     // Revoke without the caller's signal: a cancelled operation must still give its grants back.
     for (const id of attempted.reverse()) {
+      if (options.alreadyGranted?.has(id)) {
+        options.onRevoked?.(id, new Error('left open: it had a grant before this operation'));
+        continue;
+      }
       try {
         await compute.revokeAccess(id);
         options.onRevoked?.(id);

@@ -57,7 +57,12 @@ export async function withSnapshotDiff<T>(
   return withReadAccess(
     compute,
     [older.id, newer.id],
-    { durationSeconds: options.sasDurationSeconds ?? 3600, signal: options.signal, onRevoked: options.onRevoked },
+    {
+      durationSeconds: options.sasDurationSeconds ?? 3600,
+      signal: options.signal,
+      onRevoked: options.onRevoked,
+      alreadyGranted: new Set([older, newer].filter((s) => s.diskState === 'ActiveSAS').map((s) => s.id)),
+    },
     async ([olderGrant, newerGrant]) => {
       const diff = new GrantedDiff(dataPlane, older, newer, olderGrant!, newerGrant!, options);
       return body(diff);
