@@ -328,6 +328,44 @@ void describe('ChainCopy', () => {
   });
 });
 
+void describe('ChainCopy when the family changes shape', () => {
+  void it('copies in full when the last copied snapshot was deleted at the source', async () => {
+    const s = scenario();
+    const copy = new ChainCopy(s.azure.compute, s.azure.dataPlane);
+    await copy.run(s.request({ upTo: s.snapshots[1]!.id }));
+    const notices: CopyNotice[] = [];
+    const remaining = [s.snapshots[0]!, s.snapshots[2]!, s.snapshots[3]!];
+    const result = await copy.run(s.request({ snapshots: remaining, onNotice: (n) => notices.push(n) }));
+    assert.deepEqual(
+      result.steps.map((x) => [x.mode, x.fullReason]),
+      [
+        ['full', 'previousMissing'],
+        ['delta', undefined],
+      ],
+    );
+    assert.ok(notices.some((n) => n.code === 'FullCopyPreviousMissing'));
+    assertIdenticalCopies(s);
+  });
+
+  void it('follows a resize within the 4 TB side by diff, moving the VHD footer', async () => {
+    const s = scenario();
+    const copy = new ChainCopy(s.azure.compute, s.azure.dataPlane);
+    await copy.run(s.request());
+    s.disk.resize(64 * MiB);
+    s.disk.write(60 * MiB, MiB, 77);
+    const grown = s.disk.snapshot();
+    const result = await copy.run(s.request({ snapshots: [...s.snapshots, grown] }));
+    assert.deepEqual(
+      result.steps.map((x) => x.mode),
+      ['delta'],
+    );
+    const blob = onlyBlob(s);
+    assert.equal(blob.store!.size, 64 * MiB + 512);
+    const last = [...blob.blobSnapshots.values()].pop()!;
+    assert.ok(sameContent(last.store, snapshotStore(s.azure, grown)));
+  });
+});
+
 void describe('ChainCopy across a 4 TB boundary resize', () => {
   void it('copies the snapshot after the resize in full, says so, and stays identical', async () => {
     const s = scenario();

@@ -1,4 +1,12 @@
-/** The cross-region copy engine: differential (ChainCopy) and Azure-native (NativeCopy). */
+/**
+ * The cross-region copy engine: differential (ChainCopy) and Azure-native (NativeCopy).
+ *
+ * Copy (and resume - the same call): `new ChainCopy(compute, copyDataPlane).run({ snapshots, store, journalFile,
+ * lockDirectory, upTo | only, verify, import, concurrency, signal, onProgress, onNotice })`. It reads what the
+ * target blob already holds from its metadata, continues an interrupted step from the journal, and resolves
+ * `{ status: 'completed' | 'upToDate' | 'cancelled', steps, summaries }`; aborting `signal` cancels (not an
+ * error). Failures reject with a DiskDeltaError (CopyFailedError / VerificationFailedError carry details).
+ */
 export { ChainCopy, validateFamily } from './chain';
 export type { ChainCopyRequest, ChainCopyResult } from './chain';
 export { CopyExecutor, CopyFailedError, importName, TARGET_METADATA, VerificationFailedError } from './executor';
