@@ -461,7 +461,7 @@ export class FamilyLock {
         throw new DiskDeltaError(
           `Another copy of this snapshot family is running (process ${holder.pid}${sameHost ? '' : ` on ${holder.host}`}, since ${holder.since ?? 'unknown'}).`,
           'CopyInProgress',
-          'Wait for it to finish or cancel it; copies of different disks can run side by side.',
+          `Wait for it to finish or cancel it (copies of different disks can run side by side). If that process is gone for good, delete ${file}.`,
         );
       }
       // The holder is gone: move its lock aside atomically so only one taker wins, then try again.
