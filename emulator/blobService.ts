@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorContext } from './context';
 import {
+  CLEARED,
   diffRanges,
   firstEndingAfter,
   overwriteInPlace,
@@ -809,7 +810,9 @@ async function pageWrite(ctx: EmulatorContext, req: IncomingMessage, res: Server
   const length = r.end - r.start + 1;
   if (op.name === 'ClearPages') {
     await drain(req);
-    overwriteInPlace(view.extents, r.start, r.end + 1);
+    const token = ctx.state.clearCursor;
+    ctx.state.clearCursor += length;
+    overwriteInPlace(view.extents, r.start, r.end + 1, { src: CLEARED, delta: token - r.start });
     ctx.countClear(view.key, length);
   } else if (op.name === 'PutPage') {
     if (length > MAX_PAGE_WRITE) throw new StorageError(413, 'RequestBodyTooLarge', 'The request body is too large and exceeds the maximum permissible limit.');

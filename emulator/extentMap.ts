@@ -18,6 +18,13 @@ export type ExtentList = readonly Extent[];
 
 export const PAGE = 512;
 
+/**
+ * `src` of a cleared run: pages read as zeros and are not valid ranges, but a diff still reports them
+ * as ClearRange when they were cleared after the earlier snapshot, whatever they held before - the
+ * diff follows what happened to each page, as Azure's change tracking does.
+ */
+export const CLEARED = -1;
+
 /** Index of the first extent whose end is after `offset`. */
 export function firstEndingAfter(list: ExtentList, offset: number): number {
   let lo = 0;
@@ -123,6 +130,7 @@ export function validRanges(list: ExtentList, from: number, to: number, max = In
   const out: RangeOut[] = [];
   for (let i = firstEndingAfter(list, from); i < list.length && list[i]!.start < to; i++) {
     const e = list[i]!;
+    if (e.src === CLEARED) continue;
     const s = Math.max(e.start, from);
     const t = Math.min(e.end, to);
     if (t <= s) continue;
@@ -160,8 +168,9 @@ export function diffRanges(prev: ExtentList, cur: ExtentList, from: number, to: 
     if (p) next = Math.min(next, pIn ? p.end : p.start);
     if (c) next = Math.min(next, cIn ? c.end : c.start);
     if (!p && !c) break;
-    if (cIn && (!pIn || p.src !== c.src || p.delta !== c.delta)) push(pos, next, false);
-    else if (pIn && !cIn) push(pos, next, true);
+    const same = pIn && cIn && p.src === c.src && p.delta === c.delta;
+    if (cIn && !same) push(pos, next, c.src === CLEARED);
+    else if (pIn && !cIn && p.src !== CLEARED) push(pos, next, true);
     if (full) break;
     pos = next;
     if (p && p.end <= pos) i++;
@@ -172,6 +181,6 @@ export function diffRanges(prev: ExtentList, cur: ExtentList, from: number, to: 
 
 export function usedBytes(list: ExtentList): number {
   let n = 0;
-  for (const e of list) n += e.end - e.start;
+  for (const e of list) if (e.src !== CLEARED) n += e.end - e.start;
   return n;
 }

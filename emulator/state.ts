@@ -115,6 +115,8 @@ export interface EmulatorState {
   synthetic: Record<string, SyntheticSource>;
   nextSyntheticId: number;
   clockOffsetMs: number;
+  /** identity of cleared runs: each Clear Pages takes a fresh span, as writes take log space */
+  clearCursor: number;
 }
 
 export function guid(): string {
@@ -137,6 +139,7 @@ export function newState(regions: string[]): EmulatorState {
     synthetic: {},
     nextSyntheticId: 1,
     clockOffsetMs: 0,
+    clearCursor: 0,
   };
   regions.forEach((region, i) => {
     const rg = `storage-${region}`;
@@ -183,6 +186,7 @@ export function unpackState(state: EmulatorState): EmulatorState {
         b.extents = unpack(b.extents);
         b.snapshots = b.snapshots.map((s) => ({ ...s, extents: unpack(s.extents) }));
       }
+  state.clearCursor ??= 0;
   for (const d of Object.values(state.disks)) d.extents = unpack(d.extents);
   for (const s of Object.values(state.snapshots)) s.extents = unpack(s.extents);
   return state;

@@ -1,11 +1,12 @@
 /**
  * The emulator's copy-on-write page store against a page-by-page model: valid ranges and diffs
- * (PageRange/ClearRange, merged, in order, windowed, capped) must match exactly.
+ * (PageRange/ClearRange, merged, in order, windowed, capped) must match exactly. A diff reports what
+ * happened to each page since the earlier snapshot: written (PageRange) or cleared (ClearRange).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { diffRanges, overlay, overwriteInPlace, truncate, validRanges, type Extent, type RangeOut } from '../../emulator/extentMap';
+import { CLEARED, diffRanges, overlay, overwriteInPlace, truncate, validRanges, type Extent, type RangeOut } from '../../emulator/extentMap';
 
 const PAGES = 48;
 const P = 512;
@@ -18,13 +19,15 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('shrink' as const), pages: fc.integer({ min: PAGES - 8, max: PAGES }) }),
 );
 
+/** Page tags: undefined = never written, `d...` = data, `c...` = cleared (a run of one Clear Pages). */
 function runs(tags: (string | undefined)[], prev?: (string | undefined)[]): RangeOut[] {
   const out: RangeOut[] = [];
   tags.forEach((t, p) => {
     let clear: boolean | undefined;
-    if (!prev) clear = t === undefined ? undefined : false;
-    else if (t !== undefined && t !== prev[p]) clear = false;
-    else if (t === undefined && prev[p] !== undefined) clear = true;
+    const isData = t?.startsWith('d') ?? false;
+    if (!prev) clear = isData ? false : undefined;
+    else if (t !== undefined && t !== prev[p]) clear = !isData;
+    else if (t === undefined && prev[p]?.startsWith('d')) clear = true;
     if (clear === undefined) return;
     const last = out[out.length - 1];
     if (last && last.end === p * P && last.clear === clear) last.end = (p + 1) * P;
@@ -56,12 +59,11 @@ void describe('emulator page store (extent lists)', () => {
             const s = Math.min(o.start, size - 1);
             const e = Math.min(size, s + o.length);
             if (e <= s) return;
-            if (o.kind === 'clear') overwriteInPlace(extents, s * P, e * P);
-            else if (o.kind === 'write') {
-              logPos += 1_000_000;
-              overwriteInPlace(extents, s * P, e * P, { src: 0, delta: logPos - s * P });
-            } else extents = overlay(extents, [{ start: s * P, end: e * P, src: n + 1, delta: 0 }]);
-            for (let p = s; p < e; p++) model[p] = o.kind === 'clear' ? undefined : o.kind === 'write' ? `w${logPos}:${p - s}+${s}` : `s${n}:${p}`;
+            logPos += 1_000_000;
+            if (o.kind === 'clear') overwriteInPlace(extents, s * P, e * P, { src: CLEARED, delta: logPos - s * P });
+            else if (o.kind === 'write') overwriteInPlace(extents, s * P, e * P, { src: 0, delta: logPos - s * P });
+            else extents = overlay(extents, [{ start: s * P, end: e * P, src: n + 1, delta: 0 }]);
+            for (let p = s; p < e; p++) model[p] = o.kind === 'clear' ? `c${logPos}:${p - s}` : o.kind === 'write' ? `dw${logPos}:${p - s}` : `ds${n}:${p}`;
           }
         });
         for (let i = 1; i < extents.length; i++) assert.ok(extents[i - 1]!.end <= extents[i]!.start, 'sorted, non-overlapping');
