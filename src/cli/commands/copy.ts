@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { formatBytes, formatDuration, formatRate } from '../../core/cost';
 import { ChainCopy, defaultJournalPath, defaultStateDirectory, NativeCopy, targetBlobName, TARGET_METADATA, type CopyProgress, type SnapshotCopySummary } from '../../core/copy';
 import { resolveCopySource, resolveTargetAccount } from '../../core/copyTargets';
@@ -72,6 +73,8 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
     verify: o.verify ?? 'changed',
     import: { kind: o.import ?? 'none', ...(o.targetResourceGroup ? { resourceGroup: o.targetResourceGroup } : {}) },
     journalFile,
+    // One lock directory per user, whatever --journal says, so two copies of a family always meet.
+    lockDirectory: path.join(defaultStateDirectory(), 'copies'),
     createContainer: o.container === undefined,
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),
     signal: ctx.signal,
