@@ -35,7 +35,9 @@ export async function packageExtension({ quiet = false } = {}) {
   }
   await run(process.execPath, [path.join(root, 'scripts', 'build.mjs'), '--production'], { quiet });
   const vsce = createRequire(import.meta.url).resolve('@vscode/vsce/vsce');
-  await run(process.execPath, [vsce, 'package', '--no-dependencies', '--out', vsixPath], { quiet });
+  // README images are relative (media/screenshots/...) and ship inside the VSIX, where VS Code's extension page
+  // resolves them; without a GitHub repository vsce would otherwise refuse to package.
+  await run(process.execPath, [vsce, 'package', '--no-dependencies', '--no-rewrite-relative-links', '--out', vsixPath], { quiet });
   const kib = Math.round(statSync(vsixPath).size / 1024);
   if (quiet) console.log(`package: ${path.relative(root, vsixPath)} (${kib} KiB)`);
   return vsixPath;

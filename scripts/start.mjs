@@ -172,6 +172,7 @@ async function main() {
     'git.openRepositoryInParentFolders': 'never',
     'diskDelta.emulator.connectionFile': emulator.ok ? connectionFile : '',
   });
+  settings['workbench.colorTheme'] ??= 'Dark Modern';
   writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
   const configFile = path.join(state, 'code-server.yaml');
   writeFileSync(configFile, 'auth: none\ncert: false\n');

@@ -25,7 +25,9 @@ void test('the activity bar has a "Disk Delta" entry', async () => {
 void test('opening the view activates the extension and shows the welcome view', async () => {
   await vscode.openView();
   const welcome = vscode.welcomeView();
-  await welcome.waitFor({ state: 'visible', timeout: 15_000 });
+  await welcome.waitFor({ state: 'visible', timeout: 15_000 }).catch(() => {
+    throw new Error('the welcome view is hidden: activation must set the context key diskDelta.connection to "none"');
+  });
   const buttons = await welcome.locator('.monaco-button').allInnerTexts();
   assert.ok(buttons.some((b) => b.includes('Sign in to Azure')), `buttons: ${buttons.join(', ')}`);
   assert.ok(buttons.some((b) => b.includes('Connect to Local Emulator')), `buttons: ${buttons.join(', ')}`);

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Frame, type Locator, type Page } from 'playwright-core';
+import type { EmulatorConnection } from '../../src/core/emulatorConnection';
 import { ensureCodeServer } from '../../scripts/ensure-code-server.mjs';
 import { packageExtension, vsixPath } from '../../scripts/package.mjs';
 
@@ -30,8 +31,11 @@ export interface VsCodeOptions {
   theme?: 'dark' | 'light' | (string & {});
   /** Extra user settings, e.g. { 'diskDelta.copy.concurrency': 4 }. */
   settings?: Record<string, unknown>;
-  /** Points the extension at a running emulator: sets diskDelta.emulator.connectionFile. */
-  emulator?: { connectionFile: string };
+  /**
+   * Points the extension at a running emulator (diskDelta.emulator.connectionFile): either the path of its
+   * connection file, or its connection (e.g. `startEmulator()`'s `.connection`), written to a file for the session.
+   */
+  emulator?: { connectionFile: string } | { connection: EmulatorConnection };
   viewport?: { width: number; height: number };
 }
 
@@ -192,8 +196,9 @@ function listFiles(dir: string): string[] {
 }
 
 function themeName(theme: VsCodeOptions['theme']): string {
-  if (theme === undefined || theme === 'dark') return 'Default Dark Modern';
-  if (theme === 'light') return 'Default Light Modern';
+  // VS Code 1.139 theme ids; older names are migrated by rewriting settings.json, which races the extension host.
+  if (theme === undefined || theme === 'dark') return 'Dark Modern';
+  if (theme === 'light') return 'Light Modern';
   return theme;
 }
 
@@ -217,6 +222,12 @@ export async function startVsCode(options: VsCodeOptions = {}): Promise<VsCodeSe
   mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
   mkdirSync(extensionsDir, { recursive: true });
   mkdirSync(folder, { recursive: true });
+  let connectionFile: string | undefined;
+  if (options.emulator && 'connectionFile' in options.emulator) connectionFile = options.emulator.connectionFile;
+  else if (options.emulator) {
+    connectionFile = path.join(scratch, 'emulator-connection.json');
+    writeFileSync(connectionFile, JSON.stringify(options.emulator.connection, null, 2));
+  }
   const settings: Record<string, unknown> = {
     'workbench.startupEditor': 'none',
     'workbench.colorTheme': themeName(options.theme),
@@ -225,13 +236,12 @@ export async function startVsCode(options: VsCodeOptions = {}): Promise<VsCodeSe
     'workbench.enableExperiments': false,
     'security.workspace.trust.enabled': false,
     'telemetry.telemetryLevel': 'off',
-    'extensions.autoUpdate': false,
     'extensions.autoCheckUpdates': false,
     'update.mode': 'none',
     'chat.disableAIFeatures': true,
     'workbench.secondarySideBar.defaultVisibility': 'hidden',
     'git.openRepositoryInParentFolders': 'never',
-    ...(options.emulator ? { 'diskDelta.emulator.connectionFile': options.emulator.connectionFile } : {}),
+    ...(connectionFile ? { 'diskDelta.emulator.connectionFile': connectionFile } : {}),
     ...options.settings,
   };
   writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
@@ -403,7 +413,11 @@ function createSession(s: {
       });
       const sideBarTitle = page.locator('.sidebar .composite.title');
       const open = async (): Promise<boolean> => (await sideBarTitle.innerText().catch(() => '')).toUpperCase().includes(viewContainerTitle.toUpperCase());
-      if (!(await open())) await entry.click();
+      if (!(await open())) {
+        await entry.click();
+        // Keeps the entry's hover out of screenshots.
+        await page.mouse.move(700, 500);
+      }
       await waitFor(`the ${viewContainerTitle} side bar`, 10_000, async () => ((await open()) ? true : undefined));
       await viewPane.waitFor({ state: 'visible', timeout: 10_000 });
       await expectActivated();
