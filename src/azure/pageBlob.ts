@@ -13,6 +13,7 @@ import {
   type RequestPolicyFactory,
 } from '@azure/storage-blob';
 import type { DiffRange, PageRange, StorageAccountInfo } from '../core/model';
+import { fromInclusive, fromSdkRange, interleaveDiff } from '../core/pageRanges';
 import type { ByteWindow, DataPlane, OperationOptions, PageSource, PageTarget, TargetStore } from '../core/ports';
 import { DiskDeltaError } from '../core/ports';
 import { Secret, stripQuery } from '../core/secret';
@@ -56,14 +57,6 @@ function pipeline(credential: StorageSharedKeyCredential | AnonymousCredential |
   return new Pipeline([useAgent, credential], base.options);
 }
 
-function exact(start: number, endInclusive: number): PageRange {
-  return { offset: start, length: endInclusive - start + 1 };
-}
-
-function byOffset(a: { offset: number }, b: { offset: number }): number {
-  return a.offset - b.offset;
-}
-
 /** Reads of one page blob (a disk/snapshot SAS, or a blob or blob snapshot in an account). */
 class PageBlobSource implements PageSource {
   constructor(
@@ -87,8 +80,7 @@ class PageBlobSource implements PageSource {
     for (;;) {
       const page = await azureCall('Listing page ranges', () => pages.next());
       if (page.done) return;
-      const ranges = (page.value.pageRange ?? []).map((r) => exact(r.start, r.end)).sort(byOffset);
-      yield* ranges;
+      yield* (page.value.pageRange ?? []).map((r) => fromInclusive(r.start, r.end)).sort((a, b) => a.offset - b.offset);
     }
   }
 
@@ -108,7 +100,10 @@ class PageBlobSource implements PageSource {
     for (;;) {
       const page = await azureCall('Listing changed ranges', () => pages.next());
       if (page.done) return;
-      yield* mergeKinds(page.value.pageRange ?? [], page.value.clearRange ?? []);
+      yield* interleaveDiff(
+        (page.value.pageRange ?? []).map((r) => fromInclusive(r.start, r.end)),
+        (page.value.clearRange ?? []).map((r) => fromInclusive(r.start, r.end)),
+      );
     }
   }
 
@@ -127,9 +122,10 @@ class PageBlobSource implements PageSource {
         this.reader.getPageRangesDiffForManagedDisks(start, end - start, prevUrl.reveal(), { abortSignal: options?.signal }),
       );
       // The SDK reports {offset, count: end - start} for inclusive ends: length is count + 1.
-      const changed = (response.pageRange ?? []).map((r) => ({ start: r.offset, end: r.offset + (r.count ?? 0) }));
-      const cleared = (response.clearRange ?? []).map((r) => ({ start: r.offset, end: r.offset + (r.count ?? 0) }));
-      const ranges = mergeKinds(changed, cleared);
+      const ranges = interleaveDiff(
+        (response.pageRange ?? []).map((r) => fromSdkRange({ offset: r.offset, count: r.count ?? 0 })),
+        (response.clearRange ?? []).map((r) => fromSdkRange({ offset: r.offset, count: r.count ?? 0 })),
+      );
       yield* ranges;
       const marker = (response as { continuationToken?: string }).continuationToken;
       if (!marker || ranges.length === 0) return;
@@ -148,13 +144,6 @@ class PageBlobSource implements PageSource {
     if (!this.url) throw new DiskDeltaError('This blob has no shareable URL.', 'NoAccessSas');
     return this.url;
   }
-}
-
-function mergeKinds(changed: readonly { start: number; end: number }[], cleared: readonly { start: number; end: number }[]): DiffRange[] {
-  const out: DiffRange[] = [];
-  for (const r of changed) out.push({ ...exact(r.start, r.end), kind: 'changed' });
-  for (const r of cleared) out.push({ ...exact(r.start, r.end), kind: 'cleared' });
-  return out.sort(byOffset);
 }
 
 class PageBlobSnapshotSource extends PageBlobSource {

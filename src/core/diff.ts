@@ -2,7 +2,8 @@ import { withReadAccess, type ReadGrant } from './access';
 import { assertDiffPair } from './families';
 import type { DiffRange, SnapshotInfo } from './model';
 import { mergeAdjacentStream, offsetWindows } from './pageRanges';
-import { DiskDeltaError, isAbortError, type ByteWindow, type ComputeApi, type DataPlane, type OperationOptions } from './ports';
+import { backoffDelay, classifyError, DEFAULT_RETRY_POLICY, sleep } from './copy/retry';
+import { DiskDeltaError, type ByteWindow, type ComputeApi, type DataPlane, type OperationOptions } from './ports';
 
 /** Size of one listing window: small enough that a fragmented window answers quickly, large enough for few calls. */
 export const DIFF_WINDOW_BYTES = 64 * 1024 ** 3;
@@ -32,11 +33,6 @@ export async function resolveSnapshot(compute: ComputeApi, id: string, options?:
     throw new DiskDeltaError(`Snapshot ${id} was not found.`, 'SnapshotNotFound', 'Check the id (az snapshot list) or refresh the list.');
   }
   return s;
-}
-
-function isSasRefusal(error: unknown): boolean {
-  const e = error as { statusCode?: number; code?: string };
-  return e.statusCode === 403 || e.code === 'AuthenticationFailed';
 }
 
 /**
@@ -110,40 +106,19 @@ class GrantedDiff implements SnapshotDiff {
         }
         return;
       } catch (error) {
-        if (isAbortError(error) || signal?.aborted || attempt >= WINDOW_ATTEMPTS) throw error;
-        if (isSasRefusal(error)) {
+        const c = classifyError(error);
+        if (c.kind === 'aborted' || signal?.aborted || attempt >= WINDOW_ATTEMPTS) throw error;
+        if (c.kind === 'sasExpired') {
           this.options.onRetry?.('read access expired or was refused; granting it again');
           await this.olderGrant.renew({ signal });
           await this.newerGrant.renew({ signal });
-        } else if (isTransient(error)) {
-          this.options.onRetry?.(`listing changed ranges failed (${(error as { code?: string }).code ?? 'error'}); retrying`);
-          await delay(Math.min(8000, 250 * 2 ** attempt), signal);
+        } else if (c.kind === 'throttled' || c.kind === 'transient') {
+          this.options.onRetry?.(`listing changed ranges failed (${c.code}); retrying`);
+          await sleep(backoffDelay(DEFAULT_RETRY_POLICY, attempt, c.retryAfterMs), signal);
         } else {
           throw error;
         }
       }
     }
   }
-}
-
-/** Errors worth another try: throttling, server errors, timeouts and dropped connections. */
-export function isTransient(error: unknown): boolean {
-  const e = error as { statusCode?: number; code?: string };
-  if (e.statusCode !== undefined) return e.statusCode === 408 || e.statusCode === 429 || e.statusCode >= 500;
-  return ['NetworkError', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'REQUEST_SEND_ERROR', 'ServerBusy', 'OperationTimedOut', 'InternalError'].includes(e.code ?? '');
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
