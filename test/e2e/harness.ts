@@ -54,7 +54,14 @@ export interface QuickInput {
   /** Waits until the validation message contains the text (or, for '', until there is none); returns it. */
   waitForValidationMessage(text: string, timeoutMs?: number): Promise<string>;
   title(): Promise<string>;
+  /**
+   * Waits until the title matches; returns it. Multi-step inputs reuse one widget, so after accept() or pick()
+   * wait for the next step's title (e.g. /2\/3/) before reading or typing.
+   */
+  waitForTitle(match: string | RegExp, timeoutMs?: number): Promise<string>;
   placeholder(): Promise<string>;
+  /** Waits until a quick-pick row whose label contains the text is shown. */
+  waitForItem(label: string, timeoutMs?: number): Promise<void>;
   /** Labels of the visible quick-pick rows. */
   items(): Promise<string[]>;
   /** Clicks the quick-pick row whose label contains the text. */
@@ -381,6 +388,14 @@ function createSession(s: {
     title: async () => {
       const title = widget.locator('.quick-input-title');
       return (await title.isVisible()) ? (await title.innerText()).trim() : '';
+    },
+    waitForTitle: async (match, timeoutMs = 10_000) =>
+      waitFor(`a quick input titled ${String(match)}`, timeoutMs, async () => {
+        const title = await quickInput.title();
+        return (typeof match === 'string' ? title.includes(match) : match.test(title)) ? title : undefined;
+      }),
+    waitForItem: async (label, timeoutMs = 10_000) => {
+      await widget.locator('.quick-input-list .monaco-list-row', { hasText: label }).first().waitFor({ state: 'visible', timeout: timeoutMs });
     },
     placeholder: async () => (await widget.locator('.quick-input-box input').getAttribute('placeholder')) ?? '',
     items: async () => {
