@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const allTiers = ['unit', 'integration', 'browser', 'e2e'];
+const allTiers = ['static', 'unit', 'integration', 'browser', 'e2e'];
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const tiers = asked.length ? asked : allTiers;
 
@@ -48,6 +48,20 @@ let failed = 0;
 let skipped = 0;
 let exitCode = 0;
 for (const tier of tiers) {
+  if (tier === 'static') {
+    // Type-checking and lint are part of "every test": a type error or a floating promise fails the run.
+    console.log('\n== static checks: typecheck, lint ==');
+    for (const script of ['typecheck', 'lint']) {
+      const r = await run(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', '--silent', script], false);
+      if (r.code === 0) passed += 1;
+      else {
+        console.error(`test: npm run ${script} failed`);
+        failed += 1;
+        exitCode = 1;
+      }
+    }
+    continue;
+  }
   if (tier === 'e2e' || tier === 'browser') {
     const prep = path.join(root, 'test', tier, 'prepare.mjs');
     if (existsSync(prep)) {
