@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import type { AzureClients } from '../azure';
-import { parseEmulatorConnection, type EmulatorConnection } from '../core/emulatorConnection';
+import { readEmulatorConnectionFile, type EmulatorConnection } from '../core/emulatorConnection';
 import { DiskDeltaError } from '../core/ports';
 import { redact } from '../core/secret';
 
@@ -24,38 +23,13 @@ async function loadAzureLayer(): Promise<typeof import('../azure')> {
   return import('../azure');
 }
 
-export async function readConnectionFile(path: string): Promise<{ connection: EmulatorConnection; ca: string }> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new DiskDeltaError(
-      `The emulator connection file ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
-      'ConnectionFileMissing',
-      'Start the emulator with `npx disk-delta-emulator --connection-file <path>` and pass that path.',
-    );
-  }
-  const connection = parseEmulatorConnection(text, path);
-  let ca: string;
-  try {
-    ca = await readFile(connection.caCertPath, 'utf8');
-  } catch {
-    throw new DiskDeltaError(
-      `The emulator's CA certificate ${connection.caCertPath} cannot be read.`,
-      'ConnectionFileInvalid',
-      'Is the emulator still running? Start it again and use its new connection file.',
-    );
-  }
-  return { connection, ca };
-}
-
 export async function openContext(global: GlobalOptions, signal: AbortSignal): Promise<CliContext> {
   const json = global.json === true;
   const note = (text: string) => process.stderr.write(redact(text) + '\n');
   const emulatorPath = global.emulator ?? process.env.DISK_DELTA_EMULATOR;
   const azure = await loadAzureLayer();
   if (emulatorPath) {
-    const { connection, ca } = await readConnectionFile(emulatorPath);
+    const { connection, ca } = await readEmulatorConnectionFile(emulatorPath);
     return {
       clients: azure.connectToEmulator(connection, ca),
       subscriptionId: global.subscription ?? connection.subscriptionId,

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { DiskDeltaError } from './ports';
 
 /** The connection file the emulator writes when it is ready (`--connection-file`). */
@@ -50,4 +51,31 @@ export function parseEmulatorConnection(text: string, path: string): EmulatorCon
     return r as unknown as EmulatorStorageAccount;
   });
   return { ...(o as unknown as EmulatorConnection), storageAccounts: accounts };
+}
+
+/**
+ * Reads and checks a connection file and the CA certificate it names. Every problem (missing file,
+ * bad JSON, missing field, unreadable certificate) is a DiskDeltaError that says what to do.
+ */
+export async function readEmulatorConnectionFile(path: string): Promise<{ connection: EmulatorConnection; ca: string }> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new DiskDeltaError(
+      `The emulator connection file ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+      'ConnectionFileMissing',
+      'Start the emulator (npm start, or npx disk-delta-emulator --connection-file <path>) and pass that path.',
+    );
+  }
+  const connection = parseEmulatorConnection(text, path);
+  try {
+    return { connection, ca: await readFile(connection.caCertPath, 'utf8') };
+  } catch {
+    throw new DiskDeltaError(
+      `The emulator's CA certificate ${connection.caCertPath} cannot be read.`,
+      'ConnectionFileInvalid',
+      'Is the emulator still running? Start it again and use its new connection file.',
+    );
+  }
 }

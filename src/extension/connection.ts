@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
-import { readFile } from 'node:fs/promises';
 import type { AzureClients } from '../azure';
-import { parseEmulatorConnection, type EmulatorConnection } from '../core/emulatorConnection';
+import { readEmulatorConnectionFile, type EmulatorConnection } from '../core/emulatorConnection';
 import { DiskDeltaError } from '../core/ports';
 import type { Log } from './log';
 import { settings } from './settings';
@@ -80,23 +79,7 @@ export class Connection implements vscode.Disposable {
   }
 
   async #useEmulator(file: string): Promise<void> {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      throw new DiskDeltaError(
-        `The emulator connection file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
-        'ConnectionFileMissing',
-        'Start the emulator (npm start, or npx disk-delta-emulator --connection-file <path>) and connect again.',
-      );
-    }
-    const connection = parseEmulatorConnection(text, file);
-    let ca: string;
-    try {
-      ca = await readFile(connection.caCertPath, 'utf8');
-    } catch {
-      throw new DiskDeltaError(`The emulator's certificate ${connection.caCertPath} cannot be read.`, 'ConnectionFileInvalid', 'Start the emulator again and reconnect.');
-    }
+    const { connection, ca } = await readEmulatorConnectionFile(file);
     const azure = await loadAzureLayer();
     this.#emulator = { file, connection, clients: azure.connectToEmulator(connection, ca) };
     this.#clients.clear();
