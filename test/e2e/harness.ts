@@ -259,32 +259,16 @@ export async function startVsCode(options: VsCodeOptions = {}): Promise<VsCodeSe
   const common = ['--user-data-dir', userDataDir, '--extensions-dir', extensionsDir];
 
   const [node, ...entry] = codeServer.command;
-  await runToEnd(node, [...entry, ...common, '--install-extension', vsix], env);
-
-  const port = await freePort();
-  const server = spawn(
-    node,
-    [
-      ...entry,
-      '--auth', 'none',
-      '--bind-addr', `127.0.0.1:${port}`,
-      ...common,
-      '--disable-telemetry',
-      '--disable-update-check',
-      '--disable-workspace-trust',
-      '--disable-getting-started-override',
-      folder,
-    ],
-    { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  let server: ChildProcess | undefined;
   let serverOutput = '';
-  server.stdout?.on('data', (d: Buffer) => (serverOutput += d.toString()));
-  server.stderr?.on('data', (d: Buffer) => (serverOutput += d.toString()));
   let serverExited = false;
-  server.on('exit', () => (serverExited = true));
-
   let browser: Browser | undefined;
   let stopped = false;
+  // A test process that dies without stop() must not leave code-server running.
+  const killOnExit = (): void => {
+    if (server) killGroup(server, 'SIGKILL');
+  };
+  process.once('exit', killOnExit);
   const logs = (): string => {
     const files = listFiles(path.join(userDataDir, 'logs'));
     const host = files.filter((f) => /exthost\.log$/.test(f));
@@ -295,8 +279,13 @@ export async function startVsCode(options: VsCodeOptions = {}): Promise<VsCodeSe
     if (stopped) return;
     stopped = true;
     await browser?.close().catch(() => undefined);
-    killGroup(server, 'SIGTERM');
-    await waitFor('code-server to exit', 5000, () => (serverExited ? true : undefined)).catch(() => killGroup(server, 'SIGKILL'));
+    if (server) {
+      killGroup(server, 'SIGTERM');
+      await waitFor('code-server to exit', 5000, () => (serverExited ? true : undefined)).catch(() => undefined);
+      // The extension host and other helpers share code-server's process group and may outlive it.
+      killGroup(server, 'SIGKILL');
+    }
+    process.removeListener('exit', killOnExit);
     try {
       const logCopy = path.join(outputDir, 'logs', name);
       rmSync(logCopy, { recursive: true, force: true });
@@ -308,6 +297,30 @@ export async function startVsCode(options: VsCodeOptions = {}): Promise<VsCodeSe
   };
 
   try {
+    await runToEnd(node, [...entry, ...common, '--install-extension', vsix], env);
+    const port = await freePort();
+    server = spawn(
+      node,
+      [
+        ...entry,
+        '--auth', 'none',
+        '--bind-addr', `127.0.0.1:${port}`,
+        ...common,
+        '--disable-telemetry',
+        '--disable-update-check',
+        '--disable-workspace-trust',
+        '--disable-getting-started-override',
+        folder,
+      ],
+      { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const collect = (d: Buffer): void => {
+      serverOutput = (serverOutput + d.toString()).slice(-20_000);
+    };
+    server.stdout?.on('data', collect);
+    server.stderr?.on('data', collect);
+    server.on('exit', () => (serverExited = true));
+
     const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}`;
     await waitFor(`code-server on port ${port}`, 60_000, async () => {
       if (serverExited) throw new Error(`code-server exited:\n${serverOutput}`);
@@ -339,7 +352,9 @@ function createSession(s: {
 }): VsCodeSession {
   const { page } = s;
   const widget = page.locator('.quick-input-widget');
-  const viewPane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /snapshots/i }) }).first();
+  // The side-bar composite of the "diskDelta" view container, and in it the Snapshots view.
+  const container = page.locator('[id="workbench.view.extension.diskDelta"]');
+  const viewPane = container.locator('.pane', { has: page.locator('.pane-header', { hasText: /snapshots/i }) }).first();
 
   const expectActivated = async (timeoutMs = 30_000): Promise<void> => {
     const failure = new RegExp(`Activating extension '?${extensionId.replace('.', '\\.')}'? failed[^\\n]*`, 'i');
@@ -426,14 +441,12 @@ function createSession(s: {
       await entry.waitFor({ state: 'visible', timeout: 30_000 }).catch(() => {
         throw new Error(`the "${viewContainerTitle}" activity-bar entry is missing; is the extension installed?\n${s.logs().slice(-4000)}`);
       });
-      const sideBarTitle = page.locator('.sidebar .composite.title');
-      const open = async (): Promise<boolean> => (await sideBarTitle.innerText().catch(() => '')).toUpperCase().includes(viewContainerTitle.toUpperCase());
-      if (!(await open())) {
+      if (!(await container.isVisible())) {
         await entry.click();
         // Keeps the entry's hover out of screenshots.
         await page.mouse.move(700, 500);
       }
-      await waitFor(`the ${viewContainerTitle} side bar`, 10_000, async () => ((await open()) ? true : undefined));
+      await container.waitFor({ state: 'visible', timeout: 10_000 });
       await viewPane.waitFor({ state: 'visible', timeout: 10_000 });
       await expectActivated();
     },
