@@ -142,6 +142,8 @@ async function nativeCopy(ctx: CliContext, o: CopyOptions): Promise<void> {
     targetRegion: o.targetRegion,
     targetResourceGroup: o.targetResourceGroup ?? first.resourceGroup,
     name: (s) => `${s.name}-${o.targetRegion}`.slice(0, 80),
+    // Azure's CopyStart takes minutes and is polled every 10 s; the emulator's finishes in seconds.
+    ...(ctx.emulator ? { pollIntervalMs: 500 } : {}),
     signal: ctx.signal,
     onProgress: progressPrinter(ctx),
     onNotice: (n) => ctx.note(`${n.code}: ${n.message}`),
