@@ -160,13 +160,35 @@ export function loadState(dir: string): EmulatorState | undefined {
   return JSON.parse(readFileSync(file, 'utf8')) as EmulatorState;
 }
 
-/** Extents are stored as flat number arrays: the JSON stays small for million-extent disks. */
+/** Snapshot extent lists never change once taken, so their packed form is computed once. */
+const packedSnapshots = new WeakMap<readonly Extent[], string>();
+
+function packExtents(list: readonly Extent[]): string {
+  const f = new Float64Array(list.length * 4);
+  let i = 0;
+  for (const e of list) {
+    f[i++] = e.start;
+    f[i++] = e.end;
+    f[i++] = e.src;
+    f[i++] = e.delta;
+  }
+  return Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64');
+}
+
+/** Extents are stored packed (base64 of float64 quadruples): state files stay compact for million-extent disks. */
 export function saveState(dir: string, state: EmulatorState): void {
   const file = path.join(dir, STATE_FILE);
   const tmp = `${file}.tmp`;
-  const text = JSON.stringify(state, (key, value: unknown) => {
-    if ((key === 'extents') && Array.isArray(value)) return { packed: (value as Extent[]).flatMap((e) => [e.start, e.end, e.src, e.delta]) };
-    return value;
+  const text = JSON.stringify(state, function (this: Record<string, unknown>, key, value: unknown) {
+    if (key !== 'extents' || !Array.isArray(value)) return value;
+    const list = value as Extent[];
+    const immutable = 'snapshot' in this || 'incremental' in this;
+    let packed = immutable ? packedSnapshots.get(list) : undefined;
+    if (packed === undefined) {
+      packed = packExtents(list);
+      if (immutable) packedSnapshots.set(list, packed);
+    }
+    return { packed64: packed };
   });
   writeFileSync(tmp, text);
   renameSync(tmp, file);
@@ -174,10 +196,12 @@ export function saveState(dir: string, state: EmulatorState): void {
 
 export function unpackState(state: EmulatorState): EmulatorState {
   const unpack = (v: unknown): Extent[] => {
-    const packed = (v as { packed?: number[] }).packed;
-    if (!packed) return v as Extent[];
+    const packed = (v as { packed64?: string }).packed64;
+    if (packed === undefined) return v as Extent[];
+    const bytes = Buffer.from(packed, 'base64');
+    const f = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
     const out: Extent[] = [];
-    for (let i = 0; i < packed.length; i += 4) out.push({ start: packed[i]!, end: packed[i + 1]!, src: packed[i + 2]!, delta: packed[i + 3]! });
+    for (let i = 0; i < f.length; i += 4) out.push({ start: f[i]!, end: f[i + 1]!, src: f[i + 2]!, delta: f[i + 3]! });
     return out;
   };
   for (const a of Object.values(state.accounts))
