@@ -112,6 +112,13 @@ export class VerificationFailedError extends DiskDeltaError {
   }
 }
 
+/**
+ * A 403 AuthenticationFailed on a request that carries no grant of ours (the target, by key or token) is
+ * tried again a couple of times: the credential hands out a fresh token on the next try, and a one-off
+ * refusal must not end a copy of hours (issue 9: faults include SAS expiry on any request).
+ */
+const AUTH_RETRIES = 2;
+
 export class CopyExecutor {
   readonly limiter: AdaptiveConcurrency;
   readonly policy: RetryPolicy;
@@ -470,7 +477,7 @@ export class CopyExecutor {
       const c = classifyError(error);
       this.limiter.release(ticket, c.kind === 'throttled' ? 'throttled' : 'other');
       if (c.kind === 'aborted' || this.#signal?.aborted) throw abortError();
-      const retryable = c.kind === 'throttled' || c.kind === 'transient' || (c.kind === 'sasExpired' && grants.length > 0);
+      const retryable = c.kind === 'throttled' || c.kind === 'transient' || (c.kind === 'sasExpired' && (grants.length > 0 || attempt < AUTH_RETRIES));
       if (!retryable || attempt >= this.policy.maxRetries) throw error;
       meter.retries += 1;
       if (c.kind === 'sasExpired') await Promise.all(grants.map((g, i) => g.renew(generations[i]!, this.#signal)));
@@ -524,7 +531,7 @@ export class CopyExecutor {
       void Promise.resolve(iterator.return?.()).catch(() => undefined);
       const c = classifyError(error);
       if (c.kind === 'aborted' || this.#signal?.aborted) throw abortError();
-      const retryable = c.kind === 'throttled' || c.kind === 'transient' || (c.kind === 'sasExpired' && grants.length > 0);
+      const retryable = c.kind === 'throttled' || c.kind === 'transient' || (c.kind === 'sasExpired' && (grants.length > 0 || attempt < AUTH_RETRIES));
       if (!retryable || attempt >= this.policy.maxRetries) throw error;
       meter.retries += 1;
       if (c.kind === 'sasExpired') await Promise.all(grants.map((g, i) => g.renew(generations[i]!, this.#signal)));
