@@ -22,6 +22,7 @@ import {
   type JournalRecordLine,
 } from './copyChecks';
 import type { RunningEmulator } from './emulator';
+import { writeDisk, type DiskWrite } from './disks';
 
 /** xorshift32: the same seed gives the same kill points. */
 export function seededRandom(seed: number): () => number {
@@ -188,4 +189,59 @@ export function corruptJournalLine(from: string, to: string, line: number): void
   const digit = target[at]!;
   lines[line - 1] = target.slice(0, at) + (digit === '9' ? '8' : String(Number(digit) + 1)) + target.slice(at + 1);
   writeFileSync(to, lines.join('\n'));
+}
+
+/** About 10% of data-plane requests meet a fault, every kind represented; stalls are short so tests stay quick. */
+export function tenPercentFaults(seed: number): Record<string, number> {
+  return { busy: 0.02, internal: 0.02, reset: 0.02, stall: 0.02, sasexpiry: 0.02, stallms: 1500, seed };
+}
+
+export interface ChainUnderFaultsOptions {
+  readonly em: RunningEmulator;
+  readonly clients: AzureClients;
+  readonly connectionFile: string;
+  readonly diskId: string;
+  readonly targetAccountId: string;
+  readonly journal: string;
+  /** Phases to write, one snapshot and one `copy --family` run under faults after each. */
+  readonly phases: readonly DiskWrite[][];
+  readonly namePrefix: string;
+  readonly faults: Record<string, number>;
+}
+
+/**
+ * Chained copies under faults: for each phase, write it, snapshot, and bring the target up to date with
+ * `copy --family` while the emulator injects faults; each new target blob snapshot must equal its source.
+ */
+export async function chainedCopiesUnderFaults(o: ChainUnderFaultsOptions): Promise<{ copies: number; retries: number }> {
+  let retries = 0;
+  for (const [i, phase] of o.phases.entries()) {
+    await writeDisk(o.clients, o.diskId, phase);
+    let r = await runCli(o.connectionFile, ['--json', 'snapshot', 'create', '--disk', o.diskId, '--name', `${o.namePrefix}-${i + 1}`]);
+    if (r.code !== 0 && /RateLimit/.test(r.stderr)) {
+      // 7 incremental snapshots per disk per 5 minutes (AZURE-FACTS "Limits"): move the emulator's clock on.
+      const advanced = await o.em.arm('POST', '/emulator/clock', { advanceMs: 301_000 });
+      assert.equal(advanced.status, 200);
+      r = await runCli(o.connectionFile, ['--json', 'snapshot', 'create', '--disk', o.diskId, '--name', `${o.namePrefix}-${i + 1}`]);
+    }
+    assert.equal(r.code, 0, r.stderr);
+    const snap = JSON.parse(r.stdout) as SnapshotInfo;
+    await o.em.setFaults(o.faults);
+    let copy: CliResult;
+    try {
+      copy = await runCli(o.connectionFile, ['--json', 'copy', '--family', o.diskId, '--target-account', o.targetAccountId, '--journal', o.journal]);
+    } finally {
+      await o.em.setFaults({});
+    }
+    assert.equal(copy.code, 0, `copy ${i + 1} under faults: ${copy.stderr}`);
+    const summaries = lastJsonLine<CopySummaryJson[]>(copy.stdout);
+    assert.ok(summaries.length >= 1, `copy ${i + 1} copied the new snapshot`);
+    const last = summaries[summaries.length - 1]!;
+    assertSummaryShape(last);
+    retries += summaries.reduce((n, s) => n + s.retries, 0);
+    const target = await targetSnapshotSource(o.clients, o.em.connection.subscriptionId, last.targetBlobSnapshotUrl);
+    await withReadGrant(o.clients, snap.id, (source) => assertSameBytes(source, target, `${snap.name} copied under faults`));
+    assert.equal((await o.em.getStats()).activeSasGrants, 0, `no grant left after copy ${i + 1}`);
+  }
+  return { copies: o.phases.length, retries };
 }
