@@ -74,6 +74,16 @@ void describe('emulator fault injection', () => {
     assert.ok((await em.getStats()).faultsInjected['rps']! >= 15);
   });
 
+  void it('caps MiB per second per blob with 503 ServerBusy', async () => {
+    const blob = await pageBlob(em, 'throttled', 8 * MIB);
+    await em.setFaults({ mibps: 1, latency: 5 });
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => attempt(blob.uploadPages(Buffer.alloc(MIB / 2, 1), i * (MIB / 2), MIB / 2))));
+    await em.setFaults({});
+    assert.ok(results.includes('ok'));
+    assert.ok(results.includes('503 ServerBusy'));
+    assert.ok((await em.getStats()).faultsInjected['mibps']! >= 1);
+  });
+
   void it('replays the same faults for the same seed', async () => {
     const pattern = async (): Promise<string[]> => {
       const other = await startEmulator({ faults: 'seed=42,busy=0.3,internal=0.2' });
