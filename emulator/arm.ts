@@ -408,6 +408,10 @@ async function putSnapshot(ctx: EmulatorContext, req: IncomingMessage, res: Serv
   const incremental = props['incremental'] === true;
   const now = ctx.now();
   const skuAsked = (body['sku'] as { name?: string } | undefined)?.name;
+  // Incremental snapshots always live on Standard HDD storage (Azure docs, "incremental snapshots").
+  if (incremental && skuAsked && !skuAsked.startsWith('Standard_')) {
+    throw new ArmError(400, 'BadRequest', `Incremental snapshots are stored on Standard HDD storage: sku '${skuAsked}' is not supported; use Standard_ZRS or Standard_LRS.`);
+  }
   const snapshot: ManagedSnapshot = {
     id,
     name,
@@ -464,6 +468,9 @@ async function putSnapshot(ctx: EmulatorContext, req: IncomingMessage, res: Serv
     if (!incremental) throw new ArmError(400, 'BadRequest', 'A CopyStart snapshot must be incremental (properties.incremental: true).');
     const busy = Object.values(ctx.state.snapshots).some((s) => s.creationData.createOption === 'CopyStart' && s.location === location && ctx.state.snapshots[s.creationData.sourceResourceId?.toLowerCase() ?? '']?.familyId === from.familyId && (copyPercent(ctx, s) ?? 100) < 100);
     if (busy) throw new ArmError(409, 'OperationNotAllowed', 'Another CopyStart of a snapshot of this disk is in progress; copies of one disk run one at a time, in creation order.');
+    const running = Object.values(ctx.state.snapshots).filter((s) => s.creationData.createOption === 'CopyStart' && s.location === location && (copyPercent(ctx, s) ?? 100) < 100).length;
+    // At most 100 CopyStart copies run at once per subscription and target region.
+    if (running >= 100) throw new ArmError(409, 'OperationNotAllowed', `${running} CopyStart copies are already running into '${location}'; at most 100 run at once per subscription and region.`);
     snapshot.sizeBytes = from.sizeBytes;
     snapshot.extents = from.extents.slice();
     snapshot.familyId = crypto.createHash('sha256').update(`${from.familyId}|${location}`).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');

@@ -105,6 +105,11 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
     // Snapshots outlive their disk.
     assert.equal((await compute.snapshots.get(rg, 'fam-s1')).uniqueId, s1.uniqueId);
 
+    await rejectsWith(
+      compute.snapshots.createOrUpdate(rg, 'fam-premium', { location: 'eastus', sku: { name: 'Premium_LRS' }, incremental: true, creationData: { createOption: 'Copy', sourceResourceId: d2.id } }),
+      400,
+      'BadRequest',
+    );
     const full = await compute.snapshots.createOrUpdate(rg, 'fam-full', { location: 'eastus', incremental: false, creationData: { createOption: 'Copy', sourceResourceId: s2.id } });
     assert.equal(full.incremental, false);
     assert.equal(full.incrementalSnapshotFamilyId, undefined);
