@@ -766,7 +766,12 @@ async function readBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
   for (let pos = start; pos < end; pos += CHUNK) {
     const to = Math.min(end, pos + CHUNK);
     const chunk = await readExtents(ctx.log, ctx.synthetic, extents, pos, to, firstEndingAfter(extents, pos));
-    if (!res.write(chunk)) await new Promise<void>((r) => res.once('drain', () => r()));
+    if (!res.write(chunk)) {
+      await new Promise<void>((r) => {
+        res.once('drain', () => r());
+        res.once('close', () => r());
+      });
+    }
     if (res.destroyed) return;
   }
   ctx.countRead(view.key, end - start);

@@ -14,6 +14,11 @@ export function createEmulatorServer(ctx: EmulatorContext, tls: { cert: string; 
     const isArm = ARM_PREFIXES.some((p) => lower === p || lower.startsWith(`${p}/`));
     const handler = isArm ? handleArmRequest : handleBlobRequest;
     handler(ctx, req, res, url).catch((err: unknown) => {
+      // A client that went away mid-request (timeouts, cancellation) is not an emulator error.
+      if (req.destroyed || res.destroyed) {
+        res.destroy();
+        return;
+      }
       process.stderr.write(`disk-delta-emulator: unexpected error on ${req.method} ${url.pathname}: ${(err as Error).stack ?? String(err)}\n`);
       if (!res.headersSent) {
         res.writeHead(500, { 'content-type': 'application/json' });
