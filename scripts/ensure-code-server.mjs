@@ -90,6 +90,20 @@ function removeStaleTemporaries(cache) {
 }
 
 /**
+ * The environment minus what an enclosing `npm test`/`npm start` exported: npm reads npm_config_* back as
+ * its own configuration, and code-server's postinstall checks the Node version in npm_config_user_agent,
+ * which would still name the enclosing Node 20.
+ */
+function environmentWithoutNpm() {
+  const env = { ...process.env };
+  const keep = /^npm_config_(registry|@.*:registry|.*proxy|cafile|ca|strict_ssl|userconfig|globalconfig|cache)$/i;
+  for (const key of Object.keys(env)) {
+    if ((/^npm_/i.test(key) && !keep.test(key)) || key === 'INIT_CWD' || key === 'NODE') delete env[key];
+  }
+  return env;
+}
+
+/**
  * Makes sure code-server and its Node 24 are installed; returns how to run it.
  * `command` is [node24, entry.js]: run code-server as `spawn(command[0], [...command.slice(1), ...args])`.
  * @param {{ log?: (line: string) => void }} [options]
@@ -99,7 +113,7 @@ export async function ensureCodeServer({ log = (l) => console.log(l) } = {}) {
   const p = paths();
   const nodeBin = path.dirname(p.node);
   const env = {
-    ...process.env,
+    ...environmentWithoutNpm(),
     PATH: `${nodeBin}${path.delimiter}${process.env.PATH ?? ''}`,
     npm_config_nodedir: p.nodeDir,
     npm_config_update_notifier: 'false',
@@ -112,7 +126,7 @@ export async function ensureCodeServer({ log = (l) => console.log(l) } = {}) {
   ensureDebianPackages(['libkrb5-dev'], { log });
   if (!existsSync(p.node)) {
     log(`code-server: installing Node ${nodeVersion} (npm package "node") into ${p.nodePrefix}`);
-    await installAtomically(p.nodePrefix, `node@${nodeVersion}`, (prefix) => path.join(nodePackageDir(prefix), 'bin', 'node'), process.env, log);
+    await installAtomically(p.nodePrefix, `node@${nodeVersion}`, (prefix) => path.join(nodePackageDir(prefix), 'bin', 'node'), environmentWithoutNpm(), log);
   }
   if (!existsSync(p.entry)) {
     const started = Date.now();
