@@ -91,7 +91,7 @@ export class ChainCopy {
     try {
       if (!(await executor.call((signal) => store.containerExists({ signal })))) {
         if (!request.createContainer) {
-          throw new DiskDeltaError(`The container ${store.container} does not exist in ${store.account.name}.`, 'ContainerNotFound', 'Create it first, or let Disk Delta create it (--create-container).');
+          throw new DiskDeltaError(`The container ${store.container} does not exist in ${store.account.name}.`, 'ContainerNotFound', 'Create the container first, or copy to the default container, which is created when missing.');
         }
         await executor.call((signal) => store.createContainer({ signal }));
       }
