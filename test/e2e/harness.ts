@@ -380,7 +380,7 @@ function createSession(s: {
     page.locator('.notifications-toasts .notification-list-item-message').allInnerTexts();
 
   const quickInput: QuickInput = {
-    waitForOpen: (timeoutMs = 10_000) => widget.waitFor({ state: 'visible', timeout: timeoutMs }),
+    waitForOpen: (timeoutMs = 30_000) => widget.waitFor({ state: 'visible', timeout: timeoutMs }),
     waitForClosed: (timeoutMs = 10_000) => widget.waitFor({ state: 'hidden', timeout: timeoutMs }),
     type: async (text) => {
       await widget.locator('.quick-input-box input').fill(text);
