@@ -101,9 +101,9 @@ void test('the tree shows the demo subscription, disks, both families of the re-
 void test('bad input in the create dialog shows the rule and makes no call', async () => {
   await emulator.resetStats();
   await vscode.runCommand('Disk Delta: Create Incremental Snapshot...');
-  await vscode.quickInput.waitForOpen();
+  await vscode.quickInput.waitForItem('small-app');
   await vscode.quickInput.pick('small-app');
-  await vscode.quickInput.waitForOpen();
+  await vscode.quickInput.waitForTitle(/1\/3/);
   await vscode.quickInput.type('-not-valid');
   const message = await vscode.quickInput.waitForValidationMessage('must start with a letter or a digit');
   assert.match(message, /start with a letter or a digit/);
@@ -114,7 +114,7 @@ void test('bad input in the create dialog shows the rule and makes no call', asy
   await vscode.quickInput.waitForClosed();
 
   await vscode.runCommand('Disk Delta: Create Incremental Snapshot...');
-  await vscode.quickInput.waitForOpen();
+  await vscode.quickInput.waitForItem('busy-disk');
   await vscode.quickInput.pick('busy-disk');
   const refusal = await vscode.waitForNotification(/7 per 5 minutes/);
   assert.match(refusal, /RateLimit/);
@@ -127,16 +127,16 @@ void test('bad input in the create dialog shows the rule and makes no call', asy
 
 void test('creating a snapshot from the palette adds it to the tree and to Azure', async () => {
   await vscode.runCommand('Disk Delta: Create Incremental Snapshot...');
-  await vscode.quickInput.waitForOpen();
+  await vscode.quickInput.waitForItem('small-app');
   await vscode.quickInput.pick('small-app');
-  await vscode.quickInput.waitForOpen();
+  await vscode.quickInput.waitForTitle(/1\/3/);
   await vscode.quickInput.type('small-app-2');
   await vscode.quickInput.waitForValidationMessage('');
   await vscode.quickInput.accept();
-  await vscode.quickInput.waitForOpen();
-  assert.match(await vscode.quickInput.title(), /2\/3/);
+  await vscode.quickInput.waitForTitle(/2\/3/);
+  await vscode.quickInput.waitForItem('Standard_ZRS');
   await vscode.quickInput.accept();
-  await vscode.quickInput.waitForOpen();
+  await vscode.quickInput.waitForTitle(/3\/3/);
   await vscode.quickInput.accept();
   await vscode.waitForNotification('Created incremental snapshot small-app-2', 60_000);
   const created = await snapshotNamed('small-app-2');
@@ -150,11 +150,11 @@ void test('creating a snapshot from the palette adds it to the tree and to Azure
 void test('copying a snapshot to the other region from the context menu finishes, verified, and the family is up to date', async () => {
   const target = emulator.connection.storageAccounts.find((a) => a.region === 'westus2')!;
   await contextMenu('small-app-2', 'Copy Snapshot to Another Region');
-  await vscode.quickInput.waitForOpen();
+  await vscode.quickInput.waitForItem(target.name);
   await vscode.quickInput.pick(target.name);
-  await vscode.quickInput.waitForOpen();
+  await vscode.quickInput.waitForTitle(/container/);
   await vscode.quickInput.accept();
-  await vscode.quickInput.waitForOpen();
+  await vscode.quickInput.waitForItem('Page blob only');
   await vscode.quickInput.pick('Page blob only');
   await vscode.waitForNotification(/Copying small-app/, 30_000);
   await vscode.screenshot('copy-progress');
@@ -204,9 +204,9 @@ void test('cancelling a copy midway leaves no SAS active, and resume completes i
   await emulator.setFaults({ latency: 400 });
   try {
     await contextMenu('small-app-3', 'Copy Snapshot to Another Region');
-    await vscode.quickInput.waitForOpen();
+    await vscode.quickInput.waitForItem('where this family was copied before');
     await vscode.quickInput.pick('where this family was copied before');
-    await vscode.quickInput.waitForOpen();
+    await vscode.quickInput.waitForItem('Page blob only');
     await vscode.quickInput.pick('Page blob only');
     await vscode.waitForNotification(/Copying small-app/, 30_000);
     await vscode.waitForNotification(/\] copying/, 60_000);
@@ -220,7 +220,7 @@ void test('cancelling a copy midway leaves no SAS active, and resume completes i
   await vscode.screenshot('copy-cancelled');
 
   await vscode.runCommand('Disk Delta: Resume Interrupted Copy');
-  await vscode.quickInput.waitForOpen();
+  await vscode.quickInput.waitForItem('small-app');
   await vscode.quickInput.pick('small-app');
   await vscode.waitForNotification(/Copied \d+ snapshot\(s\) of small-app/, 180_000);
   await waitForRow('small-app family', /up to date/);

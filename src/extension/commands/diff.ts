@@ -13,6 +13,9 @@ import type { DiskDeltaServices } from '../services';
 import { settings } from '../settings';
 import { SnapshotNode, type DiskDeltaNode } from '../tree/items';
 
+/** Consecutive pairs shown as bars under the map. */
+const FAMILY_BARS = 12;
+
 interface ListedDiff {
   readonly older: SnapshotInfo;
   readonly newer: SnapshotInfo;
@@ -62,7 +65,11 @@ async function listDiff(s: DiskDeltaServices, older: SnapshotInfo, newer: Snapsh
 
 function sourceFor(s: DiskDeltaServices, listed: ListedDiff, family: SnapshotFamily | undefined): BlockMapDataSource {
   const cost = estimateCost(listed.changedBytes, settings.pricePerGiBMonth(), new Date());
-  const pairs = family ? family.snapshots.slice(1).map((x, i) => [family.snapshots[i]!, x] as const) : [];
+  // The bars cover the family's most recent pairs (and the one shown): each unknown pair costs a diff.
+  const allPairs = family ? family.snapshots.slice(1).map((x, i) => [family.snapshots[i]!, x] as const) : [];
+  const shownAt = allPairs.findIndex(([a, b]) => sameResourceId(a.id, listed.older.id) && sameResourceId(b.id, listed.newer.id));
+  const from = Math.max(0, Math.min(allPairs.length - FAMILY_BARS, shownAt < 0 ? allPairs.length : shownAt - FAMILY_BARS + 1));
+  const pairs = allPairs.slice(from, from + FAMILY_BARS);
   const selected = pairs.findIndex(([a, b]) => sameResourceId(a.id, listed.older.id) && sameResourceId(b.id, listed.newer.id));
   return blockMapSourceFromStore(listed.store, {
     diskSizeBytes: listed.diskSizeBytes,
