@@ -3,7 +3,7 @@
 // esbuild bundles every dependency into dist/*.js, so the VSIX carries no node_modules (.vscodeignore
 // keeps it to the bundles, media and the manifest's documents).
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,11 @@ export async function packageExtension({ quiet = false } = {}) {
   // README images are relative (media/screenshots/...) and ship inside the VSIX, where VS Code's extension page
   // resolves them; without a GitHub repository vsce would otherwise refuse to package.
   await run(process.execPath, [vsce, 'package', '--no-dependencies', '--no-rewrite-relative-links', '--out', vsixPath], { quiet });
+  // Every bundle the extension loads on first use must ship: a missing one only fails when a user signs in.
+  const listed = await run(process.execPath, [vsce, 'ls', '--no-dependencies'], { quiet: true });
+  const lazy = [...readFileSync(path.join(root, 'dist', 'extension.js'), 'utf8').matchAll(/import\("\.\/([\w.-]+\.js)"\)/g)].map((m) => m[1]);
+  const missing = ['extension.js', ...lazy].filter((f) => !listed.split(/\r?\n/).includes(`dist/${f}`));
+  if (missing.length) throw new Error(`the VSIX lacks ${missing.join(', ')}: check .vscodeignore`);
   const kib = Math.round(statSync(vsixPath).size / 1024);
   if (quiet) console.log(`package: ${path.relative(root, vsixPath)} (${kib} KiB)`);
   return vsixPath;
