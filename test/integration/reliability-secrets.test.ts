@@ -109,11 +109,21 @@ void describe('no secret in CLI output, journals or files', () => {
     }
     // Ctrl+C in the middle of a copy.
     await em.setFaults({ latency: 50 });
+    await em.resetStats();
     try {
       const cancelled = await cli('cancelled copy', ['copy', '--family', diskId, '--target-account', storageAccount(em, 'westus2', 1).resourceId, '--container', 'disk-delta', '--concurrency', '1'], file, {
-        onSpawn: (kill) => setTimeout(() => kill('SIGINT'), 1500),
+        onSpawn: (kill) => {
+          const poll = setInterval(() => {
+            void em.getStats().then((s) => {
+              if ((s.requests.PutPageFromURL ?? 0) + (s.requests.ClearPages ?? 0) > 0) {
+                clearInterval(poll);
+                kill('SIGINT');
+              }
+            });
+          }, 25);
+        },
       });
-      assert.notEqual(cancelled.code, 0);
+      assert.equal(cancelled.code, 130, cancelled.stderr);
     } finally {
       await em.setFaults({});
     }
