@@ -28,7 +28,11 @@ async function expand(label: string): Promise<void> {
 }
 
 async function contextMenu(rowLabel: string, action: string): Promise<void> {
+  await vscode.waitForTreeItem(rowLabel);
+  // A refresh re-renders the rows: let it settle so the click lands on the row the menu is for.
+  await vscode.page.waitForTimeout(1000);
   const row = await vscode.waitForTreeItem(rowLabel);
+  await row.click();
   await row.click({ button: 'right' });
   const item = vscode.page.locator('.context-view .action-item .action-label', { hasText: action }).first();
   await item.waitFor({ state: 'visible', timeout: 10_000 });
@@ -150,7 +154,7 @@ void test('creating a snapshot from the palette adds it to the tree and to Azure
 void test('copying a snapshot to the other region from the context menu finishes, verified, and the family is up to date', async () => {
   const target = emulator.connection.storageAccounts.find((a) => a.region === 'westus2')!;
   await contextMenu('small-app-2', 'Copy Snapshot to Another Region');
-  await vscode.quickInput.waitForItem(target.name);
+  await vscode.quickInput.waitForItem(target.name, 30_000);
   await vscode.quickInput.pick(target.name);
   await vscode.quickInput.waitForTitle(/container/);
   await vscode.quickInput.accept();
@@ -204,7 +208,7 @@ void test('cancelling a copy midway leaves no SAS active, and resume completes i
   await emulator.setFaults({ latency: 400 });
   try {
     await contextMenu('small-app-3', 'Copy Snapshot to Another Region');
-    await vscode.quickInput.waitForItem('where this family was copied before');
+    await vscode.quickInput.waitForItem('where this family was copied before', 30_000);
     await vscode.quickInput.pick('where this family was copied before');
     await vscode.quickInput.waitForItem('Page blob only');
     await vscode.quickInput.pick('Page blob only');
@@ -225,4 +229,13 @@ void test('cancelling a copy midway leaves no SAS active, and resume completes i
   await vscode.waitForNotification(/Copied \d+ snapshot\(s\) of small-app/, 180_000);
   await waitForRow('small-app family', /up to date/);
   assert.equal((await emulator.getStats()).activeSasGrants, 0);
+});
+
+void test('no SAS signature, account key or token reaches the extension host log or the Disk Delta output channel', async () => {
+  const logs = vscode.logs();
+  assert.match(logs, /Disk Delta activated/, 'the output channel log was captured');
+  assert.match(logs, /Copying small-app/, 'the copy was logged');
+  assert.doesNotMatch(logs, /[?&]sig=(?!REDACTED)[A-Za-z0-9%+/=]{10,}/, 'a SAS signature was logged');
+  assert.ok(!logs.includes(emulator.connection.token), 'the bearer token was logged');
+  for (const account of emulator.connection.storageAccounts) assert.ok(!logs.includes(account.accountKey), `the key of ${account.name} was logged`);
 });
