@@ -83,6 +83,7 @@ void describe('no secret in CLI output, journals or files', () => {
           void em.getStats().then((s) => {
             if ((s.requests.PutPageFromURL ?? 0) >= 2) {
               clearInterval(poll);
+              // (SIGKILL twice is harmless.)
               kill('SIGKILL');
             }
           });
@@ -100,6 +101,7 @@ void describe('no secret in CLI output, journals or files', () => {
     } finally {
       await em.setFaults({});
     }
+    await assertNoActiveSas(em, clients, 'copies under faults');
     await em.setFaults({ sasexpiry: 1 });
     try {
       const failed = await cli('copy failing on expired SAS', ['copy', '--family', diskId, '--target-account', west2]);
@@ -107,15 +109,19 @@ void describe('no secret in CLI output, journals or files', () => {
     } finally {
       await em.setFaults({});
     }
+    await assertNoActiveSas(em, clients, 'a failed copy');
     // Ctrl+C in the middle of a copy.
     await em.setFaults({ latency: 50 });
     await em.resetStats();
     try {
       const cancelled = await cli('cancelled copy', ['copy', '--family', diskId, '--target-account', storageAccount(em, 'westus2', 1).resourceId, '--container', 'disk-delta', '--concurrency', '1'], file, {
         onSpawn: (kill) => {
+          // One Ctrl+C: a second one quits at once by design, without giving grants back.
+          let sent = false;
           const poll = setInterval(() => {
             void em.getStats().then((s) => {
-              if ((s.requests.PutPageFromURL ?? 0) + (s.requests.ClearPages ?? 0) > 0) {
+              if (!sent && (s.requests.PutPageFromURL ?? 0) + (s.requests.ClearPages ?? 0) > 0) {
+                sent = true;
                 clearInterval(poll);
                 kill('SIGINT');
               }
@@ -127,6 +133,7 @@ void describe('no secret in CLI output, journals or files', () => {
     } finally {
       await em.setFaults({});
     }
+    await assertNoActiveSas(em, clients, 'a cancelled copy');
     ok(await cli('native copy', ['--json', 'copy', '--native', '--snapshot', snaps[0]!.id, '--target-region', 'westus2']));
     ok(await cli('restore', ['--json', 'restore', '--snapshot', snaps[3]!.id, '--name', 'secret-restored']));
     const wrongToken = path.join(dir, 'expired.json');
