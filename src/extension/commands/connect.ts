@@ -1,13 +1,11 @@
 import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { DiskDeltaServices } from '../services';
 
-/** Where `npm start` and the emulator's docs put the connection file by default. */
+/** Connection files worth offering: the one `npm start` writes in an open Disk Delta checkout. */
 function defaultConnectionFiles(): string[] {
-  const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return [path.join(cache, 'disk-delta', 'emulator', 'connection.json'), path.join(os.tmpdir(), 'disk-delta-emulator', 'connection.json')];
+  return (vscode.workspace.workspaceFolders ?? []).map((f) => path.join(f.uri.fsPath, '.cache', 'start', 'emulator-connection.json'));
 }
 
 export async function connectEmulator(s: DiskDeltaServices, file?: string): Promise<void> {
@@ -15,7 +13,7 @@ export async function connectEmulator(s: DiskDeltaServices, file?: string): Prom
   if (!chosen) {
     const found = defaultConnectionFiles().filter((f) => existsSync(f));
     const items: (vscode.QuickPickItem & { file?: string })[] = [
-      ...found.map((f) => ({ label: '$(plug) ' + path.basename(path.dirname(f)), description: f, file: f })),
+      ...found.map((f) => ({ label: '$(plug) Emulator started by npm start', description: f, file: f })),
       { label: '$(folder-opened) Browse for a connection file...' },
     ];
     const pick = found.length
