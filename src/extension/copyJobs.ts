@@ -1,4 +1,6 @@
 import * as vscode from 'vscode';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatBytes, formatDuration, formatRate } from '../core/cost';
 import { ChainCopy, defaultJournalPath, NativeCopy, targetBlobName, type CopyProgress, type SnapshotCopySummary } from '../core/copy';
@@ -41,7 +43,35 @@ interface ActiveCopy {
   progress?: CopyProgress;
 }
 
-const RECORDS_KEY = 'diskDelta.copies.v1';
+/**
+ * Copy records in a file of the extension's global storage, written (atomically) before each copy
+ * starts and when it ends: VS Code's global state is flushed lazily and would lose the record of a
+ * copy whose window died, which is exactly the copy that must be offered again.
+ */
+class CopyRecordFile {
+  #records: Record<string, CopyRecord> | undefined;
+  constructor(private readonly file: string) {}
+
+  all(): Record<string, CopyRecord> {
+    if (!this.#records) {
+      try {
+        const parsed = JSON.parse(readFileSync(this.file, 'utf8')) as { version?: number; records?: Record<string, CopyRecord> };
+        this.#records = parsed.version === 1 && parsed.records ? parsed.records : {};
+      } catch {
+        this.#records = {};
+      }
+    }
+    return this.#records;
+  }
+
+  async save(record: CopyRecord): Promise<void> {
+    this.#records = { ...this.all(), [record.familyId.toLowerCase()]: record };
+    await mkdir(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify({ version: 1, records: this.#records }, null, 2));
+    await rename(tmp, this.file);
+  }
+}
 
 export interface DifferentialCopyRequest {
   readonly family: SnapshotFamily;
@@ -62,6 +92,7 @@ export class CopyJobs implements vscode.Disposable {
   readonly #statusBar: vscode.StatusBarItem;
   readonly #onDidChange = new vscode.EventEmitter<void>();
   readonly onDidChange = this.#onDidChange.event;
+  readonly #recordFile: CopyRecordFile;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -69,17 +100,18 @@ export class CopyJobs implements vscode.Disposable {
     private readonly connection: Connection,
     private readonly catalogs: CatalogCache,
   ) {
+    this.#recordFile = new CopyRecordFile(path.join(context.globalStorageUri.fsPath, 'copies.json'));
     this.#statusBar = vscode.window.createStatusBarItem('diskDelta.copies', vscode.StatusBarAlignment.Left, 50);
     this.#statusBar.name = 'Disk Delta Copies';
     this.#statusBar.command = 'diskDelta.showCopies';
   }
 
   get records(): Record<string, CopyRecord> {
-    return this.context.globalState.get<Record<string, CopyRecord>>(RECORDS_KEY) ?? {};
+    return this.#recordFile.all();
   }
 
   async #saveRecord(record: CopyRecord): Promise<void> {
-    await this.context.globalState.update(RECORDS_KEY, { ...this.records, [record.familyId.toLowerCase()]: record });
+    await this.#recordFile.save(record);
     this.#onDidChange.fire();
   }
 

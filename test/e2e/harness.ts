@@ -37,6 +37,11 @@ export interface VsCodeOptions {
    */
   emulator?: { connectionFile: string } | { connection: EmulatorConnection };
   viewport?: { width: number; height: number };
+  /**
+   * Start on the state a crashed session left (`session.scratch`): same user data (global state,
+   * logs) and extensions, as when VS Code is opened again after the machine or the window died.
+   */
+  reuseScratch?: string;
 }
 
 export interface QuickInput {
@@ -110,6 +115,10 @@ export interface VsCodeSession {
   logs(): string;
   /** Closes the browser, kills code-server and everything it started, removes the temp dirs. */
   stop(): Promise<void>;
+  /** The session's temp dir (user data, extensions): pass it as `reuseScratch` after `crash()`. */
+  readonly scratch: string;
+  /** SIGKILLs code-server and its extension host (no clean shutdown) and keeps the temp dirs. */
+  crash(): Promise<void>;
 }
 
 const browserArgs = [
@@ -222,7 +231,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 export async function startVsCode(options: VsCodeOptions = {}): Promise<VsCodeSession> {
   const name = (options.name ?? 'vscode').replace(/[^\w.-]+/g, '-');
   const [codeServer, vsix] = await Promise.all([ensureCodeServer({ log: (l) => console.log(l) }), ensureVsix()]);
-  const scratch = mkdtempSync(path.join(os.tmpdir(), `disk-delta-e2e-${name}-`));
+  const scratch = options.reuseScratch ?? mkdtempSync(path.join(os.tmpdir(), `disk-delta-e2e-${name}-`));
   const userDataDir = path.join(scratch, 'user-data');
   const extensionsDir = path.join(scratch, 'extensions');
   const folder = options.folder ?? path.join(scratch, 'workspace');
@@ -274,6 +283,14 @@ export async function startVsCode(options: VsCodeOptions = {}): Promise<VsCodeSe
     const host = files.filter((f) => /exthost\.log$/.test(f));
     const channel = files.filter((f) => /Disk Delta\.log$/.test(f));
     return [...host, ...channel].map((f) => `--- ${path.relative(userDataDir, f)}\n${readFileSync(f, 'utf8')}`).join('\n');
+  };
+  const crash = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    if (server) killGroup(server, 'SIGKILL');
+    await browser?.close().catch(() => undefined);
+    await waitFor('code-server to die', 5000, () => (serverExited ? true : undefined)).catch(() => undefined);
+    process.removeListener('exit', killOnExit);
   };
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -331,7 +348,7 @@ export async function startVsCode(options: VsCodeOptions = {}): Promise<VsCodeSe
     const page = await browser.newPage({ viewport: options.viewport ?? { width: 1280, height: 800 } });
     await page.goto(url);
     await page.locator('.monaco-workbench .activitybar').waitFor({ state: 'visible', timeout: 60_000 });
-    const session = createSession({ page, browser, url, userDataDir, extensionsDir, folder, name, logs, stop });
+    const session = createSession({ page, browser, url, userDataDir, extensionsDir, folder, name, logs, stop, crash, scratch });
     return session;
   } catch (e) {
     await stop();
@@ -349,6 +366,8 @@ function createSession(s: {
   name: string;
   logs: () => string;
   stop: () => Promise<void>;
+  crash: () => Promise<void>;
+  scratch: string;
 }): VsCodeSession {
   const { page } = s;
   const widget = page.locator('.quick-input-widget');
@@ -432,6 +451,8 @@ function createSession(s: {
     folder: s.folder,
     logs: s.logs,
     stop: s.stop,
+    crash: s.crash,
+    scratch: s.scratch,
     expectActivated,
     quickInput,
     notifications,
