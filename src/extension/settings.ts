@@ -13,7 +13,7 @@ export const settings = {
     return this.config.get<boolean>('tree.groupByResourceGroup', true);
   },
   copyConcurrency(): number {
-    return clamp(this.config.get<number>('copy.concurrency', 16), 1, 64);
+    return clamp(this.config.get<number>('copy.concurrency', 64), 1, 128);
   },
   maxChunkBytes(): number {
     return clamp(this.config.get<number>('copy.maxChunkMiB', 4), 1, 4) * 1024 * 1024;
