@@ -31,6 +31,9 @@ export interface EngineCopyResult {
   readonly bytesCleared: number;
   readonly requests: number;
   readonly retries: number;
+  /** write requests and their retries up to each snapshot's verification (the summary's also count verification reads' retries) */
+  readonly copyRequests: number;
+  readonly copyRetries: number;
   readonly steps: number;
   readonly maxRssBytes: number;
   readonly status: string;
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
   let phase: CopyPhase | undefined;
   let phaseStart = 0;
   let copyEnd: number | undefined;
+  const copyCounts = new Map<number, { requests: number; retries: number }>();
   const start = performance.now();
   phaseStart = start;
   const result = await new ChainCopy(clients.compute, clients.copyDataPlane).run({
@@ -57,6 +61,7 @@ async function main(): Promise<void> {
     verify: job.verify ?? 'changed',
     ...(job.concurrency ? { concurrency: job.concurrency } : {}),
     onProgress: (p) => {
+      if ((p.phase === 'verifying' || p.phase === 'snapshotting') && !copyCounts.has(p.snapshotIndex)) copyCounts.set(p.snapshotIndex, { requests: p.requests, retries: p.retries });
       if (p.phase === phase) return;
       const now = performance.now();
       if (phase) phaseSeconds[phase] = (phaseSeconds[phase] ?? 0) + (now - phaseStart) / 1000;
@@ -76,6 +81,8 @@ async function main(): Promise<void> {
     bytesCleared: sum('bytesCleared'),
     requests: sum('requests'),
     retries: sum('retries'),
+    copyRequests: [...copyCounts.values()].reduce((n, c) => n + c.requests, 0),
+    copyRetries: [...copyCounts.values()].reduce((n, c) => n + c.retries, 0),
     steps: result.summaries.length,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     status: result.status,

@@ -2,9 +2,9 @@
  * `npm run bench`: Disk Delta against the alternatives and the limit, on one emulator with Azure's
  * per-blob targets (500 requests/s, 60 MiB/s, 503 beyond) and 20 ms per request. Prints a Markdown
  * table, writes bench/results.json and docs/PERFORMANCE.md, exits 1 when a correctness check fails.
- *   node bench/run.mjs [--only scattered,log,chain,diff,blockmap,activation] [--no-write]
+ *   node bench/run.mjs [--only scattered,log,chain,diff,blockmap,activation] [--no-write] [--render]
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connectToEmulator } from '../src/azure';
@@ -56,7 +56,7 @@ async function copyScenarios(bench: CopyBench, results: CopyScenarioResult[], ch
         snapshots: snaps,
         changes,
         allocatedBytes: allocated([baseRanges, changes[0]!]),
-        sampleFraction: 5,
+        sampleFraction: 10,
         full: true,
         loopConcurrencies: [32, 64, 128],
         log,
@@ -111,8 +111,9 @@ async function chainScenario(bench: CopyBench): Promise<ChainResult> {
   const snaps = await snapshotsWith(world, disk, 'chain', sets);
   const last = snaps[snaps.length - 1]!;
   // What each step must move: the first snapshot's allocated ranges, then each diff.
-  const bytes = sets.map(totalBytes);
-  const requests = sets.map((s) => minimalRequests(s));
+  // The first step, a base copy, also writes the 512-byte VHD footer after the disk.
+  const bytes = sets.map(totalBytes).map((b, i) => (i === 0 ? b + 512 : b));
+  const requests = sets.map((s, i) => minimalRequests(s) + (i === 0 ? 1 : 0));
   const changedBytes = bytes.reduce((a, b) => a + b, 0);
   const minimal = requests.reduce((a, b) => a + b, 0);
   const limit = sets.reduce((n, _s, i) => n + limitSeconds(bytes[i]!, requests[i]!), 0);
@@ -131,9 +132,9 @@ async function chainScenario(bench: CopyBench): Promise<ChainResult> {
     runs.push({ ...result, writes });
     if (result.steps !== 10) failures.push(`chain: engine run ${r + 1} copied ${result.steps} snapshots, expected 10`);
     if (result.bytesCopied !== changedBytes) failures.push(`chain: engine run ${r + 1} copied ${result.bytesCopied} bytes, expected ${changedBytes}`);
-    if (result.requests - result.retries !== minimal) failures.push(`chain: engine run ${r + 1} made ${result.requests - result.retries} successful requests, expected ${minimal}`);
+    if (result.copyRequests - result.copyRetries !== minimal) failures.push(`chain: engine run ${r + 1} made ${result.copyRequests - result.copyRetries} successful write requests, expected ${minimal}`);
     if (r === 0) {
-      const bad = await bench.check(last, blob, allRangesOf(sets));
+      const bad = await bench.check(last, blob, lastContent(sets));
       if (bad.length) failures.push(`chain: engine target differs from ${last.name} in ${bad.length} range(s)`);
     }
   }
@@ -148,7 +149,7 @@ async function chainScenario(bench: CopyBench): Promise<ChainResult> {
   const stats = await bench.em.getStats();
   log(`  official sample: ${sample.seconds.toFixed(2)} s, ${sample.bytesCopied} bytes`);
   if (sample.bytesCopied !== changedBytes) failures.push(`chain: sample copied ${sample.bytesCopied} bytes, expected ${changedBytes}`);
-  const bad = await bench.check(last, blob, allRangesOf(sets));
+  const bad = await bench.check(last, blob, lastContent(sets), 2);
   if (bad.length) failures.push(`chain: sample target differs from ${last.name} in ${bad.length} range(s)`);
   return {
     name: 'chain',
@@ -162,7 +163,8 @@ async function chainScenario(bench: CopyBench): Promise<ChainResult> {
       runSeconds: runs.map((r) => Math.round(r.seconds * 100) / 100),
       bytesCopied: mid.bytesCopied,
       requests: mid.writes,
-      retries: mid.retries,
+      retries: mid.copyRetries,
+      successfulWrites: mid.copyRequests - mid.copyRetries,
       maxRssBytes: Math.max(...runs.map((r) => r.maxRssBytes)),
       runs: runs.length,
       phaseSeconds: Object.fromEntries(Object.entries(mid.phaseSeconds).map(([k, v]) => [k, Math.round(v * 100) / 100])),
@@ -179,7 +181,8 @@ async function chainScenario(bench: CopyBench): Promise<ChainResult> {
   };
 }
 
-function allRangesOf(sets: readonly PageRange[][]): PageRange[] {
+/** Every range written to the chain's disk (the last snapshot holds them all). */
+function lastContent(sets: readonly PageRange[][]): PageRange[] {
   return sets.flat().sort((a, b) => a.offset - b.offset);
 }
 
@@ -193,7 +196,25 @@ async function diffScenario(world: BenchWorld, connectionFile: string): Promise<
   return measureDiff(connectionFile, older.id, newer.id, { rangeCount: w.ranges, changedBytes: w.bytes }, log);
 }
 
+/** The emulator's self-signed CA is generated at each start; a rare failure there is not the bench's to fail on. */
+async function startEmulatorWithRetry(): Promise<RunningEmulator> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEmulator({ faults: FAULTS, regions: ['eastus', 'westus2'] });
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      log(`  the emulator did not start (${redact(error instanceof Error ? error.message.split('\n')[0]! : String(error))}); trying again`);
+    }
+  }
+}
+
 async function main(): Promise<void> {
+  if (args.includes('--render')) {
+    // Re-render docs/PERFORMANCE.md from the last results (after a change to the report's wording).
+    const saved = JSON.parse(readFileSync(path.join(root, 'bench', 'results.json'), 'utf8')) as BenchResults;
+    writeFileSync(path.join(root, 'docs', 'PERFORMANCE.md'), renderMarkdown(saved));
+    return;
+  }
   const results: CopyScenarioResult[] = [];
   const chains: ChainResult[] = [];
   let diff: DiffResult | undefined;
@@ -206,7 +227,7 @@ async function main(): Promise<void> {
   try {
     if (['scattered', 'log', 'chain', 'diff'].some(wanted)) {
       log(`starting the emulator (faults ${JSON.stringify(FAULTS)})`);
-      em = await startEmulator({ faults: FAULTS, regions: ['eastus', 'westus2'] });
+      em = await startEmulatorWithRetry();
       writeFileSync(connectionFile, JSON.stringify(em.connection), { mode: 0o600 });
       const clients = connectToEmulator(em.connection, em.ca);
       bench = new CopyBench(em, clients, connectionFile);
