@@ -41,7 +41,7 @@ export async function activateDiskDelta(context: vscode.ExtensionContext, log: L
     tree,
     view,
     connection.onDidChange(describeView),
-    copies.onDidChange(() => tree.redraw()),
+    copies.onDidChange((familyId) => tree.redrawFamily(familyId)),
     ...registerCommands(services),
     registerDiffRestore(services),
   );

@@ -90,7 +90,8 @@ export interface DifferentialCopyRequest {
 export class CopyJobs implements vscode.Disposable {
   readonly #active = new Map<string, ActiveCopy>();
   readonly #statusBar: vscode.StatusBarItem;
-  readonly #onDidChange = new vscode.EventEmitter<void>();
+  /** Fires with the family id whose copy status changed. */
+  readonly #onDidChange = new vscode.EventEmitter<string | undefined>();
   readonly onDidChange = this.#onDidChange.event;
   readonly #recordFile: CopyRecordFile;
 
@@ -112,7 +113,7 @@ export class CopyJobs implements vscode.Disposable {
 
   async #saveRecord(record: CopyRecord): Promise<void> {
     await this.#recordFile.save(record);
-    this.#onDidChange.fire();
+    this.#onDidChange.fire(record.familyId);
   }
 
   recordOf(familyId: string): CopyRecord | undefined {
@@ -221,7 +222,7 @@ export class CopyJobs implements vscode.Disposable {
     const active: ActiveCopy = { familyId: key, title, controller: new AbortController(), resourceIds: new Set(family.snapshots.map((s) => s.id)) };
     this.#active.set(key, active);
     this.#updateStatusBar();
-    this.#onDidChange.fire();
+    this.#onDidChange.fire(familyId);
     this.log.info(`${title}: up to ${upTo.name}, blob ${store.blob(blobName).displayUrl}`);
     try {
       const result = await withCancellableProgress(title, async (report, signal) => {
@@ -248,7 +249,7 @@ export class CopyJobs implements vscode.Disposable {
             if (now - lastTick > 1000) {
               lastTick = now;
               this.#updateStatusBar();
-              this.#onDidChange.fire();
+              this.#onDidChange.fire(familyId);
             }
           },
           onNotice: (n) => this.log.info(`${family.sourceName}: ${n.code}: ${n.message}`),
@@ -288,7 +289,7 @@ export class CopyJobs implements vscode.Disposable {
     } finally {
       this.#active.delete(key);
       this.#updateStatusBar();
-      this.#onDidChange.fire();
+      this.#onDidChange.fire(familyId);
     }
   }
 

@@ -34,11 +34,7 @@ async function openMap(vscode: VsCodeSession, snapshotName: string): Promise<Fra
     const row = await vscode.waitForTreeItem(label);
     if ((await row.getAttribute('aria-expanded')) === 'false') await row.click();
   }
-  const row = await vscode.waitForTreeItem(snapshotName);
-  await row.click({ button: 'right' });
-  const item = vscode.page.locator('.context-view .action-item .action-label', { hasText: 'Diff with Previous Snapshot' }).first();
-  await item.waitFor({ state: 'visible', timeout: 10_000 });
-  await item.click();
+  await vscode.treeContextMenu(snapshotName, 'Diff with Previous Snapshot');
   const frame = await vscode.webviewFrame(async (f) => (await f.locator('#block-map').count()) > 0, 120_000);
   await frame.locator('#summary-changed[data-value]').waitFor({ state: 'attached', timeout: 60_000 });
   await frame.waitForFunction('document.querySelector("#block-map")?.getAttribute("data-window-length") !== null', undefined, { timeout: 30_000 });

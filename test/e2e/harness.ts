@@ -119,6 +119,11 @@ export interface VsCodeSession {
   readonly scratch: string;
   /** SIGKILLs code-server and its extension host (no clean shutdown) and keeps the temp dirs. */
   crash(): Promise<void>;
+  /**
+   * Right-clicks a tree row once it has stopped being re-rendered (a refresh replaces rows, and a menu
+   * opened on a replaced row runs its command without the item) and runs the menu action.
+   */
+  treeContextMenu(label: string, action: string, timeoutMs?: number): Promise<void>;
 }
 
 const browserArgs = [
@@ -500,6 +505,26 @@ function createSession(s: {
 
     treeItem(label) {
       return viewPane.locator('.monaco-list-row', { hasText: label }).first();
+    },
+
+    async treeContextMenu(label, action, timeoutMs = 60_000) {
+      const row = viewPane.locator('.monaco-list-row', { hasText: label }).first();
+      await waitFor(`the tree row "${label}" to settle`, timeoutMs, async () => {
+        await row.waitFor({ state: 'visible', timeout: timeoutMs });
+        const handle = await row.elementHandle();
+        if (!handle) return undefined;
+        await page.waitForTimeout(1000);
+        const same = await row.evaluate((el, h) => el === h, handle).catch(() => false);
+        const attached = await handle.evaluate((el) => el.isConnected).catch(() => false);
+        await handle.dispose();
+        return same && attached ? true : undefined;
+      });
+      await row.click();
+      await row.click({ button: 'right' });
+      const item = page.locator('.context-view .action-item .action-label', { hasText: action }).first();
+      await item.waitFor({ state: 'visible', timeout: 10_000 });
+      await item.click();
+      await page.locator('.context-view .monaco-menu').waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
     },
 
     async waitForTreeItem(label, timeoutMs = 30_000) {

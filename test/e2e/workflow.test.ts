@@ -27,18 +27,6 @@ async function expand(label: string): Promise<void> {
   await vscode.page.waitForTimeout(200);
 }
 
-async function contextMenu(rowLabel: string, action: string): Promise<void> {
-  await vscode.waitForTreeItem(rowLabel);
-  // A refresh re-renders the rows: let it settle so the click lands on the row the menu is for.
-  await vscode.page.waitForTimeout(1000);
-  const row = await vscode.waitForTreeItem(rowLabel);
-  await row.click();
-  await row.click({ button: 'right' });
-  const item = vscode.page.locator('.context-view .action-item .action-label', { hasText: action }).first();
-  await item.waitFor({ state: 'visible', timeout: 10_000 });
-  await item.click();
-}
-
 async function waitForRow(label: string, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let text = '';
@@ -153,7 +141,7 @@ void test('creating a snapshot from the palette adds it to the tree and to Azure
 
 void test('copying a snapshot to the other region from the context menu finishes, verified, and the family is up to date', async () => {
   const target = emulator.connection.storageAccounts.find((a) => a.region === 'westus2')!;
-  await contextMenu('small-app-2', 'Copy Snapshot to Another Region');
+  await vscode.treeContextMenu('small-app-2', 'Copy Snapshot to Another Region');
   await vscode.quickInput.waitForItem(target.name, 30_000);
   await vscode.quickInput.pick(target.name);
   await vscode.quickInput.waitForTitle(/container/);
@@ -207,7 +195,7 @@ void test('cancelling a copy midway leaves no SAS active, and resume completes i
   await expand('small-app family');
   await emulator.setFaults({ latency: 400 });
   try {
-    await contextMenu('small-app-3', 'Copy Snapshot to Another Region');
+    await vscode.treeContextMenu('small-app-3', 'Copy Snapshot to Another Region');
     await vscode.quickInput.waitForItem('where this family was copied before', 30_000);
     await vscode.quickInput.pick('where this family was copied before');
     await vscode.quickInput.waitForItem('Page blob only');

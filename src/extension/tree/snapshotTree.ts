@@ -27,6 +27,8 @@ export class SnapshotTreeProvider implements vscode.TreeDataProvider<DiskDeltaNo
   readonly onDidChangeTreeData = this.#onDidChange.event;
   readonly #shown = new Map<string, number>();
   readonly #parents = new WeakMap<object, DiskDeltaNode>();
+  /** The family nodes last handed to VS Code, to redraw one family without re-rendering the tree. */
+  readonly #familyNodes = new Map<string, FamilyNode[]>();
   readonly #disposables: vscode.Disposable[] = [this.#onDidChange];
 
   constructor(
@@ -54,6 +56,13 @@ export class SnapshotTreeProvider implements vscode.TreeDataProvider<DiskDeltaNo
     this.#onDidChange.fire();
   }
 
+  /** Redraws one family's row (its copy status), or everything when it is not shown. */
+  redrawFamily(familyId: string | undefined): void {
+    const nodes = familyId ? this.#familyNodes.get(familyId.toLowerCase()) : undefined;
+    if (!nodes?.length) return this.redraw();
+    for (const n of nodes) this.#onDidChange.fire(n);
+  }
+
   showMore(key: string): void {
     this.#shown.set(key, (this.#shown.get(key) ?? PAGE_SIZE) + PAGE_SIZE);
     this.#onDidChange.fire();
@@ -69,7 +78,15 @@ export class SnapshotTreeProvider implements vscode.TreeDataProvider<DiskDeltaNo
 
   async getChildren(node?: DiskDeltaNode): Promise<DiskDeltaNode[]> {
     const children = await this.#children(node);
-    if (node) for (const c of children) this.#parents.set(c, node);
+    if (!node) this.#familyNodes.clear();
+    for (const c of children) {
+      if (node) this.#parents.set(c, node);
+      if (c instanceof FamilyNode) {
+        for (const key of new Set([c.family.id.toLowerCase(), ...(c.family.snapshots[0]?.familyId ? [c.family.snapshots[0].familyId.toLowerCase()] : [])])) {
+          this.#familyNodes.set(key, [...(this.#familyNodes.get(key) ?? []).filter((n) => n.id !== c.id), c]);
+        }
+      }
+    }
     return children;
   }
 
