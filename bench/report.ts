@@ -162,6 +162,16 @@ function notes(r: BenchResults): string[] {
       );
     }
   }
+  for (const c of r.copies) {
+    if (c.sample && !c.sample.note && c.sample.seconds <= c.engine.copySeconds * 1.15) {
+      out.push(
+        `- ${c.name}: with few large ranges the sequential algorithm already moves ~${((c.changedBytes / c.sample.seconds) / 2 ** 20).toFixed(0)} MiB/s: ` +
+          'each 4 MiB Put Page From URL reads its source inside the emulator, on the same machine, so one request at a time nearly fills the 60 MiB/s ' +
+          'target. Across regions each source read is slower, which is where requests in flight pay off; here the engine adds verification and ' +
+          "resumability at the same copy speed. The sample's time varies most between runs (one run each).",
+      );
+    }
+  }
   for (const c of missedTime) {
     if (c.name === 'chain') {
       out.push(
