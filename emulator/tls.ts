@@ -16,7 +16,13 @@ function der(tag: number, body: Buffer): Buffer {
 }
 const seq = (...parts: Buffer[]): Buffer => der(0x30, Buffer.concat(parts));
 const set = (...parts: Buffer[]): Buffer => der(0x31, Buffer.concat(parts));
-const int = (b: Buffer): Buffer => der(0x02, b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
+/** A DER INTEGER of an unsigned big-endian value: minimal (no redundant leading zero), never negative. */
+const int = (b: Buffer): Buffer => {
+  let start = 0;
+  while (start < b.length - 1 && b[start] === 0) start++;
+  const v = b.subarray(start);
+  return der(0x02, v[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), v]) : v);
+};
 const oid = (dotted: string): Buffer => {
   const nums = dotted.split('.').map(Number);
   const out: number[] = [40 * nums[0]! + nums[1]!];
@@ -65,8 +71,9 @@ function certificate(opts: {
     exts.push(seq(oid('2.5.29.17'), octets(seq(...names))));
     exts.push(seq(oid('2.5.29.37'), octets(seq(oid('1.3.6.1.5.5.7.3.1')))));
   }
+  // Serial numbers are positive and at most 20 octets (RFC 5280 4.1.2.2); int() keeps the encoding minimal.
   const serial = crypto.randomBytes(12);
-  serial[0]! &= 0x7f;
+  serial[0] = (serial[0]! & 0x7f) | 0x01;
   const tbs = seq(
     ctx(0, int(Buffer.from([2]))),
     int(serial),
