@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { connectToEmulator } from '../src/azure';
-import { ChainCopy, type CopyPhase } from '../src/core/copy';
+import { AZURE_TARGET_PACE, ChainCopy, type CopyPhase } from '../src/core/copy';
 import type { EmulatorConnection } from '../src/core/emulatorConnection';
 import type { SnapshotInfo, StorageAccountInfo } from '../src/core/model';
 import { redact } from '../src/core/secret';
@@ -60,6 +60,8 @@ async function main(): Promise<void> {
     createContainer: true,
     verify: job.verify ?? 'changed',
     ...(job.concurrency ? { concurrency: job.concurrency } : {}),
+    // As the CLI and the extension copy: paced just under the blob's targets.
+    targetPace: AZURE_TARGET_PACE,
     onProgress: (p) => {
       if ((p.phase === 'verifying' || p.phase === 'snapshotting') && !copyCounts.has(p.snapshotIndex)) copyCounts.set(p.snapshotIndex, { requests: p.requests, retries: p.retries });
       if (p.phase === phase) return;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatBytes, formatDuration, formatRate } from '../core/cost';
-import { ChainCopy, defaultJournalPath, NativeCopy, targetBlobName, type CopyProgress, type SnapshotCopySummary } from '../core/copy';
+import { AZURE_TARGET_PACE, ChainCopy, defaultJournalPath, NativeCopy, targetBlobName, type CopyProgress, type SnapshotCopySummary } from '../core/copy';
 import type { SnapshotFamily } from '../core/families';
 import type { SnapshotInfo, StorageAccountInfo } from '../core/model';
 import { isAbortError } from '../core/ports';
@@ -239,6 +239,7 @@ export class CopyJobs implements vscode.Disposable {
           lockDirectory: this.journalDirectory,
           createContainer: request.createContainer,
           concurrency: settings.copyConcurrency(),
+          targetPace: AZURE_TARGET_PACE,
           maxChunkBytes: settings.maxChunkBytes(),
           sasDurationSeconds: settings.sasDurationSeconds(),
           signal: active.controller.signal,

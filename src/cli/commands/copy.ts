@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { formatBytes, formatDuration, formatRate } from '../../core/cost';
-import { ChainCopy, defaultJournalPath, defaultStateDirectory, NativeCopy, targetBlobName, TARGET_METADATA, type CopyProgress, type SnapshotCopySummary } from '../../core/copy';
+import { AZURE_TARGET_PACE, ChainCopy, defaultJournalPath, defaultStateDirectory, NativeCopy, targetBlobName, TARGET_METADATA, type CopyProgress, type SnapshotCopySummary } from '../../core/copy';
 import { resolveCopySource, resolveTargetAccount } from '../../core/copyTargets';
 import { DiskDeltaError } from '../../core/ports';
 import { validateContainerName } from '../../core/names';
@@ -77,6 +77,7 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
     lockDirectory: path.join(defaultStateDirectory(), 'copies'),
     createContainer: o.container === undefined,
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+    targetPace: AZURE_TARGET_PACE,
     signal: ctx.signal,
     onProgress: progressPrinter(ctx),
     onNotice: (n) => ctx.note(`${n.code}: ${n.message}`),

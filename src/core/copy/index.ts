@@ -17,5 +17,5 @@ export type { NativeCopyRequest, NativeCopyResult, NativeCopyStep } from './nati
 export { chooseMode, crossesFourTiBBoundary, DEFAULT_WINDOW_BYTES, planId, targetBlobName } from './plan';
 export type { CopyMode, CopyPlan, CopyTargetRef, FullCopyReason, ImportOptions, PageOp, SnapshotRef, VerifyMode } from './plan';
 export type { CopyNotice, CopyPhase, CopyProgress, NoticeListener, ProgressListener, SnapshotCopySummary } from './progress';
-export { AdaptiveConcurrency, classifyError, DEFAULT_RETRY_POLICY } from './retry';
+export { AdaptiveConcurrency, AZURE_TARGET_PACE, BlobPacer, classifyError, DEFAULT_RETRY_POLICY, PAGE_BLOB_TARGETS } from './retry';
 export type { ClassifiedError, ErrorClass, RetryPolicy } from './retry';

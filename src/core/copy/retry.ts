@@ -249,3 +249,42 @@ export class AdaptiveConcurrency {
     }
   }
 }
+
+/**
+ * Azure's scale targets for one standard page blob: 500 requests/s and 60 MiB/s; beyond them it answers
+ * 503 ServerBusy — AZURE-FACTS "Page blobs". A copy writes into one base blob, so these bound it.
+ */
+export const PAGE_BLOB_TARGETS = { requestsPerSecond: 500, bytesPerSecond: 60 * 1024 * 1024 } as const;
+
+/** What copies to Azure (and the emulator, which models the same targets) are paced at: 95% of the targets. */
+export const AZURE_TARGET_PACE = { requestsPerSecond: PAGE_BLOB_TARGETS.requestsPerSecond * 0.95, bytesPerSecond: PAGE_BLOB_TARGETS.bytesPerSecond * 0.95 } as const;
+
+/**
+ * Paces requests into one blob just under its scale targets (generic cell rate algorithm, one per
+ * dimension): running into the 503s and waiting out their Retry-After costs far more than arriving
+ * evenly. The AIMD limiter still backs off if the real limit is lower.
+ */
+export class BlobPacer {
+  #requestsAt = 0;
+  #bytesAt = 0;
+  readonly #msPerRequest: number;
+  readonly #msPerByte: number;
+
+  constructor(
+    rate: { readonly requestsPerSecond: number; readonly bytesPerSecond: number },
+    /** How far ahead of the even schedule a burst may run, ms. */
+    private readonly toleranceMs = 20,
+  ) {
+    this.#msPerRequest = 1000 / rate.requestsPerSecond;
+    this.#msPerByte = 1000 / rate.bytesPerSecond;
+  }
+
+  /** Reserves a request of `bytes` and returns how long to wait before sending it (ms). */
+  reserve(bytes: number, now: number): number {
+    const requestStart = Math.max(this.#requestsAt, now - this.toleranceMs);
+    const bytesStart = Math.max(this.#bytesAt, now - this.toleranceMs);
+    this.#requestsAt = requestStart + this.#msPerRequest;
+    this.#bytesAt = bytesStart + bytes * this.#msPerByte;
+    return Math.max(0, requestStart - now, bytesStart - now);
+  }
+}
