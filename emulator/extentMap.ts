@@ -39,22 +39,8 @@ export function firstEndingAfter(list: ExtentList, offset: number): number {
 
 /** A new list with `[start, end)` replaced by `piece` (or cleared when `piece` is undefined). */
 export function overwrite(list: ExtentList, start: number, end: number, piece?: { src: number; delta: number }): Extent[] {
-  const i = firstEndingAfter(list, start);
-  let j = i;
-  const middle: Extent[] = [];
-  while (j < list.length && list[j]!.start < end) {
-    const e = list[j]!;
-    if (e.start < start) middle.push({ start: e.start, end: start, src: e.src, delta: e.delta });
-    j++;
-  }
-  if (piece) middle.push({ start, end, src: piece.src, delta: piece.delta });
-  if (j > i) {
-    const last = list[j - 1]!;
-    if (last.end > end) middle.push({ start: end, end: last.end, src: last.src, delta: last.delta });
-  }
-  const out = list.slice(0, i) as Extent[];
-  for (const m of middle) out.push(m);
-  for (let k = j; k < list.length; k++) out.push(list[k]!);
+  const out = list.slice() as Extent[];
+  overwriteInPlace(out, start, end, piece);
   return out;
 }
 
