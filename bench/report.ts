@@ -157,7 +157,7 @@ function notes(r: BenchResults): string[] {
     if (verify !== undefined) {
       out.push(
         `- ${c.name}: of the engine's ${s(c.engine.seconds)}, verification took ${s(verify)}: it reads the changed ranges back from source and target ` +
-          `(8 reads in flight), and those reads count against the same per-blob targets. The copy phase alone is ${x(c.engine.copySeconds, c.limitSeconds)} × the limit` +
+          `(16 reads of 1 MiB in flight), and those reads count against the same per-blob targets. The copy phase alone is ${x(c.engine.copySeconds, c.limitSeconds)} × the limit` +
           (c.loop ? ` and ${x(c.engine.copySeconds, c.loop.seconds)} × the plain loop at ×${c.loop.concurrency}.` : '.'),
       );
     }
