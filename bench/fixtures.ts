@@ -7,6 +7,7 @@ import type { AzureClients } from '../src/azure';
 import type { PageRange, SnapshotInfo, StorageAccountInfo } from '../src/core/model';
 import type { PageSource } from '../src/core/ports';
 import type { RunningEmulator } from '../test/support/emulator';
+import { seededRandom } from '../emulator/faults';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -21,16 +22,6 @@ export const TARGET_REGION = 'westus2';
 export const BLOB_MIBPS = 60;
 export const BLOB_RPS = 500;
 
-/** mulberry32, so every run writes the same layout. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0 || 0x2545f491;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * `count` ranges of `length` bytes scattered over [start, start + span): one per equal slot, at a random

@@ -23,19 +23,8 @@ import {
 } from './copyChecks';
 import type { RunningEmulator } from './emulator';
 import { writeDisk, type DiskWrite } from './disks';
+import { seededRandom } from '../../emulator/faults';
 
-/** xorshift32: the same seed gives the same kill points. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
 
 /** The done records a resumed run appended after rewriting the state it loaded (`loaded`: that state's records). */
 function appendedDone(loaded: readonly JournalRecordLine[], now: readonly JournalRecordLine[]): JournalRecordLine[] {

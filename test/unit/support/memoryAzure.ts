@@ -16,6 +16,9 @@ import type {
 } from '../../../src/core/ports';
 import { DiskDeltaError } from '../../../src/core/ports';
 import { Secret } from '../../../src/core/secret';
+import { seededRandom } from '../../../emulator/faults';
+
+export { seededRandom };
 
 const PAGE = 512;
 
@@ -179,17 +182,6 @@ export interface FaultPlan {
   readonly retryAfterMs?: number;
 }
 
-/** Small deterministic PRNG (mulberry32) so fault runs are reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Grant {
   readonly token: string;
