@@ -523,8 +523,17 @@ function createSession(s: {
       await row.click({ button: 'right' });
       const item = page.locator('.context-view .action-item .action-label', { hasText: action }).first();
       await item.waitFor({ state: 'visible', timeout: 10_000 });
+      const menu = page.locator('.context-view .monaco-menu');
+      // A click that lands while the menu is still settling only hovers its item: then the hovered
+      // (focused) item is run with Enter. Either way the menu must close, or the action never ran.
+      await item.hover();
+      await page.waitForTimeout(200);
       await item.click();
-      await page.locator('.context-view .monaco-menu').waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+      if (!(await menu.waitFor({ state: 'hidden', timeout: 1500 }).then(() => true, () => false))) {
+        await item.hover();
+        await page.keyboard.press('Enter');
+        await menu.waitFor({ state: 'hidden', timeout: 10_000 });
+      }
     },
 
     async waitForTreeItem(label, timeoutMs = 30_000) {
