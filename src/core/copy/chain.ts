@@ -6,8 +6,9 @@ import type { SnapshotInfo } from '../model';
 import type { ComputeApi, DataPlane, TargetStore } from '../ports';
 import { DiskDeltaError, isAbortError } from '../ports';
 import { sameResourceId } from '../resourceId';
-import type { CopyExecutorOptions, SnapshotCopyResult } from './executor';
+import type { CopyExecutorOptions, SnapshotCopyResult, StepPrefetch } from './executor';
 import { CopyExecutor, TARGET_METADATA } from './executor';
+import { GrantPool } from './grants';
 import { CopyJournal, FamilyLock } from './journal';
 import type { CopyPlan, ImportOptions, SnapshotRef, VerifyMode } from './plan';
 import { chooseMode, DEFAULT_WINDOW_BYTES, snapshotRef, targetBlobName, VHD_FOOTER_BYTES } from './plan';
@@ -87,7 +88,11 @@ export class ChainCopy {
     const steps: SnapshotCopyResult[] = [];
     const result = (status: ChainCopyResult['status']): ChainCopyResult => ({ status, targetBlobUrl: target.displayUrl, steps, summaries: steps.map((s) => s.summary) });
     let journal: CopyJournal | undefined;
-    const executor = new CopyExecutor(this.compute, this.dataPlane, request);
+    const executor = new CopyExecutor(this.compute, request);
+    const grants = new GrantPool(this.compute, this.dataPlane, request.sasDurationSeconds ?? 3600, request.now ?? Date.now, request.signal);
+    // This step's grants and operations, requested during the step before; and the next step's.
+    let ahead: StepPrefetch | undefined;
+    let upcoming: StepPrefetch | undefined;
     try {
       if (!(await executor.call((signal) => store.containerExists({ signal })))) {
         if (!request.createContainer) {
@@ -113,12 +118,10 @@ export class ChainCopy {
       journal = opened.journal;
       for (const w of opened.warnings) request.onNotice?.({ snapshotIndex: 0, code: 'JournalTornLine', message: w });
 
-      let prev: SnapshotRef | undefined = previous;
-      let prevExists = previousExists;
-      for (let i = 0; i < todo.length; i += 1) {
+      const planFor = (i: number, prev: SnapshotRef | undefined, prevExists: boolean): CopyPlan => {
         const source = snapshotRef(todo[i]!);
         const { mode, fullReason } = chooseMode(prev, source, prevExists, i === 0 ? metadata[TARGET_METADATA.inProgress] : undefined);
-        const plan: CopyPlan = {
+        return {
           familyId,
           source,
           previous: mode === 'base' ? undefined : prev,
@@ -131,17 +134,47 @@ export class ChainCopy {
           windowBytes: request.windowBytes ?? DEFAULT_WINDOW_BYTES,
           maxChunkBytes: request.maxChunkBytes ?? MAX_PUT_PAGES,
         };
+      };
+
+      // Each step's grants and diff listing are requested while the step before it copies: the copy goes
+      // from one snapshot's last write to the next one's first with only the blob snapshot and its record between.
+      let plan = planFor(0, previous, previousExists);
+      for (let i = 0; i < todo.length; i += 1) {
+        const nextPlan = i + 1 < todo.length ? planFor(i + 1, plan.source, true) : undefined;
+        const next = nextPlan ? executor.prefetch(nextPlan, grants, i + 1, todo.length) : undefined;
+        upcoming = next;
         steps.push(
-          await executor.runStep({ plan, target, account: store.account, journal, snapshotIndex: i, snapshotCount: todo.length, sourceDiskId: todo[i]!.sourceResourceId }),
+          await executor.runStep({
+            plan,
+            target,
+            account: store.account,
+            journal,
+            snapshotIndex: i,
+            snapshotCount: todo.length,
+            sourceDiskId: todo[i]!.sourceResourceId,
+            grants,
+            ...(ahead ? { prefetched: ahead } : {}),
+            keepSource: next !== undefined,
+            ...(next ? { nextSourceId: () => (next.ready ? next.plan.source.id : undefined) } : {}),
+          }),
         );
-        prev = source;
-        prevExists = true;
+        ahead?.close();
+        ahead = upcoming;
+        upcoming = undefined;
+        if (nextPlan) plan = nextPlan;
       }
       return result('completed');
     } catch (error) {
       if (isAbortError(error) || request.signal?.aborted) return result('cancelled');
       throw error;
     } finally {
+      ahead?.close();
+      upcoming?.close();
+      // Normally empty by now (each step revokes what it is done with); after a failure, the safety net.
+      const unrevoked = await grants.closeAll();
+      if (unrevoked.length > 0) {
+        request.onNotice?.({ snapshotIndex: Math.max(0, steps.length - 1), code: 'RevokeFailed', message: `Could not revoke read access on ${unrevoked.join(', ')}; it expires by itself, or use Revoke Access.` });
+      }
       await journal?.close();
       await lock.release();
     }

@@ -5,13 +5,14 @@
 import { createHash } from 'node:crypto';
 import type { PageRange, StorageAccountInfo } from '../model';
 import { iterateChunks, mergeAdjacentStream, rangeEnd } from '../pageRanges';
-import type { ByteWindow, ComputeApi, DataPlane, PageTarget } from '../ports';
+import type { ByteWindow, ComputeApi, PageTarget } from '../ports';
 import { DiskDeltaError } from '../ports';
 import { parseResourceId } from '../resourceId';
 import { redact } from '../secret';
-import { revokeAccess, SasGrant } from './grants';
+import type { GrantPool, SasGrant } from './grants';
 import type { CopyJournal } from './journal';
 import type { CopyPlan, PageOp } from './plan';
+import { Prefetch } from './prefetch';
 import { describeRange, diffOps, planId, unionStream, validatePlanShape, VHD_FOOTER_BYTES, windowedRanges, writeOps } from './plan';
 import type { NoticeListener, ProgressListener, SnapshotCopySummary } from './progress';
 import { ProgressMeter } from './progress';
@@ -44,7 +45,7 @@ export interface CopyExecutorOptions {
   /** Reads at once while verifying (each reads both sides). */
   readonly verifyConcurrency?: number;
   /**
-   * Pace writes into the target blob under these rates (the CLI and the extension pass
+   * Pace requests to the target blob (writes, and verification reads) under these rates (the CLI and the extension pass
    * AZURE_TARGET_PACE); without it requests go as fast as the concurrency limit allows.
    */
   readonly targetPace?: { readonly requestsPerSecond: number; readonly bytesPerSecond: number } | false;
@@ -64,6 +65,42 @@ export interface StepContext {
   readonly snapshotIndex: number;
   readonly snapshotCount: number;
   readonly sourceDiskId?: string;
+  /** The copy's read grants; the step revokes what it no longer needs and, on failure, everything. */
+  readonly grants: GrantPool;
+  /** This step's grants and operations, requested while the step before it ran (`prefetch`). */
+  readonly prefetched?: StepPrefetch;
+  /** The next step diffs against this step's source: keep its grant open. */
+  readonly keepSource?: boolean;
+  /**
+   * The next step's source, when it is ready to start (granted, diff listing under way): the step records
+   * it as in progress together with this one's completion, saving the next step a metadata write.
+   */
+  readonly nextSourceId?: () => string | undefined;
+}
+
+/** A step's grants and page operations, requested ahead of the step. */
+export interface StepPrefetch {
+  readonly plan: CopyPlan;
+  /** True once the grants are held and the listing is under way. */
+  readonly ready: boolean;
+  /** Stops the listing (when the step will not run, or has no use for it). */
+  close(): void;
+}
+
+interface PrefetchState extends StepPrefetch {
+  readonly ops: Promise<Prefetch<PageOp> | undefined>;
+  /** Retries of the listing made ahead of the step, added to the step's count. */
+  readonly meter: ProgressMeter;
+}
+
+/** Operations listed ahead of their step, at most (a few MiB of memory). */
+const PREFETCH_OPS = 4096;
+
+/** What the target holds after a step of this copy: the next step need not ask again. */
+interface TargetState {
+  readonly target: PageTarget;
+  readonly metadata: Record<string, string>;
+  readonly sizeBytes: number;
 }
 
 export interface SnapshotCopyResult {
@@ -134,10 +171,10 @@ export class CopyExecutor {
   readonly #random: () => number;
   readonly #abandoned = new Set<Promise<unknown>>();
   readonly #pacer: BlobPacer | undefined;
+  #targetState: TargetState | undefined;
 
   constructor(
     private readonly compute: ComputeApi,
-    private readonly dataPlane: DataPlane,
     private readonly options: CopyExecutorOptions = {},
   ) {
     // 64: with ~20 ms per request and the source read inside each Put Page From URL, 16 requests in flight
@@ -167,20 +204,16 @@ export class CopyExecutor {
     const { plan, target, journal } = ctx;
     validatePlanShape(plan);
     const meter = new ProgressMeter(ctx.snapshotIndex, ctx.snapshotCount, this.options.onProgress, this.#now);
-    const grants: SasGrant[] = [];
-    const requested: string[] = [];
+    const pool = ctx.grants;
+    const prefetched = ctx.prefetched && ctx.prefetched.plan === plan ? (ctx.prefetched as PrefetchState) : undefined;
     let failure: unknown;
     try {
       meter.emit('granting');
-      const duration = this.options.sasDurationSeconds ?? 3600;
-      const grant = async (id: string): Promise<SasGrant> => {
-        requested.push(id);
-        const g = await SasGrant.open(this.compute, this.dataPlane, id, duration, this.#now, this.#signal);
-        grants.push(g);
-        return g;
-      };
-      const source = await grant(plan.source.id);
-      const previous = plan.mode === 'delta' && plan.previous ? await grant(plan.previous.id) : undefined;
+      // Listed ahead while the step before ran; if that went wrong, this step lists again (and reports the error).
+      const ahead = prefetched ? await prefetched.ops : undefined;
+      if (prefetched) meter.retries += prefetched.meter.retries;
+      const source = await pool.get(plan.source.id);
+      const previous = plan.mode === 'delta' && plan.previous ? await pool.get(plan.previous.id) : undefined;
 
       meter.emit('planning');
       const id = planId(plan);
@@ -205,9 +238,11 @@ export class CopyExecutor {
 
       if (!journal.hasPhase('copied')) {
         meter.emit(plan.mode === 'delta' ? 'clearing' : 'copying');
-        await this.#runOps(ctx, meter, this.#planOps(plan, source, previous, meter), source);
+        await this.#runOps(ctx, meter, ahead ?? this.#planOps(plan, source, previous, meter), source);
         await this.#settleAbandoned();
         await journal.recordPhase('copied');
+      } else {
+        ahead?.close();
       }
       meter.bytesTotalIsEstimate = false;
 
@@ -232,14 +267,20 @@ export class CopyExecutor {
       }
 
       // Recorded last: once the blob says it holds this snapshot, a re-run skips the step entirely.
+      const known = this.#targetState?.target === target ? this.#targetState : undefined;
+      this.#targetState = undefined;
       if (!journal.hasPhase('recorded')) {
-        const existing = await this.#request(meter, [], (signal) => target.getMetadata({ signal }), false);
-        await this.#request(meter, [], (signal) => target.setMetadata(recordedMetadata(existing, plan, blobSnapshot, ctx.sourceDiskId), { signal }), false);
+        const existing = known?.metadata ?? (await this.#request(meter, [], (signal) => target.getMetadata({ signal }), false));
+        const next = ctx.nextSourceId?.();
+        const recorded = recordedMetadata(existing, plan, blobSnapshot, ctx.sourceDiskId, next);
+        await this.#request(meter, [], (signal) => target.setMetadata(recorded, { signal }), false);
         await journal.recordPhase('recorded');
+        this.#targetState = { target, metadata: recorded, sizeBytes: plan.blobSizeBytes };
       }
 
       meter.emit('revoking');
-      await this.#revokeAll(grants, ctx.snapshotIndex, true);
+      if (previous) pool.release(plan.previous!.id);
+      if (!ctx.keepSource) await this.#closeGrants(pool, ctx.snapshotIndex, true);
       await journal.finishStep();
       meter.emit('done');
       return {
@@ -263,20 +304,56 @@ export class CopyExecutor {
       throw error;
     } finally {
       if (failure !== undefined) {
+        this.#targetState = undefined;
         meter.emit('revoking');
-        await this.#revokeAll(grants, ctx.snapshotIndex, false);
-        // A grant request cut short by cancellation may still have been granted by Azure.
-        const unconfirmed = requested.filter((id) => !grants.some((g) => g.snapshotId === id));
-        const results = await Promise.allSettled(unconfirmed.map((id) => revokeAccess(this.compute, id)));
-        if (results.some((r) => r.status === 'rejected')) this.#notice(ctx.snapshotIndex, 'RevokeFailed', `Could not revoke read access on ${unconfirmed.join(', ')}; use Revoke Access.`);
+        await this.#closeGrants(pool, ctx.snapshotIndex, false);
         await this.#settleAbandoned();
       }
     }
   }
 
-  async #revokeAll(grants: readonly SasGrant[], index: number, throwOnFailure: boolean): Promise<void> {
-    const results = await Promise.allSettled(grants.map((g) => g.revoke()));
-    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [grants[i]!.snapshotId] : []));
+  /**
+   * Starts listing a later step's operations (granting what it needs) while the current step runs. At most
+   * three of the family's five grants are then held: the current step's two and the next step's source.
+   */
+  prefetch(plan: CopyPlan, pool: GrantPool, snapshotIndex: number, snapshotCount: number): StepPrefetch {
+    const meter = new ProgressMeter(snapshotIndex, snapshotCount, undefined, this.#now);
+    let closed = false;
+    let ready = false;
+    let listing: Prefetch<PageOp> | undefined;
+    const ops = (async (): Promise<Prefetch<PageOp> | undefined> => {
+      try {
+        // Grants released by the step before the current one are gone before another is requested.
+        await pool.idle();
+        if (closed || this.#signal?.aborted) return undefined;
+        const source = await pool.get(plan.source.id);
+        const previous = plan.mode === 'delta' && plan.previous ? await pool.get(plan.previous.id) : undefined;
+        if (closed || this.#signal?.aborted) return undefined;
+        listing = new Prefetch(this.#planOps(plan, source, previous, meter), PREFETCH_OPS);
+        ready = true;
+        return listing;
+      } catch {
+        // The step requests again and reports what went wrong.
+        return undefined;
+      }
+    })();
+    const state: PrefetchState = {
+      plan,
+      meter,
+      ops,
+      get ready() {
+        return ready && !closed;
+      },
+      close() {
+        closed = true;
+        listing?.close();
+      },
+    };
+    return state;
+  }
+
+  async #closeGrants(pool: GrantPool, index: number, throwOnFailure: boolean): Promise<void> {
+    const failed = await pool.closeAll();
     if (failed.length === 0) return;
     const message = `Could not revoke read access on ${failed.join(', ')}; it expires by itself, or use Revoke Access.`;
     this.#notice(index, 'RevokeFailed', message);
@@ -292,7 +369,10 @@ export class CopyExecutor {
 
   async #prepareTarget(ctx: StepContext, meter: ProgressMeter): Promise<void> {
     const { plan, target, journal } = ctx;
-    const exists = await this.#request(meter, [], (signal) => target.exists({ signal }), false);
+    // After a step of this copy the target's state is known (this process holds the family's lock).
+    const known = this.#targetState?.target === target ? this.#targetState : undefined;
+    this.#targetState = undefined;
+    const exists = known !== undefined || (await this.#request(meter, [], (signal) => target.exists({ signal }), false));
     if (!exists) {
       if (plan.mode !== 'base') {
         throw new DiskDeltaError(`The target blob ${plan.target.displayUrl} disappeared during the copy.`, 'TargetMissing', 'Copy the family again from its first snapshot.');
@@ -306,14 +386,18 @@ export class CopyExecutor {
       await this.#request(meter, [], (signal) => target.create(plan.blobSizeBytes, metadata, { signal }), false);
       // A fresh blob holds nothing the journal may have recorded.
       await journal.restartStep();
+      this.#targetState = { target, metadata, sizeBytes: plan.blobSizeBytes };
       return;
     }
-    const metadata = await this.#request(meter, [], (signal) => target.getMetadata({ signal }), false);
+    let metadata = known?.metadata ?? (await this.#request(meter, [], (signal) => target.getMetadata({ signal }), false));
     if (metadata[TARGET_METADATA.inProgress] !== plan.source.id) {
-      await this.#request(meter, [], (signal) => target.setMetadata({ ...metadata, [TARGET_METADATA.inProgress]: plan.source.id }, { signal }), false);
+      const marked = { ...metadata, [TARGET_METADATA.inProgress]: plan.source.id };
+      await this.#request(meter, [], (signal) => target.setMetadata(marked, { signal }), false);
+      metadata = marked;
     }
-    const size = await this.#request(meter, [], (signal) => target.size({ signal }), false);
+    const size = known?.sizeBytes ?? (await this.#request(meter, [], (signal) => target.size({ signal }), false));
     if (size !== plan.blobSizeBytes) await this.#request(meter, [], (signal) => target.resize(plan.blobSizeBytes, { signal }), false);
+    this.#targetState = { target, metadata, sizeBytes: plan.blobSizeBytes };
     if (plan.mode === 'full' && !journal.hasPhase('clearedTarget')) {
       meter.emit('clearing');
       const targetRanges = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) => this.#listWithRetry(meter, [], w, (win, signal) => target.listRanges(win, { signal })));
@@ -477,13 +561,13 @@ export class CopyExecutor {
     grants: readonly SasGrant[],
     op: (signal: AbortSignal) => Promise<T>,
     countAsRequest: boolean,
-    /** Bytes a write puts into the target blob: paced under the blob's targets. */
-    writeBytes?: number,
+    /** Bytes the request moves into or out of the target blob: paced under the blob's targets. */
+    pacedBytes?: number,
   ): Promise<T> {
     for (let attempt = 0; ; attempt += 1) {
       for (const g of grants) await g.fresh(this.#signal);
-      if (writeBytes !== undefined && this.#pacer) {
-        const wait = this.#pacer.reserve(writeBytes, Date.now());
+      if (pacedBytes !== undefined && this.#pacer) {
+        const wait = this.#pacer.reserve(pacedBytes, Date.now());
         if (wait > 0) await sleep(wait, this.#signal);
       }
       const generations = grants.map((g) => g.generation);
@@ -591,7 +675,8 @@ export class CopyExecutor {
       async (chunk) => {
         const [a, b] = await Promise.all([
           this.#request(meter, [source], (signal) => source.source().read(chunk.offset, chunk.length, { signal }), false),
-          this.#request(meter, [], (signal) => target.read(chunk.offset, chunk.length, { signal }), false),
+          // The target's reads count against the same per-blob targets as its writes (the next step's writes must not meet 503s).
+          this.#request(meter, [], (signal) => target.read(chunk.offset, chunk.length, { signal }), false, chunk.length),
         ]);
         if (a.length !== chunk.length || b.length !== chunk.length || hash(a) !== hash(b)) mismatches.push({ offset: chunk.offset, length: chunk.length });
         meter.emit();
@@ -651,10 +736,11 @@ function snapshotMetadata(plan: CopyPlan): Record<string, string> {
   };
 }
 
-function recordedMetadata(existing: Record<string, string>, plan: CopyPlan, blobSnapshot: string, sourceDiskId: string | undefined): Record<string, string> {
+function recordedMetadata(existing: Record<string, string>, plan: CopyPlan, blobSnapshot: string, sourceDiskId: string | undefined, nextSourceId: string | undefined): Record<string, string> {
   const { [TARGET_METADATA.inProgress]: _done, ...rest } = existing;
   return {
     ...rest,
+    ...(nextSourceId ? { [TARGET_METADATA.inProgress]: nextSourceId } : {}),
     [TARGET_METADATA.version]: '1',
     [TARGET_METADATA.family]: plan.familyId,
     ...(sourceDiskId ? { [TARGET_METADATA.sourceDisk]: sourceDiskId } : {}),

@@ -95,3 +95,111 @@ export async function revokeAccess(compute: ComputeApi, snapshotId: string, atte
   }
   throw last;
 }
+
+/**
+ * The read grants of one chain copy, by snapshot. A step's source stays granted for the next step, which
+ * diffs against it, so each snapshot is granted once per copy, not twice. Grants no longer needed are revoked
+ * in the background (endGetAccess is a long-running operation); `closeAll` revokes the rest, including grants
+ * whose request was cut short (Azure may have made them anyway), and waits for every revocation.
+ */
+export class GrantPool {
+  readonly #open = new Map<string, { readonly id: string; readonly grant: Promise<SasGrant> }>();
+  /** Requested, not yet confirmed granted or refused. */
+  readonly #unconfirmed = new Set<string>();
+  readonly #revoking = new Set<Promise<void>>();
+  #failed: string[] = [];
+  #closed = false;
+
+  constructor(
+    private readonly compute: ComputeApi,
+    private readonly dataPlane: DataPlane,
+    private readonly durationSeconds: number,
+    private readonly now: () => number,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  /** The grant on a snapshot, requested on first use; callers asking at once share one request. */
+  get(snapshotId: string): Promise<SasGrant> {
+    // Nothing is granted once the copy has revoked everything (a late read-ahead must not leave a grant open).
+    if (this.#closed) return Promise.reject(new DOMException('The copy has ended; no more grants are requested.', 'AbortError'));
+    const key = snapshotId.toLowerCase();
+    const open = this.#open.get(key);
+    if (open) return open.grant;
+    this.#unconfirmed.add(snapshotId);
+    const grant = SasGrant.open(this.compute, this.dataPlane, snapshotId, this.durationSeconds, this.now, this.signal).then(
+      (g) => {
+        this.#unconfirmed.delete(snapshotId);
+        return g;
+      },
+      (error: unknown) => {
+        // Refused: nothing to revoke, unless the request was cut short (it may have been granted).
+        if (!isCutShort(error, this.signal)) this.#unconfirmed.delete(snapshotId);
+        if (this.#open.get(key)?.grant === grant) this.#open.delete(key);
+        throw error;
+      },
+    );
+    // Whoever awaits it sees a failure; the pool itself must not raise an unhandled rejection.
+    grant.catch(() => undefined);
+    this.#open.set(key, { id: snapshotId, grant });
+    return grant;
+  }
+
+  /** Grants held or being requested right now. */
+  get size(): number {
+    return this.#open.size;
+  }
+
+  /** Revokes the grant on a snapshot in the background (a no-op when there is none). */
+  release(snapshotId: string): void {
+    const key = snapshotId.toLowerCase();
+    const open = this.#open.get(key);
+    if (!open) return;
+    this.#open.delete(key);
+    this.#revoke(open);
+  }
+
+  /** Waits until the revocations started so far are over. */
+  async idle(): Promise<void> {
+    while (this.#revoking.size > 0) await Promise.allSettled([...this.#revoking]);
+  }
+
+  /** Revokes everything, refuses further grants, and waits; returns the snapshots whose grant could not be revoked. */
+  async closeAll(): Promise<string[]> {
+    this.#closed = true;
+    const open = [...this.#open.values()];
+    this.#open.clear();
+    for (const o of open) this.#revoke(o);
+    for (const id of [...this.#unconfirmed]) {
+      this.#unconfirmed.delete(id);
+      this.#track(revokeAccess(this.compute, id), id);
+    }
+    await this.idle();
+    const failed = this.#failed;
+    this.#failed = [];
+    return failed;
+  }
+
+  #revoke(open: { readonly id: string; readonly grant: Promise<SasGrant> }): void {
+    this.#track(
+      open.grant.then(
+        (g) => g.revoke(),
+        // A refused request holds nothing; one cut short is in #unconfirmed and revoked by closeAll.
+        () => undefined,
+      ),
+      open.id,
+    );
+  }
+
+  #track(revocation: Promise<void>, snapshotId: string): void {
+    const p: Promise<void> = revocation
+      .catch(() => {
+        this.#failed.push(snapshotId);
+      })
+      .finally(() => this.#revoking.delete(p));
+    this.#revoking.add(p);
+  }
+}
+
+function isCutShort(error: unknown, signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true || (error instanceof Error && error.name === 'AbortError');
+}

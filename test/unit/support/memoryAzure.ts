@@ -309,6 +309,10 @@ export class MemoryAzure {
   throttled = 0;
   grantCalls = 0;
   revokeCalls = 0;
+  /** Data-plane calls other than page reads and writes, in the order they were made. */
+  readonly calls: string[] = [];
+  /** Most snapshots holding an unrevoked grant at one time (Azure allows 5 per family). */
+  maxGrantedSnapshots = 0;
   expiredRefusals = 0;
   clock = 0;
   readonly random: () => number;
@@ -343,6 +347,7 @@ export class MemoryAzure {
     this.#tokens += 1;
     const token = `tok${this.#tokens}x${Math.floor(this.random() * 1e9)}`;
     this.grants.set(token, { token, snapshotId: snapshotId.toLowerCase(), expiresAt: this.clock + durationSeconds * 1000, revoked: false });
+    this.maxGrantedSnapshots = Math.max(this.maxGrantedSnapshots, new Set(this.activeGrants().map((g) => g.snapshotId)).size);
     return new Secret(`https://md-fake.blob.test/${s.info.name}/abcd?sv=2020-10-02&sr=b&sp=r&sig=${token}`);
   }
 
@@ -509,6 +514,7 @@ class FakeSasSource implements PageSource {
     yield* this.azure.resolveSas(this.url).ranges(window);
   }
   async *listDiff(previous: PageSource, window: ByteWindow, options?: OperationOptions): AsyncIterable<DiffRange> {
+    this.azure.calls.push('listDiff');
     await this.azure.request(options?.signal, this.url);
     const older = this.azure.resolveSas(previous.readUrl());
     yield* diffStores(this.azure.resolveSas(this.url), older, window);
@@ -546,6 +552,7 @@ export class FakeBlob implements PageTarget {
   }
 
   async size(options?: OperationOptions): Promise<number> {
+    this.azure.calls.push('size');
     await this.azure.request(options?.signal);
     return this.#blob().size;
   }
@@ -565,10 +572,12 @@ export class FakeBlob implements PageTarget {
     return new Secret(`${this.displayUrl}?sig=target`);
   }
   async exists(options?: OperationOptions): Promise<boolean> {
+    this.azure.calls.push('exists');
     await this.azure.request(options?.signal);
     return this.store !== undefined;
   }
   async getMetadata(options?: OperationOptions): Promise<Record<string, string>> {
+    this.azure.calls.push('getMetadata');
     await this.azure.request(options?.signal);
     this.#blob();
     return { ...this.metadata };
@@ -579,6 +588,7 @@ export class FakeBlob implements PageTarget {
     this.metadata = { ...metadata };
   }
   async setMetadata(metadata: Record<string, string>, options?: OperationOptions): Promise<void> {
+    this.azure.calls.push('setMetadata');
     await this.azure.request(options?.signal);
     this.#blob();
     this.metadata = { ...metadata };
@@ -627,6 +637,7 @@ export class FakeBlob implements PageTarget {
     this.azure.recordWrite({ blob: this.name, kind: 'clear', offset, length });
   }
   async snapshot(metadata: Record<string, string>, options?: OperationOptions): Promise<string> {
+    this.azure.calls.push('snapshot');
     await this.azure.request(options?.signal);
     this.#snapshotCount += 1;
     const ts = new Date(Date.UTC(2026, 1, 1, 0, 0, this.#snapshotCount)).toISOString().replace('Z', '0000Z');
