@@ -102,8 +102,12 @@ program
   .option('--location <region>', 'region (default: the source\'s)')
   .option('--sku <sku>', 'SKU', 'auto')
   .option('--tag <key=value>', 'a tag (repeatable)', collect)
-  .option('--offline', 'do not read the source from Azure (needs --location and --resource-group)')
-  .action(run((ctx, operation: string, o: ExportOptions) => exportCommand(ctx, operation, o)));
+  .option('--offline', 'do not read the source from Azure, and do not sign in (needs --location)')
+  .action(async (operation: string, o: ExportOptions) => {
+    // Arguments are checked first; a connection is opened only when the source is to be read.
+    const compute = async () => (await openContext(program.opts<GlobalOptions>(), abort.signal)).clients.compute;
+    await exportCommand({ compute, signal: abort.signal }, operation, o);
+  });
 
 program
   .command('copy')

@@ -266,6 +266,27 @@ void describe('snapshot engine and CLI against the emulator', () => {
     assert.equal(template.resources[0]!.properties.creationData.createOption, 'Copy');
   });
 
+  void it('exports --offline without reading a connection or signing in', async () => {
+    // A connection file that does not exist: any attempt to connect would fail the command.
+    const nowhere = path.join(os.tmpdir(), 'disk-delta-no-such-connection.json');
+    const env = { AZURE_SUBSCRIPTION_ID: '', AZURE_CLIENT_ID: '', AZURE_TENANT_ID: '', AZURE_CLIENT_SECRET: '' };
+    const az = await runCli(nowhere, ['export', '--az', 'create', '--disk', diskId, '--name', 'offline-next', '--location', 'westeurope', '--offline'], { env });
+    assert.equal(az.code, 0, az.stderr);
+    assert.match(az.stdout, /az snapshot create/);
+    assert.match(az.stdout, /--location westeurope/);
+    assert.match(az.stdout, /--sku Standard_ZRS/, 'ZRS where the region offers it, decided without Azure');
+    const arm = await runCli(nowhere, ['export', '--arm', 'full', '--snapshot', snaps[0]!.id, '--location', 'eastus', '--offline'], { env });
+    assert.equal(arm.code, 0, arm.stderr);
+    const template = JSON.parse(arm.stdout) as { parameters: { location: { defaultValue: string } }; resources: { type: string }[] };
+    assert.equal(template.resources[0]!.type, 'Microsoft.Compute/snapshots');
+    assert.equal(template.parameters.location.defaultValue, 'eastus');
+    // Without --location there is nothing to go on: one error line, and still no connection attempt.
+    const missing = await runCli(nowhere, ['export', '--az', 'create', '--disk', diskId, '--offline'], { env });
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /--offline needs --location/);
+    assert.doesNotMatch(missing.stderr, /connection/i);
+  });
+
   void it('revokes its grants when interrupted with Ctrl+C in the middle of a long diff', async () => {
     const big = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: 'engine-test', name: 'fragmented', location: 'eastus', createOption: 'Empty', diskSizeGB: 1024 });
     const encoded = encodeURIComponent(big.id);

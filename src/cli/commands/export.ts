@@ -1,9 +1,8 @@
 import { armDiskTemplate, armSnapshotTemplate, azDiskCreateFromSnapshot, azSnapshotCreate, formatArmTemplate, fullSnapshotRequest, restoreDiskRequest } from '../../core/exportCommands';
 import { assertValidName, suggestRestoredDiskName, suggestSnapshotName } from '../../core/names';
-import { DiskDeltaError, type CreateDiskRequest, type CreateSnapshotRequest } from '../../core/ports';
+import { DiskDeltaError, type ComputeApi, type CreateDiskRequest, type CreateSnapshotRequest } from '../../core/ports';
 import { parseResourceId } from '../../core/resourceId';
 import { requireSnapshot, resolveDisk, resolveSku } from '../../core/snapshots';
-import type { CliContext } from '../context';
 import { parseTags } from './snapshot';
 
 export interface ExportOptions {
@@ -19,18 +18,26 @@ export interface ExportOptions {
   offline?: boolean;
 }
 
+/** Where export reads its source from: Azure (or the emulator), or nowhere with --offline. */
+export interface ExportSource {
+  /** Connects on first use; never called with --offline. */
+  readonly compute: () => Promise<ComputeApi>;
+  readonly signal: AbortSignal;
+}
+
 /**
  * Prints the az command or ARM template equivalent to what Disk Delta would do, from the same
- * parameters. The source is read from Azure for its region and resource group unless --offline.
+ * parameters. The source is read from Azure for its region and resource group unless --offline, which
+ * neither signs in nor connects.
  */
-export async function exportCommand(ctx: CliContext, operation: string, o: ExportOptions): Promise<void> {
+export async function exportCommand(ctx: ExportSource, operation: string, o: ExportOptions): Promise<void> {
   if (o.az === o.arm) throw new DiskDeltaError('Choose one output: --az or --arm.', 'InvalidArguments');
   const tags = parseTags(o.tag);
   let text: string;
   if (operation === 'create') {
     if (!o.disk) throw new DiskDeltaError('export create needs --disk <id>.', 'InvalidArguments');
     const diskParts = parseResourceId(o.disk);
-    const disk = o.offline ? undefined : await resolveDisk(ctx.clients.compute, o.disk, { signal: ctx.signal });
+    const disk = o.offline ? undefined : await resolveDisk(await ctx.compute(), o.disk, { signal: ctx.signal });
     const location = o.location ?? disk?.location;
     if (!location) throw new DiskDeltaError('--offline needs --location.', 'InvalidArguments');
     const name = o.name ?? suggestSnapshotName(diskParts.name, new Date());
@@ -62,7 +69,7 @@ export async function exportCommand(ctx: CliContext, operation: string, o: Expor
           timeCreated: '',
           uniqueId: '',
         }
-      : await requireSnapshot(ctx.clients.compute, o.snapshot, { signal: ctx.signal });
+      : await requireSnapshot(await ctx.compute(), o.snapshot, { signal: ctx.signal });
     if (!snapshot.location) throw new DiskDeltaError('--offline needs --location.', 'InvalidArguments');
     if (operation === 'restore') {
       const name = o.name ?? suggestRestoredDiskName(parts.name);
