@@ -193,8 +193,9 @@ void describe('block map session (host side)', () => {
     assert.ok(h.logs.every((l) => !l.includes('SECRETSIG')));
   });
 
-  void it('exports every range as CSV or JSON through the chosen file', async () => {
-    const h = harness(source());
+  void it('exports every range as CSV or JSON through the chosen file, in the shape `disk-delta diff` prints', async () => {
+    const pair = { from: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/snapshots/snap-1', to: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/snapshots/snap-2' };
+    const h = harness(blockMapSourceFromStore(storeOf(ranges), { diskSizeBytes: DISK, pair }));
     await h.session.receive({ type: 'export', requestId: 1, format: 'csv' });
     await h.session.receive({ type: 'export', requestId: 2, format: 'json' });
     const [csv, json] = h.sinks;
@@ -203,7 +204,17 @@ void describe('block map session (host side)', () => {
     assert.equal(csvLines[0], 'offset,length,kind');
     assert.equal(csvLines.length, ranges.length + 1);
     assert.equal(csvLines[1], `${ranges[0]!.offset},${ranges[0]!.length},${ranges[0]!.kind}`);
-    assert.deepEqual(JSON.parse(json.written.join('')), ranges);
+    const sum = (kind: string) => ranges.filter((r) => r.kind === kind).reduce((n, r) => n + r.length, 0);
+    assert.deepEqual(JSON.parse(json.written.join('')), {
+      from: pair.from,
+      to: pair.to,
+      diskSizeBytes: DISK,
+      ranges: ranges.map((r) => ({ offset: r.offset, length: r.length, kind: r.kind })),
+      changedBytes: sum('changed'),
+      clearedBytes: sum('cleared'),
+      rangeCount: ranges.length,
+    });
+    assert.ok(sum('cleared') > 0 && sum('changed') > 0, 'the sample has both kinds');
     assert.deepEqual(of(h.posted, 'exportDone').map((m) => [m.requestId, m.outcome, m.rangeCount]), [
       [1, 'saved', ranges.length],
       [2, 'saved', ranges.length],

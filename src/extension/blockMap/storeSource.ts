@@ -5,6 +5,8 @@ import { toBlockMapSummary, type SummaryExtras } from './summary';
 
 export interface StoreSourceOptions {
   readonly diskSizeBytes: number;
+  /** The snapshots compared (resource ids): the JSON export names them as `disk-delta diff --json` does. */
+  readonly pair?: { readonly from: string; readonly to: string };
   /** Names the pair without secrets, so a restored panel can find it again. */
   readonly restoreKey?: string;
   readonly extras?: SummaryExtras;
@@ -59,12 +61,18 @@ export function blockMapSourceFromStore(store: DiffRangeStore, options: StoreSou
       }
       return Promise.resolve({ ranges, total });
     },
+    // CSV and JSON as `disk-delta diff --csv|--json` print them, so one script reads either.
     async exportRanges(format: ExportFormat, writeChunk, signal) {
       let lines: string[] = [];
       let written = 0;
-      await writeChunk(format === 'csv' ? 'offset,length,kind\n' : '[\n');
+      let changedBytes = 0;
+      let clearedBytes = 0;
+      const pair = options.pair ? `"from":${JSON.stringify(options.pair.from)},"to":${JSON.stringify(options.pair.to)},` : '';
+      await writeChunk(format === 'csv' ? 'offset,length,kind\n' : `{${pair}"diskSizeBytes":${options.diskSizeBytes},"ranges":[\n`);
       for (const r of store.all()) {
         lines.push(format === 'csv' ? `${r.offset},${r.length},${r.kind}` : `${written === 0 ? '' : ',\n'}{"offset":${r.offset},"length":${r.length},"kind":"${r.kind}"}`);
+        if (r.kind === 'cleared') clearedBytes += r.length;
+        else changedBytes += r.length;
         written += 1;
         if (lines.length === EXPORT_CHUNK) {
           abortIfAsked(signal);
@@ -73,7 +81,7 @@ export function blockMapSourceFromStore(store: DiffRangeStore, options: StoreSou
         }
       }
       if (lines.length) await writeChunk(format === 'csv' ? `${lines.join('\n')}\n` : lines.join(''));
-      await writeChunk(format === 'csv' ? '' : '\n]\n');
+      await writeChunk(format === 'csv' ? '' : `\n],"changedBytes":${changedBytes},"clearedBytes":${clearedBytes},"rangeCount":${written}}\n`);
       return written;
     },
   };

@@ -73,6 +73,7 @@ function sourceFor(s: DiskDeltaServices, listed: ListedDiff, family: SnapshotFam
   const selected = pairs.findIndex(([a, b]) => sameResourceId(a.id, listed.older.id) && sameResourceId(b.id, listed.newer.id));
   return blockMapSourceFromStore(listed.store, {
     diskSizeBytes: listed.diskSizeBytes,
+    pair: { from: listed.older.id, to: listed.newer.id },
     restoreKey: JSON.stringify({ older: listed.older.id, newer: listed.newer.id }),
     extras: {
       usedBytes: listed.changedBytes,
