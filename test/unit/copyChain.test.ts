@@ -401,21 +401,39 @@ void describe('ChainCopy across a 4 TB boundary resize', () => {
     disk.write(4 * TiB + MiB, 2 * MiB, 3);
     disk.clear(0, 512 * 2);
     const b = disk.snapshot();
+    disk.write(2 * MiB, MiB, 4);
+    const c = disk.snapshot();
     const notices: CopyNotice[] = [];
+    // Snapshots holding a grant while the step after the full copy writes.
+    const grantedDuringLast = new Set<string>();
     const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(
-      s.request({ snapshots: [a, b], windowBytes: 64 * 1024 * MiB, onNotice: (n) => notices.push(n), verify: 'full', journalFile: `${s.dir}/big.jsonl` }),
+      s.request({
+        snapshots: [a, b, c],
+        windowBytes: 64 * 1024 * MiB,
+        onNotice: (n) => notices.push(n),
+        onProgress: (p) => {
+          if (p.snapshotIndex === 2 && p.phase === 'copying') for (const g of s.azure.activeGrants()) grantedDuringLast.add(g.snapshotId);
+        },
+        verify: 'full',
+        journalFile: `${s.dir}/big.jsonl`,
+      }),
     );
     assert.deepEqual(
       result.steps.map((x) => [x.mode, x.fullReason]),
       [
         ['base', undefined],
         ['full', 'resize4TiB'],
+        ['delta', undefined],
       ],
     );
+    // The full copy did not diff against the first snapshot, and gave its grant back all the same.
+    assert.deepEqual([...grantedDuringLast].sort(), [b.id, c.id].map((id) => id.toLowerCase()).sort());
+    assert.equal(s.azure.activeGrants().length, 0);
     assert.ok(notices.some((n) => n.code === 'FullCopyAfterResize' && /4 TB/.test(n.message)));
     const blob = s.azure.blobs.get(result.targetBlobUrl.split('/').pop()!)!;
     const copies = [...blob.blobSnapshots.values()];
     assert.ok(sameContent(copies[0]!.store.clone(4 * TiB + 512), snapshotStore(s.azure, a)));
     assert.ok(sameContent(copies[1]!.store, snapshotStore(s.azure, b)));
+    assert.ok(sameContent(copies[2]!.store, snapshotStore(s.azure, c)));
   });
 });

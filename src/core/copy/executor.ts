@@ -279,7 +279,8 @@ export class CopyExecutor {
       }
 
       meter.emit('revoking');
-      if (previous) pool.release(plan.previous!.id);
+      // The step before this one is done with (a full copy after a resize did not use it either).
+      if (plan.previous) pool.release(plan.previous.id);
       if (!ctx.keepSource) await this.#closeGrants(pool, ctx.snapshotIndex, true);
       await journal.finishStep();
       meter.emit('done');
