@@ -13,6 +13,8 @@ export function createEmulatorServer(ctx: EmulatorContext, tls: { cert: string; 
     const lower = url.pathname.toLowerCase();
     const isArm = ARM_PREFIXES.some((p) => lower === p || lower.startsWith(`${p}/`));
     const handler = isArm ? handleArmRequest : handleBlobRequest;
+    // The emulator's clock (which tests can move forward), as Azure's Date header gives its own.
+    res.setHeader('Date', new Date(ctx.now()).toUTCString());
     handler(ctx, req, res, url).catch((err: unknown) => {
       // A client that went away mid-request (timeouts, cancellation) is not an emulator error.
       if (req.destroyed || res.destroyed) {

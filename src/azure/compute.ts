@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/core-auth';
-import type { HttpClient } from '@azure/core-rest-pipeline';
+import type { HttpClient, PipelinePolicy } from '@azure/core-rest-pipeline';
 import { ComputeManagementClient, type Disk, type Snapshot } from '@azure/arm-compute';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
@@ -69,14 +69,39 @@ export function toSnapshotInfo(s: Snapshot): SnapshotInfo {
   };
 }
 
+/**
+ * How far the server's clock is ahead of ours, from a Date header (whole seconds, so the true time lies
+ * up to a second after it). Differences within the header's resolution and transit count as none.
+ */
+export function clockSkew(headerMs: number, localMs: number): number {
+  const skew = headerMs + 500 - localMs;
+  return Math.abs(skew) <= 2000 ? 0 : skew;
+}
+
 /** ComputeApi over @azure/arm-compute (plus the storage-account and subscription reads it needs). */
 export class ArmCompute implements ComputeApi {
   readonly #options: ArmConnectionOptions;
   readonly #compute = new Map<string, ComputeManagementClient>();
   readonly #storage = new Map<string, StorageManagementClient>();
+  /** Server clock minus local clock, from the latest response's Date header. */
+  #skewMs = 0;
+  /** Reads the Date header of every ARM response. */
+  readonly #serverClock: PipelinePolicy = {
+    name: 'diskDeltaServerClock',
+    sendRequest: async (request, next) => {
+      const response = await next(request);
+      const date = Date.parse(response.headers.get('date') ?? '');
+      if (!Number.isNaN(date)) this.#skewMs = clockSkew(date, Date.now());
+      return response;
+    },
+  };
 
   constructor(options: ArmConnectionOptions) {
     this.#options = options;
+  }
+
+  serverTime(): Date {
+    return new Date(Date.now() + this.#skewMs);
   }
 
   #clientOptions() {
@@ -85,6 +110,7 @@ export class ArmCompute implements ComputeApi {
       ...(this.#options.httpClient ? { httpClient: this.#options.httpClient } : {}),
       userAgentOptions: { userAgentPrefix: this.#options.userAgentPrefix ?? 'disk-delta' },
       retryOptions: { maxRetries: 4 },
+      additionalPolicies: [{ policy: this.#serverClock, position: 'perRetry' as const }],
     };
   }
 

@@ -45,6 +45,12 @@ export interface OperationOptions {
 
 /** Microsoft.Compute (and the few Microsoft.Storage / subscription reads the product needs). */
 export interface ComputeApi {
+  /**
+   * Azure's clock, as the Date header of its latest response gave it (the local clock until one has
+   * come, or while the two agree within a couple of seconds). Limits Azure counts by time, such as 7
+   * snapshots per 5 minutes, are checked against it.
+   */
+  serverTime?(): Date;
   listSubscriptions(options?: OperationOptions): Promise<SubscriptionInfo[]>;
   listDisks(subscriptionId: string, options?: OperationOptions): AsyncIterable<DiskInfo>;
   listSnapshots(subscriptionId: string, options?: OperationOptions): AsyncIterable<SnapshotInfo>;

@@ -82,7 +82,9 @@ export interface CreateSnapshotParams {
 export async function createIncrementalSnapshot(compute: ComputeApi, params: CreateSnapshotParams, options?: OperationOptions): Promise<SnapshotInfo> {
   assertValidName('snapshot', params.name);
   const disk = await resolveDisk(compute, params.diskId, options);
-  const check = checkCreateAllowed(await snapshotsOfDisk(compute, disk, options), params.now ?? new Date());
+  // Azure counts the 5-minute window by its own clock; the listing just brought its Date header.
+  const existing = await snapshotsOfDisk(compute, disk, options);
+  const check = checkCreateAllowed(existing, params.now ?? compute.serverTime?.() ?? new Date());
   if (!check.ok) throw check.error;
   return compute.createSnapshot(
     {

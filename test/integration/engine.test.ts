@@ -180,6 +180,13 @@ void describe('snapshot engine and CLI against the emulator', () => {
     const creates = Object.entries(stats.requests).filter(([k]) => /Snapshots?_?Create|PutSnapshot|arm:Snapshots_CreateOrUpdate/i.test(k));
     assert.deepEqual(creates, [], 'no create request reached Azure');
     assert.equal(await clients.compute.getSnapshot(resourceId(sub, 'engine-test', 'Microsoft.Compute', 'snapshots', 'busy-7')), undefined);
+
+    // The window is Azure's: once its clock (the emulator's, moved on) has passed it, the same command goes through,
+    // whatever this machine's clock says.
+    await em.arm('POST', '/emulator/clock', { advanceMs: 5 * 60_000 + 1000 });
+    const later = await runCli(file, ['--json', 'snapshot', 'create', '--disk', disk.id, '--name', 'busy-7']);
+    assert.equal(later.code, 0, later.stderr);
+    assert.equal(parseJson<{ name: string }>(later).name, 'busy-7');
   });
 
   void it('refuses invalid names before any call, with the rule broken', async () => {

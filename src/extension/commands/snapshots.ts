@@ -48,7 +48,8 @@ export interface CreateSnapshotChoice {
 async function askCreateSnapshot(s: DiskDeltaServices, disk: DiskInfo): Promise<CreateSnapshotChoice> {
   const catalog = await s.catalogs.get(disk.subscriptionId);
   const current = familiesOf(disk, catalog.families).find((f) => f.sourceUniqueId === disk.uniqueId);
-  const check = checkCreateAllowed(current?.snapshots ?? [], new Date());
+  // Azure counts the 5-minute window by its own clock, as the listing's responses gave it.
+  const check = checkCreateAllowed(current?.snapshots ?? [], (await s.connection.clientsFor(disk.subscriptionId)).compute.serverTime?.() ?? new Date());
   if (!check.ok) throw check.error;
   const taken = new Set(
     [...catalog.families.flatMap((f) => f.snapshots), ...catalog.fullSnapshots]
