@@ -15,7 +15,7 @@ import { targetBlobName } from '../../src/core/copy';
 import { startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { parseJson, runCli, type CliResult } from '../support/cli';
 import { assertNoActiveSas, assertSameBytes, lastJsonLine, targetSnapshotSource, withReadGrant, type CopySummaryJson } from '../support/copyChecks';
-import { createBulkDisk } from '../support/bulkDisk';
+import { createBulkDisk, syntheticWrites } from '../support/bulkDisk';
 
 /** The error line: `disk-delta: error <Code>...`, exactly once. */
 function assertOneErrorLine(r: CliResult, code: RegExp, what: string): void {
@@ -100,6 +100,33 @@ void describe('copies side by side and under pressure', () => {
     const t = await targetSnapshotSource(clients, sub, s!.targetBlobSnapshotUrl);
     await withReadGrant(clients, snap.id, (src) => assertSameBytes(src, t, 'copy under a cap'));
     await assertNoActiveSas(em, clients, 'a capped copy');
+  });
+
+  void it("copies a chain while others hold three of the family's five grants, and leaves those grants alone", async () => {
+    const disk = await createBulkDisk(em, clients, { resourceGroup: 'side', name: 'crowded', ranges: 40, rangeBytes: 128 * 1024, seed: 11, sizeMiB: 64 });
+    const snap = async (name: string) =>
+      (await clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: 'side', name, location: 'eastus', incremental: true, createOption: 'Copy', sourceResourceId: disk })).id;
+    const copied: string[] = [];
+    for (let i = 1; i <= 4; i++) {
+      if (i > 1) await syntheticWrites(em, disk, { seed: 20 + i, pattern: { count: 12, length: 64 * 1024, stride: 5 * 1024 * 1024, start: i * 256 * 1024 } });
+      copied.push(await snap(`crowded-${i}`));
+    }
+    // Later snapshots of the same family, each holding a read grant someone else asked for.
+    const holders = [await snap('crowded-h1'), await snap('crowded-h2'), await snap('crowded-h3')];
+    for (const id of holders) await clients.compute.grantAccess(id, 'Read', 600);
+    try {
+      // The copy needs two grants at a time and asks for a third ahead; with two slots left it waits its turn instead.
+      const r = await runCli(file, ['--json', 'copy', '--snapshot', copied[3]!, '--target-account', storageAccount(em, 'westus2', 0).resourceId]);
+      assert.equal(r.code, 0, r.stderr);
+      for (let i = 1; i <= 4; i++) assert.match(r.stderr, new RegExp(`^crowded-${i}: `, 'm'), `crowded-${i} was copied (the earlier ones first)`);
+      const t = await targetSnapshotSource(clients, sub, lastJsonLine<CopySummaryJson>(r.stdout).targetBlobSnapshotUrl);
+      await withReadGrant(clients, copied[3]!, (src) => assertSameBytes(src, t, 'crowded-4 copied'));
+      for (const id of holders) assert.equal((await clients.compute.getSnapshot(id))?.diskState, 'ActiveSAS', 'the other grants are left alone');
+      for (const id of copied) assert.notEqual((await clients.compute.getSnapshot(id))?.diskState, 'ActiveSAS', 'the copy gave its grants back');
+    } finally {
+      for (const id of holders) await clients.compute.revokeAccess(id);
+    }
+    await assertNoActiveSas(em, clients, 'a copy beside three other grants');
   });
 
   void it('finishes a copy whose source disk is deleted while it runs: the snapshots outlive their disk', async () => {

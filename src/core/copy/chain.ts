@@ -141,8 +141,10 @@ export class ChainCopy {
       let plan = planFor(0, previous, previousExists);
       for (let i = 0; i < todo.length; i += 1) {
         const nextPlan = i + 1 < todo.length ? planFor(i + 1, plan.source, true) : undefined;
-        const next = nextPlan ? executor.prefetch(nextPlan, grants, i + 1, todo.length) : undefined;
-        upcoming = next;
+        let next: StepPrefetch | undefined;
+        const startNext = (): void => {
+          if (nextPlan && !next) upcoming = next = executor.prefetch(nextPlan, grants, i + 1, todo.length);
+        };
         steps.push(
           await executor.runStep({
             plan,
@@ -154,8 +156,9 @@ export class ChainCopy {
             sourceDiskId: todo[i]!.sourceResourceId,
             grants,
             ...(ahead ? { prefetched: ahead } : {}),
-            keepSource: next !== undefined,
-            ...(next ? { nextSourceId: () => (next.ready ? next.plan.source.id : undefined) } : {}),
+            keepSource: nextPlan !== undefined,
+            onGranted: startNext,
+            ...(nextPlan ? { nextSourceId: () => (next?.ready ? nextPlan.source.id : undefined) } : {}),
           }),
         );
         ahead?.close();

@@ -72,6 +72,11 @@ export interface StepContext {
   /** The next step diffs against this step's source: keep its grant open. */
   readonly keepSource?: boolean;
   /**
+   * Called once this step holds its grants: the time to request the next step's (before, a read-ahead could
+   * take the family's last free grant from under this step).
+   */
+  readonly onGranted?: () => void;
+  /**
    * The next step's source, when it is ready to start (granted, diff listing under way): the step records
    * it as in progress together with this one's completion, saving the next step a metadata write.
    */
@@ -212,8 +217,12 @@ export class CopyExecutor {
       // Listed ahead while the step before ran; if that went wrong, this step lists again (and reports the error).
       const ahead = prefetched ? await prefetched.ops : undefined;
       if (prefetched) meter.retries += prefetched.meter.retries;
+      // Not granted ahead (a first step, or the family's five grants were taken): grants this copy released
+      // are gone before it asks for more.
+      if (!ahead) await pool.idle();
       const source = await pool.get(plan.source.id);
       const previous = plan.mode === 'delta' && plan.previous ? await pool.get(plan.previous.id) : undefined;
+      ctx.onGranted?.();
 
       meter.emit('planning');
       const id = planId(plan);
