@@ -8,7 +8,7 @@ import { DiskDeltaError, isAbortError } from '../ports';
 import { sameResourceId } from '../resourceId';
 import type { CopyExecutorOptions, SnapshotCopyResult, StepPrefetch } from './executor';
 import { CopyExecutor, TARGET_METADATA } from './executor';
-import { GrantPool } from './grants';
+import { GrantPool, revokeFailedMessage } from './grants';
 import { CopyJournal, FamilyLock } from './journal';
 import type { CopyPlan, ImportOptions, SnapshotRef, VerifyMode } from './plan';
 import { chooseMode, DEFAULT_WINDOW_BYTES, snapshotRef, targetBlobName, VHD_FOOTER_BYTES } from './plan';
@@ -176,7 +176,7 @@ export class ChainCopy {
       // Normally empty by now (each step revokes what it is done with); after a failure, the safety net.
       const unrevoked = await grants.closeAll();
       if (unrevoked.length > 0) {
-        request.onNotice?.({ snapshotIndex: Math.max(0, steps.length - 1), code: 'RevokeFailed', message: `Could not revoke read access on ${unrevoked.join(', ')}; it expires by itself, or use Revoke Access.` });
+        request.onNotice?.({ snapshotIndex: Math.max(0, steps.length - 1), code: 'RevokeFailed', message: revokeFailedMessage(unrevoked) });
       }
       await journal?.close();
       await lock.release();

@@ -10,6 +10,7 @@ import { DiskDeltaError } from '../ports';
 import { parseResourceId } from '../resourceId';
 import { redact } from '../secret';
 import type { GrantPool, SasGrant } from './grants';
+import { revokeFailedMessage } from './grants';
 import type { CopyJournal } from './journal';
 import type { CopyPlan, PageOp } from './plan';
 import { Prefetch } from './prefetch';
@@ -365,7 +366,7 @@ export class CopyExecutor {
   async #closeGrants(pool: GrantPool, index: number, throwOnFailure: boolean): Promise<void> {
     const failed = await pool.closeAll();
     if (failed.length === 0) return;
-    const message = `Could not revoke read access on ${failed.join(', ')}; it expires by itself, or use Revoke Access.`;
+    const message = revokeFailedMessage(failed);
     this.#notice(index, 'RevokeFailed', message);
     if (throwOnFailure) throw new DiskDeltaError(message, 'RevokeFailed', 'Run "Revoke Access" on the snapshot so it does not hold a SAS slot.');
   }

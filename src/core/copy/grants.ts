@@ -4,6 +4,7 @@
  * family's 5 SAS slots and blocks the snapshot ("Active SAS") — AZURE-FACTS "Access".
  */
 import type { ComputeApi, DataPlane, PageSource } from '../ports';
+import { isAbortError } from '../ports';
 import type { Secret } from '../secret';
 import { backoffDelay, DEFAULT_RETRY_POLICY, sleep } from './retry';
 
@@ -133,7 +134,7 @@ export class GrantPool {
       },
       (error: unknown) => {
         // Refused: nothing to revoke, unless the request was cut short (it may have been granted).
-        if (!isCutShort(error, this.signal)) this.#unconfirmed.delete(snapshotId);
+        if (!isAbortError(error) && !this.signal?.aborted) this.#unconfirmed.delete(snapshotId);
         if (this.#open.get(key)?.grant === grant) this.#open.delete(key);
         throw error;
       },
@@ -142,11 +143,6 @@ export class GrantPool {
     grant.catch(() => undefined);
     this.#open.set(key, { id: snapshotId, grant });
     return grant;
-  }
-
-  /** Grants held or being requested right now. */
-  get size(): number {
-    return this.#open.size;
   }
 
   /** Revokes the grant on a snapshot in the background (a no-op when there is none). */
@@ -200,6 +196,7 @@ export class GrantPool {
   }
 }
 
-function isCutShort(error: unknown, signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true || (error instanceof Error && error.name === 'AbortError');
+/** What a copy says about grants it could not give back. */
+export function revokeFailedMessage(snapshotIds: readonly string[]): string {
+  return `Could not revoke read access on ${snapshotIds.join(', ')}; it expires by itself, or use Revoke Access.`;
 }
