@@ -18,7 +18,7 @@ export const RESOURCE_GROUP = 'bench';
 export const SOURCE_REGION = 'eastus';
 export const TARGET_REGION = 'westus2';
 
-/** Azure's scale targets for one page blob (AZURE-FACTS.md "Page blobs"), which the emulator enforces. */
+/** Azure's scale targets for one page blob (docs/azure-behaviour.md#scale-targets-of-one-page-blob), which the emulator enforces. */
 export const BLOB_MIBPS = 60;
 export const BLOB_RPS = 500;
 

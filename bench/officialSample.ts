@@ -1,5 +1,5 @@
 /**
- * The official differential-copy sample's algorithm (Azure-Samples, .NET; AZURE-FACTS.md), written with
+ * The official differential-copy sample's algorithm (Azure-Samples, .NET; docs/azure-behaviour.md#the-official-differential-copy-sample), written with
  * @azure/storage-blob as the baseline: grant read SAS, list the managed-disk diff with ONE request,
  * clear the ClearRanges, copy each PageRange with sequential 4 MiB Put Page From URL calls, snapshot the
  * blob. Unlike the sample, the chunk offsets are right (range start + offset), so its targets are valid.

@@ -20,7 +20,7 @@ export class ArmError extends Error {
 const GIB = 1024 ** 3;
 const MIB = 1024 * 1024;
 const FIVE_MINUTES = 5 * 60_000;
-// Limits from AZURE-FACTS.md ("Limits"): 7 incremental snapshots per disk per 5 minutes, 500 per disk, 5 SAS per family.
+// Limits from docs/azure-behaviour.md#limits: 7 incremental snapshots per disk per 5 minutes, 500 per disk, 5 SAS per family.
 export const LIMITS = { snapshotsPer5Minutes: 7, snapshotsPerDisk: 500, sasPerFamily: 5 };
 const ZRS_REGIONS = new Set([
   'eastus', 'eastus2', 'westus2', 'westus3', 'centralus', 'southcentralus', 'northeurope', 'westeurope', 'uksouth',
@@ -271,7 +271,7 @@ async function importedContent(ctx: EmulatorContext, creation: Record<string, un
   if (account.region !== location) {
     throw new ArmError(400, 'InvalidParameter', `The storage account '${account.name}' is in '${account.region}'; import into a resource in the same region.`);
   }
-  // Import needs a fixed VHD: N MiB + 512 bytes ending in a "conectix" footer (AZURE-FACTS.md "Import").
+  // Import needs a fixed VHD: N MiB + 512 bytes ending in a "conectix" footer (docs/azure-behaviour.md#import-and-upload).
   const footer = blob.size >= 512 ? await readExtents(ctx.log, ctx.synthetic, blob.extents, blob.size - 512, blob.size, firstEndingAfter(blob.extents, blob.size - 512)) : Buffer.alloc(0);
   if (!isFixedVhdFooter(footer, blob.size)) {
     throw new ArmError(400, 'InvalidParameter', `The blob is not a valid fixed VHD: its size must be a whole number of MiB plus 512 bytes and it must end with a VHD footer ("conectix"). Size: ${blob.size}.`);
@@ -314,7 +314,7 @@ async function putDisk(ctx: EmulatorContext, req: IncomingMessage, res: ServerRe
     }
     case 'Upload': {
       const upload = Number(creation['uploadSizeBytes']);
-      // Upload: uploadSizeBytes includes the 512-byte footer; at least 20 MiB + 512 (AZURE-FACTS.md "Upload").
+      // Upload: uploadSizeBytes includes the 512-byte footer; at least 20 MiB + 512 (docs/azure-behaviour.md#import-and-upload).
       if (!Number.isSafeInteger(upload) || upload < 20 * MIB + 512 || (upload - 512) % MIB !== 0) {
         throw new ArmError(400, 'InvalidParameter', 'uploadSizeBytes must be a whole number of MiB (at least 20 MiB) plus 512 bytes for the VHD footer.');
       }
@@ -463,7 +463,7 @@ async function putSnapshot(ctx: EmulatorContext, req: IncomingMessage, res: Serv
   } else if (option === 'CopyStart') {
     const src = findSource(ctx, String(creation['sourceResourceId'] ?? ''));
     const from = src.snapshot;
-    // CopyStart copies incremental snapshots only (AZURE-FACTS.md "Native cross-region copy").
+    // CopyStart copies incremental snapshots only (docs/azure-behaviour.md#copystart).
     if (!from || !from.incremental) throw new ArmError(400, 'BadRequest', 'CopyStart is supported only for incremental snapshots.');
     if (!incremental) throw new ArmError(400, 'BadRequest', 'A CopyStart snapshot must be incremental (properties.incremental: true).');
     const busy = Object.values(ctx.state.snapshots).some((s) => s.creationData.createOption === 'CopyStart' && s.location === location && ctx.state.snapshots[s.creationData.sourceResourceId?.toLowerCase() ?? '']?.familyId === from.familyId && (copyPercent(ctx, s) ?? 100) < 100);

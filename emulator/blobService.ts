@@ -916,7 +916,7 @@ function previousSnapshotExtents(ctx: EmulatorContext, prevUrl: string, view: Bl
   const prev = grant.kind === 'snapshot' ? ctx.state.snapshots[grant.resourceId] : undefined;
   if (!prev) throw new StorageError(409, 'PreviousSnapshotNotFound', 'The previous snapshot is not found.');
   if (!prev.familyId || prev.familyId !== view.familyId) {
-    // Both snapshots must belong to one incremental snapshot family (AZURE-FACTS.md, "Diff against an earlier snapshot").
+    // Both snapshots must belong to one incremental snapshot family (docs/azure-behaviour.md#listing-page-ranges-and-diffs).
     throw new StorageError(409, 'PreviousSnapshotOperationNotSupported', 'The previous snapshot is not an earlier snapshot of the same incremental snapshot family.');
   }
   const cur = view.size - 512;

@@ -1,6 +1,6 @@
 /**
  * Fault injection on the page-blob data plane: the failures a copy engine meets at Azure's per-blob
- * scale targets (500 requests/s, 60 MiB/s; AZURE-FACTS.md "Page blobs").
+ * scale targets (500 requests/s, 60 MiB/s; docs/azure-behaviour.md#scale-targets-of-one-page-blob).
  */
 export interface FaultSettings {
   busy: number;

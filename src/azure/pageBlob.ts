@@ -19,7 +19,7 @@ import { DiskDeltaError } from '../core/ports';
 import { Secret, stripQuery } from '../core/secret';
 import { azureCall } from './errors';
 
-/** Get Page Ranges answers at most 10,000 ranges a response (AZURE-FACTS: 2020-10-02+). */
+/** Get Page Ranges answers at most 10,000 ranges a response (docs/azure-behaviour.md#listing-page-ranges-and-diffs). */
 const MAX_RANGES_PER_PAGE = 10_000;
 
 export interface DataPlaneOptions {
@@ -109,7 +109,7 @@ class PageBlobSource implements PageSource {
 
   /**
    * The SDK's getPageRangesDiffForManagedDisks sends one request and drops NextMarker paging
-   * (AZURE-FACTS: SDK traps), so a truncated answer is continued by moving the window start past
+   * (docs/azure-behaviour.md#the-storage-sdks-traps), so a truncated answer is continued by moving the window start past
    * the last range returned; results are in offset order, so nothing is skipped or repeated.
    */
   async *#managedDiskDiff(previous: PageBlobSource, window: ByteWindow, options?: OperationOptions): AsyncIterable<DiffRange> {

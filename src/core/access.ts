@@ -29,7 +29,7 @@ export interface AccessOptions extends OperationOptions {
 /**
  * Grants read access on each resource, runs `body`, and revokes every grant it made whatever happens
  * (success, failure or cancellation). A grant left open holds one of the family's 5 SAS slots and
- * blocks the disk ("Active SAS") — AZURE-FACTS "Access".
+ * blocks the disk ("Active SAS") — docs/azure-behaviour.md#access-sas-grants.
  */
 export async function withReadAccess<T>(
   compute: ComputeApi,

@@ -11,7 +11,7 @@
  *   daily cost     = daily usage × pricePerGiBMonth
  *
  * Example: 10 GiB used in a 31-day month shows 10 / 31 = 0.3226 GiB a day in the usage report.
- * Azure: incremental snapshots are billed for used size only; daily usage is GiB/31 in a 31-day month — AZURE-FACTS "Billing".
+ * Azure: incremental snapshots are billed for used size only; daily usage is GiB/31 in a 31-day month — docs/azure-behaviour.md#billing.
  */
 import type { DiffRange, PageRange } from './model';
 

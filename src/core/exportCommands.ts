@@ -63,7 +63,7 @@ export function azSnapshotCreate(req: CreateSnapshotRequest, format?: CommandFor
     words.push(['--source', requireField(req.sourceResourceId, 'source disk or snapshot id')]);
   }
   words.push(['--incremental', String(req.incremental)]);
-  // Azure: CopyStart copies an incremental snapshot to another region in the background — AZURE-FACTS "Native cross-region copy".
+  // Azure: CopyStart copies an incremental snapshot to another region in the background — docs/azure-behaviour.md#copystart.
   if (req.createOption === 'CopyStart') words.push(['--copy-start', 'true']);
   if (req.sku) words.push(['--sku', req.sku]);
   words.push(...tagWords(req.tags));
@@ -165,7 +165,7 @@ export function armSnapshotTemplate(req: CreateSnapshotRequest): ArmTemplate {
   };
   const data = creationData(req, parameters);
   if (req.sku) {
-    // Azure: incremental snapshots live on Standard HDD storage, ZRS where the region has it, else LRS — AZURE-FACTS "Managed disks".
+    // Azure: incremental snapshots live on Standard HDD storage, ZRS where the region has it, else LRS — docs/azure-behaviour.md#incremental-snapshots.
     const allowed = req.incremental ? ['Standard_ZRS', 'Standard_LRS'] : undefined;
     parameters.sku = stringParam(req.sku, 'Storage of the snapshot.', allowed && allowed.includes(req.sku) ? allowed : undefined);
   }

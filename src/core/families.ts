@@ -71,7 +71,7 @@ function isDiskId(id: string | undefined): boolean {
 
 /**
  * True when Azure would treat both snapshots as one family.
- * Azure: a family = incremental snapshots with the same sourceResourceId AND sourceUniqueId; a diff needs one incrementalSnapshotFamilyId — AZURE-FACTS "Managed disks".
+ * Azure: a family = incremental snapshots with the same sourceResourceId AND sourceUniqueId; a diff needs one incrementalSnapshotFamilyId — docs/azure-behaviour.md#incremental-snapshots.
  */
 export function sameFamily(a: SnapshotInfo, b: SnapshotInfo): boolean {
   if (a.familyId !== undefined && b.familyId !== undefined) return sameId(a.familyId, b.familyId);
@@ -164,10 +164,10 @@ export function previousInFamily(family: SnapshotFamily, snapshotId: string): Sn
   return i > 0 ? family.snapshots[i - 1] : undefined;
 }
 
-/** Azure: 7 incremental snapshots per disk per 5 minutes — AZURE-FACTS "Limits". */
+/** Azure: 7 incremental snapshots per disk per 5 minutes — docs/azure-behaviour.md#limits. */
 export const SNAPSHOTS_PER_WINDOW = 7;
 export const SNAPSHOT_WINDOW_MS = 5 * 60 * 1000;
-/** Azure: 500 incremental snapshots per disk at any one time (older docs said 200) — AZURE-FACTS "Limits". */
+/** Azure: 500 incremental snapshots per disk at any one time (older docs said 200) — docs/azure-behaviour.md#limits. */
 export const MAX_SNAPSHOTS_PER_DISK = 500;
 
 export type CreateCheck =
@@ -214,7 +214,7 @@ export function checkCreateAllowed(existing: readonly SnapshotInfo[], now: Date)
   return { ok: true };
 }
 
-/** Azure: the 4 TB resize boundary is 4 TiB (4096 GiB) of disk size — AZURE-FACTS "Limits". */
+/** Azure: the 4 TB resize boundary is 4 TiB (4096 GiB) of disk size — docs/azure-behaviour.md#limits. */
 export const RESIZE_BOUNDARY_BYTES = 4096 * 1024 ** 3;
 
 /** True when one snapshot is at most 4 TiB and the other larger: Azure refuses a diff across that resize. */

@@ -15,7 +15,7 @@ const LABEL: Record<NameKind, string> = {
   container: 'Container',
 };
 
-/** Azure: disk and snapshot names are 1-80 characters — AZURE-FACTS "Names". */
+/** Azure: disk and snapshot names are 1-80 characters — docs/azure-behaviour.md#limits. */
 export const MAX_COMPUTE_NAME = 80;
 /** Azure: resource group names are 1-90 characters — learn.microsoft.com "Naming rules and restrictions for Azure resources" (Microsoft.Resources). */
 export const MAX_RESOURCE_GROUP_NAME = 90;
@@ -27,7 +27,7 @@ function quoteList(chars: Iterable<string>): string {
 /** Managed disk and snapshot names (the rules are the same for both). */
 function validateComputeName(name: string, kind: 'disk' | 'snapshot'): string | undefined {
   const label = LABEL[kind];
-  // Azure: 1-80 chars of letters, digits, _ - .; start with a letter or digit; end with a letter, digit or _ — AZURE-FACTS "Names".
+  // Azure: 1-80 chars of letters, digits, _ - .; start with a letter or digit; end with a letter, digit or _ — docs/azure-behaviour.md#limits.
   if (name.length === 0) return `Enter a ${kind} name.`;
   if (name.length > MAX_COMPUTE_NAME) return `${label} names can have at most ${MAX_COMPUTE_NAME} characters (this one has ${name.length}).`;
   const bad = [...name].filter((c) => !/^[A-Za-z0-9_.-]$/.test(c));

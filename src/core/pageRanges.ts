@@ -9,9 +9,9 @@ import type { DiffKind, DiffRange, PageRange } from './model';
 import type { ByteWindow } from './ports';
 import { DiskDeltaError } from './ports';
 
-/** Azure: page blobs are written in 512-byte pages — AZURE-FACTS "Page blobs". */
+/** Azure: page blobs are written in 512-byte pages — docs/azure-behaviour.md#page-blobs. */
 export const PAGE = 512;
-/** Azure: Put Page and Put Page From URL write at most 4 MiB per call — AZURE-FACTS "Page blobs". */
+/** Azure: Put Page and Put Page From URL write at most 4 MiB per call — docs/azure-behaviour.md#page-blobs. */
 export const MAX_PUT_PAGES = 4 * 1024 * 1024;
 
 /** One past the last byte of a range. */
@@ -30,7 +30,7 @@ export function isAligned(range: PageRange): boolean {
 
 /**
  * Throws a `DiskDeltaError` (code `UnalignedRange`) unless the range is page-aligned.
- * Azure: Put Page ranges must start at a multiple of 512 and end at 512k - 1 — AZURE-FACTS "Page blobs".
+ * Azure: Put Page ranges must start at a multiple of 512 and end at 512k - 1 — docs/azure-behaviour.md#page-blobs.
  */
 export function assertAligned(range: PageRange, what = 'Page range'): void {
   if (!isAligned(range)) {
@@ -44,7 +44,7 @@ export function assertAligned(range: PageRange, what = 'Page range'): void {
 
 /**
  * A range from Azure's inclusive form (`<Start>`/`<End>` of Get Page Ranges, `bytes=start-end`).
- * Azure: Get Page Ranges returns INCLUSIVE end offsets, so one page is 0-511 — AZURE-FACTS "Page blobs".
+ * Azure: Get Page Ranges returns INCLUSIVE end offsets, so one page is 0-511 — docs/azure-behaviour.md#page-blobs.
  */
 export function fromInclusive(start: number, endInclusive: number): PageRange;
 export function fromInclusive(start: number, endInclusive: number, kind: DiffKind): DiffRange;
@@ -56,7 +56,7 @@ export function fromInclusive(start: number, endInclusive: number, kind?: DiffKi
 
 /**
  * A range from @azure/storage-blob's `{offset, count}`, where `count` is `end - start` (a page has count 511).
- * Azure SDK trap: getPageRangesDiffForManagedDisks reports length - 1 as `count` — AZURE-FACTS "@azure/storage-blob traps".
+ * Azure SDK trap: getPageRangesDiffForManagedDisks reports length - 1 as `count` — docs/azure-behaviour.md#the-storage-sdks-traps.
  */
 export function fromSdkRange(range: { offset: number; count: number }): PageRange;
 export function fromSdkRange(range: { offset: number; count: number }, kind: DiffKind): DiffRange;
@@ -187,7 +187,7 @@ export async function* subtractStream<T extends PageRange>(a: AsyncIterable<T> |
 /**
  * One offset-ordered diff from the separate changed and cleared lists the SDK returns for a window
  * (`pageRange` and `clearRange`), already converted to exact lengths.
- * Azure SDK trap: interleaved PageRange/ClearRange elements must both survive parsing — AZURE-FACTS "@azure/storage-blob traps".
+ * Azure SDK trap: interleaved PageRange/ClearRange elements must both survive parsing — docs/azure-behaviour.md#the-storage-sdks-traps.
  */
 export function interleaveDiff(changed: Iterable<PageRange>, cleared: Iterable<PageRange>): DiffRange[] {
   const out: DiffRange[] = [];
@@ -264,7 +264,7 @@ function assertChunkSize(maxBytes: number): void {
 /**
  * Chunks of one aligned range, each at most `maxBytes` (<= 4 MiB, a multiple of 512), lazily.
  * Chunk k starts at `range.offset + k * maxBytes`: the official differential-copy sample wrote chunk k at
- * `k * maxBytes` and produced unbootable disks — AZURE-FACTS "The official differential-copy sample".
+ * `k * maxBytes` and produced unbootable disks — docs/azure-behaviour.md#the-official-differential-copy-sample.
  */
 export function* iterateChunks<T extends PageRange>(range: T, maxBytes: number = MAX_PUT_PAGES): Generator<T, void, undefined> {
   assertChunkSize(maxBytes);
@@ -296,7 +296,7 @@ export function totalBytes(ranges: Iterable<PageRange>): number {
 /**
  * Consecutive page-aligned windows covering `[0, size)` (the last one may be shorter), for listing a
  * large blob's ranges window by window.
- * Azure: very fragmented blobs should be listed in offset windows to avoid server timeouts — AZURE-FACTS "Page blobs".
+ * Azure: very fragmented blobs should be listed in offset windows to avoid server timeouts — docs/azure-behaviour.md#page-blobs.
  */
 export function* offsetWindows(size: number, windowBytes: number): Generator<ByteWindow, void, undefined> {
   if (!isPageMultiple(windowBytes) || windowBytes <= 0) {

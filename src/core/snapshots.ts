@@ -9,7 +9,7 @@ export type SkuChoice = 'auto' | 'Standard_ZRS' | 'Standard_LRS';
 
 /**
  * Regions with zone-redundant storage for managed disks and snapshots. Incremental snapshots live on
- * Standard HDD; ZRS is the default where the region has it, else LRS — AZURE-FACTS "Managed disks".
+ * Standard HDD; ZRS is the default where the region has it, else LRS — docs/azure-behaviour.md#incremental-snapshots.
  */
 const ZRS_REGIONS = new Set([
   'australiaeast', 'brazilsouth', 'canadacentral', 'centralindia', 'centralus', 'chinanorth3', 'eastasia', 'eastus',

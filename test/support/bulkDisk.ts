@@ -25,7 +25,7 @@ export async function createBulkDisk(
     createOption: 'Upload',
     uploadSizeBytes: sizeBytes + 512,
   });
-  // An upload carries its own VHD footer (AZURE-FACTS "Upload").
+  // An upload carries its own VHD footer (docs/azure-behaviour.md#import-and-upload).
   const url = await clients.compute.grantAccess(disk.id, 'Write', 600);
   try {
     await clients.dataPlane.openWritableSas(url).putPages(sizeBytes, vhdFooter(sizeBytes, disk.uniqueId, Date.now()));

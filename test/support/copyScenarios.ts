@@ -181,7 +181,7 @@ export function corruptJournalLine(from: string, to: string, line: number): void
 }
 
 /**
- * An incremental snapshot through the adapters. Past 7 in 5 minutes (AZURE-FACTS "Limits") the emulator's
+ * An incremental snapshot through the adapters. Past 7 in 5 minutes (docs/azure-behaviour.md#limits) the emulator's
  * clock is moved on and the create tried again; the CLI's own limit check reads the wall clock, so long
  * chains make their snapshots here.
  */

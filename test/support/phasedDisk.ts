@@ -59,7 +59,7 @@ export async function createPhasedDisk(
     createOption: 'Upload',
     uploadSizeBytes: PHASED_DISK_BYTES + PAGE,
   });
-  // An upload carries its own VHD footer (AZURE-FACTS "Upload"): write one, as `az disk upload` would.
+  // An upload carries its own VHD footer (docs/azure-behaviour.md#import-and-upload): write one, as `az disk upload` would.
   const url = await clients.compute.grantAccess(disk.id, 'Write', 600);
   try {
     await clients.dataPlane.openWritableSas(url).putPages(PHASED_DISK_BYTES, vhdFooter(PHASED_DISK_BYTES, disk.uniqueId, Date.now()));

@@ -707,7 +707,7 @@ export class CopyExecutor {
     const resourceGroup = plan.import.resourceGroup ?? parts.resourceGroup;
     const name = plan.import.name?.(plan.source) ?? importName(plan.source.name);
     const tags = { diskdelta_source: plan.source.id, diskdelta_family: plan.familyId };
-    // Import takes the blob snapshot URL without SAS plus the account id, in the account's region — AZURE-FACTS "Import".
+    // Import takes the blob snapshot URL without SAS plus the account id, in the account's region — docs/azure-behaviour.md#import-and-upload.
     const common = { subscriptionId: parts.subscriptionId, resourceGroup, name, location: account.location, sourceUri, storageAccountId: account.id, tags };
     return this.#armCall(meter, async (signal) => {
       if (plan.import.kind === 'disk') return (await this.compute.createDisk({ ...common, createOption: 'Import', sku: 'Standard_LRS' }, { signal })).id;

@@ -1,7 +1,7 @@
 /**
  * Read SAS grants on managed snapshots for the length of a copy: renewed before they expire, renewed when
  * Azure refuses one as expired, and always revoked at the end. A grant never revoked holds one of the
- * family's 5 SAS slots and blocks the snapshot ("Active SAS") — AZURE-FACTS "Access".
+ * family's 5 SAS slots and blocks the snapshot ("Active SAS") — docs/azure-behaviour.md#access-sas-grants.
  */
 import type { ComputeApi, DataPlane, PageSource } from '../ports';
 import { isAbortError } from '../ports';

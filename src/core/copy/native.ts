@@ -1,6 +1,6 @@
 /**
  * Azure's own cross-region copy: a snapshot in the target region with createOption CopyStart, polled to
- * completionPercent 100 or copyCompletionError — AZURE-FACTS "Native cross-region copy".
+ * completionPercent 100 or copyCompletionError — docs/azure-behaviour.md#copystart.
  */
 import type { SnapshotInfo } from '../model';
 import type { ComputeApi } from '../ports';

@@ -9,13 +9,13 @@ import { chunkStream, clipRange, iterateChunks, MAX_PUT_PAGES, mergeAdjacentStre
 import type { ByteWindow } from '../ports';
 import { DiskDeltaError } from '../ports';
 
-/** The fixed VHD footer after the disk's bytes — AZURE-FACTS "Page blobs": a disk SAS is diskSizeBytes + 512. */
+/** The fixed VHD footer after the disk's bytes — docs/azure-behaviour.md#page-blobs: a disk SAS is diskSizeBytes + 512. */
 export const VHD_FOOTER_BYTES = 512;
 export const DEFAULT_WINDOW_BYTES = 64 * 1024 * 1024 * 1024;
 const TIB = 1024 ** 4;
-/** Azure: no diff across a resize that crosses the 4 TB boundary — AZURE-FACTS "Limits". */
+/** Azure: no diff across a resize that crosses the 4 TB boundary — docs/azure-behaviour.md#limits. */
 export const FOUR_TIB = 4 * TIB;
-/** Azure: a page blob holds at most 8 TiB — AZURE-FACTS "Page blobs". */
+/** Azure: a page blob holds at most 8 TiB — docs/azure-behaviour.md#page-blobs. */
 export const MAX_PAGE_BLOB_BYTES = 8 * TIB;
 
 export type CopyMode = 'base' | 'delta' | 'full';

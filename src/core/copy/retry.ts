@@ -44,7 +44,7 @@ const NETWORK_CODES = new Set([
   'UND_ERR_CLOSED',
 ]);
 
-/** Azure storage answers these when a blob or account is past its scale target — AZURE-FACTS "Page blobs". */
+/** Azure storage answers these when a blob or account is past its scale target — docs/azure-behaviour.md#page-blobs. */
 const THROTTLE_CODES = new Set(['ServerBusy', 'OperationTimedOut', 'TooManyRequests']);
 
 /** 403 codes that mean "this SAS no longer works"; Put Page From URL reports the source's 403 as CannotVerifyCopySource. */
@@ -181,7 +181,7 @@ export async function withTimeout<T>(
 /**
  * Additive-increase / multiplicative-decrease concurrency: halve on throttling (at most once per
  * "generation" of requests, like TCP once per round trip), grow by one per window of successes, so a
- * copy settles just under a page blob's ~500 requests/s and 60 MiB/s — AZURE-FACTS "Page blobs".
+ * copy settles just under a page blob's ~500 requests/s and 60 MiB/s — docs/azure-behaviour.md#page-blobs.
  */
 export class AdaptiveConcurrency {
   #limit: number;
@@ -252,7 +252,7 @@ export class AdaptiveConcurrency {
 
 /**
  * Azure's scale targets for one standard page blob: 500 requests/s and 60 MiB/s; beyond them it answers
- * 503 ServerBusy — AZURE-FACTS "Page blobs". A copy writes into one base blob, so these bound it.
+ * 503 ServerBusy — docs/azure-behaviour.md#page-blobs. A copy writes into one base blob, so these bound it.
  */
 export const PAGE_BLOB_TARGETS = { requestsPerSecond: 500, bytesPerSecond: 60 * 1024 * 1024 } as const;
 
