@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layerRules } from './eslint.layers.mjs';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'test-output/**', 'out/**', '**/*.d.ts'] },
@@ -18,6 +19,7 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  ...layerRules,
   {
     files: ['**/*.mjs', '**/*.js', '**/*.cjs'],
     languageOptions: {
