@@ -165,7 +165,7 @@ export interface HistogramBucket {
 const FIRST_BUCKET_LOG2 = 9; // 512 B
 const LAST_BUCKET_LOG2 = 32; // 4 GiB and more
 /** Power-of-two range-size buckets: [512 B, 1 KiB), [1 KiB, 2 KiB), ... [2 GiB, 4 GiB), [4 GiB, ∞). */
-export const HISTOGRAM_BUCKETS: readonly HistogramBucket[] = Array.from(
+export const RANGE_SIZE_BUCKETS: readonly HistogramBucket[] = Array.from(
   { length: LAST_BUCKET_LOG2 - FIRST_BUCKET_LOG2 + 1 },
   (_, i) => {
     const log2 = FIRST_BUCKET_LOG2 + i;
@@ -173,7 +173,7 @@ export const HISTOGRAM_BUCKETS: readonly HistogramBucket[] = Array.from(
   },
 );
 
-/** Index into `HISTOGRAM_BUCKETS` for a range length (lengths below 512 count in the first bucket). */
+/** Index into `RANGE_SIZE_BUCKETS` for a range length (lengths below 512 count in the first bucket). */
 export function histogramBucket(length: number): number {
   if (length < 2 ** (FIRST_BUCKET_LOG2 + 1)) return 0;
   // clz32 is exact and fast below 2^31; longer ranges (rare) take the floating-point path and a check.
@@ -198,9 +198,9 @@ export interface DiffSummary {
   readonly changedShare: number;
   /** clearedBytes / diskSizeBytes (0..1). */
   readonly clearedShare: number;
-  /** Counts per `HISTOGRAM_BUCKETS` entry, changed ranges. */
+  /** Counts per `RANGE_SIZE_BUCKETS` entry, changed ranges. */
   readonly changedHistogram: readonly number[];
-  /** Counts per `HISTOGRAM_BUCKETS` entry, cleared ranges. */
+  /** Counts per `RANGE_SIZE_BUCKETS` entry, cleared ranges. */
   readonly clearedHistogram: readonly number[];
 }
 
@@ -212,8 +212,8 @@ export class DiffSummaryAccumulator {
   #changedCount = 0;
   #clearedCount = 0;
   #largest: DiffRange | undefined;
-  readonly #changedHistogram = new Array<number>(HISTOGRAM_BUCKETS.length).fill(0);
-  readonly #clearedHistogram = new Array<number>(HISTOGRAM_BUCKETS.length).fill(0);
+  readonly #changedHistogram = new Array<number>(RANGE_SIZE_BUCKETS.length).fill(0);
+  readonly #clearedHistogram = new Array<number>(RANGE_SIZE_BUCKETS.length).fill(0);
 
   constructor(diskSizeBytes: number) {
     this.#diskSizeBytes = diskSizeBytes;

@@ -1,5 +1,5 @@
 /**
- * Used size and cost of incremental snapshots, and the units the product shows them in.
+ * Used size and cost of incremental snapshots.
  *
  * Azure bills an incremental snapshot for its used size only: the bytes that changed since the previous
  * snapshot of its family. The first snapshot of a family has no previous one, so its used size is all the
@@ -14,6 +14,8 @@
  * Azure: incremental snapshots are billed for used size only; daily usage is GiB/31 in a 31-day month — docs/azure-behaviour.md#billing.
  */
 import type { DiffRange, PageRange } from './model';
+
+export { formatBytes, formatCost, formatDuration, formatRate } from './format';
 
 export const GiB = 1024 ** 3;
 
@@ -76,52 +78,4 @@ export function familyCost(usages: readonly SnapshotUsage[], pricePerGiBMonth: n
   );
 }
 
-const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
 
-function trimNumber(value: number, maxDigits: number): string {
-  const digits = value < 10 ? maxDigits : value < 100 ? Math.min(1, maxDigits) : 0;
-  return value.toFixed(digits).replace(/\.0+$/, '').replace(/(\.\d*?)0+$/, '$1');
-}
-
-/** Bytes in binary units: `512 B`, `4 MiB`, `1.5 GiB`, `32 TiB` (up to three significant digits). */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes)) return '? B';
-  const sign = bytes < 0 ? '-' : '';
-  let value = Math.abs(bytes);
-  let unit = 0;
-  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  if (unit === 0) return `${sign}${Math.round(value)} B`;
-  // 1023.99 KiB would print as "1024 KiB": move up a unit instead.
-  if (Number(trimNumber(value, 2)) >= 1024 && unit < BYTE_UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${sign}${trimNumber(value, 2)} ${BYTE_UNITS[unit]}`;
-}
-
-/** A byte rate such as `58.3 MiB/s`. */
-export function formatRate(bytesPerSecond: number): string {
-  return `${formatBytes(bytesPerSecond)}/s`;
-}
-
-/** A duration: `850 ms`, `45 s`, `3 min 05 s`, `2 h 07 min`, `3 d 4 h`. */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return '-';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const totalSeconds = Math.round(ms / 1000);
-  if (totalSeconds < 60) return `${totalSeconds} s`;
-  const totalMinutes = Math.floor(totalSeconds / 60);
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  if (totalMinutes < 60) return `${totalMinutes} min ${pad(totalSeconds % 60)} s`;
-  const totalHours = Math.floor(totalMinutes / 60);
-  if (totalHours < 24) return `${totalHours} h ${pad(totalMinutes % 60)} min`;
-  return `${Math.floor(totalHours / 24)} d ${totalHours % 24} h`;
-}
-
-/** A money amount in the user's billing currency (no symbol: the price setting has no currency). */
-export function formatCost(amount: number, fractionDigits = 2): string {
-  return amount.toFixed(fractionDigits);
-}

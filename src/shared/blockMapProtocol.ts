@@ -17,8 +17,8 @@ export const MAX_BINS = 262_144;
 export const MAX_CELL_RANGES = 500;
 /** Longest label or message accepted in a message. */
 const MAX_TEXT = 4096;
-/** Power-of-two buckets of the range-size histogram: 2^0 .. 2^63 bytes. */
-export const HISTOGRAM_BUCKETS = 64;
+/** Most entries of the range-size histogram (power-of-two buckets, 2^0 .. 2^63 bytes). */
+export const MAX_HISTOGRAM_BUCKETS = 64;
 
 /** A window of the disk's address space, [offset, offset + length), in bytes. */
 export interface MapWindow {
@@ -38,7 +38,7 @@ export interface BlockMapSummary {
   readonly largestRangeBytes: number;
   /** (changed + cleared) / disk size, 0..1. */
   readonly shareOfDisk: number;
-  /** `sizeHistogram[k]` = number of ranges with 2^k <= length < 2^(k+1). Up to HISTOGRAM_BUCKETS entries. */
+  /** `sizeHistogram[k]` = number of ranges with 2^k <= length < 2^(k+1). Up to MAX_HISTOGRAM_BUCKETS entries. */
   readonly sizeHistogram: readonly number[];
   /** When set, the last bucket counts every range of at least 2^(length - 1) bytes. */
   readonly sizeHistogramOpenEnded?: boolean;
@@ -84,31 +84,6 @@ export interface BinnedWindow {
 }
 
 export type ExportFormat = 'json' | 'csv';
-
-/**
- * What the block-map panel needs from the extension. Implemented over the streamed diff of two
- * snapshots; the panel holds one at a time and swaps it when the user picks another pair.
- */
-export interface BlockMapDataSource {
-  /** Size of the disk in bytes. */
-  readonly diskSizeBytes: number;
-  /**
-   * Identifies the pair without secrets (e.g. both snapshot ids as JSON), kept in the webview's state
-   * so that a restored panel can ask the extension for the same source again.
-   */
-  readonly restoreKey?: string;
-  summary(signal?: AbortSignal): Promise<BlockMapSummary>;
-  /** Bins the window into `bins` equal cells; only the window's ranges are read. */
-  bin(window: MapWindow, bins: number, signal: AbortSignal): Promise<BinnedWindow>;
-  /** Ranges overlapping the window (one cell), at most `max` of them, in offset order. */
-  rangesInCell(window: MapWindow, max: number, signal?: AbortSignal): Promise<CellRanges>;
-  /** Changes per consecutive snapshot pair of the family; undefined when the source has no family. */
-  familyBars?(signal?: AbortSignal): Promise<FamilyBars>;
-  /** The source for another consecutive pair (an index into familyBars().bars). */
-  withPair?(index: number, signal?: AbortSignal): Promise<BlockMapDataSource>;
-  /** Writes every range in the format, in chunks; resolves with how many ranges were written. */
-  exportRanges(format: ExportFormat, writeChunk: (text: string) => Promise<void>, signal?: AbortSignal): Promise<number>;
-}
 
 // ---- host -> webview ----
 
@@ -214,6 +189,18 @@ export interface CopySummaryRequest {
 
 export type FromWebviewMessage = ReadyMessage | BinRequest | CellRangesRequest | SelectPairRequest | ExportRequest | CopySummaryRequest;
 
+/** Which host message answers each webview request (matched by `requestId`); an `error` may answer any. */
+export interface ReplyTo {
+  bin: BinsMessage;
+  cellRanges: CellRangesMessage;
+  selectPair: PairSelectedMessage;
+  export: ExportDoneMessage;
+  /** Answered with a `notice` (which carries no id) or an `error`. */
+  copySummary: never;
+}
+export type WebviewRequest = Exclude<FromWebviewMessage, ReadyMessage>;
+export type HostReply = ReplyTo[keyof ReplyTo] | ErrorMessage;
+
 /** What the webview keeps with `setState` (and the panel serializer gets back). No secrets. */
 export interface BlockMapViewState {
   readonly restoreKey?: string;
@@ -295,7 +282,7 @@ function float32Bytes(value: unknown, entries: number, what: string): ArrayBuffe
 function summary(value: unknown): BlockMapSummary {
   const s = record(value, 'summary');
   const histogram = s.sizeHistogram;
-  if (!Array.isArray(histogram) || histogram.length > HISTOGRAM_BUCKETS) fail(`summary.sizeHistogram is not a list of at most ${HISTOGRAM_BUCKETS} counts`);
+  if (!Array.isArray(histogram) || histogram.length > MAX_HISTOGRAM_BUCKETS) fail(`summary.sizeHistogram is not a list of at most ${MAX_HISTOGRAM_BUCKETS} counts`);
   let monthlyCost: BlockMapSummary['monthlyCost'];
   if (s.monthlyCost !== undefined) {
     const c = record(s.monthlyCost, 'summary.monthlyCost');
@@ -446,48 +433,4 @@ export function parseViewState(value: unknown): BlockMapViewState {
     /* dropped */
   }
   return out;
-}
-
-// ---- display, shared so the panel and a copied summary say the same thing ----
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-
-/** 1536 -> "1.5 KiB"; exact below 1 KiB. `precise` keeps 3 decimals (for offsets a cell apart). */
-export function formatBytes(bytes: number, precise = false): string {
-  if (bytes < 1024) return `${bytes} B`;
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  const digits = precise ? 3 : value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  return `${value.toFixed(digits).replace(/\.?0+$/, '')} ${UNITS[unit]}`;
-}
-
-/** Byte offset as 0x-prefixed hex, e.g. 0x10000000000. */
-export function formatHex(offset: number): string {
-  return `0x${offset.toString(16).toUpperCase()}`;
-}
-
-export function formatPercent(fraction: number): string {
-  if (fraction === 0) return '0%';
-  const p = fraction * 100;
-  if (p < 0.01) return '<0.01%';
-  return `${p >= 10 ? p.toFixed(1) : p.toFixed(2)}%`;
-}
-
-/** The summary as plain text lines (what "Copy summary" puts on the clipboard). */
-export function summaryText(title: string, s: BlockMapSummary): string {
-  const lines = [
-    title,
-    `Changed: ${formatBytes(s.changedBytes)} (${s.changedBytes} bytes)`,
-    `Cleared: ${formatBytes(s.clearedBytes)} (${s.clearedBytes} bytes)`,
-    `Ranges: ${s.rangeCount}`,
-    `Largest range: ${formatBytes(s.largestRangeBytes)} (${s.largestRangeBytes} bytes)`,
-    `Share of disk: ${formatPercent(s.shareOfDisk)} of ${formatBytes(s.diskSizeBytes)}`,
-  ];
-  if (s.usedBytes !== undefined) lines.push(`Snapshot used size: ${formatBytes(s.usedBytes)} (${s.usedBytes} bytes)`);
-  if (s.monthlyCost !== undefined) lines.push(`Estimated cost: ${s.monthlyCost.amount.toFixed(2)}${s.monthlyCost.currency ? ` ${s.monthlyCost.currency}` : ''} per month`);
-  return lines.join('\n');
 }

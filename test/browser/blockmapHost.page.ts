@@ -4,7 +4,7 @@
  * 4 TiB, as the real panel does from a diff stream. It is the harness, not the thing under test.
  */
 import {
-  HISTOGRAM_BUCKETS,
+  MAX_HISTOGRAM_BUCKETS,
   validateFromWebviewMessage,
   type BlockMapSummary,
   type FromWebviewMessage,
@@ -121,7 +121,7 @@ function summarise(): BlockMapSummary {
   let changedBytes = 0;
   let clearedBytes = 0;
   let largest = 0;
-  const histogram = new Array<number>(HISTOGRAM_BUCKETS).fill(0);
+  const histogram = new Array<number>(MAX_HISTOGRAM_BUCKETS).fill(0);
   for (let i = 0; i < fixture.offsets.length; i++) {
     const length = fixture.lengths[i]!;
     if (fixture.cleared[i]) clearedBytes += length;

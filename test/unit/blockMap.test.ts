@@ -7,7 +7,7 @@ import { DiskDeltaError } from '../../src/core/ports';
 import {
   BlockMapBinner,
   DiffSummaryAccumulator,
-  HISTOGRAM_BUCKETS,
+  RANGE_SIZE_BUCKETS,
   analyseDiff,
   binDiff,
   cellOf,
@@ -201,9 +201,9 @@ void describe('cellRanges and cellOf', () => {
 
 void describe('DiffSummary', () => {
   void it('buckets range sizes by powers of two from 512 B to 4 GiB and more', () => {
-    assert.equal(HISTOGRAM_BUCKETS.length, 24);
-    assert.deepEqual(HISTOGRAM_BUCKETS[0], { min: 512, max: 1024 });
-    assert.deepEqual(HISTOGRAM_BUCKETS[23], { min: 4 * GiB });
+    assert.equal(RANGE_SIZE_BUCKETS.length, 24);
+    assert.deepEqual(RANGE_SIZE_BUCKETS[0], { min: 512, max: 1024 });
+    assert.deepEqual(RANGE_SIZE_BUCKETS[23], { min: 4 * GiB });
     assert.equal(histogramBucket(512), 0);
     assert.equal(histogramBucket(1023), 0);
     assert.equal(histogramBucket(1024), 1);
@@ -217,7 +217,7 @@ void describe('DiffSummary', () => {
   void it('every length falls in the bucket whose bounds hold it (property)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1024, max: 2 ** 46 }), (n) => {
-        const b = HISTOGRAM_BUCKETS[histogramBucket(n)];
+        const b = RANGE_SIZE_BUCKETS[histogramBucket(n)];
         assert.ok(n >= b.min && (b.max === undefined || n < b.max));
       }),
     );

@@ -4,16 +4,14 @@ import fc from 'fast-check';
 import {
   MAX_BINS,
   MAX_CELL_RANGES,
-  formatBytes,
-  formatHex,
-  formatPercent,
   parseViewState,
-  summaryText,
   validateFromWebviewMessage,
   validateToWebviewMessage,
   type BlockMapSummary,
   type FromWebviewMessage,
 } from '../../src/shared/blockMapProtocol';
+import { formatBytes, formatHex, formatPercent } from '../../src/core/format';
+import { summaryText } from '../../src/extension/blockMap/summary';
 
 const summary: BlockMapSummary = {
   diskSizeBytes: 4 * 2 ** 40,

@@ -9,10 +9,10 @@ import { toBlockMapSummary } from '../../src/extension/blockMap/summary';
 import {
   MAX_CELL_RANGES,
   validateToWebviewMessage,
-  type BlockMapDataSource,
   type MapWindow,
   type ToWebviewMessage,
 } from '../../src/shared/blockMapProtocol';
+import type { BlockMapDataSource } from '../../src/extension/blockMap/dataSource';
 
 const GiB = 2 ** 30;
 const DISK = 64 * GiB;

@@ -1,9 +1,9 @@
 export { openBlockMap, registerBlockMapSerializer, closeAllBlockMaps, blockMapHtml, BlockMapPanel, BLOCK_MAP_VIEW_TYPE, type BlockMapRestorer } from './panel';
 export type { BlockMapLog } from './session';
-export { toBlockMapSummary, type SummaryExtras } from './summary';
+export { toBlockMapSummary, summaryText, type SummaryExtras } from './summary';
+export type { BlockMapDataSource } from './dataSource';
 export { blockMapSourceFromStore, type StoreSourceOptions } from './storeSource';
 export type {
-  BlockMapDataSource,
   BlockMapSummary,
   BinnedWindow,
   CellRanges,

@@ -2,7 +2,8 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import { once } from 'node:events';
 import * as vscode from 'vscode';
 import { redact } from '../../core/secret';
-import { parseViewState, type BlockMapDataSource, type BlockMapViewState, type ExportFormat } from '../../shared/blockMapProtocol';
+import { parseViewState, type BlockMapViewState, type ExportFormat } from '../../shared/blockMapProtocol';
+import type { BlockMapDataSource } from './dataSource';
 import { blockMapPage, createNonce, unavailablePage } from './html';
 import { BlockMapSession, type BlockMapLog, type BlockMapUi, type ExportSink } from './session';
 

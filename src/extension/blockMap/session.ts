@@ -6,14 +6,14 @@ import { isAbortError } from '../../core/ports';
 import { redact } from '../../core/secret';
 import {
   MAX_CELL_RANGES,
-  summaryText,
   validateFromWebviewMessage,
-  type BlockMapDataSource,
   type BlockMapSummary,
   type ExportFormat,
   type FromWebviewMessage,
   type ToWebviewMessage,
 } from '../../shared/blockMapProtocol';
+import type { BlockMapDataSource } from './dataSource';
+import { summaryText } from './summary';
 
 /** The part of a log channel the panel writes to (a vscode.LogOutputChannel fits). */
 export interface BlockMapLog {

@@ -1,6 +1,7 @@
 import { binDiff, summarizeDiff } from '../../core/blockMap';
 import type { DiffRangeStore } from '../../core/rangeStore';
-import type { BinnedWindow, BlockMapDataSource, BlockMapSummary, ExportFormat, FamilyBars } from '../../shared/blockMapProtocol';
+import type { BinnedWindow, BlockMapSummary, ExportFormat, FamilyBars } from '../../shared/blockMapProtocol';
+import type { BlockMapDataSource } from './dataSource';
 import { toBlockMapSummary, type SummaryExtras } from './summary';
 
 export interface StoreSourceOptions {

@@ -1,4 +1,5 @@
-import { HISTOGRAM_BUCKETS as CORE_BUCKETS, type DiffSummary } from '../../core/blockMap';
+import { RANGE_SIZE_BUCKETS as CORE_BUCKETS, type DiffSummary } from '../../core/blockMap';
+import { formatBytes, formatCost, formatPercent } from '../../core/format';
 import type { BlockMapSummary } from '../../shared/blockMapProtocol';
 
 /** What the map shows besides the diff itself, when the extension knows it. */
@@ -32,4 +33,19 @@ export function toBlockMapSummary(summary: DiffSummary, extras: SummaryExtras = 
     sizeHistogramOpenEnded: CORE_BUCKETS[CORE_BUCKETS.length - 1]?.max === undefined,
     ...extras,
   };
+}
+
+/** The summary as plain text lines (what "Copy summary" puts on the clipboard). */
+export function summaryText(title: string, s: BlockMapSummary): string {
+  const lines = [
+    title,
+    `Changed: ${formatBytes(s.changedBytes)} (${s.changedBytes} bytes)`,
+    `Cleared: ${formatBytes(s.clearedBytes)} (${s.clearedBytes} bytes)`,
+    `Ranges: ${s.rangeCount}`,
+    `Largest range: ${formatBytes(s.largestRangeBytes)} (${s.largestRangeBytes} bytes)`,
+    `Share of disk: ${formatPercent(s.shareOfDisk)} of ${formatBytes(s.diskSizeBytes)}`,
+  ];
+  if (s.usedBytes !== undefined) lines.push(`Snapshot used size: ${formatBytes(s.usedBytes)} (${s.usedBytes} bytes)`);
+  if (s.monthlyCost !== undefined) lines.push(`Estimated cost: ${formatCost(s.monthlyCost.amount, 2, s.monthlyCost.currency)} per month`);
+  return lines.join('\n');
 }
