@@ -121,9 +121,15 @@ function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** The last line the emulator printed that says something (its error, usually). */
+/** The last line the emulator printed that says something (its ready line). */
 function lastLine(output) {
   return output.trim().split('\n').filter((l) => l.trim()).pop()?.trim() ?? '';
+}
+
+/** What the emulator said on stderr (its error, which may span lines), as one line. */
+function errorOf(stderr) {
+  const text = stderr.replace(/\s+/g, ' ').trim();
+  return text.length > 600 ? `${text.slice(0, 600)}...` : text || 'no error output';
 }
 
 /** Starts the emulator; resolves when its connection file is written, or with a reason it is unavailable. */
@@ -138,23 +144,28 @@ async function startEmulator() {
   );
   children.push(child);
   let output = '';
+  let stderr = '';
   const collect = (d) => {
     output += d;
     if (output.length > 20_000) output = output.slice(-10_000);
   };
+  const collectError = (d) => {
+    stderr = (stderr + d).slice(-10_000);
+  };
   child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  child.on('error', (e) => collect(`${e.message}\n`));
+  child.stderr.on('data', collectError);
+  child.on('error', (e) => collectError(`${e.message}\n`));
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (existsSync(connectionFile)) {
       try {
         const connection = JSON.parse(readFileSync(connectionFile, 'utf8'));
         child.stdout.off('data', collect);
+        child.stderr.off('data', collectError);
         child.stdout.on('data', (d) => process.stdout.write(`emulator: ${d}`));
         child.stderr.on('data', (d) => process.stderr.write(`emulator: ${d}`));
         child.on('exit', (code, signal) => {
-          if (!stopping) fail(`the emulator exited (${signal ?? code}) while VS Code was using it: ${lastLine(output)}`);
+          if (!stopping) fail(`the emulator exited (${signal ?? code}) while VS Code was using it; its output is above`);
         });
         return { ok: true, connection, ready: lastLine(output) };
       } catch {
@@ -162,11 +173,11 @@ async function startEmulator() {
       }
     }
     if (child.exitCode !== null || child.signalCode !== null) {
-      return { ok: false, reason: `it exited (${child.exitCode ?? child.signalCode}) without writing a connection file: ${lastLine(output) || 'no output'}` };
+      return { ok: false, reason: `it exited (${child.exitCode ?? child.signalCode}) without writing a connection file: ${errorOf(stderr)}` };
     }
     await sleep(200);
   }
-  return { ok: false, reason: `it did not write ${connectionFile} within 60 s: ${lastLine(output) || 'no output'}` };
+  return { ok: false, reason: `it did not write ${connectionFile} within 60 s: ${errorOf(stderr)}` };
 }
 
 /**
