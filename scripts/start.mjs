@@ -208,7 +208,7 @@ function listEmulatorDisks(connection) {
 
 async function main() {
   // Created before anything is started: nothing below may depend on a folder an earlier run left.
-  for (const dir of [state, demoData]) mkdirSync(dir, { recursive: true });
+  for (const dir of options.withEmulator ? [state, demoData] : [state]) mkdirSync(dir, { recursive: true });
   console.log(`start: building and packaging the extension (state in ${options.stateDir})`);
   const vsix = await packageExtension({ quiet: true });
   const codeServer = await ensureCodeServer();
