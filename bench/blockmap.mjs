@@ -4,10 +4,10 @@
 // firstPaintMs: from the bundle starting to the first map painted with the host's bins (handshake,
 //   binning of the whole disk and painting included). zoomMs: from a zoom key press to the new
 //   window's exact bins painted.
-import { chromium } from 'playwright-core';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, CHROMIUM_ARGS, prepareBlockMapPage, waitForChromium } from '../test/browser/prepare.mjs';
+import { launchChromium } from '../scripts/ensure-chromium.mjs';
+import { prepareBlockMapPage } from '../test/browser/prepare.mjs';
 
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -21,9 +21,8 @@ const round = (ms) => Math.round(ms * 10) / 10;
  * @returns {Promise<{ firstPaintMs: number, zoomMs: number, runs: number, zooms: number, targets: { firstPaintMs: number, zoomMs: number } }>}
  */
 export async function measureBlockMap({ runs = 7, zoomsPerRun = 6 } = {}) {
-  await waitForChromium();
   const url = await prepareBlockMapPage();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   const firstPaints = [];
   const zooms = [];
   try {

@@ -1,7 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
 import { EmulatorContext } from './context';
 import { FaultInjector, NO_FAULTS, parseFaultSpec } from './faults';
 import { PageLog } from './pageLog';
@@ -31,55 +32,88 @@ const USAGE = `Usage: disk-delta-emulator [options]
   --copy-time-scale <x>      multiply CopyStart durations (e.g. 0.1 for tests)
   --connection-file <path>   write the connection JSON here when ready`;
 
-function parseArgs(argv: string[]): Options {
-  const o: Options = { host: '127.0.0.1', port: 0, regions: ['eastus', 'westus2'], seed: 'none', faults: '', copyTimeScale: 1 };
+const OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  data: { type: 'string' },
+  memory: { type: 'boolean' },
+  regions: { type: 'string' },
+  seed: { type: 'string' },
+  faults: { type: 'string' },
+  'copy-time-scale': { type: 'string' },
+  'connection-file': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** node:util's parse errors, reworded the way this program words its other usage errors. */
+function usageError(e: unknown): Error {
+  const err = e as Error & { code?: string };
+  const option = /'(-[^' ]+)/.exec(err.message)?.[1];
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) return new Error(`unknown option ${option}`);
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option && /argument missing|ambiguous/.test(err.message)) {
+    return new Error(`${option} needs a value`);
+  }
+  return new Error(err.message.split('\n')[0]!);
+}
+
+function parseOptions(argv: string[]): Options | 'help' {
+  const parse = (): ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; tokens: true; strict: true; allowPositionals: false }>> => {
+    try {
+      return parseArgs({ args: argv, options: OPTIONS, tokens: true, strict: true, allowPositionals: false });
+    } catch (e) {
+      throw usageError(e);
+    }
+  };
+  const parsed = parse();
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const o: Options = { host: v.host ?? '127.0.0.1', port: 0, regions: ['eastus', 'westus2'], seed: 'none', faults: v.faults ?? '', copyTimeScale: 1 };
   const envScale = process.env['DISK_DELTA_EMULATOR_COPY_TIME_SCALE'];
   if (envScale) o.copyTimeScale = Number(envScale);
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    switch (a) {
-      case '--host': o.host = next(); break;
-      case '--port': o.port = Number(next()); break;
-      case '--data': o.data = path.resolve(next()); break;
-      case '--memory': o.data = undefined; break;
-      case '--regions': o.regions = next().split(',').map((r) => r.trim().toLowerCase()).filter(Boolean); break;
-      case '--seed': {
-        const v = next();
-        if (v !== 'demo' && v !== 'none') throw new Error('--seed must be demo or none');
-        o.seed = v;
-        break;
-      }
-      case '--faults': o.faults = next(); break;
-      case '--copy-time-scale': o.copyTimeScale = Number(next()); break;
-      case '--connection-file': o.connectionFile = path.resolve(next()); break;
-      case '--help': case '-h':
-        process.stdout.write(`${USAGE}\n`);
-        process.exit(0);
-        break;
-      default: throw new Error(`unknown option ${a}`);
-    }
+  if (v.port !== undefined) o.port = Number(v.port);
+  // --data and --memory: the later one on the command line wins.
+  const storage = parsed.tokens.filter((t) => t.kind === 'option' && (t.name === 'data' || t.name === 'memory')).pop();
+  if (storage?.kind === 'option' && storage.name === 'data' && v.data !== undefined) o.data = path.resolve(v.data);
+  if (v.regions !== undefined) o.regions = v.regions.split(',').map((r) => r.trim().toLowerCase()).filter(Boolean);
+  if (v.seed !== undefined) {
+    if (v.seed !== 'demo' && v.seed !== 'none') throw new Error('--seed must be demo or none');
+    o.seed = v.seed;
   }
+  if (v['copy-time-scale'] !== undefined) o.copyTimeScale = Number(v['copy-time-scale']);
+  if (v['connection-file'] !== undefined) o.connectionFile = path.resolve(v['connection-file']);
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new Error('--port must be 0-65535');
   if (o.regions.length === 0) throw new Error('--regions needs at least one region');
   return o;
 }
 
+/** Creates a folder and its parents, with a message that says which folder the emulator needed. */
+function makeFolder(dir: string, purpose: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new Error(`cannot create ${dir} for ${purpose} (${(e as Error).message}); choose another path or fix its permissions`, { cause: e });
+  }
+}
+
 async function main(): Promise<void> {
   let options: Options;
   try {
-    options = parseArgs(process.argv.slice(2));
+    const parsed = parseOptions(process.argv.slice(2));
+    if (parsed === 'help') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    }
+    options = parsed;
   } catch (e) {
     process.stderr.write(`disk-delta-emulator: ${(e as Error).message}\n${USAGE}\n`);
     process.exit(2);
   }
   const persistent = options.data !== undefined;
   const dir = options.data ?? mkdtempSync(path.join(os.tmpdir(), 'disk-delta-emulator-'));
-  mkdirSync(dir, { recursive: true });
+  // Created here rather than by every caller: a missing folder must never keep the emulator from starting.
+  makeFolder(dir, '--data');
+  const connectionFile = options.connectionFile ?? path.join(dir, 'connection.json');
+  makeFolder(path.dirname(connectionFile), '--connection-file');
   const tls = loadOrCreateTls(dir, options.host);
   const loaded = persistent ? loadState(dir) : undefined;
   const state = loaded ? unpackState(loaded) : newState(options.regions);
@@ -115,9 +149,8 @@ async function main(): Promise<void> {
       accountKey: a.key,
     })),
   };
-  const connectionFile = options.connectionFile ?? path.join(dir, 'connection.json');
+  // Written whole, then renamed: a reader never sees half a file.
   writeFileSync(`${connectionFile}.tmp`, JSON.stringify(connection, null, 2), { mode: 0o600 });
-  const { renameSync } = await import('node:fs');
   renameSync(`${connectionFile}.tmp`, connectionFile);
   process.stdout.write(`disk-delta-emulator ready ${ctx.origin} connection file ${connectionFile}\n`);
 

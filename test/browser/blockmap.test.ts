@@ -6,12 +6,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../../scripts/ensure-chromium.mjs';
 
 interface Prepare {
-  CHROMIUM: string;
-  CHROMIUM_ARGS: string[];
-  waitForChromium(timeoutMs?: number): Promise<void>;
   prepareBlockMapPage(): Promise<string>;
 }
 
@@ -99,9 +97,8 @@ async function openMap(): Promise<void> {
 void describe('block map webview (1,000,000 ranges over 4 TiB)', { timeout: 180_000 }, () => {
   before(async () => {
     const prepare = (await import(pathToFileURL(path.join(import.meta.dirname, 'prepare.mjs')).href)) as Prepare;
-    await prepare.waitForChromium();
     url = await prepare.prepareBlockMapPage();
-    browser = await chromium.launch({ executablePath: prepare.CHROMIUM, args: prepare.CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -1,25 +1,17 @@
 // Builds the page the block-map browser test and benchmark load: the shipped webview bundle
-// (dist/webview/blockMap.js) behind a host stand-in, under the same strict CSP the panel uses.
+// (dist/webview/blockMap.js) behind a host stand-in, under the same strict CSP the panel uses. Run as a
+// script it first makes sure Chromium is installed (scripts/ensure-chromium.mjs).
 //   node test/browser/prepare.mjs      (scripts/test.mjs runs it before the browser tier)
 import * as esbuild from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { ensureChromium } from '../../scripts/ensure-chromium.mjs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const outDir = path.join(root, 'test-output', 'browser');
-export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const NONCE = 'blockmapTestNonce0123';
 
 // A dark theme's values, as VS Code would set them on <html>.
@@ -32,15 +24,6 @@ const THEME = `
   --vscode-editorHoverWidget-background: #252526; --vscode-editorHoverWidget-border: #454545;
   --vscode-button-secondaryBackground: #3a3d41; --vscode-button-secondaryForeground: #cccccc;
 }`;
-
-/** Waits for Chromium, which may still be installing. */
-export async function waitForChromium(timeoutMs = 600_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!existsSync(CHROMIUM)) {
-    if (Date.now() > deadline) throw new Error(`${CHROMIUM} not found: install it with apt-get install chromium`);
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-}
 
 /** Builds the page; returns its file URL. */
 export async function prepareBlockMapPage() {
@@ -79,6 +62,11 @@ export async function prepareBlockMapPage() {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await waitForChromium();
+  try {
+    ensureChromium();
+  } catch (e) {
+    console.error(`browser: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  }
   console.log(`browser: block-map page at ${await prepareBlockMapPage()}`);
 }

@@ -6,15 +6,15 @@
 // Each session gets a throwaway user-data dir, extensions dir and port; the VSIX is installed the way users
 // install it (`--install-extension`), because a copied extension folder is treated as removed by VS Code.
 // stop() kills every process the session started (code-server runs in its own process group).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Frame, type Locator, type Page } from 'playwright-core';
+import type { Browser, Frame, Locator, Page } from 'playwright-core';
 import type { EmulatorConnection } from '../../src/core/emulatorConnection';
+import { startCodeServer, type RunningCodeServer } from '../../scripts/code-server.mjs';
 import { ensureCodeServer } from '../../scripts/ensure-code-server.mjs';
+import { launchChromium } from '../../scripts/ensure-chromium.mjs';
 import { packageExtension, vsixPath } from '../../scripts/package.mjs';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -126,16 +126,6 @@ export interface VsCodeSession {
   treeContextMenu(label: string, action: string, timeoutMs?: number): Promise<void>;
 }
 
-const browserArgs = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 let vsixReady: Promise<string> | undefined;
 
 /** Packages the VSIX unless test/e2e/prepare.mjs already did for the current sources. */
@@ -159,32 +149,6 @@ function newestSourceMtime(): number {
   };
   for (const dir of ['src', 'webview', 'media']) walk(path.join(repoRoot, dir));
   return newest;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function runToEnd(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve(output) : reject(new Error(`${path.basename(cmd)} ${args.join(' ')} failed (exit ${code}):\n${output}`)),
-    );
-  });
 }
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
@@ -223,15 +187,6 @@ function themeName(theme: VsCodeOptions['theme']): string {
   return theme;
 }
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // the group is already gone
-  }
-}
-
 /** Starts code-server with the freshly packaged extension and opens the workbench in Chromium. */
 export async function startVsCode(options: VsCodeOptions = {}): Promise<VsCodeSession> {
   const name = (options.name ?? 'vscode').replace(/[^\w.-]+/g, '-');
@@ -240,9 +195,7 @@ export async function startVsCode(options: VsCodeOptions = {}): Promise<VsCodeSe
   const userDataDir = path.join(scratch, 'user-data');
   const extensionsDir = path.join(scratch, 'extensions');
   const folder = options.folder ?? path.join(scratch, 'workspace');
-  mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
-  mkdirSync(extensionsDir, { recursive: true });
-  mkdirSync(folder, { recursive: true });
+  mkdirSync(scratch, { recursive: true });
   let connectionFile: string | undefined;
   if (options.emulator && 'connectionFile' in options.emulator) connectionFile = options.emulator.connectionFile;
   else if (options.emulator) {
@@ -250,39 +203,19 @@ export async function startVsCode(options: VsCodeOptions = {}): Promise<VsCodeSe
     writeFileSync(connectionFile, JSON.stringify(options.emulator.connection, null, 2));
   }
   const settings: Record<string, unknown> = {
-    'workbench.startupEditor': 'none',
     'workbench.colorTheme': themeName(options.theme),
     'workbench.welcomePage.walkthroughs.openOnInstall': false,
     'workbench.tips.enabled': false,
     'workbench.enableExperiments': false,
-    'security.workspace.trust.enabled': false,
-    'telemetry.telemetryLevel': 'off',
     'extensions.autoCheckUpdates': false,
     'update.mode': 'none',
-    'chat.disableAIFeatures': true,
-    'workbench.secondarySideBar.defaultVisibility': 'hidden',
-    'git.openRepositoryInParentFolders': 'never',
     ...(connectionFile ? { 'diskDelta.emulator.connectionFile': connectionFile } : {}),
     ...options.settings,
   };
-  writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
-  // code-server otherwise creates ~/.config/code-server/config.yaml with a password.
-  const configFile = path.join(scratch, 'config.yaml');
-  writeFileSync(configFile, 'auth: none\ncert: false\n');
-  const env: NodeJS.ProcessEnv = { ...codeServer.env, CODE_SERVER_CONFIG: configFile };
-  const common = ['--user-data-dir', userDataDir, '--extensions-dir', extensionsDir];
 
-  const [node, ...entry] = codeServer.command;
-  let server: ChildProcess | undefined;
-  let serverOutput = '';
-  let serverExited = false;
+  let server: RunningCodeServer | undefined;
   let browser: Browser | undefined;
   let stopped = false;
-  // A test process that dies without stop() must not leave code-server running.
-  const killOnExit = (): void => {
-    if (server) killGroup(server, 'SIGKILL');
-  };
-  process.once('exit', killOnExit);
   const logs = (): string => {
     const files = listFiles(path.join(userDataDir, 'logs'));
     const host = files.filter((f) => /exthost\.log$/.test(f));
@@ -292,22 +225,15 @@ export async function startVsCode(options: VsCodeOptions = {}): Promise<VsCodeSe
   const crash = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    if (server) killGroup(server, 'SIGKILL');
+    const killed = server?.crash();
     await browser?.close().catch(() => undefined);
-    await waitFor('code-server to die', 5000, () => (serverExited ? true : undefined)).catch(() => undefined);
-    process.removeListener('exit', killOnExit);
+    await killed;
   };
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     await browser?.close().catch(() => undefined);
-    if (server) {
-      killGroup(server, 'SIGTERM');
-      await waitFor('code-server to exit', 5000, () => (serverExited ? true : undefined)).catch(() => undefined);
-      // The extension host and other helpers share code-server's process group and may outlive it.
-      killGroup(server, 'SIGKILL');
-    }
-    process.removeListener('exit', killOnExit);
+    await server?.stop();
     try {
       const logCopy = path.join(outputDir, 'logs', name);
       rmSync(logCopy, { recursive: true, force: true });
@@ -319,37 +245,18 @@ export async function startVsCode(options: VsCodeOptions = {}): Promise<VsCodeSe
   };
 
   try {
-    await runToEnd(node, [...entry, ...common, '--install-extension', vsix], env);
-    const port = await freePort();
-    server = spawn(
-      node,
-      [
-        ...entry,
-        '--auth', 'none',
-        '--bind-addr', `127.0.0.1:${port}`,
-        ...common,
-        '--disable-telemetry',
-        '--disable-update-check',
-        '--disable-workspace-trust',
-        '--disable-getting-started-override',
-        folder,
-      ],
-      { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const collect = (d: Buffer): void => {
-      serverOutput = (serverOutput + d.toString()).slice(-20_000);
-    };
-    server.stdout?.on('data', collect);
-    server.stderr?.on('data', collect);
-    server.on('exit', () => (serverExited = true));
-
-    const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}`;
-    await waitFor(`code-server on port ${port}`, 60_000, async () => {
-      if (serverExited) throw new Error(`code-server exited:\n${serverOutput}`);
-      const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-      return res?.ok ? true : undefined;
+    server = await startCodeServer({
+      codeServer,
+      vsix,
+      userDataDir,
+      extensionsDir,
+      folder,
+      settings,
+      configFile: path.join(scratch, 'config.yaml'),
+      log: (l) => console.log(l),
     });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: browserArgs });
+    const url = server.url;
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: options.viewport ?? { width: 1280, height: 800 } });
     await page.goto(url);
     await page.locator('.monaco-workbench .activitybar').waitFor({ state: 'visible', timeout: 60_000 });
