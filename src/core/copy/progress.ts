@@ -283,7 +283,7 @@ export function formatCopyProgress(o: OverallProgress, extra?: { requests?: bool
   return [head, ...parts].join(' · ');
 }
 
-/** Seconds a copy of `bytes` in `requests` takes at one page blob's scale targets - docs/azure-behaviour.md#page-blobs. */
+/** Seconds a copy of `bytes` in `requests` takes at one page blob's scale targets - docs/azure-behaviour.md#scale-targets-of-one-page-blob. */
 export function secondsAtBlobLimit(bytes: number, requests: number, limits: { readonly requestsPerSecond: number; readonly bytesPerSecond: number }): number {
   return Math.max(bytes / limits.bytesPerSecond, requests / limits.requestsPerSecond);
 }
