@@ -196,6 +196,7 @@ void describe('CopyProgressTracker and formatCopyProgress', () => {
     const a = t.update(progress({ phase: 'copying', snapshotIndex: 0, snapshotCount: 2, snapshotName: 'app-1', bytesDone: 10 * MiB, bytesTotal: 40 * MiB, bytesPerSecond: 10 * MiB }));
     assert.equal(a.totalIsFinal, false);
     assert.equal(a.bytesTotal, 40 * MiB);
+    assert.equal(a.fraction, 0.125, 'a quarter of the first of two snapshots, by what is listed so far');
     assert.match(formatCopyProgress(a), /^app-1 \[1\/2\] copying 10 MiB of at least 40 MiB · 10 MiB\/s · at least 3 s left$/);
     const b = t.update(progress({ phase: 'copying', snapshotIndex: 0, snapshotCount: 2, snapshotName: 'app-1', bytesDone: 40 * MiB, bytesTotal: 40 * MiB, bytesTotalIsEstimate: false, bytesPerSecond: 10 * MiB }));
     assert.equal(b.totalIsFinal, false, 'the second snapshot is not listed yet');

@@ -218,7 +218,8 @@ export class CopyProgressTracker {
     const etaSeconds = remaining === 0 ? (totalIsFinal ? 0 : undefined) : this.#rate > 0 ? remaining / this.#rate : undefined;
     // Within a step, listed bytes are the lower bound; across steps, each finished step counts whole.
     const byBytes = bytesTotal > 0 ? bytesDone / Math.max(bytesTotal, expected ?? 0) : 0;
-    const byStep = (p.snapshotIndex + (step.final && step.bytesTotal > 0 ? step.bytesDone / step.bytesTotal : 0)) / Math.max(1, p.snapshotCount);
+    // A step's share by its listed bytes so far: it may overstate while the listing grows; the fraction then waits.
+    const byStep = (p.snapshotIndex + (step.bytesTotal > 0 ? Math.min(1, step.bytesDone / step.bytesTotal) : 0)) / Math.max(1, p.snapshotCount);
     const fraction = p.phase === 'done' && last ? 1 : totalIsFinal ? Math.max(byBytes, byStep) : byStep;
     this.#fraction = Math.min(1, Math.max(this.#fraction, fraction));
     this.#last = {

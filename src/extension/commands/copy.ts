@@ -90,7 +90,7 @@ async function confirmCopy(s: DiskDeltaServices, family: SnapshotFamily, upTo: S
     preview.unknownCount === 0
       ? `About ${formatBytes(preview.knownBytes)} to move.`
       : preview.unknownCount === n
-        ? `At most ${formatBytes(preview.atMostBytes)} to move (the changed sizes are not known yet; Diff with Previous measures them).`
+        ? `At most ${formatBytes(preview.atMostBytes)} to move: the changed sizes are not known yet (Diff with Previous measures them), so each snapshot counts at the disk's size.`
         : `At least ${formatBytes(preview.knownBytes)} and at most ${formatBytes(preview.atMostBytes)} to move (sizes known for ${preview.expectedBytes.length - preview.unknownCount} of ${n}).`;
   const limit = `${formatBytes(PAGE_BLOB_TARGETS.bytesPerSecond)}/s and ${PAGE_BLOB_TARGETS.requestsPerSecond} requests/s`;
   const time =
