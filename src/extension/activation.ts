@@ -29,6 +29,9 @@ export async function activateDiskDelta(context: vscode.ExtensionContext, log: L
   );
   const services: DiskDeltaServices = { context, log, connection, catalogs, tree, usedSizes, copies };
   const view = vscode.window.createTreeView('diskDelta.snapshots', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
+  copies.revealFamily = async (familyId) => {
+    if (!(await tree.revealFamily(view, familyId))) await vscode.commands.executeCommand('diskDelta.snapshots.focus');
+  };
   const describeView = () => {
     view.description = connection.kind === 'emulator' ? 'Local emulator' : undefined;
     view.message =

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { AzureClients } from '../azure';
 import { readEmulatorConnectionFile, type EmulatorConnection } from '../core/emulatorConnection';
 import { DiskDeltaError } from '../core/ports';
@@ -35,7 +36,9 @@ export class Connection implements vscode.Disposable {
   readonly #clients = new Map<string, Promise<AzureClients>>();
   readonly #onDidChange = new vscode.EventEmitter<ConnectionKind>();
   readonly onDidChange = this.#onDidChange.event;
-  readonly #disposables: vscode.Disposable[] = [this.#onDidChange];
+  readonly #disposables: vscode.Disposable[] = [this.#onDidChange, { dispose: () => this.#watch(undefined) }];
+  /** The emulator connection file being watched: a restarted emulator (another port, a new token) rewrites it. */
+  #watched: { file: string; listener: (curr: Stats, prev: Stats) => void } | undefined;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -84,7 +87,24 @@ export class Connection implements vscode.Disposable {
     this.#emulator = { file, connection, clients: azure.connectToEmulator(connection, ca) };
     this.#clients.clear();
     this.log.info(`Connected to the local emulator at ${connection.armEndpoint}`);
+    this.#watch(file);
     this.#set('emulator');
+  }
+
+  #watch(file: string | undefined): void {
+    if (this.#watched?.file === file) return;
+    if (this.#watched) unwatchFile(this.#watched.file, this.#watched.listener);
+    this.#watched = undefined;
+    if (!file) return;
+    const listener = (curr: Stats, prev: Stats): void => {
+      if (curr.mtimeMs === prev.mtimeMs || curr.mtimeMs === 0 || this.#emulator?.file !== file) return;
+      // The emulator may still be writing it: one more try a moment later.
+      this.#useEmulator(file)
+        .catch(() => new Promise((resolve) => setTimeout(resolve, 1500)).then(() => this.#useEmulator(file)))
+        .catch((error: unknown) => this.log.error(`Cannot use the emulator connection file ${file}:`, error));
+    };
+    watchFile(file, { interval: 1000, persistent: false }, listener);
+    this.#watched = { file, listener };
   }
 
   async connectEmulator(file: string): Promise<void> {
@@ -135,6 +155,7 @@ export class Connection implements vscode.Disposable {
   async disconnect(): Promise<void> {
     if (this.#kind === 'emulator') {
       this.#emulator = undefined;
+      this.#watch(undefined);
       await settings.config.update('emulator.connectionFile', undefined, vscode.ConfigurationTarget.Global);
       this.#clients.clear();
       this.#set('none');

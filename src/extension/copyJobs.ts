@@ -1,85 +1,50 @@
 import * as vscode from 'vscode';
-import { readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { formatBytes, formatDuration, formatRate } from '../core/cost';
-import { AZURE_TARGET_PACE, ChainCopy, defaultJournalPath, NativeCopy, targetBlobName, type CopyProgress, type SnapshotCopySummary } from '../core/copy';
+import { formatBytes, formatDuration } from '../core/cost';
+import {
+  CopyProgressTracker,
+  countOf,
+  formatCopyProgress,
+  prepareDifferentialCopy,
+  runNativeCopy,
+  type CopyProgress,
+  type OverallProgress,
+  type PreparedDifferentialCopy,
+} from '../core/copy';
 import type { SnapshotFamily } from '../core/families';
-import type { SnapshotInfo, StorageAccountInfo } from '../core/model';
+import type { SnapshotInfo } from '../core/model';
 import { isAbortError } from '../core/ports';
 import { sameResourceId } from '../core/resourceId';
 import type { CatalogCache } from './catalog';
 import type { Connection } from './connection';
+import { blobSnapshotTime, blobSnapshotUrlWithoutSas, CopyRecordFile, type CopyRecord } from './copyRecords';
 import { showFailure } from './errors';
 import type { Log } from './log';
 import { withCancellableProgress } from './progress';
 import { settings } from './settings';
 import type { FamilyCopyStatus } from './tree/items';
 
-/** What Disk Delta remembers of a family's differential copy (no SAS, no token: ids and names only). */
-export interface CopyRecord {
-  readonly familyId: string;
-  readonly familyName: string;
-  readonly subscriptionId: string;
-  readonly targetAccount: StorageAccountInfo;
-  readonly container: string;
-  readonly blobName: string;
-  readonly journalFile: string;
-  readonly importKind: 'none' | 'snapshot' | 'disk';
-  /** The snapshot the running or last copy brings the target up to. */
-  readonly upToSnapshotId?: string;
-  readonly lastCopiedSnapshotId?: string;
-  readonly lastCopiedAt?: string;
-  readonly lastBlobSnapshotUrl?: string;
-  readonly state: 'running' | 'interrupted' | 'done' | 'failed';
-  readonly error?: string;
-}
+export type { CopyRecord } from './copyRecords';
 
 interface ActiveCopy {
   readonly familyId: string;
-  readonly title: string;
+  title: string;
   readonly controller: AbortController;
   readonly resourceIds: Set<string>;
-  progress?: CopyProgress;
-}
-
-/**
- * Copy records in a file of the extension's global storage, written (atomically) before each copy
- * starts and when it ends: VS Code's global state is flushed lazily and would lose the record of a
- * copy whose window died, which is exactly the copy that must be offered again.
- */
-class CopyRecordFile {
-  #records: Record<string, CopyRecord> | undefined;
-  constructor(private readonly file: string) {}
-
-  all(): Record<string, CopyRecord> {
-    if (!this.#records) {
-      try {
-        const parsed = JSON.parse(readFileSync(this.file, 'utf8')) as { version?: number; records?: Record<string, CopyRecord> };
-        this.#records = parsed.version === 1 && parsed.records ? parsed.records : {};
-      } catch {
-        this.#records = {};
-      }
-    }
-    return this.#records;
-  }
-
-  async save(record: CopyRecord): Promise<void> {
-    this.#records = { ...this.all(), [record.familyId.toLowerCase()]: record };
-    await mkdir(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ version: 1, records: this.#records }, null, 2));
-    await rename(tmp, this.file);
-  }
+  readonly tracker: CopyProgressTracker;
+  progress?: OverallProgress;
 }
 
 export interface DifferentialCopyRequest {
   readonly family: SnapshotFamily;
   readonly upTo?: SnapshotInfo;
-  readonly account: StorageAccountInfo;
+  /** The target storage account's resource id; its endpoint is looked up when the copy starts. */
+  readonly accountId: string;
   readonly container: string;
   readonly importKind: 'none' | 'snapshot' | 'disk';
   readonly createContainer: boolean;
+  /** Bytes each snapshot of the copy is expected to move (from the confirmation), for an honest ETA. */
+  readonly expectedBytes?: readonly (number | undefined)[];
 }
 
 /**
@@ -94,6 +59,10 @@ export class CopyJobs implements vscode.Disposable {
   readonly #onDidChange = new vscode.EventEmitter<string | undefined>();
   readonly onDidChange = this.#onDidChange.event;
   readonly #recordFile: CopyRecordFile;
+  /** The last copy that failed, shown in the status bar until another copy starts. */
+  #lastFailure: { title: string; error: string } | undefined;
+  /** Shows a family in the tree (set once the tree view exists). */
+  revealFamily: ((familyId: string) => Promise<void>) | undefined;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -117,7 +86,7 @@ export class CopyJobs implements vscode.Disposable {
   }
 
   recordOf(familyId: string): CopyRecord | undefined {
-    return this.records[familyId.toLowerCase()];
+    return this.#recordFile.get(familyId);
   }
 
   get journalDirectory(): string {
@@ -133,48 +102,51 @@ export class CopyJobs implements vscode.Disposable {
   }
 
   statusOf(family: SnapshotFamily): FamilyCopyStatus | undefined {
-    const active = this.#active.get(family.id.toLowerCase());
+    const active = this.#active.get(family.id.toLowerCase()) ?? this.#active.get((family.snapshots[0]?.familyId ?? family.id).toLowerCase());
     if (active) {
-      const p = active.progress;
-      const pct = p ? Math.floor(((p.snapshotIndex + (p.bytesTotal ? p.bytesDone / p.bytesTotal : 0)) / Math.max(1, p.snapshotCount)) * 100) : 0;
-      return { label: `copying ${pct}%`, detail: active.title, state: 'copying' };
+      const detail = active.progress ? `${active.title}: ${formatCopyProgress(active.progress)}` : `${active.title}: starting`;
+      return { label: `copying ${percent(active.progress)}%`, detail, state: 'copying' };
     }
-    const r = this.recordOf(family.id);
+    const r = this.recordOf(family.snapshots[0]?.familyId ?? family.id) ?? this.recordOf(family.id);
     if (!r) return undefined;
-    const where = `${r.targetAccount.name}/${r.container} (${r.targetAccount.location})`;
+    const where = `${r.targetAccountName}/${r.container} (${r.targetRegion})`;
     if (r.state === 'running' || r.state === 'interrupted') return { label: 'interrupted', detail: `A copy to ${where} was interrupted; run Resume Interrupted Copy.`, state: 'interrupted' };
     if (r.state === 'failed') return { label: 'failed', detail: `The last copy to ${where} failed: ${r.error ?? ''}`, state: 'failed' };
     const index = family.snapshots.findIndex((s) => sameResourceId(s.id, r.lastCopiedSnapshotId));
     const behind = index < 0 ? family.snapshots.length : family.snapshots.length - 1 - index;
     return behind === 0
       ? { label: 'up to date', detail: `Copied to ${where}, last at ${r.lastCopiedAt ?? ''}.`, state: 'upToDate' }
-      : { label: `${behind} behind`, detail: `${behind} snapshot(s) not yet copied to ${where}.`, state: 'behind' };
+      : { label: `${behind} behind`, detail: `${countOf(behind, 'snapshot')} not yet copied to ${where}.`, state: 'behind' };
   }
 
   deleteWarning(family: SnapshotFamily, snapshot: SnapshotInfo): string | undefined {
-    const r = this.recordOf(family.id);
+    const r = this.recordOf(family.snapshots[0]?.familyId ?? family.id);
     if (!r) return undefined;
     if (sameResourceId(r.lastCopiedSnapshotId, snapshot.id)) {
-      return `This snapshot is the base of the copy chain to ${r.targetAccount.name}/${r.container}: the next copy will have to move the whole disk again instead of only the changes.`;
+      return `This snapshot is the base of the copy chain to ${r.targetAccountName}/${r.container}: the next copy will have to move the whole disk again instead of only the changes.`;
     }
     if (this.isUsing(snapshot.id)) return 'A running copy reads this snapshot; deleting it makes that copy fail.';
     return undefined;
   }
 
   #updateStatusBar(): void {
+    void vscode.commands.executeCommand('setContext', 'diskDelta.copying', this.#active.size > 0);
     if (this.#active.size === 0) {
-      this.#statusBar.hide();
-      void vscode.commands.executeCommand('setContext', 'diskDelta.copying', false);
+      if (!this.#lastFailure) {
+        this.#statusBar.hide();
+        return;
+      }
+      this.#statusBar.text = '$(error) Disk Delta: copy failed';
+      this.#statusBar.tooltip = `${this.#lastFailure.title}: failed. ${this.#lastFailure.error}`;
+      this.#statusBar.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
+      this.#statusBar.show();
       return;
     }
-    const parts = [...this.#active.values()].map((a) => {
-      const p = a.progress;
-      return p && p.bytesTotal ? Math.floor(((p.snapshotIndex + p.bytesDone / p.bytesTotal) / Math.max(1, p.snapshotCount)) * 100) : 0;
-    });
-    this.#statusBar.text = `$(sync~spin) Disk Delta: ${this.#active.size === 1 ? `copying ${parts[0]}%` : `${this.#active.size} copies`}`;
-    this.#statusBar.tooltip = [...this.#active.values()].map((a) => a.title).join('\n');
+    const all = [...this.#active.values()];
+    this.#statusBar.backgroundColor = undefined;
+    this.#statusBar.text = `$(sync~spin) Disk Delta: ${all.length === 1 ? `copying ${percent(all[0]!.progress)}%` : `${all.length} copies`}`;
+    this.#statusBar.tooltip = all.map((a) => (a.progress ? `${a.title}: ${formatCopyProgress(a.progress)}` : a.title)).join('\n');
     this.#statusBar.show();
-    void vscode.commands.executeCommand('setContext', 'diskDelta.copying', true);
   }
 
   cancel(familyId?: string): boolean {
@@ -183,13 +155,51 @@ export class CopyJobs implements vscode.Disposable {
     return targets.length > 0;
   }
 
-  activeCopies(): { familyId: string; title: string; progress?: CopyProgress }[] {
+  activeCopies(): { familyId: string; title: string; progress?: OverallProgress }[] {
     return [...this.#active.values()].map((a) => ({ familyId: a.familyId, title: a.title, progress: a.progress }));
+  }
+
+  /** Registers a running copy; the returned function ends it (once) and updates the tree and the status bar at once. */
+  #begin(active: ActiveCopy, familyId: string): () => void {
+    this.#active.set(active.familyId, active);
+    this.#lastFailure = undefined;
+    this.#updateStatusBar();
+    this.#onDidChange.fire(familyId);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.#active.delete(active.familyId);
+      this.#updateStatusBar();
+      this.#onDidChange.fire(familyId);
+    };
+  }
+
+  /** Feeds one engine event to the notification, the tree and the status bar (those at most once a second). */
+  #progressReporter(active: ActiveCopy, familyId: string, familyName: string, report: (u: { message: string; fraction: number }) => void): (p: CopyProgress) => void {
+    let lastTick = 0;
+    return (p) => {
+      const overall = active.tracker.update(p);
+      active.progress = overall;
+      report({ message: formatCopyProgress(overall), fraction: overall.fraction });
+      // Each snapshot's line is logged when that snapshot is done, so the log's time is its own.
+      if (p.phase === 'done') {
+        this.log.info(
+          `${familyName} [${p.snapshotIndex + 1}/${p.snapshotCount}]${p.snapshotName ? ` ${p.snapshotName}` : ''}: done, ${formatBytes(p.bytesDone)} copied, ${countOf(p.requests, 'request')}, ${countOf(p.retries, 'retry', 'retries')}`,
+        );
+      }
+      const now = Date.now();
+      if (now - lastTick > 1000 || p.phase === 'done') {
+        lastTick = now;
+        this.#updateStatusBar();
+        this.#onDidChange.fire(familyId);
+      }
+    };
   }
 
   /** Differential copy of a family (up to one snapshot when given) to a page blob in another region. */
   async runDifferential(request: DifferentialCopyRequest): Promise<void> {
-    const { family, account, container } = request;
+    const { family } = request;
     const first = family.snapshots[0];
     if (!first) return;
     const familyId = first.familyId ?? family.id;
@@ -198,66 +208,68 @@ export class CopyJobs implements vscode.Disposable {
       void vscode.window.showWarningMessage(`${family.sourceName} is already being copied.`);
       return;
     }
-    const clients = await this.connection.clientsFor(first.subscriptionId);
-    const store = await clients.copyDataPlane.targetStore(account, container);
-    const blobName = targetBlobName(familyId, first.sourceResourceId, first.name);
-    const journalFile = defaultJournalPath(this.journalDirectory, familyId, store.blob(blobName).displayUrl);
     const upTo = request.upTo ?? family.snapshots[family.snapshots.length - 1]!;
-    const record: CopyRecord = {
-      ...(this.recordOf(familyId) ?? {}),
-      familyId,
-      familyName: family.sourceName,
-      subscriptionId: first.subscriptionId,
-      targetAccount: account,
-      container,
-      blobName,
-      journalFile,
-      importKind: request.importKind,
-      upToSnapshotId: upTo.id,
-      state: 'running',
-      error: undefined,
+    const active: ActiveCopy = {
+      familyId: key,
+      title: `Copying ${upTo.name} of ${family.sourceName}`,
+      controller: new AbortController(),
+      resourceIds: new Set(family.snapshots.map((s) => s.id)),
+      tracker: new CopyProgressTracker(request.expectedBytes ? { expectedBytes: request.expectedBytes } : {}),
     };
-    await this.#saveRecord(record);
-    const title = `Copying ${family.sourceName} to ${account.name} (${account.location})`;
-    const active: ActiveCopy = { familyId: key, title, controller: new AbortController(), resourceIds: new Set(family.snapshots.map((s) => s.id)) };
-    this.#active.set(key, active);
-    this.#updateStatusBar();
-    this.#onDidChange.fire(familyId);
-    this.log.info(`${title}: up to ${upTo.name}, blob ${store.blob(blobName).displayUrl}`);
+    // Registered before anything is awaited: a second copy of the family is refused from the first click on.
+    const end = this.#begin(active, familyId);
+    let copy: PreparedDifferentialCopy;
+    let record: CopyRecord | undefined;
     try {
-      const result = await withCancellableProgress(title, async (report, signal) => {
-        signal.addEventListener('abort', () => active.controller.abort(signal.reason), { once: true });
-        let lastTick = 0;
-        return new ChainCopy(clients.compute, clients.copyDataPlane).run({
+      const clients = await this.connection.clientsFor(first.subscriptionId);
+      copy = await prepareDifferentialCopy(
+        { compute: clients.compute, dataPlane: clients.copyDataPlane },
+        {
           snapshots: family.snapshots,
           upTo: upTo.id,
-          store,
-          blobName,
+          targetAccountId: request.accountId,
+          container: request.container,
+          createContainer: request.createContainer,
+          stateDirectory: this.journalDirectory,
           verify: settings.verify(),
           import: { kind: request.importKind },
-          journalFile,
-          lockDirectory: this.journalDirectory,
-          createContainer: request.createContainer,
           concurrency: settings.copyConcurrency(),
-          targetPace: AZURE_TARGET_PACE,
           maxChunkBytes: settings.maxChunkBytes(),
           sasDurationSeconds: settings.sasDurationSeconds(),
+        },
+      );
+      const { account, container } = copy;
+      const title = `Copying ${upTo.name} of ${family.sourceName} to ${account.name}/${container} (${account.location})`;
+      active.title = title;
+      record = {
+        ...(this.recordOf(familyId) ?? {}),
+        familyId,
+        familyName: family.sourceName,
+        subscriptionId: first.subscriptionId,
+        targetAccountId: account.id,
+        targetAccountName: account.name,
+        targetRegion: account.location,
+        container,
+        blobName: copy.blobName,
+        journalFile: copy.journalFile,
+        importKind: request.importKind,
+        upToSnapshotId: upTo.id,
+        state: 'running',
+        error: undefined,
+      };
+      await this.#saveRecord(record);
+      this.log.info(`${title}: blob ${copy.targetBlobUrl}`);
+      const result = await withCancellableProgress(title, (report, signal) => {
+        signal.addEventListener('abort', () => active.controller.abort(signal.reason), { once: true });
+        return copy.run({
           signal: active.controller.signal,
-          onProgress: (p) => {
-            active.progress = p;
-            report({ message: progressMessage(p), fraction: (p.snapshotIndex + (p.bytesTotal ? p.bytesDone / p.bytesTotal : 0)) / Math.max(1, p.snapshotCount) });
-            const now = Date.now();
-            if (now - lastTick > 1000) {
-              lastTick = now;
-              this.#updateStatusBar();
-              this.#onDidChange.fire(familyId);
-            }
-          },
+          onProgress: this.#progressReporter(active, familyId, family.sourceName, report),
           onNotice: (n) => this.log.info(`${family.sourceName}: ${n.code}: ${n.message}`),
         });
       });
       if (result.status === 'cancelled') {
         await this.#saveRecord({ ...record, state: 'interrupted' });
+        end();
         this.log.info(`${title}: cancelled; the journal keeps what was done.`);
         void vscode.window.showInformationMessage(`Copy of ${family.sourceName} cancelled. Access was revoked; resume it any time.`, 'Resume').then((c) => {
           if (c === 'Resume') void vscode.commands.executeCommand('diskDelta.resumeCopy', familyId);
@@ -265,33 +277,46 @@ export class CopyJobs implements vscode.Disposable {
         return;
       }
       const last = result.summaries[result.summaries.length - 1];
-      await this.#saveRecord({
-        ...record,
-        state: 'done',
-        lastCopiedSnapshotId: upTo.id,
-        lastCopiedAt: new Date().toISOString(),
-        lastBlobSnapshotUrl: last?.targetBlobSnapshotUrl ?? record.lastBlobSnapshotUrl,
-      });
-      for (const [i, s] of result.summaries.entries()) this.log.info(`${family.sourceName} [${i + 1}/${result.summaries.length}]: ${summaryText(s)}`);
-      const moved = result.summaries.reduce((n, s) => n + s.bytesCopied, 0);
-      void vscode.window.showInformationMessage(
-        result.status === 'upToDate'
-          ? `${family.sourceName} was already up to date in ${account.name}.`
-          : `Copied ${result.summaries.length} snapshot(s) of ${family.sourceName} to ${account.name}: ${formatBytes(moved)} moved, verified.`,
-      );
+      const snapshotUrl = last ? blobSnapshotUrlWithoutSas(last.targetBlobSnapshotUrl) : record.lastBlobSnapshotUrl;
+      await this.#saveRecord({ ...record, state: 'done', lastCopiedSnapshotId: upTo.id, lastCopiedAt: new Date().toISOString(), lastBlobSnapshotUrl: snapshotUrl });
+      end();
       if (request.importKind !== 'none') this.catalogs.invalidate(first.subscriptionId);
+      const where = `${account.name}/${container} (${account.location})`;
+      const at = blobSnapshotTime(snapshotUrl);
+      const moved = result.summaries.reduce((n, s) => n + s.bytesCopied, 0);
+      const seconds = result.summaries.reduce((n, s) => n + s.seconds, 0);
+      const verified = settings.verify() === 'none' ? '' : ', verified';
+      const text =
+        result.status === 'upToDate'
+          ? `${family.sourceName} was already up to date in ${where}${at ? `, blob snapshot ${at}` : ''}.`
+          : `Copied ${countOf(result.summaries.length, 'snapshot')} of ${family.sourceName} to ${where}, blob snapshot ${at ?? 'unknown'}: ${formatBytes(moved)} moved in ${formatDuration(seconds * 1000)}${verified}.`;
+      this.log.info(`${text}${snapshotUrl ? ` ${snapshotUrl}` : ''}`);
+      this.#offerEnd(text, familyId, snapshotUrl);
     } catch (error) {
-      if (isAbortError(error)) {
-        await this.#saveRecord({ ...record, state: 'interrupted' });
-        return;
-      }
-      await this.#saveRecord({ ...record, state: 'failed', error: error instanceof Error ? error.message : String(error) });
-      await showFailure(this.log, `Copy of ${family.sourceName}`, error);
+      const aborted = isAbortError(error);
+      // A copy that failed before it started (the account is gone) still marks a family copied before.
+      const known = record ?? this.recordOf(familyId);
+      if (known) await this.#saveRecord({ ...known, state: aborted ? 'interrupted' : 'failed', error: aborted ? undefined : error instanceof Error ? error.message : String(error) });
+      if (!aborted) this.#lastFailure = { title: active.title, error: error instanceof Error ? error.message : String(error) };
+      // The copy is over now, whatever the user does with the message below.
+      end();
+      void showFailure(this.log, `Copy of ${family.sourceName}`, error);
     } finally {
-      this.#active.delete(key);
-      this.#updateStatusBar();
-      this.#onDidChange.fire(familyId);
+      end();
     }
+  }
+
+  /** The end of a copy: what was copied where, and the ways to look at it. */
+  #offerEnd(text: string, familyId: string, snapshotUrl: string | undefined): void {
+    const actions = ['Reveal', 'Show Log', ...(snapshotUrl ? ['Copy URL'] : [])];
+    void vscode.window.showInformationMessage(text, ...actions).then(async (choice) => {
+      if (choice === 'Reveal') await this.revealFamily?.(familyId);
+      else if (choice === 'Show Log') this.log.show();
+      else if (choice === 'Copy URL' && snapshotUrl) {
+        await vscode.env.clipboard.writeText(blobSnapshotUrlWithoutSas(snapshotUrl));
+        void vscode.window.showInformationMessage('The blob snapshot URL (without any SAS) is on the clipboard.');
+      }
+    });
   }
 
   /** Runs an interrupted copy again; its journal makes it continue where it stopped. */
@@ -302,7 +327,7 @@ export class CopyJobs implements vscode.Disposable {
     const family = catalog.families.find((f) => f.snapshots.some((s) => (s.familyId ?? f.id).toLowerCase() === familyId.toLowerCase()));
     if (!family) throw new Error(`The snapshots of ${r.familyName} are no longer listed.`);
     const upTo = family.snapshots.find((s) => sameResourceId(s.id, r.upToSnapshotId));
-    await this.runDifferential({ family, upTo, account: r.targetAccount, container: r.container, importKind: r.importKind, createContainer: true });
+    await this.runDifferential({ family, upTo, accountId: r.targetAccountId, container: r.container, importKind: r.importKind, createContainer: true });
   }
 
   interrupted(): CopyRecord[] {
@@ -312,44 +337,38 @@ export class CopyJobs implements vscode.Disposable {
   /** Azure's own CopyStart, one snapshot after another in creation order. */
   async runNative(family: SnapshotFamily, upTo: SnapshotInfo, targetRegion: string, targetResourceGroup: string): Promise<void> {
     const first = family.snapshots[0]!;
-    const clients = await this.connection.clientsFor(first.subscriptionId);
     const key = `native:${(first.familyId ?? family.id).toLowerCase()}`;
-    const title = `Copying ${family.sourceName} to ${targetRegion} with CopyStart`;
-    const active: ActiveCopy = { familyId: key, title, controller: new AbortController(), resourceIds: new Set() };
-    this.#active.set(key, active);
-    this.#updateStatusBar();
-    const snapshots = family.snapshots.filter((s) => Date.parse(s.timeCreated) <= Date.parse(upTo.timeCreated));
+    const title = `Copying ${upTo.name} of ${family.sourceName} to ${targetRegion} with CopyStart`;
+    const active: ActiveCopy = { familyId: key, title, controller: new AbortController(), resourceIds: new Set(), tracker: new CopyProgressTracker() };
+    const end = this.#begin(active, first.familyId ?? family.id);
     try {
+      const clients = await this.connection.clientsFor(first.subscriptionId);
       const result = await withCancellableProgress(title, (report, signal) => {
         signal.addEventListener('abort', () => active.controller.abort(signal.reason), { once: true });
-        return new NativeCopy(clients.compute).run({
-          snapshots,
+        return runNativeCopy(clients.compute, {
+          snapshots: family.snapshots,
+          upTo,
           targetRegion,
           targetResourceGroup,
-          name: (s) => `${s.name}-${targetRegion}`.slice(0, 80),
           pollIntervalMs: this.connection.kind === 'emulator' ? 500 : 10_000,
           signal: active.controller.signal,
-          onProgress: (p) => {
-            active.progress = p;
-            report({
-              message: `[${p.snapshotIndex + 1}/${p.snapshotCount}] ${p.phase}`,
-              fraction: (p.snapshotIndex + (p.bytesTotal ? p.bytesDone / p.bytesTotal : 0)) / Math.max(1, p.snapshotCount),
-            });
-          },
+          onProgress: this.#progressReporter(active, first.familyId ?? family.id, family.sourceName, report),
           onNotice: (n) => this.log.info(`${family.sourceName}: ${n.code}: ${n.message}`),
         });
       });
+      end();
       this.catalogs.invalidate(first.subscriptionId);
       if (result.status === 'cancelled') {
         void vscode.window.showInformationMessage('Stopped following the copy. Azure goes on copying in the background; the tree shows its progress.');
         return;
       }
-      void vscode.window.showInformationMessage(`${result.steps.length} snapshot(s) of ${family.sourceName} copied to ${targetRegion}.`);
+      void vscode.window.showInformationMessage(`${countOf(result.steps.length, 'snapshot')} of ${family.sourceName} copied to ${targetRegion} (resource group ${targetResourceGroup}).`);
     } catch (error) {
-      await showFailure(this.log, `CopyStart of ${family.sourceName}`, error);
+      if (!isAbortError(error)) this.#lastFailure = { title, error: error instanceof Error ? error.message : String(error) };
+      end();
+      void showFailure(this.log, `CopyStart of ${family.sourceName}`, error);
     } finally {
-      this.#active.delete(key);
-      this.#updateStatusBar();
+      end();
     }
   }
 
@@ -360,13 +379,6 @@ export class CopyJobs implements vscode.Disposable {
   }
 }
 
-export function progressMessage(p: CopyProgress): string {
-  const total = p.bytesTotal ? ` ${formatBytes(p.bytesDone)} of ${p.bytesTotalIsEstimate ? '~' : ''}${formatBytes(p.bytesTotal)}` : '';
-  const rate = p.bytesPerSecond > 0 && p.phase === 'copying' ? ` · ${formatRate(p.bytesPerSecond)}` : '';
-  const eta = p.etaSeconds !== undefined && p.phase === 'copying' ? ` · ${formatDuration(p.etaSeconds * 1000)} left` : '';
-  return `[${p.snapshotIndex + 1}/${p.snapshotCount}] ${p.phase}${total}${rate}${eta}`;
-}
-
-function summaryText(s: SnapshotCopySummary): string {
-  return `copied ${formatBytes(s.bytesCopied)}, cleared ${formatBytes(s.bytesCleared)}, ${s.requests} requests, ${s.retries} retries, ${formatDuration(s.seconds * 1000)} -> ${s.targetBlobSnapshotUrl}`;
+function percent(p: OverallProgress | undefined): number {
+  return p ? Math.floor(p.fraction * 100) : 0;
 }

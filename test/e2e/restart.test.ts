@@ -51,6 +51,13 @@ void test('a copy interrupted by a killed VS Code resumes after a restart and en
   await first.quickInput.accept();
   await first.quickInput.waitForItem('Page blob only');
   await first.quickInput.pick('Page blob only');
+  // The confirmation says what will move; nothing starts before it is accepted.
+  const confirmDeadline = Date.now() + 60_000;
+  while (!/Copy 1 snapshot of restart-app/.test(await first.dialogMessage())) {
+    assert.ok(Date.now() < confirmDeadline, 'the copy was not confirmed');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await first.clickDialogButton('Copy');
   const deadline = Date.now() + 120_000;
   while ((await putPageFromUrlCount()) < 4) {
     assert.ok(Date.now() < deadline, 'the copy never started writing');
@@ -65,7 +72,7 @@ void test('a copy interrupted by a killed VS Code resumes after a restart and en
   await second.openView();
   await second.waitForNotification(/interrupted copy of restart-app/, 60_000);
   await second.clickNotificationButton(/interrupted copy of restart-app/, 'Resume');
-  const done = await second.waitForNotification(/Copied 1 snapshot\(s\) of restart-app/, 180_000);
+  const done = await second.waitForNotification(/Copied 1 snapshot of restart-app/, 180_000);
   assert.match(done, /verified/);
   await second.screenshot('resumed');
 

@@ -38,6 +38,19 @@ async function waitForRow(label: string, pattern: RegExp, timeoutMs = 30_000): P
   throw new Error(`the tree row "${label}" never matched ${String(pattern)}; last: ${text}`);
 }
 
+/** The copy's confirmation (what will move) is modal; the copy starts once it is accepted. */
+async function confirmCopy(pattern: RegExp): Promise<string> {
+  const deadline = Date.now() + 60_000;
+  let message = '';
+  while (!pattern.test(message)) {
+    assert.ok(Date.now() < deadline, `no confirmation matching ${String(pattern)}; last: ${message}`);
+    await vscode.page.waitForTimeout(200);
+    message = await vscode.dialogMessage();
+  }
+  await vscode.clickDialogButton('Copy');
+  return message;
+}
+
 async function hashOf(read: (offset: number, length: number) => Promise<Uint8Array>, ranges: { offset: number; length: number }[]): Promise<string> {
   const h = createHash('sha256');
   for (const r of ranges) h.update(await read(r.offset, r.length));
@@ -148,9 +161,10 @@ void test('copying a snapshot to the other region from the context menu finishes
   await vscode.quickInput.accept();
   await vscode.quickInput.waitForItem('Page blob only');
   await vscode.quickInput.pick('Page blob only');
+  await confirmCopy(/Copy 2 snapshots of small-app/);
   await vscode.waitForNotification(/Copying small-app/, 30_000);
   await vscode.screenshot('copy-progress');
-  const done = await vscode.waitForNotification(/Copied \d+ snapshot\(s\) of small-app/, 180_000);
+  const done = await vscode.waitForNotification(/Copied 2 snapshots of small-app/, 180_000);
   assert.match(done, /verified/);
   await vscode.runCommand('Disk Delta: Refresh');
   await expand('small-app');
@@ -200,6 +214,7 @@ void test('cancelling a copy midway leaves no SAS active, and resume completes i
     await vscode.quickInput.pick('where this family was copied before');
     await vscode.quickInput.waitForItem('Page blob only');
     await vscode.quickInput.pick('Page blob only');
+    await confirmCopy(/Copy 1 snapshot of small-app/);
     await vscode.waitForNotification(/Copying small-app/, 30_000);
     await vscode.waitForNotification(/\] copying/, 60_000);
     await vscode.clickNotificationButton(/Copying small-app/, 'Cancel');
@@ -214,7 +229,7 @@ void test('cancelling a copy midway leaves no SAS active, and resume completes i
   await vscode.runCommand('Disk Delta: Resume Interrupted Copy');
   await vscode.quickInput.waitForItem('small-app');
   await vscode.quickInput.pick('small-app');
-  await vscode.waitForNotification(/Copied \d+ snapshot\(s\) of small-app/, 180_000);
+  await vscode.waitForNotification(/Copied 1 snapshot of small-app/, 180_000);
   await waitForRow('small-app family', /up to date/);
   assert.equal((await emulator.getStats()).activeSasGrants, 0);
 });

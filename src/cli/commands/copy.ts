@@ -1,7 +1,16 @@
-import path from 'node:path';
-import { formatBytes, formatDuration, formatRate } from '../../core/cost';
-import { AZURE_TARGET_PACE, ChainCopy, defaultJournalPath, defaultStateDirectory, NativeCopy, targetBlobName, TARGET_METADATA, type CopyProgress, type SnapshotCopySummary } from '../../core/copy';
-import { resolveCopySource, resolveTargetAccount } from '../../core/copyTargets';
+import { formatBytes, formatDuration } from '../../core/cost';
+import {
+  CopyProgressTracker,
+  DEFAULT_CONTAINER,
+  defaultStateDirectory,
+  formatCopyProgress,
+  prepareDifferentialCopy,
+  runNativeCopy,
+  TARGET_METADATA,
+  type CopyProgress,
+  type SnapshotCopySummary,
+} from '../../core/copy';
+import { resolveCopySource } from '../../core/copyTargets';
 import { DiskDeltaError } from '../../core/ports';
 import { validateContainerName } from '../../core/names';
 import type { CliContext } from '../context';
@@ -20,19 +29,17 @@ export interface CopyOptions {
   targetRegion?: string;
 }
 
-export const DEFAULT_CONTAINER = 'disk-delta';
-
 /** Progress on stderr: a rewritten line on a terminal, a line every few seconds otherwise. */
 function progressPrinter(ctx: CliContext): (p: CopyProgress) => void {
   let last = 0;
   const tty = process.stderr.isTTY === true;
+  const tracker = new CopyProgressTracker();
   return (p) => {
+    const overall = tracker.update(p);
     const now = Date.now();
     if (now - last < (tty ? 200 : 5000) && p.phase !== 'done') return;
     last = now;
-    const total = p.bytesTotal ? `${formatBytes(p.bytesDone)} of ${p.bytesTotalIsEstimate ? '~' : ''}${formatBytes(p.bytesTotal)}` : formatBytes(p.bytesDone);
-    const eta = p.etaSeconds !== undefined ? ` · ${formatDuration(p.etaSeconds * 1000)} left` : '';
-    const line = `[${p.snapshotIndex + 1}/${p.snapshotCount}] ${p.phase} ${total} · ${formatRate(p.bytesPerSecond)} · ${p.requests} requests, ${p.retries} retries${eta}`;
+    const line = formatCopyProgress(overall, { requests: true });
     if (tty) process.stderr.write(`\r${line.padEnd(100).slice(0, 120)}`);
     else ctx.note(line);
   };
@@ -57,31 +64,25 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
   if (containerProblem) throw new DiskDeltaError(containerProblem, 'InvalidName');
   const compute = ctx.clients.compute;
   const source = await resolveCopySource(compute, ctx.subscriptionId, { family: o.family, snapshot: o.snapshot }, { signal: ctx.signal });
-  const first = source.snapshots[0];
-  if (!first) throw new DiskDeltaError('The family has no snapshots to copy.', 'NoSnapshots');
-  const account = await resolveTargetAccount(compute, o.targetAccount, first.location, { signal: ctx.signal });
-  const store = await ctx.clients.copyDataPlane.targetStore(account, container);
-  const familyId = first.familyId ?? source.family.id;
-  const blobName = targetBlobName(familyId, first.sourceResourceId, first.name);
-  const journalFile = o.journal ?? defaultJournalPath(defaultStateDirectory(), familyId, store.blob(blobName).displayUrl);
+  if (!source.snapshots[0]) throw new DiskDeltaError('The family has no snapshots to copy.', 'NoSnapshots');
+  const copy = await prepareDifferentialCopy(
+    { compute, dataPlane: ctx.clients.copyDataPlane },
+    {
+      snapshots: source.snapshots,
+      ...(source.upTo ? { upTo: source.upTo.id } : {}),
+      targetAccountId: o.targetAccount,
+      ...(o.container !== undefined ? { container: o.container } : {}),
+      stateDirectory: defaultStateDirectory(),
+      ...(o.journal ? { journalFile: o.journal } : {}),
+      verify: o.verify ?? 'changed',
+      import: { kind: o.import ?? 'none', ...(o.targetResourceGroup ? { resourceGroup: o.targetResourceGroup } : {}) },
+      ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+    },
+    { signal: ctx.signal },
+  );
+  const { account, store, blobName, journalFile } = copy;
   ctx.note(`Copying ${source.family.sourceName} to ${account.name}/${container}/${blobName} (${account.location})`);
-  const result = await new ChainCopy(compute, ctx.clients.copyDataPlane).run({
-    snapshots: source.snapshots,
-    ...(source.upTo ? { upTo: source.upTo.id } : {}),
-    store,
-    blobName,
-    verify: o.verify ?? 'changed',
-    import: { kind: o.import ?? 'none', ...(o.targetResourceGroup ? { resourceGroup: o.targetResourceGroup } : {}) },
-    journalFile,
-    // One lock directory per user, whatever --journal says, so two copies of a family always meet.
-    lockDirectory: path.join(defaultStateDirectory(), 'copies'),
-    createContainer: o.container === undefined,
-    ...(o.concurrency ? { concurrency: o.concurrency } : {}),
-    targetPace: AZURE_TARGET_PACE,
-    signal: ctx.signal,
-    onProgress: progressPrinter(ctx),
-    onNotice: (n) => ctx.note(`${n.code}: ${n.message}`),
-  });
+  const result = await copy.run({ signal: ctx.signal, onProgress: progressPrinter(ctx), onNotice: (n) => ctx.note(`${n.code}: ${n.message}`) });
   if (process.stderr.isTTY) process.stderr.write('\n');
   if (result.status === 'cancelled') {
     ctx.note(`Cancelled. Run the same command again to resume (journal ${journalFile}).`);
@@ -132,18 +133,11 @@ function normalise(s: SnapshotCopySummary) {
 async function nativeCopy(ctx: CliContext, o: CopyOptions): Promise<void> {
   if (!o.targetRegion) throw new DiskDeltaError('--native needs --target-region.', 'MissingTarget', 'Pass --target-region <region>, e.g. westus2.');
   const source = await resolveCopySource(ctx.clients.compute, ctx.subscriptionId, { family: o.family, snapshot: o.snapshot }, { signal: ctx.signal });
-  const upTo = source.upTo;
-  const snapshots = upTo ? source.snapshots.filter((s) => Date.parse(s.timeCreated) <= Date.parse(upTo.timeCreated)) : source.snapshots;
-  const first = snapshots[0]!;
-  if (first.location.toLowerCase() === o.targetRegion.toLowerCase()) {
-    throw new DiskDeltaError(`The snapshots are already in ${o.targetRegion}.`, 'TargetInSourceRegion', 'Choose another target region.');
-  }
-  const result = await new NativeCopy(ctx.clients.compute).run({
-    snapshots,
+  const result = await runNativeCopy(ctx.clients.compute, {
+    snapshots: source.snapshots,
+    ...(source.upTo ? { upTo: source.upTo } : {}),
     targetRegion: o.targetRegion,
-    targetResourceGroup: o.targetResourceGroup ?? first.resourceGroup,
-    name: (s) => `${s.name}-${o.targetRegion}`.slice(0, 80),
-    // Azure's CopyStart takes minutes and is polled every 10 s; the emulator's finishes in seconds.
+    ...(o.targetResourceGroup ? { targetResourceGroup: o.targetResourceGroup } : {}),
     ...(ctx.emulator ? { pollIntervalMs: 500 } : {}),
     signal: ctx.signal,
     onProgress: progressPrinter(ctx),

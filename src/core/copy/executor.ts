@@ -209,7 +209,7 @@ export class CopyExecutor {
   async runStep(ctx: StepContext): Promise<SnapshotCopyResult> {
     const { plan, target, journal } = ctx;
     validatePlanShape(plan);
-    const meter = new ProgressMeter(ctx.snapshotIndex, ctx.snapshotCount, this.options.onProgress, this.#now);
+    const meter = new ProgressMeter(ctx.snapshotIndex, ctx.snapshotCount, this.options.onProgress, this.#now, plan.source.name);
     const pool = ctx.grants;
     const prefetched = ctx.prefetched && ctx.prefetched.plan === plan ? (ctx.prefetched as PrefetchState) : undefined;
     let failure: unknown;
@@ -489,6 +489,8 @@ export class CopyExecutor {
         order.push(slot);
         yield { ...op, slot };
       }
+      // Every operation is counted now, whether listed here or ahead of the step: the step's total is final.
+      meter.bytesTotalIsEstimate = false;
     })();
     const finish = async (op: PageOp & { slot: { done: boolean } }): Promise<void> => {
       op.slot.done = true;

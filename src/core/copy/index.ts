@@ -6,6 +6,10 @@
  * target blob already holds from its metadata, continues an interrupted step from the journal, and resolves
  * `{ status: 'completed' | 'upToDate' | 'cancelled', steps, summaries }`; aborting `signal` cancels (not an
  * error). Failures reject with a DiskDeltaError (CopyFailedError / VerificationFailedError carry details).
+ *
+ * Front ends start copies through `start.ts` (`prepareDifferentialCopy(...).run(...)`, `runNativeCopy`), which names
+ * the target blob, journal and lock, resolves the target account's endpoint and paces the copy, and show progress
+ * with `CopyProgressTracker` + `formatCopyProgress`.
  */
 export { ChainCopy, validateFamily } from './chain';
 export type { ChainCopyRequest, ChainCopyResult } from './chain';
@@ -16,6 +20,9 @@ export { NativeCopy } from './native';
 export type { NativeCopyRequest, NativeCopyResult, NativeCopyStep } from './native';
 export { chooseMode, crossesFourTiBBoundary, DEFAULT_WINDOW_BYTES, planId, targetBlobName } from './plan';
 export type { CopyMode, CopyPlan, CopyTargetRef, FullCopyReason, ImportOptions, PageOp, SnapshotRef, VerifyMode } from './plan';
-export type { CopyNotice, CopyPhase, CopyProgress, NoticeListener, ProgressListener, SnapshotCopySummary } from './progress';
+export { CopyProgressTracker, countOf, formatCopyProgress, secondsAtBlobLimit } from './progress';
+export type { CopyNotice, CopyPhase, CopyProgress, NoticeListener, OverallProgress, ProgressListener, SnapshotCopySummary } from './progress';
+export { DEFAULT_CONTAINER, nativeCopyName, prepareDifferentialCopy, previewDifferentialCopy, runNativeCopy, unreachableTarget } from './start';
+export type { CopyEvents, CopyPorts, CopyPreview, DifferentialCopyOptions, NativeCopyOptions, PreparedDifferentialCopy } from './start';
 export { AdaptiveConcurrency, AZURE_TARGET_PACE, BlobPacer, classifyError, DEFAULT_RETRY_POLICY, PAGE_BLOB_TARGETS } from './retry';
 export type { ClassifiedError, ErrorClass, RetryPolicy } from './retry';

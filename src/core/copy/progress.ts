@@ -1,4 +1,8 @@
-/** Progress events, notices and per-snapshot summaries of a copy (the summary's field names are a CLI contract). */
+/**
+ * Progress events, notices and per-snapshot summaries of a copy (the summary's field names are a CLI contract),
+ * and the one account of a whole copy's progress both front ends show (`CopyProgressTracker`, `formatCopyProgress`).
+ */
+import { formatBytes, formatDuration, formatRate } from '../cost';
 
 export type CopyPhase = 'granting' | 'planning' | 'clearing' | 'copying' | 'verifying' | 'snapshotting' | 'importing' | 'revoking' | 'done';
 
@@ -7,6 +11,8 @@ export interface CopyProgress {
   /** 0-based index of the snapshot being copied among those this run copies. */
   readonly snapshotIndex: number;
   readonly snapshotCount: number;
+  /** The name of the snapshot this step copies, when the engine knows it. */
+  readonly snapshotName?: string;
   readonly bytesDone: number;
   /** Bytes this snapshot moves; grows while its ranges are still being listed (see `bytesTotalIsEstimate`). */
   readonly bytesTotal: number;
@@ -26,7 +32,10 @@ export interface CopyNotice {
   readonly message: string;
 }
 
-/** One snapshot's outcome, as `disk-delta copy --json` prints it. */
+/**
+ * One snapshot's outcome, as `disk-delta copy --json` prints it. Open to more figures: front ends print the
+ * fields they know and pass the rest through.
+ */
 export interface SnapshotCopySummary {
   readonly bytesCopied: number;
   readonly bytesCleared: number;
@@ -64,6 +73,7 @@ export class ProgressMeter {
     readonly snapshotCount: number,
     private readonly listener: ProgressListener | undefined,
     private readonly now: () => number,
+    readonly snapshotName?: string,
   ) {
     this.startedAt = now();
     this.#sampleStart = this.startedAt;
@@ -98,6 +108,7 @@ export class ProgressMeter {
       phase: this.phase,
       snapshotIndex: this.snapshotIndex,
       snapshotCount: this.snapshotCount,
+      ...(this.snapshotName !== undefined ? { snapshotName: this.snapshotName } : {}),
       bytesDone: this.bytesDone,
       bytesTotal: this.bytesTotal,
       bytesTotalIsEstimate: this.bytesTotalIsEstimate,
@@ -112,4 +123,168 @@ export class ProgressMeter {
   seconds(): number {
     return (this.now() - this.startedAt) / 1000;
   }
+}
+
+/** A whole copy (every snapshot it copies) at one moment. */
+export interface OverallProgress {
+  readonly phase: CopyPhase;
+  readonly snapshotIndex: number;
+  readonly snapshotCount: number;
+  readonly snapshotName: string | undefined;
+  /** Bytes written so far over all snapshots (those a journal showed done included). */
+  readonly bytesDone: number;
+  /**
+   * Bytes the copy moves: exact once `totalIsFinal`; before that, the bytes listed so far - a lower bound that
+   * only grows. 0 while nothing is listed.
+   */
+  readonly bytesTotal: number;
+  readonly totalIsFinal: boolean;
+  /** What the caller expected the copy to move (from sizes it knew beforehand), when it said so. */
+  readonly bytesExpected: number | undefined;
+  /** 0..1 of the whole copy; never goes back. */
+  readonly fraction: number;
+  readonly bytesPerSecond: number;
+  /**
+   * Seconds left for what remains of the whole plan: from the final total, else from the larger of the lower
+   * bound and the expected bytes (then `etaIsLowerBound` says whether it can only grow).
+   */
+  readonly etaSeconds: number | undefined;
+  readonly etaIsLowerBound: boolean;
+  readonly requests: number;
+  readonly retries: number;
+}
+
+interface StepFigures {
+  bytesDone: number;
+  bytesTotal: number;
+  final: boolean;
+  requests: number;
+  retries: number;
+}
+
+/**
+ * Turns the engine's per-snapshot events into one account of the whole copy. The engine lists a snapshot's
+ * changes while it copies them and lists later snapshots only when it reaches them, so a total is final only
+ * once the last snapshot's listing is complete; before that it is a lower bound.
+ */
+export class CopyProgressTracker {
+  readonly #steps: StepFigures[] = [];
+  #fraction = 0;
+  #rate = 0;
+  #finalTotal: number | undefined;
+  #last: OverallProgress | undefined;
+
+  constructor(
+    private readonly options: {
+      /** Bytes the caller expects each snapshot of the copy to move, in copy order (undefined where unknown). */
+      readonly expectedBytes?: readonly (number | undefined)[];
+    } = {},
+  ) {}
+
+  get last(): OverallProgress | undefined {
+    return this.#last;
+  }
+
+  update(p: CopyProgress): OverallProgress {
+    const step: StepFigures = { bytesDone: p.bytesDone, bytesTotal: Math.max(p.bytesTotal, p.bytesDone), final: !p.bytesTotalIsEstimate, requests: p.requests, retries: p.retries };
+    this.#steps[p.snapshotIndex] = step;
+    // Steps before the current one are over: what they listed is all they had.
+    for (let i = 0; i < p.snapshotIndex; i += 1) {
+      const s = this.#steps[i];
+      if (s) s.final = true;
+    }
+    if (p.bytesPerSecond > 0) this.#rate = p.bytesPerSecond;
+    const sum = (f: (s: StepFigures) => number): number => this.#steps.reduce((n, s) => n + (s ? f(s) : 0), 0);
+    const bytesDone = sum((s) => s.bytesDone);
+    const listed = sum((s) => s.bytesTotal);
+    const last = p.snapshotIndex === p.snapshotCount - 1;
+    if (this.#finalTotal === undefined && last && step.final) this.#finalTotal = listed;
+    const totalIsFinal = this.#finalTotal !== undefined;
+    const bytesTotal = this.#finalTotal ?? listed;
+    const expected = this.#expected(p.snapshotCount);
+    // Bytes still to move: those listed and not yet written, plus, for snapshots not listed yet, what was expected of them.
+    let unlisted = 0;
+    let unknown = false;
+    if (!totalIsFinal) {
+      for (let i = p.snapshotIndex; i < p.snapshotCount; i += 1) {
+        const s = this.#steps[i];
+        const e = this.options.expectedBytes?.[i];
+        if (s?.final) continue;
+        if (e === undefined) unknown = true;
+        else unlisted += Math.max(0, e - (s?.bytesTotal ?? 0));
+      }
+    }
+    const remaining = Math.max(0, bytesTotal - bytesDone) + unlisted;
+    const etaSeconds = remaining === 0 ? (totalIsFinal ? 0 : undefined) : this.#rate > 0 ? remaining / this.#rate : undefined;
+    // Within a step, listed bytes are the lower bound; across steps, each finished step counts whole.
+    const byBytes = bytesTotal > 0 ? bytesDone / Math.max(bytesTotal, expected ?? 0) : 0;
+    // A step's share by its listed bytes so far: it may overstate while the listing grows; the fraction then waits.
+    const byStep = (p.snapshotIndex + (step.bytesTotal > 0 ? Math.min(1, step.bytesDone / step.bytesTotal) : 0)) / Math.max(1, p.snapshotCount);
+    const fraction = p.phase === 'done' && last ? 1 : totalIsFinal ? Math.max(byBytes, byStep) : byStep;
+    this.#fraction = Math.min(1, Math.max(this.#fraction, fraction));
+    this.#last = {
+      phase: p.phase,
+      snapshotIndex: p.snapshotIndex,
+      snapshotCount: p.snapshotCount,
+      snapshotName: p.snapshotName,
+      bytesDone,
+      bytesTotal,
+      totalIsFinal,
+      bytesExpected: expected,
+      fraction: this.#fraction,
+      bytesPerSecond: p.bytesPerSecond,
+      etaSeconds,
+      etaIsLowerBound: !totalIsFinal && unknown,
+      requests: sum((s) => s.requests),
+      retries: sum((s) => s.retries),
+    };
+    return this.#last;
+  }
+
+  #expected(count: number): number | undefined {
+    const e = this.options.expectedBytes;
+    if (!e || e.length !== count || e.some((x) => x === undefined)) return undefined;
+    return e.reduce<number>((n, x) => n + (x ?? 0), 0);
+  }
+}
+
+const PHASE_TEXT: Record<CopyPhase, string> = {
+  granting: 'granting read access',
+  planning: 'listing changes',
+  clearing: 'clearing pages',
+  copying: 'copying',
+  verifying: 'verifying',
+  snapshotting: 'taking the blob snapshot',
+  importing: 'importing',
+  revoking: 'revoking access',
+  done: 'done',
+};
+
+/** "1 snapshot", "2 snapshots". */
+export function countOf(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? noun : plural}`;
+}
+
+/**
+ * One line for a copy's progress, the same in the CLI and VS Code:
+ * `app-2 [2/3] copying 120 MiB of at least 956 MiB · 58 MiB/s · at least 15 s left`.
+ * Byte counts only while bytes move (copying); a total is marked "at least" until it is final.
+ */
+export function formatCopyProgress(o: OverallProgress, extra?: { requests?: boolean }): string {
+  const parts: string[] = [];
+  const name = o.snapshotName ? `${o.snapshotName} ` : '';
+  let head = `${name}[${o.snapshotIndex + 1}/${o.snapshotCount}] ${PHASE_TEXT[o.phase]}`;
+  if (o.phase === 'copying') {
+    if (o.bytesTotal > 0) head += ` ${formatBytes(o.bytesDone)} of ${o.totalIsFinal ? '' : 'at least '}${formatBytes(o.bytesTotal)}`;
+    else head += ` ${formatBytes(o.bytesDone)}`;
+    if (o.bytesPerSecond > 0) parts.push(formatRate(o.bytesPerSecond));
+    if (o.etaSeconds !== undefined) parts.push(`${o.etaIsLowerBound ? 'at least ' : ''}${formatDuration(o.etaSeconds * 1000)} left`);
+  }
+  if (extra?.requests) parts.push(`${countOf(o.requests, 'request')}, ${countOf(o.retries, 'retry', 'retries')}`);
+  return [head, ...parts].join(' · ');
+}
+
+/** Seconds a copy of `bytes` in `requests` takes at one page blob's scale targets - docs/azure-behaviour.md#scale-targets-of-one-page-blob. */
+export function secondsAtBlobLimit(bytes: number, requests: number, limits: { readonly requestsPerSecond: number; readonly bytesPerSecond: number }): number {
+  return Math.max(bytes / limits.bytesPerSecond, requests / limits.requestsPerSecond);
 }

@@ -15,6 +15,11 @@ export type ErrorClass =
   | 'sasExpired'
   /** Put Page From URL refused this source: read and Put Page instead. */
   | 'sourceRefused'
+  /**
+   * The endpoint cannot be reached at all (connection refused, unknown host, a certificate not trusted):
+   * retrying for minutes does not change that, so it is reported at once.
+   */
+  | 'unreachable'
   /** Anything else: retrying will not help. */
   | 'fatal';
 
@@ -27,7 +32,6 @@ export interface ClassifiedError {
 
 const NETWORK_CODES = new Set([
   'ECONNRESET',
-  'ECONNREFUSED',
   'ECONNABORTED',
   'ETIMEDOUT',
   'EPIPE',
@@ -44,6 +48,24 @@ const NETWORK_CODES = new Set([
   'UND_ERR_CLOSED',
 ]);
 
+/**
+ * Node's codes for an endpoint that is not there (nothing listens, the name does not resolve) or whose TLS
+ * certificate is not trusted. A storage endpoint that refuses connections is not busy: it is gone or wrong.
+ */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 /** Azure storage answers these when a blob or account is past its scale target — docs/azure-behaviour.md#page-blobs. */
 const THROTTLE_CODES = new Set(['ServerBusy', 'OperationTimedOut', 'TooManyRequests']);
 
@@ -57,11 +79,21 @@ interface ErrorShape {
   cause?: unknown;
 }
 
-function networkCode(error: unknown, depth = 0): string | undefined {
+function networkCode(error: unknown, codes: ReadonlySet<string>, depth = 0): string | undefined {
   if (typeof error !== 'object' || error === null || depth > 3) return undefined;
   const code = (error as ErrorShape).code;
-  if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
-  return networkCode((error as ErrorShape).cause, depth + 1);
+  if (typeof code === 'string' && codes.has(code)) return code;
+  return networkCode((error as ErrorShape).cause, codes, depth + 1);
+}
+
+/** The adapters keep Node's code (ECONNREFUSED) or only its message ("connect ECONNREFUSED 127.0.0.1:443"). */
+function unreachableCode(error: unknown): string | undefined {
+  const direct = networkCode(error, UNREACHABLE_CODES);
+  if (direct) return direct;
+  const message = error instanceof Error ? error.message : '';
+  const code = (error as ErrorShape | null)?.code;
+  if (code !== undefined && code !== 'NetworkError' && code !== 'REQUEST_SEND_ERROR' && code !== 'Unknown') return undefined;
+  return [...UNREACHABLE_CODES].find((c) => message.includes(c));
 }
 
 /**
@@ -79,7 +111,9 @@ export function classifyError(error: unknown): ClassifiedError {
   if (statusCode === 403 && SAS_CODES.has(code)) return { kind: 'sasExpired', ...base };
   if (statusCode === 409 && code === 'CopySourceCannotBeIncrementalCopyBlob') return { kind: 'sourceRefused', ...base };
   if (statusCode === 500 || statusCode === 502 || statusCode === 504 || statusCode === 408) return { kind: 'transient', ...base };
-  const net = networkCode(error);
+  const unreachable = statusCode === undefined ? unreachableCode(error) : undefined;
+  if (unreachable) return { kind: 'unreachable', ...base, code: unreachable };
+  const net = networkCode(error, NETWORK_CODES);
   if (net) return { kind: 'transient', ...base, code: net };
   return { kind: 'fatal', ...base };
 }

@@ -12,6 +12,15 @@ export interface FamilyCopyStatus {
   readonly state: 'upToDate' | 'behind' | 'copying' | 'interrupted' | 'failed';
 }
 
+/** The family row's icon for each copy state (the tooltip carries the detail). */
+const COPY_ICONS: Record<FamilyCopyStatus['state'], { icon: string; color?: string; markdown: string }> = {
+  copying: { icon: 'sync~spin', markdown: '$(sync~spin)' },
+  failed: { icon: 'error', color: 'errorForeground', markdown: '$(error)' },
+  interrupted: { icon: 'debug-pause', color: 'list.warningForeground', markdown: '$(debug-pause)' },
+  upToDate: { icon: 'check', color: 'testing.iconPassed', markdown: '$(check)' },
+  behind: { icon: 'arrow-circle-up', color: 'list.warningForeground', markdown: '$(arrow-circle-up)' },
+};
+
 export interface TreeContext {
   usedBytes(older: SnapshotInfo | undefined, newer: SnapshotInfo): number | undefined;
   copyStatus(family: SnapshotFamily): FamilyCopyStatus | undefined;
@@ -140,10 +149,11 @@ export class FamilyNode {
     const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = this.id;
     const copy = this.ctx.copyStatus(f);
+    // The copy state goes first: at the default sidebar width the end of the description is cut off.
     item.description = [
+      copy ? `copy: ${copy.label}` : '',
       `${f.snapshots.length}/${MAX_SNAPSHOTS_PER_DISK}`,
       newest ? `latest ${relativeTime(newest.timeCreated)}` : '',
-      copy ? `copy: ${copy.label}` : '',
     ]
       .filter(Boolean)
       .join(' · ');
@@ -151,19 +161,20 @@ export class FamilyNode {
       [
         `**Snapshot family of ${f.sourceName}**`,
         '',
+        copy ? `${COPY_ICONS[copy.state].markdown} Copy: ${copy.detail}\n` : '',
         `Source: \`${f.sourceResourceId ?? 'unknown'}\``,
         `Source uniqueId: \`${f.sourceUniqueId ?? 'unknown'}\``,
         `Family id: \`${f.id}\``,
         '',
-        `${f.snapshots.length} incremental snapshot(s) of ${MAX_SNAPSHOTS_PER_DISK} allowed.`,
+        `${f.snapshots.length} incremental ${f.snapshots.length === 1 ? 'snapshot' : 'snapshots'} of ${MAX_SNAPSHOTS_PER_DISK} allowed.`,
         f.sourceDiskState === 'deleted' ? '\nThe source disk was deleted; its snapshots remain.' : '',
         this.earlierIncarnation || f.sourceDiskState === 'recreated' ? '\nThe disk was deleted and created again: these snapshots belong to the earlier disk.' : '',
-        copy ? `\nCopy: ${copy.detail}` : '',
       ].join('\n'),
+      true,
     );
-    item.iconPath = new vscode.ThemeIcon(
-      copy?.state === 'copying' ? 'sync~spin' : f.sourceDiskState === 'deleted' || this.earlierIncarnation ? 'history' : 'layers',
-    );
+    item.iconPath = copy
+      ? new vscode.ThemeIcon(COPY_ICONS[copy.state].icon, COPY_ICONS[copy.state].color ? new vscode.ThemeColor(COPY_ICONS[copy.state].color!) : undefined)
+      : new vscode.ThemeIcon(f.sourceDiskState === 'deleted' || this.earlierIncarnation ? 'history' : 'layers');
     item.contextValue = `diskDelta.family${copy ? `.copy-${copy.state}` : ''}`;
     return item;
   }

@@ -63,6 +63,14 @@ export class SnapshotTreeProvider implements vscode.TreeDataProvider<DiskDeltaNo
     for (const n of nodes) this.#onDidChange.fire(n);
   }
 
+  /** Selects a family's row (the end of a copy offers it); false when the row was never shown. */
+  async revealFamily(view: vscode.TreeView<DiskDeltaNode>, familyId: string): Promise<boolean> {
+    const node = this.#familyNodes.get(familyId.toLowerCase())?.[0];
+    if (!node) return false;
+    await view.reveal(node, { select: true, focus: true, expand: false });
+    return true;
+  }
+
   showMore(key: string): void {
     this.#shown.set(key, (this.#shown.get(key) ?? PAGE_SIZE) + PAGE_SIZE);
     this.#onDidChange.fire();
