@@ -194,16 +194,18 @@ export function ensureNtfsTools(): void {
 
 /**
  * An NTFS image made by mkntfs and filled through the ntfs-3g FUSE driver: nested directories, a
- * directory large enough for $INDEX_ALLOCATION, resident and non-resident files, two files fragmented
- * by interleaved synced appends, a sparse file, a symbolic link, a hard link and a unicode name.
+ * directory large enough for $INDEX_ALLOCATION, resident and non-resident files, a file written back to
+ * front in 4 KiB pieces (hundreds of runs, so its $DATA spreads over extension records named by an
+ * $ATTRIBUTE_LIST), a $MFT fragmented by growing while the volume was full, a sparse file, a compressed
+ * file, a symbolic link, a hard link and a unicode name.
  */
-export function buildNtfsImage(dir: string): { image: string; expected: Expected } {
+export function buildNtfsImage(dir: string): { image: string; expected: Expected; compressed: string } {
   const image = path.join(dir, 'volume.ntfs');
   execFileSync('truncate', ['-s', '64M', image]);
   run('mkntfs', ['-F', '-f', '-q', '-L', 'WINDATA', image]);
   const mnt = path.join(dir, 'mnt');
   mkdirSync(mnt, { recursive: true });
-  const m = spawnSync('ntfs-3g', [image, mnt], { encoding: 'utf8' });
+  const m = spawnSync('ntfs-3g', ['-o', 'compression', image, mnt], { encoding: 'utf8' });
   if (m.status !== 0) throw new Error(`ntfs-3g ${image} failed (${m.stderr.trim()}): the NTFS image needs /dev/fuse and root`);
   const expected: Expected = new Map();
   const put = (p: string, bytes: Uint8Array) => {
@@ -215,6 +217,22 @@ export function buildNtfsImage(dir: string): { image: string; expected: Expected
     expected.set(p, { type: 'dir' });
   };
   try {
+    // Fill the volume, free a 2 MiB hole, then create files: the $MFT has to grow into the hole.
+    writeFileSync(path.join(mnt, 'hole.bin'), pseudoRandomBytes(2 * MiB, 5));
+    const fill = openSync(path.join(mnt, 'fill.bin'), 'w');
+    const zeros = new Uint8Array(MiB);
+    try {
+      for (let i = 0; i < 128; i++) writeSync(fill, zeros);
+    } catch {
+      // ENOSPC: the volume is full, as intended.
+    }
+    closeSync(fill);
+    rmSync(path.join(mnt, 'hole.bin'));
+    mkdir('/Users');
+    for (let i = 0; i < 400; i++) put(`/Users/document-with-a-long-name-${String(i).padStart(4, '0')}.txt`, new TextEncoder().encode(`doc ${i}\n`));
+    execFileSync('truncate', ['-s', String(24 * MiB), path.join(mnt, 'fill.bin')]);
+    expected.set('/fill.bin', { type: 'file', sha256: sha256(new Uint8Array(24 * MiB)), size: 24 * MiB });
+
     put('/hello.txt', new TextEncoder().encode('hello, ntfs\n'));
     put('/empty', new Uint8Array(0));
     put('/random-300k.bin', pseudoRandomBytes(300_000, 8));
@@ -223,26 +241,17 @@ export function buildNtfsImage(dir: string): { image: string; expected: Expected
     mkdir('/Windows');
     mkdir('/Windows/System32');
     put('/Windows/System32/config.sys', pseudoRandomBytes(5000, 12));
-    mkdir('/Users');
-    for (let i = 0; i < 300; i++) put(`/Users/document-with-a-long-name-${String(i).padStart(4, '0')}.txt`, new TextEncoder().encode(`doc ${i}\n`));
 
-    const chunks = 24;
-    const chunk = 64 * 1024;
-    const a = pseudoRandomBytes(chunks * chunk, 31);
-    const b = pseudoRandomBytes(chunks * chunk, 32);
     mkdir('/frag');
-    const fa = openSync(path.join(mnt, 'frag/a.bin'), 'w');
-    const fb = openSync(path.join(mnt, 'frag/b.bin'), 'w');
-    for (let i = 0; i < chunks; i++) {
-      writeSync(fa, a, i * chunk, chunk);
-      fsyncSync(fa);
-      writeSync(fb, b, i * chunk, chunk);
-      fsyncSync(fb);
+    const pieces = 512;
+    const rev = pseudoRandomBytes(pieces * 4096, 31);
+    const fr = openSync(path.join(mnt, 'frag/reverse.bin'), 'w');
+    for (let i = pieces - 1; i >= 0; i--) {
+      writeSync(fr, rev, i * 4096, 4096, i * 4096);
+      if (i % 8 === 0) fsyncSync(fr);
     }
-    closeSync(fa);
-    closeSync(fb);
-    expected.set('/frag/a.bin', { type: 'file', sha256: sha256(a), size: a.length });
-    expected.set('/frag/b.bin', { type: 'file', sha256: sha256(b), size: b.length });
+    closeSync(fr);
+    expected.set('/frag/reverse.bin', { type: 'file', sha256: sha256(rev), size: rev.length });
 
     const sparse = new Uint8Array(4 * MiB);
     const tail = pseudoRandomBytes(8192, 40);
@@ -253,6 +262,13 @@ export function buildNtfsImage(dir: string): { image: string; expected: Expected
     execFileSync('truncate', ['-s', String(4 * MiB), path.join(mnt, 'sparse.bin')]);
     expected.set('/sparse.bin', { type: 'file', sha256: sha256(sparse), size: sparse.length });
 
+    // A directory with the compressed attribute (0x800) makes ntfs-3g compress what is written in it.
+    mkdir('/packed');
+    setxattr(path.join(mnt, 'packed'), 'system.ntfs_attrib_be', [0, 0, 0x08, 0x10]);
+    const text = new TextEncoder().encode('compress me '.repeat(20000));
+    writeFileSync(path.join(mnt, 'packed/text.txt'), text);
+    expected.set('/packed/text.txt', { type: 'file', size: text.length });
+
     symlinkSync('Windows/System32/config.sys', path.join(mnt, 'config-link'));
     expected.set('/config-link', { type: 'symlink', target: 'Windows/System32/config.sys' });
     execFileSync('ln', [path.join(mnt, 'hello.txt'), path.join(mnt, 'Windows/hello-hardlink.txt')]);
@@ -260,7 +276,13 @@ export function buildNtfsImage(dir: string): { image: string; expected: Expected
   } finally {
     unmount(mnt);
   }
-  return { image, expected };
+  return { image, expected, compressed: '/packed/text.txt' };
+}
+
+function setxattr(file: string, name: string, value: number[]): void {
+  const hex = '0x' + value.map((v) => v.toString(16).padStart(2, '0')).join('');
+  const r = spawnSync('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3][2:]))', file, name, hex], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`setting ${name} on ${file} failed: ${r.stderr.trim()}`);
 }
 
 export function removeDir(dir: string): void {
