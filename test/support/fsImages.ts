@@ -238,6 +238,8 @@ export function buildNtfsImage(dir: string): { image: string; expected: Expected
     put('/random-300k.bin', pseudoRandomBytes(300_000, 8));
     put('/große-datei.txt', new TextEncoder().encode('unicode name\n'));
     put('/A Long File Name With Spaces.txt', new TextEncoder().encode('win32 and dos names\n'));
+    // A separate DOS 8.3 name: the file then has a Win32 name and a DOS name, listed once.
+    setxattr(path.join(mnt, 'A Long File Name With Spaces.txt'), 'system.ntfs_dos_name', [...new TextEncoder().encode('ALONGF~1.TXT')]);
     mkdir('/Windows');
     mkdir('/Windows/System32');
     put('/Windows/System32/config.sys', pseudoRandomBytes(5000, 12));

@@ -423,7 +423,7 @@ class NtfsFilesystem implements Filesystem {
       runs.push(...part.runs);
     }
     const initialized = Math.min(first.initializedSize, first.dataSize);
-    return { resident: false, runs, dataSize: first.dataSize, initializedSize: initialized, flags: first.flags | (first.compressionUnit ? ATTR_COMPRESSED : 0), at: first.at };
+    return { resident: false, runs, dataSize: first.dataSize, initializedSize: initialized, flags: first.flags, at: first.at };
   }
 
   private async streamBytes(s: DataStream, offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
