@@ -77,8 +77,8 @@ export function ensureXfsTools(): void {
  * An image made by `mkfs.xfs -p <protofile>` (no mount, no privileges): shortform, block and node
  * directories, local and remote symlinks, an empty file, a unicode name, the label.
  */
-export function buildXfsProtoImage(dir: string): { image: string; expected: Expected } {
-  const src = path.join(dir, 'src');
+export function buildXfsProtoImage(dir: string, variant: 'v5' | 'v4' = 'v5'): { image: string; expected: Expected } {
+  const src = path.join(dir, `src-${variant}`);
   mkdirSync(src, { recursive: true });
   const expected: Expected = new Map();
   const lines = ['/dev/null', '0 0', 'd--755 0 0'];
@@ -112,12 +112,14 @@ export function buildXfsProtoImage(dir: string): { image: string; expected: Expe
     lines.push('  $');
   }
   lines.push('$');
-  const proto = path.join(dir, 'proto.txt');
+  const proto = path.join(dir, `proto-${variant}.txt`);
   writeFileSync(proto, lines.join('\n') + '\n');
-  const image = path.join(dir, 'proto.xfs');
+  const image = path.join(dir, `proto-${variant}.xfs`);
   // mkfs.xfs refuses filesystems under 300 MiB; a sparse file costs only what is written.
   execFileSync('truncate', ['-s', '300M', image]);
-  run('mkfs.xfs', ['-q', '-f', '-L', 'PROTOXFS', '-p', proto, image]);
+  // v4 (no CRCs, 256-byte inodes) with 8 KiB directory blocks, as older RHEL images have.
+  const options = variant === 'v4' ? ['-m', 'crc=0', '-i', 'size=256', '-n', 'size=8192'] : [];
+  run('mkfs.xfs', ['-q', '-f', ...options, '-L', 'PROTOXFS', '-p', proto, image]);
   return { image, expected };
 }
 

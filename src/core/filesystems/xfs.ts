@@ -103,14 +103,29 @@ interface RawExtent {
 interface InodeChunk {
   /** First inode number of the chunk (absolute). */
   start: number;
+  /** Filesystem byte offset of the chunk. */
+  byte: number;
   /** Bit i set: inode i is free (or a sparse hole). */
   freeOrHole: bigint;
 }
 
 interface AgMaps {
-  free: Array<[number, number]>; // [fs byte start, length] sorted
-  metadata: Array<[number, number]>;
+  /** [fs byte start, length, kind] sorted by start: free extents, fixed metadata, the log's part in this AG. */
+  labelled: Array<[number, number, SpaceKind]>;
+  /** Sorted by inode number, which is also disk order within an AG. */
   chunks: InodeChunk[];
+}
+
+/** Index of the first element whose end lies after `pos`, for arrays sorted by start with ends in order. */
+function firstEndingAfter<T>(items: readonly T[], pos: number, end: (t: T) => number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (end(items[mid]) <= pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function be(buf: Uint8Array): DataView {
@@ -488,22 +503,40 @@ class XfsFilesystem implements Filesystem {
     const extents = await this.rawExtents(ino, signal);
     const out: DirEntry[] = [];
     const bs = this.sb.blockSize;
-    const dirBlk = bs << this.sb.dirBlkLog;
+    const dirFsbs = 1 << this.sb.dirBlkLog;
+    const dirBlk = bs * dirFsbs;
     const leafBlock = DIR_LEAF_OFFSET / bs;
+    // Data blocks are whole directory blocks inside mapped file ranges below the leaf offset; a directory
+    // block larger than a filesystem block may span two extents.
+    const mapped: Array<[number, number]> = [];
     for (const e of extents) {
       if (e.fileBlock >= leafBlock) break;
-      const blocks = Math.min(e.count, leafBlock - e.fileBlock);
-      for (let done = 0; done < blocks; ) {
-        const n = Math.max(Math.min(blocks - done, Math.floor(READ_CHUNK / bs)), 1 << this.sb.dirBlkLog);
-        const byte = this.fsbToByte(e.fsBlock + done);
-        const data = await this.read(byte, Math.min(n, blocks - done) * bs, signal);
+      const end = Math.min(e.fileBlock + e.count, leafBlock);
+      const last = mapped[mapped.length - 1];
+      if (last && last[1] === e.fileBlock) last[1] = end;
+      else mapped.push([e.fileBlock, end]);
+    }
+    const chunkBlocks = Math.max(dirFsbs, Math.floor(READ_CHUNK / dirBlk) * dirFsbs);
+    for (const [start, end] of mapped) {
+      for (let fb = Math.ceil(start / dirFsbs) * dirFsbs; fb + dirFsbs <= end; ) {
+        const n = Math.min(chunkBlocks, Math.floor((end - fb) / dirFsbs) * dirFsbs);
+        const data = await this.readExtents(extents, fb * bs, n * bs, signal);
         for (let p = 0; p + dirBlk <= data.length; p += dirBlk) {
-          this.parseDataBlock(ino, data.subarray(p, p + dirBlk), this.base + byte + p, out);
+          this.parseDataBlock(ino, data.subarray(p, p + dirBlk), this.base + this.diskByteOf(extents, fb * bs + p), out);
         }
-        done += n;
+        fb += n;
       }
     }
     return out;
+  }
+
+  /** Filesystem byte that holds byte `fileByte` of a file with these extents (for error offsets). */
+  private diskByteOf(extents: RawExtent[], fileByte: number): number {
+    const bs = this.sb.blockSize;
+    for (const e of extents) {
+      if (fileByte >= e.fileBlock * bs && fileByte < (e.fileBlock + e.count) * bs) return this.fsbToByte(e.fsBlock) + (fileByte - e.fileBlock * bs);
+    }
+    return 0;
   }
 
   private shortformDir(ino: XfsInode): DirEntry[] {
@@ -694,13 +727,14 @@ class XfsFilesystem implements Filesystem {
           for (let h = 0; h < 16; h++) if (holemask & (1 << h)) holes |= 0xfn << BigInt(h * 4);
         }
         const freeMask = dv.getBigUint64(p + 8);
-        const startAgbno = Math.floor(agino / 2 ** sb.inoPBLog);
-        if (startAgbno >= agLen || agino % 64 !== 0) throw new FilesystemError(`XFS AG ${agno} inobt record`, at + p, `inode chunk at ${agino} outside the group`);
-        chunks.push({ start: agno * 2 ** inodesPerAgLog + agino, freeOrHole: freeMask | holes });
+        // Chunks are aligned to inoalignmt blocks, not to 64 inodes; within an AG, inode number x lives at byte x * inode size.
         const chunkBytes = 64 * sb.inodeSize;
+        if (agino % 8 !== 0 || (agino + 64) * sb.inodeSize > agLen * bs) throw new FilesystemError(`XFS AG ${agno} inobt record`, at + p, `inode chunk at ${agino} outside the group`);
+        const byte = agStart + agino * sb.inodeSize;
+        chunks.push({ start: agno * 2 ** inodesPerAgLog + agino, byte, freeOrHole: freeMask | holes });
         for (let q = 0; q < 16; q++) {
           const part = chunkBytes / 16;
-          if (!(holes & (1n << BigInt(q * 4)))) meta.push([this.agByte(agno, startAgbno) + q * part, part]);
+          if (!(holes & (1n << BigInt(q * 4)))) meta.push([byte + q * part, part]);
         }
       }
     }, signal);
@@ -709,10 +743,20 @@ class XfsFilesystem implements Filesystem {
       const fLevels = agi.getUint32(332);
       if (fLevels > 0 && fRoot !== 0) await this.walkAgBtree(agno, 'fino', fRoot, fLevels, 16, 4, addBlock, () => undefined, signal);
     }
-    free.sort((a, b) => a[0] - b[0]);
     meta.sort((a, b) => a[0] - b[0]);
     chunks.sort((a, b) => a.start - b.start);
-    return { free, metadata: mergeRuns(meta), chunks };
+    const labelled: Array<[number, number, SpaceKind]> = [];
+    for (const [s, l] of free) labelled.push([s, l, 'free']);
+    for (const [s, l] of mergeRuns(meta)) labelled.push([s, l, 'metadata']);
+    if (sb.logStart !== 0) {
+      const logAt = this.fsbToByte(sb.logStart);
+      const agEnd = agStart + sb.agBlocks * bs;
+      const from = Math.max(logAt, agStart);
+      const to = Math.min(logAt + sb.logBlocks * bs, agEnd);
+      if (from < to) labelled.push([from, to - from, 'journal']);
+    }
+    labelled.sort((a, b) => a[0] - b[0]);
+    return { labelled, chunks };
   }
 
   async *allFiles(signal?: AbortSignal): AsyncIterable<FileId> {
@@ -737,13 +781,13 @@ class XfsFilesystem implements Filesystem {
       if (r.offset >= end) continue;
       for (let agno = Math.floor(r.offset / agBytes); agno <= Math.floor((end - 1) / agBytes) && agno < this.sb.agCount; agno++) {
         const maps = await this.agMapsOf(agno, signal);
-        for (const c of maps.chunks) {
-          const cStart = this.inodeByte(c.start);
-          if (cStart >= end || cStart + chunkBytes <= r.offset) continue;
-          for (let i = 0; i < 64; i++) {
-            if (c.freeOrHole & (1n << BigInt(i))) continue;
-            const at = cStart + i * this.sb.inodeSize;
-            if (at < end && at + this.sb.inodeSize > r.offset) ids.add(c.start + i);
+        for (let i = firstEndingAfter(maps.chunks, r.offset, (c) => c.byte + chunkBytes); i < maps.chunks.length; i++) {
+          const c = maps.chunks[i];
+          if (c.byte >= end) break;
+          for (let k = 0; k < 64; k++) {
+            if (c.freeOrHole & (1n << BigInt(k))) continue;
+            const at = c.byte + k * this.sb.inodeSize;
+            if (at < end && at + this.sb.inodeSize > r.offset) ids.add(c.start + k);
           }
         }
       }
@@ -754,8 +798,6 @@ class XfsFilesystem implements Filesystem {
   async classify(ranges: readonly FsRange[], signal?: AbortSignal): Promise<Array<FsRange & { kind: SpaceKind }>> {
     const out: Array<{ offset: number; length: number; kind: SpaceKind }> = [];
     const agBytes = this.sb.agBlocks * this.sb.blockSize;
-    const log: [number, number] | undefined =
-      this.sb.logStart !== 0 ? [this.fsbToByte(this.sb.logStart), this.sb.logBlocks * this.sb.blockSize] : undefined;
     const push = (offset: number, length: number, kind: SpaceKind) => {
       if (length <= 0) return;
       const last = out[out.length - 1];
@@ -773,14 +815,11 @@ class XfsFilesystem implements Filesystem {
         const agno = Math.floor(pos / agBytes);
         const agEnd = Math.min((agno + 1) * agBytes, this.sizeBytes, end);
         const maps = await this.agMapsOf(agno, signal);
-        const labelled: Array<[number, number, SpaceKind]> = [];
-        for (const [s, l] of maps.free) labelled.push([s, l, 'free']);
-        for (const [s, l] of maps.metadata) labelled.push([s, l, 'metadata']);
-        if (log) labelled.push([log[0], log[1], 'journal']);
-        labelled.sort((a, b) => a[0] - b[0]);
         let cur = pos;
-        for (const [s, l, kind] of labelled) {
-          if (s + l <= cur || s >= agEnd) continue;
+        for (let i = firstEndingAfter(maps.labelled, cur, (x) => x[0] + x[1]); i < maps.labelled.length; i++) {
+          const [s, l, kind] = maps.labelled[i];
+          if (s >= agEnd) break;
+          if (s + l <= cur) continue;
           if (s > cur) push(cur, s - cur, 'data');
           const to = Math.min(s + l, agEnd);
           push(Math.max(cur, s), to - Math.max(cur, s), kind);
