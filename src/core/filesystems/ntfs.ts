@@ -556,7 +556,7 @@ class NtfsFilesystem implements Filesystem {
 
   // ---- directories ----
 
-  async readDir(id: FileId, signal?: AbortSignal): Promise<DirEntry[]> {
+  async readDir(id: FileId, signal?: AbortSignal, includeSystem = false): Promise<DirEntry[]> {
     const rec = await this.fileRecord(id, signal);
     const structure = `NTFS MFT record ${id} $I30 index`;
     const root = rec.attrs.find((a) => a.type === AT_INDEX_ROOT && a.name === '$I30');
@@ -568,7 +568,7 @@ class NtfsFilesystem implements Filesystem {
     const out: DirEntry[] = [];
     const seen = new Set<string>();
     const children: number[] = [];
-    this.indexEntries(rv, 16, rv.length, structure, root.at, out, seen, children);
+    this.indexEntries(rv, 16, rv.length, structure, root.at, out, seen, children, includeSystem);
     if (children.length === 0) return out;
 
     const alloc = this.stream(rec, AT_INDEX_ALLOCATION, '$I30');
@@ -590,7 +590,7 @@ class NtfsFilesystem implements Filesystem {
       if (le(blk).getUint32(0, true) !== 0x58444e49) throw new FilesystemError(`${structure} block VCN ${vcn}`, diskAt, 'wrong magic (not an INDX block)');
       applyFixups(blk, `${structure} block VCN ${vcn}`, diskAt);
       const hdrEnd = 24 + le(blk).getUint32(24 + 4, true);
-      this.indexEntries(blk, 24, Math.min(hdrEnd, blk.length), `${structure} block VCN ${vcn}`, diskAt, out, seen, children);
+      this.indexEntries(blk, 24, Math.min(hdrEnd, blk.length), `${structure} block VCN ${vcn}`, diskAt, out, seen, children, includeSystem);
     }
     return out;
   }
@@ -604,7 +604,17 @@ class NtfsFilesystem implements Filesystem {
   }
 
   /** Entries of one index node (header at `hdr`): names go to `out`, sub-node VCNs to `children`. */
-  private indexEntries(b: Uint8Array, hdr: number, end: number, structure: string, at: number, out: DirEntry[], seen: Set<string>, children: number[]): void {
+  private indexEntries(
+    b: Uint8Array,
+    hdr: number,
+    end: number,
+    structure: string,
+    at: number,
+    out: DirEntry[],
+    seen: Set<string>,
+    children: number[],
+    includeSystem: boolean,
+  ): void {
     const dv = le(b);
     let p = hdr + dv.getUint32(hdr, true);
     const total = Math.min(hdr + dv.getUint32(hdr + 4, true), end, b.length);
@@ -622,7 +632,7 @@ class NtfsFilesystem implements Filesystem {
       const nameLen = b[k + 64];
       const ns = b[k + 65];
       if (66 + nameLen * 2 > keyLen) throw new FilesystemError(structure, at + p, 'file name runs past its key');
-      if (ns === NS_DOS || child < FIRST_USER_RECORD) {
+      if (ns === NS_DOS || (child < FIRST_USER_RECORD && !includeSystem) || child === ROOT_RECORD) {
         p += len;
         continue;
       }
@@ -731,6 +741,19 @@ class NtfsFilesystem implements Filesystem {
           if (!a.nonResident) continue;
           for (const r of a.runs) if (r.lcn !== null) out.push([r.lcn * cs, r.length * cs, no === LOGFILE_RECORD ? 'journal' : 'metadata']);
         }
+      }
+      // $Extend's children: the change journal ($UsnJrnl, rewritten with every file change) and the
+      // quota, object id and reparse indexes.
+      try {
+        for (const e of await this.readDir(EXTEND_RECORD, signal, true)) {
+          const rec = await this.fileRecord(e.id, signal);
+          for (const a of rec.attrs) {
+            if (!a.nonResident) continue;
+            for (const r of a.runs) if (r.lcn !== null) out.push([r.lcn * cs, r.length * cs, e.name === '$UsnJrnl' ? 'journal' : 'metadata']);
+          }
+        }
+      } catch (e) {
+        if (!(e instanceof FilesystemError)) throw e;
       }
       // The boot sector's backup lives past the last cluster.
       const clusterEnd = this.boot.clusters * cs;

@@ -550,7 +550,7 @@ class XfsFilesystem implements Filesystem {
     let p = 2 + inoLen;
     const end = Math.min(ino.size, b.length);
     const out: DirEntry[] = [];
-    const n = count || i8;
+    const n = count;
     for (let i = 0; i < n; i++) {
       if (p + 3 > end) throw err(p, `entry ${i} of ${n} runs past the directory's ${end} bytes`);
       const nameLen = dv.getUint8(p);
