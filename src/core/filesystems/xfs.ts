@@ -69,6 +69,8 @@ interface Superblock {
   inodeSize: number;
   sectSize: number;
   rootIno: number;
+  /** Realtime bitmap and summary, quota inodes: the filesystem's own files, not the user's. */
+  metadataInodes: Set<number>;
   logStart: number;
   logBlocks: number;
   dirBlkLog: number;
@@ -213,6 +215,12 @@ function parseSuperblock(b: Uint8Array, at: number, sizeBytes: number): Superblo
     inodeSize,
     sectSize,
     rootIno: u64(dv, 56, () => err('root inode out of range')),
+    metadataInodes: new Set(
+      [64, 72, 160, 168, ...(version === 5 ? [232] : [])]
+        .map((at) => dv.getBigUint64(at))
+        .filter((v) => v !== 0n && v !== 0xffffffffffffffffn)
+        .map((v) => Number(v)),
+    ),
     logStart: u64(dv, 48, () => err('log start out of range')),
     logBlocks: dv.getUint32(96),
     dirBlkLog: dv.getUint8(192),
@@ -763,7 +771,7 @@ class XfsFilesystem implements Filesystem {
     for (let agno = 0; agno < this.sb.agCount; agno++) {
       const maps = await this.agMapsOf(agno, signal);
       for (const c of maps.chunks) {
-        for (let i = 0; i < 64; i++) if (!(c.freeOrHole & (1n << BigInt(i)))) yield c.start + i;
+        for (let i = 0; i < 64; i++) if (!(c.freeOrHole & (1n << BigInt(i))) && !this.sb.metadataInodes.has(c.start + i)) yield c.start + i;
       }
     }
   }
@@ -787,7 +795,7 @@ class XfsFilesystem implements Filesystem {
           for (let k = 0; k < 64; k++) {
             if (c.freeOrHole & (1n << BigInt(k))) continue;
             const at = c.byte + k * this.sb.inodeSize;
-            if (at < end && at + this.sb.inodeSize > r.offset) ids.add(c.start + k);
+            if (at < end && at + this.sb.inodeSize > r.offset && !this.sb.metadataInodes.has(c.start + k)) ids.add(c.start + k);
           }
         }
       }
