@@ -56,6 +56,7 @@ const LOGFILE_RECORD = 2;
 
 const SECTOR = 512;
 const READ_CHUNK = 4 * 1024 * 1024;
+const RECENT_LIMIT = 256;
 const MAX_READ = 2 ** 31;
 /** Directory indexes larger than this are read block by block rather than in one read. */
 const MAX_INDEX_READ = 64 * 1024 * 1024;
@@ -374,7 +375,26 @@ class NtfsFilesystem implements Filesystem {
   }
 
   /** The record with the attributes of its extension records (named by $ATTRIBUTE_LIST) joined in. */
-  private async record(no: number, signal?: AbortSignal): Promise<MftRecord> {
+  /** The last few parsed records: stat, extents and readFile of one file read it once. A snapshot never changes. */
+  private readonly recent = new Map<number, Promise<MftRecord>>();
+
+  private record(no: number, signal?: AbortSignal): Promise<MftRecord> {
+    const hit = this.recent.get(no);
+    if (hit) {
+      this.recent.delete(no);
+      this.recent.set(no, hit);
+      return hit;
+    }
+    const p = this.recordUncached(no, signal);
+    this.recent.set(no, p);
+    if (this.recent.size > RECENT_LIMIT) this.recent.delete(this.recent.keys().next().value as number);
+    p.catch(() => {
+      if (this.recent.get(no) === p) this.recent.delete(no);
+    });
+    return p;
+  }
+
+  private async recordUncached(no: number, signal?: AbortSignal): Promise<MftRecord> {
     const raw = await this.rawRecord(no, signal);
     const rec = this.parseRecord(no, raw.bytes, raw.at);
     if (!(rec.flags & REC_IN_USE)) throw new FilesystemError(`NTFS MFT record ${no}`, raw.at, 'record is not in use');

@@ -49,6 +49,7 @@ type AgBtree = keyof typeof BTREE_MAGIC;
 const DIR_LEAF_OFFSET = 32 * 1024 * 1024 * 1024;
 const MAX_BTREE_LEVELS = 9;
 const READ_CHUNK = 4 * 1024 * 1024;
+const RECENT_LIMIT = 256;
 /** One readFile answer is one buffer: keep it well inside what a typed array can hold. */
 const MAX_READ = 2 ** 31;
 
@@ -287,7 +288,26 @@ class XfsFilesystem implements Filesystem {
 
   // ---- inodes ----
 
-  private async inode(ino: number, signal?: AbortSignal): Promise<XfsInode> {
+  /** The last few parsed inodes: stat, extents and readFile of one file read it once. A snapshot never changes. */
+  private readonly recent = new Map<number, Promise<XfsInode>>();
+
+  private inode(ino: number, signal?: AbortSignal): Promise<XfsInode> {
+    const hit = this.recent.get(ino);
+    if (hit) {
+      this.recent.delete(ino);
+      this.recent.set(ino, hit);
+      return hit;
+    }
+    const p = this.inodeUncached(ino, signal);
+    this.recent.set(ino, p);
+    if (this.recent.size > RECENT_LIMIT) this.recent.delete(this.recent.keys().next().value as number);
+    p.catch(() => {
+      if (this.recent.get(ino) === p) this.recent.delete(ino);
+    });
+    return p;
+  }
+
+  private async inodeUncached(ino: number, signal?: AbortSignal): Promise<XfsInode> {
     if (!Number.isSafeInteger(ino) || ino < 0) throw new FilesystemError(`XFS inode ${ino}`, this.base, 'not an inode number');
     const at = this.inodeByte(ino);
     const where = this.base + at;
