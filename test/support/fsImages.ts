@@ -283,6 +283,21 @@ export function buildNtfsImage(dir: string): { image: string; expected: Expected
   return { image, expected, compressed: '/packed/text.txt' };
 }
 
+/**
+ * An NTFS volume with 512-byte clusters (MFT records span two clusters; $Bitmap spans several 64 KiB
+ * pages), written without mounting: mkntfs, then ntfscp.
+ */
+export function buildNtfsSmallClusterImage(dir: string): { image: string; expected: Expected } {
+  const image = path.join(dir, 'small-clusters.ntfs');
+  execFileSync('truncate', ['-s', '320M', image]);
+  run('mkntfs', ['-F', '-f', '-q', '-c', '512', '-L', 'SMALLCL', image]);
+  const bytes = pseudoRandomBytes(1_000_000, 77);
+  const src = path.join(dir, 'r1m.bin');
+  writeFileSync(src, bytes);
+  run('ntfscp', [image, src, '/r1m.bin']);
+  return { image, expected: new Map([['/r1m.bin', { type: 'file', sha256: sha256(bytes), size: bytes.length }]]) };
+}
+
 function setxattr(file: string, name: string, value: number[]): void {
   const hex = '0x' + value.map((v) => v.toString(16).padStart(2, '0')).join('');
   const r = spawnSync('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3][2:]))', file, name, hex], { encoding: 'utf8' });

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { ntfsFormat } from '../../src/core/filesystems/ntfs';
 import { FilesystemError, type BlockReader, type Filesystem, type FileId } from '../../src/core/filesystems/types';
 import { FileBlockReader } from '../support/fileBlockReader';
-import { buildNtfsImage, ensureNtfsTools, removeDir, run, sha256, tempDir, type Expected } from '../support/fsImages';
+import { buildNtfsImage, buildNtfsSmallClusterImage, ensureNtfsTools, removeDir, run, sha256, tempDir, type Expected } from '../support/fsImages';
 
 class PatchedReader implements BlockReader {
   readonly size: number;
@@ -243,6 +243,30 @@ void describe('NTFS reader', { timeout: 600_000 }, () => {
       const owner = tool('ntfscluster', '-c', `${lcn}-${lcn}`, built.image);
       assert.match(owner, new RegExp(`Inode ${id} ${p.replace(/[.]/g, '\\.')}/\\$DATA`), `ntfscluster -c ${lcn}`);
     }
+  });
+
+  void it('512-byte clusters, written with ntfscp: files, extents and free space equal ntfsinfo', async () => {
+    const small = buildNtfsSmallClusterImage(dir);
+    const r = new FileBlockReader(small.image);
+    readers.push(r);
+    const f = await ntfsFormat.open(r, 0, r.size);
+    assert.equal(f.blockSize, 512);
+    assert.equal(f.label, 'SMALLCL');
+    const entries = await f.readDir(f.rootId);
+    assert.deepEqual(entries.map((e) => e.name), ['r1m.bin']);
+    const id = entries[0].id;
+    const want = small.expected.get('/r1m.bin') as { sha256: string; size: number };
+    assert.equal(sha256(await f.readFile(id, 0, want.size)), want.sha256);
+    const info = ntfsInfo(small.image, id);
+    assert.deepEqual(
+      await f.extents(id),
+      (info.runs.get('$DATA') ?? []).map((x) => ({ fileOffset: x.vcn * 512, fsOffset: (x.lcn as number) * 512, length: x.length * 512 })),
+    );
+    const freeClusters = Number(/Free Clusters: (\d+)/.exec(tool('ntfsinfo', '-m', small.image))?.[1]);
+    assert.ok(freeClusters > 64 * 1024 * 8, 'the bitmap spans more than one 64 KiB page');
+    const whole = await f.classify([{ offset: 0, length: f.sizeBytes }]);
+    assert.equal(whole.filter((x) => x.kind === 'free').reduce((n, x) => n + x.length, 0), freeClusters * 512);
+    assert.equal(whole.reduce((n, x) => n + x.length, 0), f.sizeBytes);
   });
 
   void describe('hostile images', () => {

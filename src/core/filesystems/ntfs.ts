@@ -57,6 +57,8 @@ const LOGFILE_RECORD = 2;
 const SECTOR = 512;
 const READ_CHUNK = 4 * 1024 * 1024;
 const RECENT_LIMIT = 256;
+const BITMAP_PAGE = 64 * 1024;
+const BITMAP_PAGES_KEPT = 64;
 const MAX_READ = 2 ** 31;
 /** Directory indexes larger than this are read block by block rather than in one read. */
 const MAX_INDEX_READ = 64 * 1024 * 1024;
@@ -234,7 +236,8 @@ class NtfsFilesystem implements Filesystem {
   private mftRuns: Run[] = [];
   private mftSize = 0;
   private fixedAreas?: Promise<Array<[number, number, SpaceKind]>>;
-  private bitmap?: Promise<Uint8Array>;
+  private bitmapStream?: Promise<DataStream>;
+  private readonly bitmapPages = new Map<number, Promise<Uint8Array>>();
 
   constructor(
     private readonly reader: BlockReader,
@@ -785,21 +788,29 @@ class NtfsFilesystem implements Filesystem {
     return this.fixedAreas;
   }
 
-  private loadBitmap(signal?: AbortSignal): Promise<Uint8Array> {
-    this.bitmap ??= (async () => {
+  /** $Bitmap is read in pages as classify needs them (a 4 TiB volume's is 128 MiB), the recent ones kept. */
+  private async bitmapPage(page: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const hit = this.bitmapPages.get(page);
+    if (hit) return hit;
+    this.bitmapStream ??= (async () => {
       const rec = await this.fileRecord(6, signal);
       const s = this.stream(rec, AT_DATA, '');
       const need = Math.ceil(this.boot.clusters / 8);
       if (!s || s.dataSize < need) throw new FilesystemError('NTFS $Bitmap', rec.at, `holds ${s?.dataSize ?? 0} bytes, ${need} needed for ${this.boot.clusters} clusters`);
-      return this.streamBytes(s, 0, need, signal);
+      return s;
     })();
-    this.bitmap.catch(() => (this.bitmap = undefined));
-    return this.bitmap;
+    this.bitmapStream.catch(() => (this.bitmapStream = undefined));
+    const stream = await this.bitmapStream;
+    const from = page * BITMAP_PAGE;
+    const p = this.streamBytes(stream, from, Math.min(BITMAP_PAGE, Math.ceil(this.boot.clusters / 8) - from), signal);
+    this.bitmapPages.set(page, p);
+    if (this.bitmapPages.size > BITMAP_PAGES_KEPT) this.bitmapPages.delete(this.bitmapPages.keys().next().value as number);
+    p.catch(() => this.bitmapPages.delete(page));
+    return p;
   }
 
   async classify(ranges: readonly FsRange[], signal?: AbortSignal): Promise<Array<FsRange & { kind: SpaceKind }>> {
     const fixed = await this.loadFixedAreas(signal);
-    const bitmap = await this.loadBitmap(signal);
     const cs = this.boot.clusterSize;
     const out: Array<{ offset: number; length: number; kind: SpaceKind }> = [];
     const push = (offset: number, length: number, kind: SpaceKind) => {
@@ -827,11 +838,18 @@ class NtfsFilesystem implements Filesystem {
         }
         const nextFixed = fixed.find(([s]) => s > pos)?.[0] ?? Infinity;
         const cluster = Math.floor(pos / cs);
-        const used = (bitmap[cluster >> 3] >> (cluster & 7)) & 1;
+        const bitsPerPage = BITMAP_PAGE * 8;
+        let page = await this.bitmapPage(Math.floor(cluster / bitsPerPage), signal);
+        const bit = (c: number) => (page[(c % bitsPerPage) >> 3] >> (c & 7)) & 1;
+        const used = bit(cluster);
         // Extend over following clusters with the same bit.
         let c = cluster + 1;
         const stop = Math.min(end, nextFixed, clusterEnd);
-        while (c * cs < stop && ((bitmap[c >> 3] >> (c & 7)) & 1) === used) c++;
+        while (c * cs < stop) {
+          if (c % bitsPerPage === 0) page = await this.bitmapPage(c / bitsPerPage, signal);
+          if (bit(c) !== used) break;
+          c++;
+        }
         const to = Math.min(stop, c * cs);
         push(pos, to - pos, used ? 'data' : 'free');
         pos = to;
