@@ -57,6 +57,9 @@ const LOGFILE_RECORD = 2;
 const SECTOR = 512;
 const READ_CHUNK = 4 * 1024 * 1024;
 const RECENT_LIMIT = 256;
+/** MFT records read together (16 KiB of 1 KiB records). */
+const RECORD_GROUP = 16;
+const GROUPS_KEPT = 64;
 const BITMAP_PAGE = 64 * 1024;
 const BITMAP_PAGES_KEPT = 64;
 const MAX_READ = 2 ** 31;
@@ -311,11 +314,26 @@ class NtfsFilesystem implements Filesystem {
       throw new FilesystemError(`NTFS MFT record ${no}`, this.base + this.boot.mftLcn * this.boot.clusterSize, `record number outside the ${this.mftSize}-byte $MFT`);
     }
     const at = this.recordBytesAt(no);
-    // A record larger than a cluster may straddle two runs of a fragmented $MFT.
-    const contiguous = this.mftByteAt(no * rs + rs - 1) === at + rs - 1;
-    const bytes = contiguous ? await this.read(at, rs, signal) : await this.readRuns(this.mftRuns, no * rs, rs, this.mftSize, signal);
-    return { bytes, at: this.base + at };
+    // Records are read in aligned groups: files made together sit together, so a walk reads each group once.
+    // readRuns follows the $MFT's runs, so a group (or a record) may straddle two runs of a fragmented $MFT.
+    const first = Math.floor(no / RECORD_GROUP) * RECORD_GROUP;
+    let p = this.groups.get(first);
+    if (!p) {
+      const bytes = Math.min(RECORD_GROUP * rs, this.mftSize - first * rs);
+      p = this.readRuns(this.mftRuns, first * rs, bytes, this.mftSize, signal);
+      this.groups.set(first, p);
+      if (this.groups.size > GROUPS_KEPT) this.groups.delete(this.groups.keys().next().value as number);
+      const mine = p;
+      p.catch(() => {
+        if (this.groups.get(first) === mine) this.groups.delete(first);
+      });
+    }
+    const group = await p;
+    // A copy: fixups are applied in place.
+    return { bytes: group.slice((no - first) * rs, (no - first + 1) * rs), at: this.base + at };
   }
+
+  private readonly groups = new Map<number, Promise<Uint8Array>>();
 
   private parseRecord(no: number, b: Uint8Array, at: number): MftRecord {
     const structure = `NTFS MFT record ${no}`;
@@ -472,6 +490,9 @@ class NtfsFilesystem implements Filesystem {
       const full = await this.fileRecord(0, signal);
       const s = this.stream(full, AT_DATA, '');
       if (s && !s.resident) this.mftRuns = s.runs;
+      // Groups read before every run was known may hold zeros where those runs are.
+      this.groups.clear();
+      this.recent.clear();
     }
     const mapped = this.mftRuns.reduce((n, r) => n + r.length, 0) * cs;
     if (mapped < this.mftSize) this.mftSize = Math.floor(mapped / this.boot.recordSize) * this.boot.recordSize;

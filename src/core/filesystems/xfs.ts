@@ -50,6 +50,8 @@ const DIR_LEAF_OFFSET = 32 * 1024 * 1024 * 1024;
 const MAX_BTREE_LEVELS = 9;
 const READ_CHUNK = 4 * 1024 * 1024;
 const RECENT_LIMIT = 256;
+const INODE_CLUSTER = 16 * 1024;
+const CLUSTERS_KEPT = 64;
 /** One readFile answer is one buffer: keep it well inside what a typed array can hold. */
 const MAX_READ = 2 ** 31;
 
@@ -282,6 +284,26 @@ class XfsFilesystem implements Filesystem {
     return this.agByte(agno, agbno) + slot * this.sb.inodeSize;
   }
 
+  /** Inodes are read by the 16 KiB cluster they sit in: files made together sit together, so a walk reads each cluster once. */
+  private readonly clusters = new Map<number, Promise<Uint8Array>>();
+
+  private async inodeBytes(at: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const size = Math.max(INODE_CLUSTER, this.sb.blockSize);
+    const start = Math.floor(at / size) * size;
+    let p = this.clusters.get(start);
+    if (!p) {
+      p = this.read(start, Math.min(size, this.sizeBytes - start), signal);
+      this.clusters.set(start, p);
+      if (this.clusters.size > CLUSTERS_KEPT) this.clusters.delete(this.clusters.keys().next().value as number);
+      const mine = p;
+      p.catch(() => {
+        if (this.clusters.get(start) === mine) this.clusters.delete(start);
+      });
+    }
+    const cluster = await p;
+    return cluster.slice(at - start, at - start + this.sb.inodeSize);
+  }
+
   private async read(fsOffset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
     return this.reader.read(this.base + fsOffset, length, signal);
   }
@@ -312,7 +334,7 @@ class XfsFilesystem implements Filesystem {
     const at = this.inodeByte(ino);
     const where = this.base + at;
     const err = (d: string) => new FilesystemError(`XFS inode ${ino}`, where, d);
-    const b = await this.read(at, this.sb.inodeSize, signal);
+    const b = await this.inodeBytes(at, signal);
     const dv = be(b);
     if (dv.getUint16(0) !== INODE_MAGIC) throw err('wrong magic (not an inode)');
     const mode = dv.getUint16(2);
