@@ -275,6 +275,14 @@ export function buildNtfsImage(dir: string): { image: string; expected: Expected
 
     symlinkSync('Windows/System32/config.sys', path.join(mnt, 'config-link'));
     expected.set('/config-link', { type: 'symlink', target: 'Windows/System32/config.sys' });
+    // Windows symbolic links: a reparse point (IO_REPARSE_TAG_SYMLINK, relative) on a file and on a directory.
+    const reparse = windowsSymlinkReparse('Windows\\System32\\config.sys');
+    writeFileSync(path.join(mnt, 'winlink'), '');
+    setxattr(path.join(mnt, 'winlink'), 'system.ntfs_reparse_data', reparse);
+    expected.set('/winlink', { type: 'symlink', target: 'Windows/System32/config.sys' });
+    mkdirSync(path.join(mnt, 'dirlink'));
+    setxattr(path.join(mnt, 'dirlink'), 'system.ntfs_reparse_data', reparse);
+    expected.set('/dirlink', { type: 'symlink', target: 'Windows/System32/config.sys' });
     execFileSync('ln', [path.join(mnt, 'hello.txt'), path.join(mnt, 'Windows/hello-hardlink.txt')]);
     expected.set('/Windows/hello-hardlink.txt', expected.get('/hello.txt') as ExpectedEntry);
   } finally {
@@ -296,6 +304,14 @@ export function buildNtfsSmallClusterImage(dir: string): { image: string; expect
   writeFileSync(src, bytes);
   run('ntfscp', [image, src, '/r1m.bin']);
   return { image, expected: new Map([['/r1m.bin', { type: 'file', sha256: sha256(bytes), size: bytes.length }]]) };
+}
+
+/** A symbolic-link reparse buffer: tag, data length, then substitute and print names (both `target`), flag 1 = relative. */
+function windowsSymlinkReparse(target: string): number[] {
+  const name = [...target].flatMap((ch) => [ch.charCodeAt(0) & 0xff, ch.charCodeAt(0) >> 8]);
+  const u16 = (v: number) => [v & 0xff, v >> 8];
+  const data = [...u16(0), ...u16(name.length), ...u16(name.length), ...u16(name.length), 1, 0, 0, 0, ...name, ...name];
+  return [0x0c, 0x00, 0x00, 0xa0, ...u16(data.length), 0, 0, ...data];
 }
 
 function setxattr(file: string, name: string, value: number[]): void {

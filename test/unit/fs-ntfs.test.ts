@@ -133,6 +133,8 @@ void describe('NTFS reader', { timeout: 600_000 }, () => {
       if (want.type === 'file' && want.sha256) assert.equal(sha256(await fs.readFile(id, 0, st.sizeBytes)), want.sha256, `SHA-256 of ${p}`);
       if (want.type === 'symlink') assert.equal(await fs.readLink(id), want.target, `target of ${p}`);
     }
+    // The Windows-style links are reparse points with the symlink tag, as ntfsinfo reads them.
+    for (const p of ['/winlink', '/dirlink']) assert.match(tool('ntfsinfo', '-F', p, built.image), /Reparse tag:\s+0xa000000c \(symlink\)/);
     // Hard links: one file, two names.
     assert.equal(ids.get('/hello.txt'), ids.get('/Windows/hello-hardlink.txt'));
     assert.equal((await fs.stat(ids.get('/hello.txt') as FileId)).links, 2);

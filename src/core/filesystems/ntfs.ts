@@ -685,7 +685,7 @@ class NtfsFilesystem implements Filesystem {
       if (!seen.has(key)) {
         seen.add(key);
         const fflags = dv.getUint32(k + 56, true);
-        const type: FileType | undefined = fflags & FILE_NAME_IS_DIR ? 'dir' : fflags & (FILE_ATTR_REPARSE | FILE_ATTR_SYSTEM) ? undefined : 'file';
+        const type: FileType | undefined = fflags & (FILE_ATTR_REPARSE | FILE_ATTR_SYSTEM) ? undefined : fflags & FILE_NAME_IS_DIR ? 'dir' : 'file';
         out.push(type ? { name, id: child, type } : { name, id: child });
       }
       p += len;
