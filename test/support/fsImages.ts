@@ -33,8 +33,9 @@ export function sha256(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
+/** Runs a tool with TZ=UTC, so the dates it prints are UTC. */
 export function run(cmd: string, args: string[], opts: { input?: string } = {}): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 * MiB, ...opts });
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 * MiB, env: { ...process.env, TZ: 'UTC' }, ...opts });
 }
 
 export function tempDir(prefix: string): string {

@@ -47,6 +47,8 @@ interface NtfsInfo {
   runs: Map<string, InfoRun[]>;
   dataSize?: number;
   dataFlags?: number;
+  /** $STANDARD_INFORMATION's altered time, seconds since the epoch. */
+  modified?: number;
 }
 
 function ntfsInfo(image: string, inode: number): NtfsInfo {
@@ -65,6 +67,9 @@ function ntfsInfo(image: string, inode: number): NtfsInfo {
       inRunlist = false;
       if (attr === '$ATTRIBUTE_LIST') info.attributeList = true;
     } else if (/^\tNamespace:\s+DOS$/.test(line)) info.dosNames++;
+    else if (attr === '$STANDARD_INFORMATION' && (m = /^\tFile Altered Time:\s+\w{3} (\w{3}) +(\d+) (\d\d:\d\d:\d\d) (\d{4}) UTC$/.exec(line))) {
+      info.modified = Date.parse(`${m[2]} ${m[1]} ${m[4]} ${m[3]} UTC`) / 1000;
+    }
     else if ((m = /^\tName length:\s+(\d+)/.exec(line))) named = Number(m[1]) > 0;
     else if (attr === '$DATA' && !named && (m = /^\tData size:\s+(\d+)/.exec(line))) info.dataSize ??= Number(m[1]);
     else if (attr === '$DATA' && !named && (m = /^\tAttribute flags:\s+0x([0-9a-f]+)/.exec(line))) info.dataFlags ??= parseInt(m[1], 16);
@@ -172,6 +177,7 @@ void describe('NTFS reader', { timeout: 600_000 }, () => {
       const st = await fs.stat(id);
       assert.equal(st.generation, info.seq, `sequence number of ${p}`);
       assert.equal(st.links, info.hardLinks - info.dosNames, `links of ${p}`);
+      assert.equal(Math.floor(st.modified.getTime() / 1000), info.modified, `modified time of ${p}`);
       if (st.type !== 'file') continue;
       assert.equal(st.sizeBytes, info.dataSize, `size of ${p}`);
       const runs = info.runs.get('$DATA') ?? [];

@@ -72,12 +72,14 @@ interface DbInode {
   nextents: number;
   format: number;
   nlink: number;
+  /** Seconds since the epoch, from xfs_db's UTC date. */
+  mtime: number;
   bmap: Array<{ fileBlock: number; ag: number; agbno: number; count: number }>;
 }
 
 /** `inode N`, `print core...`, `bmap` for many inodes in one xfs_db run. */
 function dbInodes(image: string, inos: FileId[]): Map<FileId, DbInode> {
-  const cmds = inos.flatMap((i) => [`inode ${i}`, 'print core.size core.gen core.nextents core.format core.nlinkv2', 'bmap']);
+  const cmds = inos.flatMap((i) => [`inode ${i}`, 'print core.size core.gen core.nextents core.format core.nlinkv2 core.mtime.sec', 'bmap']);
   const out = new Map<FileId, DbInode>();
   const lines = xfsDb(image, ...cmds).split('\n');
   let k = -1;
@@ -85,12 +87,13 @@ function dbInodes(image: string, inos: FileId[]): Map<FileId, DbInode> {
   for (const line of lines) {
     let m: RegExpMatchArray | null;
     if ((m = /^core\.size = (\d+)/.exec(line))) {
-      cur = { size: Number(m[1]), gen: 0, nextents: 0, format: 0, nlink: 0, bmap: [] };
+      cur = { size: Number(m[1]), gen: 0, nextents: 0, format: 0, nlink: 0, mtime: NaN, bmap: [] };
       out.set(inos[++k], cur);
     } else if (cur && (m = /^core\.gen = (\d+)/.exec(line))) cur.gen = Number(m[1]);
     else if (cur && (m = /^core\.nextents = (\d+)/.exec(line))) cur.nextents = Number(m[1]);
     else if (cur && (m = /^core\.format = (\d+)/.exec(line))) cur.format = Number(m[1]);
     else if (cur && (m = /^core\.nlinkv2 = (\d+)/.exec(line))) cur.nlink = Number(m[1]);
+    else if (cur && (m = /^core\.mtime\.sec = \w{3} (\w{3}) +(\d+) (\d\d:\d\d:\d\d) (\d{4})$/.exec(line))) cur.mtime = Date.parse(`${m[2]} ${m[1]} ${m[4]} ${m[3]} UTC`) / 1000;
     else if (cur && (m = /^data offset (\d+) startblock \d+ \((\d+)\/(\d+)\) count (\d+) flag \d/.exec(line))) {
       cur.bmap.push({ fileBlock: Number(m[1]), ag: Number(m[2]), agbno: Number(m[3]), count: Number(m[4]) });
     }
@@ -120,6 +123,8 @@ async function assertStatsMatchXfsDb(fs: Filesystem, image: string, ids: Map<str
     assert.equal(st.sizeBytes, want.size, `size of inode ${ino}`);
     assert.equal(st.generation, want.gen, `generation of inode ${ino}`);
     assert.equal(st.links, want.nlink, `links of inode ${ino}`);
+    assert.ok(Number.isFinite(want.mtime), `xfs_db printed the modified time of inode ${ino}`);
+    assert.equal(Math.floor(st.modified.getTime() / 1000), want.mtime, `modified time of inode ${ino}`);
     const ext = await fs.extents(ino);
     if (want.format === 1) assert.deepEqual(ext, [], `local inode ${ino} has no extents`);
     else {
