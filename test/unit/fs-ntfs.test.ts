@@ -178,6 +178,14 @@ void describe('NTFS reader', { timeout: 600_000 }, () => {
       assert.equal(st.generation, info.seq, `sequence number of ${p}`);
       assert.equal(st.links, info.hardLinks - info.dosNames, `links of ${p}`);
       assert.equal(Math.floor(st.modified.getTime() / 1000), info.modified, `modified time of ${p}`);
+      if (st.type === 'dir') {
+        const index = info.runs.get('$INDEX_ALLOCATION:named') ?? [];
+        assert.deepEqual(
+          await fs.extents(id),
+          index.map((r) => ({ fileOffset: r.vcn * cs, fsOffset: (r.lcn as number) * cs, length: r.length * cs })),
+          `index blocks of ${p}`,
+        );
+      }
       if (st.type !== 'file') continue;
       assert.equal(st.sizeBytes, info.dataSize, `size of ${p}`);
       const runs = info.runs.get('$DATA') ?? [];
@@ -187,6 +195,7 @@ void describe('NTFS reader', { timeout: 600_000 }, () => {
         `extents of ${p}`,
       );
     }
+    assert.ok((await fs.extents(ids.get('/Users') as FileId)).length > 0, '/Users has index blocks');
     const rev = ntfsInfo(built.image, ids.get('/frag/reverse.bin') as FileId);
     assert.ok(rev.attributeList, 'reverse.bin has an attribute list');
     assert.equal((await fs.extents(ids.get('/frag/reverse.bin') as FileId)).length, 512);

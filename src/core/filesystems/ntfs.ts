@@ -548,7 +548,8 @@ class NtfsFilesystem implements Filesystem {
 
   async extents(id: FileId, signal?: AbortSignal): Promise<Extent[]> {
     const rec = await this.fileRecord(id, signal);
-    const s = this.stream(rec, AT_DATA, '');
+    // A directory's data is its $I30 index: the blocks that change when its entries do.
+    const s = rec.flags & REC_DIRECTORY ? this.stream(rec, AT_INDEX_ALLOCATION, '$I30') : this.stream(rec, AT_DATA, '');
     if (!s || s.resident) return [];
     const cs = this.boot.clusterSize;
     return s.runs.filter((r) => r.lcn !== null).map((r) => ({ fileOffset: r.vcn * cs, fsOffset: (r.lcn as number) * cs, length: r.length * cs }));
