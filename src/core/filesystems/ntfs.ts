@@ -515,6 +515,7 @@ class NtfsFilesystem implements Filesystem {
         const tag = le(rp.value).getUint32(0, true);
         if (tag === TAG_SYMLINK || tag === TAG_MOUNT_POINT || tag === TAG_LX_SYMLINK) return 'reparse';
       }
+      // Reparse data is at most 16 KiB and resident in practice; one that is not is shown as 'other'.
       return 'other-reparse';
     }
     const si = rec.attrs.find((a) => a.type === AT_STANDARD_INFORMATION && a.value && a.value.length >= 36);
@@ -580,7 +581,6 @@ class NtfsFilesystem implements Filesystem {
     }
     if (kind !== 'reparse') throw err('not a symbolic link');
     const v = rec.attrs.find((a) => a.type === AT_REPARSE_POINT)?.value as Uint8Array;
-    void signal;
     const dv = le(v);
     const tag = dv.getUint32(0, true);
     const dataLen = dv.getUint16(4, true);
