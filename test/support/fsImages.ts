@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, writeSync, fsyncSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ensureDebianPackages } from '../../scripts/ensure-debian-packages.mjs';
+import { ensureDebianPackages, filesystemToolPackages } from '../../scripts/ensure-debian-packages.mjs';
 
 export const MiB = 1024 * 1024;
 
@@ -70,8 +70,9 @@ function unmount(dir: string): void {
 
 // ---------------------------------------------------------------- XFS
 
+/** Installs xfsprogs and ntfs-3g when missing (as root), else throws with the apt-get command to run. */
 export function ensureXfsTools(): void {
-  ensureDebianPackages(['xfsprogs']);
+  ensureDebianPackages(filesystemToolPackages);
 }
 
 /**
@@ -192,7 +193,7 @@ export function xfsDb(image: string, ...commands: string[]): string {
 // ---------------------------------------------------------------- NTFS
 
 export function ensureNtfsTools(): void {
-  ensureDebianPackages(['ntfs-3g']);
+  ensureDebianPackages(filesystemToolPackages);
 }
 
 /**
