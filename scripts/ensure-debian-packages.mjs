@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 /** Chromium drives the e2e tests; libkrb5-dev is needed by code-server's native `kerberos` module build. */
 export const toolingPackages = ['chromium', 'libkrb5-dev'];
+/** xfsprogs and ntfs-3g build the XFS and NTFS images the filesystem reader tests check against. */
+export const filesystemToolPackages = ['xfsprogs', 'ntfs-3g'];
 
 function isInstalled(name) {
   const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
