@@ -1,10 +1,12 @@
 import path from 'node:path';
-import { formatBytes, formatDuration, formatRate } from '../../core/cost';
-import { AZURE_TARGET_PACE, ChainCopy, defaultJournalPath, defaultStateDirectory, NativeCopy, targetBlobName, TARGET_METADATA, type CopyProgress, type SnapshotCopySummary } from '../../core/copy';
+import { formatBytes, formatDuration } from '../../core/cost';
+import { ChainCopy, defaultJournalPath, defaultStateDirectory, NativeCopy, targetBlobName, TARGET_METADATA, type SnapshotCopySummary } from '../../core/copy';
 import { resolveCopySource, resolveTargetAccount } from '../../core/copyTargets';
 import { DiskDeltaError } from '../../core/ports';
 import { validateContainerName } from '../../core/names';
 import type { CliContext } from '../context';
+import { copyPace } from '../options';
+import { copyProgressReporter } from '../progress';
 
 export interface CopyOptions {
   family?: string;
@@ -18,25 +20,11 @@ export interface CopyOptions {
   verify?: 'changed' | 'full' | 'none';
   native?: boolean;
   targetRegion?: string;
+  /** Most megabits per second the copy writes (--cap-mbps). */
+  capMbps?: number;
 }
 
 export const DEFAULT_CONTAINER = 'disk-delta';
-
-/** Progress on stderr: a rewritten line on a terminal, a line every few seconds otherwise. */
-function progressPrinter(ctx: CliContext): (p: CopyProgress) => void {
-  let last = 0;
-  const tty = process.stderr.isTTY === true;
-  return (p) => {
-    const now = Date.now();
-    if (now - last < (tty ? 200 : 5000) && p.phase !== 'done') return;
-    last = now;
-    const total = p.bytesTotal ? `${formatBytes(p.bytesDone)} of ${p.bytesTotalIsEstimate ? '~' : ''}${formatBytes(p.bytesTotal)}` : formatBytes(p.bytesDone);
-    const eta = p.etaSeconds !== undefined ? ` · ${formatDuration(p.etaSeconds * 1000)} left` : '';
-    const line = `[${p.snapshotIndex + 1}/${p.snapshotCount}] ${p.phase} ${total} · ${formatRate(p.bytesPerSecond)} · ${p.requests} requests, ${p.retries} retries${eta}`;
-    if (tty) process.stderr.write(`\r${line.padEnd(100).slice(0, 120)}`);
-    else ctx.note(line);
-  };
-}
 
 function summaryLine(s: SnapshotCopySummary): string {
   return `copied ${formatBytes(s.bytesCopied)}, cleared ${formatBytes(s.bytesCleared)} in ${s.requests} requests (${s.retries} retries), ${formatDuration(s.seconds * 1000)}`;
@@ -65,6 +53,7 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
   const blobName = targetBlobName(familyId, first.sourceResourceId, first.name);
   const journalFile = o.journal ?? defaultJournalPath(defaultStateDirectory(), familyId, store.blob(blobName).displayUrl);
   ctx.note(`Copying ${source.family.sourceName} to ${account.name}/${container}/${blobName} (${account.location})`);
+  const progress = copyProgressReporter(ctx);
   const result = await new ChainCopy(compute, ctx.clients.copyDataPlane).run({
     snapshots: source.snapshots,
     ...(source.upTo ? { upTo: source.upTo.id } : {}),
@@ -77,12 +66,12 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
     lockDirectory: path.join(defaultStateDirectory(), 'copies'),
     createContainer: o.container === undefined,
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),
-    targetPace: AZURE_TARGET_PACE,
+    targetPace: copyPace(o.capMbps),
     signal: ctx.signal,
-    onProgress: progressPrinter(ctx),
+    onProgress: progress.onProgress,
     onNotice: (n) => ctx.note(`${n.code}: ${n.message}`),
   });
-  if (process.stderr.isTTY) process.stderr.write('\n');
+  progress.done();
   if (result.status === 'cancelled') {
     ctx.note(`Cancelled. Run the same command again to resume (journal ${journalFile}).`);
     const abort = new DOMException('Cancelled by the user', 'AbortError');
@@ -107,13 +96,14 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
           importedResourceId: undefined,
         };
       }
-      process.stdout.write(JSON.stringify(normalise(last)) + '\n');
+      ctx.output.result(normalise(last), { compact: true });
     } else {
-      process.stdout.write(JSON.stringify(summaries.map(normalise)) + '\n');
+      ctx.output.result(summaries.map(normalise), { compact: true });
     }
   } else {
-    process.stdout.write(`${result.status === 'upToDate' ? 'Up to date' : 'Copied'}: ${result.targetBlobUrl}\n`);
-    for (const s of result.summaries) process.stdout.write(`  ${s.targetBlobSnapshotUrl}  ${summaryLine(s)}${s.importedResourceId ? `\n    imported as ${s.importedResourceId}` : ''}\n`);
+    let text = `${result.status === 'upToDate' ? 'Up to date' : 'Copied'}: ${result.targetBlobUrl}\n`;
+    for (const s of result.summaries) text += `  ${s.targetBlobSnapshotUrl}  ${summaryLine(s)}${s.importedResourceId ? `\n    imported as ${s.importedResourceId}` : ''}\n`;
+    ctx.output.write(text);
   }
 }
 
@@ -138,6 +128,7 @@ async function nativeCopy(ctx: CliContext, o: CopyOptions): Promise<void> {
   if (first.location.toLowerCase() === o.targetRegion.toLowerCase()) {
     throw new DiskDeltaError(`The snapshots are already in ${o.targetRegion}.`, 'TargetInSourceRegion', 'Choose another target region.');
   }
+  const progress = copyProgressReporter(ctx);
   const result = await new NativeCopy(ctx.clients.compute).run({
     snapshots,
     targetRegion: o.targetRegion,
@@ -146,14 +137,16 @@ async function nativeCopy(ctx: CliContext, o: CopyOptions): Promise<void> {
     // Azure's CopyStart takes minutes and is polled every 10 s; the emulator's finishes in seconds.
     ...(ctx.emulator ? { pollIntervalMs: 500 } : {}),
     signal: ctx.signal,
-    onProgress: progressPrinter(ctx),
+    onProgress: progress.onProgress,
     onNotice: (n) => ctx.note(`${n.code}: ${n.message}`),
   });
-  if (process.stderr.isTTY) process.stderr.write('\n');
+  progress.done();
   if (result.status === 'cancelled') {
     ctx.note('Stopped waiting. Azure goes on copying; run the command again to follow it.');
     throw new DOMException('Cancelled by the user', 'AbortError');
   }
-  if (ctx.json) process.stdout.write(JSON.stringify(result.steps) + '\n');
-  else for (const s of result.steps) process.stdout.write(`${s.alreadyCopied ? 'Already copied' : 'Copied'}: ${s.targetSnapshotId} (${formatDuration(s.seconds * 1000)})\n`);
+  ctx.output.result(result.steps, {
+    compact: true,
+    text: (steps) => steps.map((s) => `${s.alreadyCopied ? 'Already copied' : 'Copied'}: ${s.targetSnapshotId} (${formatDuration(s.seconds * 1000)})`).join('\n'),
+  });
 }
