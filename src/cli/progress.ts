@@ -54,7 +54,7 @@ interface BarPayload {
   readonly phase: string;
   readonly bytes: string;
   readonly rate: string;
-  readonly eta: string;
+  readonly timeLeft: string;
 }
 
 function payloadOf(p: CopyProgress): BarPayload {
@@ -63,7 +63,7 @@ function payloadOf(p: CopyProgress): BarPayload {
     phase: p.phase,
     bytes: totalText(p),
     rate: formatRate(p.bytesPerSecond),
-    eta: p.phase === 'done' ? 'done' : p.etaSeconds !== undefined ? `${formatDuration(p.etaSeconds * 1000)} left` : '--',
+    timeLeft: p.phase === 'done' ? 'done' : p.etaSeconds !== undefined ? `${formatDuration(p.etaSeconds * 1000)} left` : '--',
   };
 }
 
@@ -71,7 +71,7 @@ function payloadOf(p: CopyProgress): BarPayload {
 export function barReporter(stream: NodeJS.WritableStream): CopyProgressReporter {
   const bars = new MultiBar({
     stream,
-    format: '{label} {bar} {percentage}% | {bytes} | {rate} | {eta} | {phase}',
+    format: '{label} {bar} {percentage}% | {bytes} | {rate} | {timeLeft} | {phase}',
     barsize: 30,
     barCompleteChar: '\u2588',
     barIncompleteChar: '\u2591',
