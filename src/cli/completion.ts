@@ -89,8 +89,8 @@ function bashScript(program: Command, specs: readonly CommandSpec[]): string {
     }
   }
   const wordCases = specs.map((s) => {
-    const words = [...s.subcommands.map((c) => c.name), ...s.argumentChoices, ...s.options.flatMap((o) => o.flags)];
-    return `    ${shQuote(s.path)}) words=${shQuote(words.join(' '))} ;;`;
+    const words = [...s.subcommands.map((c) => c.name), ...s.argumentChoices];
+    return `    ${shQuote(s.path)}) words=${shQuote(words.join(' '))}; options=${shQuote(s.options.flatMap((o) => o.flags).join(' '))} ;;`;
   });
   return `# bash completion for ${program.name()}
 # Load it with: source <(${program.name()} completion bash)
@@ -101,7 +101,7 @@ ${valueOptionsCase(specs, '    ')}
 }
 
 ${fn}() {
-  local cur prev cmd="" w i skip=0 words=""
+  local cur prev cmd="" w i skip=0 words="" options=""
   cur="\${COMP_WORDS[COMP_CWORD]}"
   prev="\${COMP_WORDS[COMP_CWORD-1]}"
   for (( i=1; i<COMP_CWORD; i++ )); do
@@ -121,6 +121,7 @@ ${valueCases.join('\n')}
   case "$cmd" in
 ${wordCases.join('\n')}
   esac
+  if [[ "$cur" == -* ]]; then words="$options"; fi
   COMPREPLY=( $(compgen -W "$words" -- "$cur") )
   return 0
 }
