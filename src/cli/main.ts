@@ -18,6 +18,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
     interrupted++;
     if (interrupted > 1) process.exit(130);
+    stopProgress();
     process.stderr.write('\nCancelling: giving back any access granted...\n');
     abort.abort(new DOMException('Cancelled by the user', 'AbortError'));
   });

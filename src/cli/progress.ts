@@ -63,7 +63,7 @@ function payloadOf(p: CopyProgress): BarPayload {
     phase: p.phase,
     bytes: totalText(p),
     rate: formatRate(p.bytesPerSecond),
-    timeLeft: p.phase === 'done' ? 'done' : p.etaSeconds !== undefined ? `${formatDuration(p.etaSeconds * 1000)} left` : '--',
+    timeLeft: p.phase === 'done' ? 'done' : p.etaSeconds !== undefined && p.bytesDone > 0 ? `${formatDuration(p.etaSeconds * 1000)} left` : '--',
   };
 }
 
@@ -76,6 +76,8 @@ export function barReporter(stream: NodeJS.WritableStream): CopyProgressReporter
     barCompleteChar: '\u2588',
     barIncompleteChar: '\u2591',
     hideCursor: false,
+    // Ctrl+C is main's to handle: it stops the bars, then the copy prints how to resume.
+    gracefulExit: false,
     clearOnComplete: false,
     stopOnComplete: false,
     autopadding: true,
@@ -90,7 +92,8 @@ export function barReporter(stream: NodeJS.WritableStream): CopyProgressReporter
   let stopped = false;
   return {
     onProgress: (p) => {
-      if (stopped) return;
+      // Stopped by done(), or by stopProgress() on Ctrl+C or a failure: nothing more is drawn.
+      if (stopped || activeBars !== bars) return;
       // A snapshot with nothing to move still shows a full bar when it is done.
       const total = Math.max(p.bytesTotal, 1);
       const value = p.phase === 'done' ? total : Math.min(p.bytesDone, total);
@@ -106,7 +109,8 @@ export function barReporter(stream: NodeJS.WritableStream): CopyProgressReporter
     done: () => {
       if (stopped) return;
       stopped = true;
-      if (activeBars === bars) activeBars = undefined;
+      if (activeBars !== bars) return;
+      activeBars = undefined;
       bars.stop();
     },
   };
