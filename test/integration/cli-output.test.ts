@@ -306,7 +306,7 @@ void describe('CLI output formats, queries and names', () => {
     assert.equal(silent.stdout.trim(), '', 'nothing at all on the terminal');
   });
 
-  void it('--cap-mbps caps the copy rate', async () => {
+  void it('--cap-mbps caps the copy rate', async (t) => {
     const disk = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: 'paced', name: 'paced', location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
     await writeDisk(clients, disk.id, [{ offset: 0, length: 8 * MiB }]);
     ok(await cli('snapshot', 'create', '--disk', 'paced', '--name', 'paced-s1', '-o', 'none'), 'paced-s1');
@@ -314,6 +314,7 @@ void describe('CLI output formats, queries and names', () => {
     const r = parseJson<{ bytesCopied: number; seconds: number }>(ok(await cli('copy', '--snapshot', 'paced-s1', '--target-account', west, '--cap-mbps', String(capMbps), '--verify', 'none', '--json'), 'capped copy'));
     assert.equal(r.bytesCopied, 8 * MiB + 512);
     const rate = r.bytesCopied / r.seconds;
+    t.diagnostic(`--cap-mbps ${capMbps}: ${r.bytesCopied} bytes in ${r.seconds} s, ${Math.round(rate)} B/s`);
     assert.ok(rate <= (capMbps * 1e6) / 8 * 1.05, `rate ${Math.round(rate)} B/s under the cap`);
     assert.ok(r.seconds >= (8 * MiB) / ((capMbps * 1e6) / 8) - 0.25, `took ${r.seconds}s`);
   });
