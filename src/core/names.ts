@@ -92,11 +92,14 @@ export function validateName(kind: NameKind, name: string): string | undefined {
   return VALIDATORS[kind](name);
 }
 
-/** Throws a `DiskDeltaError` (code `InvalidName`) carrying the validation message; for the CLI and adapters. */
+/**
+ * Throws a `DiskDeltaError` (code `InvalidName`) whose message carries the validation message; the hint
+ * says what to do (not the same reason again: messages and hints are printed one after the other).
+ */
 export function assertValidName(kind: NameKind, name: string): void {
   const problem = validateName(kind, name);
   if (problem !== undefined) {
-    throw new DiskDeltaError(`"${name}" is not a valid ${LABEL[kind].toLowerCase()} name: ${problem}`, 'InvalidName', problem);
+    throw new DiskDeltaError(`"${name}" is not a valid ${LABEL[kind].toLowerCase()} name: ${problem}`, 'InvalidName', `Choose another ${LABEL[kind].toLowerCase()} name.`);
   }
 }
 

@@ -167,7 +167,8 @@ void describe('the CLI answers bad input clearly and changes nothing', () => {
       { name: 'copy to an unknown storage account', args: ['copy', '--snapshot', s1, '--target-account', resourceId(sub, 'storage-westus2', 'Microsoft.Storage', 'storageAccounts', 'nosuchaccount')], code: /NotFound/ },
       { name: 'native copy of an unknown snapshot', args: ['copy', '--native', '--snapshot', unknownSnapshot, '--target-region', 'westus2'], code: /NotFound/ },
       // malformed ids
-      { name: 'diff with a malformed id', args: ['diff', '--from', 'not-an-id', '--to', s1], code: /Invalid/ },
+      // "not-an-id" is a valid snapshot name (names are looked up); with spaces it is neither id nor name.
+      { name: 'diff with a malformed id', args: ['diff', '--from', 'not an id', '--to', s1], code: /Invalid/ },
       { name: 'copy of a malformed snapshot id', args: ['copy', '--snapshot', '/subscriptions/x', '--target-account', west], code: /Invalid/ },
       { name: 'target account that is not an id', args: ['copy', '--snapshot', s1, '--target-account', 'foo'], code: /Invalid/ },
       { name: 'target account that is a disk id', args: ['copy', '--snapshot', s1, '--target-account', relDiskId], code: /^InvalidTargetAccount$/ },

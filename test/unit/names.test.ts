@@ -45,10 +45,10 @@ void describe('disk and snapshot names', () => {
     );
   });
 
-  void it('assertValidName throws a DiskDeltaError with the message as hint', () => {
+  void it('assertValidName throws a DiskDeltaError with the reason in the message and a different hint', () => {
     assert.throws(
       () => assertValidName('snapshot', 'bad name'),
-      (e: unknown) => e instanceof DiskDeltaError && e.code === 'InvalidName' && /spaces/.test(e.hint ?? ''),
+      (e: unknown) => e instanceof DiskDeltaError && e.code === 'InvalidName' && /spaces/.test(e.message) && !/spaces/.test(e.hint ?? '') && /another snapshot name/.test(e.hint ?? ''),
     );
     assert.doesNotThrow(() => assertValidName('disk', 'good'));
   });

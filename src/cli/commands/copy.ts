@@ -1,19 +1,18 @@
 import { formatBytes, formatDuration } from '../../core/cost';
 import {
-  CopyProgressTracker,
   DEFAULT_CONTAINER,
   defaultStateDirectory,
-  formatCopyProgress,
   prepareDifferentialCopy,
   runNativeCopy,
   TARGET_METADATA,
-  type CopyProgress,
   type SnapshotCopySummary,
 } from '../../core/copy';
 import { resolveCopySource } from '../../core/copyTargets';
 import { DiskDeltaError } from '../../core/ports';
 import { validateContainerName } from '../../core/names';
 import type { CliContext } from '../context';
+import { copyPace } from '../options';
+import { copyProgressReporter } from '../progress';
 
 export interface CopyOptions {
   family?: string;
@@ -27,23 +26,10 @@ export interface CopyOptions {
   verify?: 'changed' | 'full' | 'none';
   native?: boolean;
   targetRegion?: string;
+  /** Most megabits per second the copy writes (--cap-mbps). */
+  capMbps?: number;
 }
 
-/** Progress on stderr: a rewritten line on a terminal, a line every few seconds otherwise. */
-function progressPrinter(ctx: CliContext): (p: CopyProgress) => void {
-  let last = 0;
-  const tty = process.stderr.isTTY === true;
-  const tracker = new CopyProgressTracker();
-  return (p) => {
-    const overall = tracker.update(p);
-    const now = Date.now();
-    if (now - last < (tty ? 200 : 5000) && p.phase !== 'done') return;
-    last = now;
-    const line = formatCopyProgress(overall, { requests: true });
-    if (tty) process.stderr.write(`\r${line.padEnd(100).slice(0, 120)}`);
-    else ctx.note(line);
-  };
-}
 
 function summaryLine(s: SnapshotCopySummary): string {
   return `copied ${formatBytes(s.bytesCopied)}, cleared ${formatBytes(s.bytesCleared)} in ${s.requests} requests (${s.retries} retries), ${formatDuration(s.seconds * 1000)}`;
@@ -77,13 +63,15 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
       verify: o.verify ?? 'changed',
       import: { kind: o.import ?? 'none', ...(o.targetResourceGroup ? { resourceGroup: o.targetResourceGroup } : {}) },
       ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+      targetPace: copyPace(o.capMbps),
     },
     { signal: ctx.signal },
   );
   const { account, store, blobName, journalFile } = copy;
   ctx.note(`Copying ${source.family.sourceName} to ${account.name}/${container}/${blobName} (${account.location})`);
-  const result = await copy.run({ signal: ctx.signal, onProgress: progressPrinter(ctx), onNotice: (n) => ctx.note(`${n.code}: ${n.message}`) });
-  if (process.stderr.isTTY) process.stderr.write('\n');
+  const progress = copyProgressReporter(ctx);
+  const result = await copy.run({ signal: ctx.signal, onProgress: progress.onProgress, onNotice: (n) => ctx.note(`${n.code}: ${n.message}`) });
+  progress.done();
   if (result.status === 'cancelled') {
     ctx.note(`Cancelled. Run the same command again to resume (journal ${journalFile}).`);
     const abort = new DOMException('Cancelled by the user', 'AbortError');
@@ -108,13 +96,14 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
           importedResourceId: undefined,
         };
       }
-      process.stdout.write(JSON.stringify(normalise(last)) + '\n');
+      ctx.output.result(normalise(last), { compact: true });
     } else {
-      process.stdout.write(JSON.stringify(summaries.map(normalise)) + '\n');
+      ctx.output.result(summaries.map(normalise), { compact: true });
     }
   } else {
-    process.stdout.write(`${result.status === 'upToDate' ? 'Up to date' : 'Copied'}: ${result.targetBlobUrl}\n`);
-    for (const s of result.summaries) process.stdout.write(`  ${s.targetBlobSnapshotUrl}  ${summaryLine(s)}${s.importedResourceId ? `\n    imported as ${s.importedResourceId}` : ''}\n`);
+    let text = `${result.status === 'upToDate' ? 'Up to date' : 'Copied'}: ${result.targetBlobUrl}\n`;
+    for (const s of result.summaries) text += `  ${s.targetBlobSnapshotUrl}  ${summaryLine(s)}${s.importedResourceId ? `\n    imported as ${s.importedResourceId}` : ''}\n`;
+    ctx.output.write(text);
   }
 }
 
@@ -133,6 +122,7 @@ function normalise(s: SnapshotCopySummary) {
 async function nativeCopy(ctx: CliContext, o: CopyOptions): Promise<void> {
   if (!o.targetRegion) throw new DiskDeltaError('--native needs --target-region.', 'MissingTarget', 'Pass --target-region <region>, e.g. westus2.');
   const source = await resolveCopySource(ctx.clients.compute, ctx.subscriptionId, { family: o.family, snapshot: o.snapshot }, { signal: ctx.signal });
+  const progress = copyProgressReporter(ctx);
   const result = await runNativeCopy(ctx.clients.compute, {
     snapshots: source.snapshots,
     ...(source.upTo ? { upTo: source.upTo } : {}),
@@ -140,14 +130,16 @@ async function nativeCopy(ctx: CliContext, o: CopyOptions): Promise<void> {
     ...(o.targetResourceGroup ? { targetResourceGroup: o.targetResourceGroup } : {}),
     ...(ctx.emulator ? { pollIntervalMs: 500 } : {}),
     signal: ctx.signal,
-    onProgress: progressPrinter(ctx),
+    onProgress: progress.onProgress,
     onNotice: (n) => ctx.note(`${n.code}: ${n.message}`),
   });
-  if (process.stderr.isTTY) process.stderr.write('\n');
+  progress.done();
   if (result.status === 'cancelled') {
     ctx.note('Stopped waiting. Azure goes on copying; run the command again to follow it.');
     throw new DOMException('Cancelled by the user', 'AbortError');
   }
-  if (ctx.json) process.stdout.write(JSON.stringify(result.steps) + '\n');
-  else for (const s of result.steps) process.stdout.write(`${s.alreadyCopied ? 'Already copied' : 'Copied'}: ${s.targetSnapshotId} (${formatDuration(s.seconds * 1000)})\n`);
+  ctx.output.result(result.steps, {
+    compact: true,
+    text: (steps) => steps.map((s) => `${s.alreadyCopied ? 'Already copied' : 'Copied'}: ${s.targetSnapshotId} (${formatDuration(s.seconds * 1000)})`).join('\n'),
+  });
 }

@@ -1,20 +1,72 @@
+import type { Command } from 'commander';
 import { formatBytes } from '../../core/cost';
-
 import { withSnapshotDiff } from '../../core/diff';
+import type { DiffKind } from '../../core/model';
+import { DiskDeltaError } from '../../core/ports';
+import { resolveSnapshotRef } from '../../core/resolve';
 import type { CliContext } from '../context';
+import { resourceGroupOption } from '../options';
+import { withExamples, type CliRuntime } from '../runtime';
+
+export interface DiffOptions {
+  from: string;
+  to: string;
+  csv?: boolean;
+  resourceGroup?: string;
+}
+
+export function registerDiff(program: Command, rt: CliRuntime): void {
+  const cmd = program
+    .command('diff')
+    .description('list the ranges changed and cleared between two snapshots of one family (either order)')
+    .requiredOption('--from <id-or-name>', 'one snapshot: its id, or its name')
+    .requiredOption('--to <id-or-name>', 'the other snapshot')
+    .option('--csv', 'CSV: offset,length,kind (streamed)')
+    .addOption(resourceGroupOption('where snapshot names are looked up'))
+    .action(rt.run((ctx, o: DiffOptions) => diffCommand(ctx, o)));
+  cmd.addHelpText(
+    'after',
+    '\n-o json (or --json) and --csv are streamed as the ranges are listed, whatever their number; -o jsonc,\n' +
+      'table, tsv, yaml and --query hold the whole diff in memory first.\n',
+  );
+  withExamples(cmd, [
+    ['what changed between two snapshots, by name', 'disk-delta diff --from orders-db-20261119 --to orders-db-20261120'],
+    ['every range as CSV', 'disk-delta diff --from orders-db-20261119 --to orders-db-20261120 --csv > ranges.csv'],
+    ['only the totals', 'disk-delta diff --from orders-db-20261119 --to orders-db-20261120 --query "{changed:changedBytes, cleared:clearedBytes}" -o tsv'],
+  ]);
+}
+
+interface DiffResult {
+  from: string;
+  to: string;
+  diskSizeBytes: number;
+  ranges: { offset: number; length: number; kind: DiffKind }[];
+  changedBytes: number;
+  clearedBytes: number;
+  rangeCount: number;
+}
 
 /**
  * Streams the diff to stdout as it is listed (a 32 TiB disk can have millions of ranges): JSON
- * `{from, to, diskSizeBytes, ranges:[{offset, length, kind}], changedBytes, clearedBytes}` or CSV.
+ * `{from, to, diskSizeBytes, ranges:[{offset, length, kind}], changedBytes, clearedBytes, rangeCount}` or
+ * CSV. Other formats and --query take the whole result through the output layer.
  */
-export async function diffCommand(ctx: CliContext, o: { from: string; to: string; csv?: boolean }): Promise<void> {
+export async function diffCommand(ctx: CliContext, o: DiffOptions): Promise<void> {
+  if (o.csv && ctx.output.structured) {
+    throw new DiskDeltaError('--csv and -o/--json/--query ask for two outputs.', 'InvalidArguments', 'Pass --csv alone, or one -o format.');
+  }
+  const scope = ctx.scope(o.resourceGroup);
+  const from = await resolveSnapshotRef(ctx.clients.compute, o.from, scope, { signal: ctx.signal });
+  const to = await resolveSnapshotRef(ctx.clients.compute, o.to, scope, { signal: ctx.signal });
+  const stream = o.csv === true || ctx.output.streamsJson;
+  const json = ctx.output.streamsJson;
   const out = process.stdout;
   const write = (text: string) => (out.write(text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
   await withSnapshotDiff(
     ctx.clients.compute,
     ctx.clients.dataPlane,
-    o.from,
-    o.to,
+    from,
+    to,
     { signal: ctx.signal, onRetry: (reason) => ctx.note(reason) },
     async (diff) => {
       ctx.note(`Listing changes from ${diff.older.name} to ${diff.newer.name}...`);
@@ -26,25 +78,31 @@ export async function diffCommand(ctx: CliContext, o: { from: string; to: string
         if (buffer) await write(buffer);
         buffer = '';
       };
-      if (ctx.json) buffer += `{"from":${JSON.stringify(diff.older.id)},"to":${JSON.stringify(diff.newer.id)},"diskSizeBytes":${diff.diskSizeBytes},"ranges":[`;
+      // Kept only for the formats that print the whole result at once.
+      const ranges: DiffResult['ranges'] | undefined = !stream && ctx.output.structured && ctx.output.format !== 'none' ? [] : undefined;
+      if (json) buffer += `{"from":${JSON.stringify(diff.older.id)},"to":${JSON.stringify(diff.newer.id)},"diskSizeBytes":${diff.diskSizeBytes},"ranges":[`;
       else if (o.csv) buffer += 'offset,length,kind\n';
       for await (const r of diff.ranges()) {
         if (r.kind === 'changed') changed += r.length;
         else cleared += r.length;
-        if (ctx.json) buffer += `${count ? ',' : ''}{"offset":${r.offset},"length":${r.length},"kind":"${r.kind}"}`;
+        if (json) buffer += `${count ? ',' : ''}{"offset":${r.offset},"length":${r.length},"kind":"${r.kind}"}`;
         else if (o.csv) buffer += `${r.offset},${r.length},${r.kind}\n`;
+        else ranges?.push({ offset: r.offset, length: r.length, kind: r.kind });
         count++;
         if (buffer.length > 64 * 1024) await flush();
       }
-      if (ctx.json) buffer += `],"changedBytes":${changed},"clearedBytes":${cleared},"rangeCount":${count}}\n`;
-      else if (!o.csv) {
-        buffer +=
+      if (json) buffer += `],"changedBytes":${changed},"clearedBytes":${cleared},"rangeCount":${count}}\n`;
+      await flush();
+      if (stream) return;
+      const result: DiffResult = { from: diff.older.id, to: diff.newer.id, diskSizeBytes: diff.diskSizeBytes, ranges: ranges ?? [], changedBytes: changed, clearedBytes: cleared, rangeCount: count };
+      ctx.output.result(result, {
+        compact: true,
+        text: () =>
           `${diff.older.name} -> ${diff.newer.name}\n` +
           `  changed: ${formatBytes(changed)} (${changed} bytes)\n` +
           `  cleared: ${formatBytes(cleared)} (${cleared} bytes)\n` +
-          `  ranges:  ${count}\n`;
-      }
-      await flush();
+          `  ranges:  ${count}`,
+      });
     },
   );
 }

@@ -54,6 +54,8 @@ export interface DifferentialCopyOptions {
   readonly concurrency?: number;
   readonly maxChunkBytes?: number;
   readonly sasDurationSeconds?: number;
+  /** Requests and bytes per second the copy paces itself to; defaults to just under a page blob's scale targets. */
+  readonly targetPace?: { readonly requestsPerSecond: number; readonly bytesPerSecond: number };
 }
 
 export interface CopyEvents {
@@ -125,7 +127,7 @@ export async function prepareDifferentialCopy(ports: CopyPorts, o: DifferentialC
           ...(o.concurrency ? { concurrency: o.concurrency } : {}),
           ...(o.maxChunkBytes ? { maxChunkBytes: o.maxChunkBytes } : {}),
           ...(o.sasDurationSeconds ? { sasDurationSeconds: o.sasDurationSeconds } : {}),
-          targetPace: AZURE_TARGET_PACE,
+          targetPace: o.targetPace ?? AZURE_TARGET_PACE,
           ...events,
         });
       } catch (error) {
