@@ -283,7 +283,7 @@ void describe('CLI output formats, queries and names', () => {
     ok(await cli('snapshot', 'create', '--disk', 'bar', '--name', 'bar-s2', '-o', 'none'), 'bar-s2');
 
     const piped = ok(await cli('copy', '--family', 'bar', '--target-account', west, '--journal', path.join(dir, 'bar-piped.jsonl'), '--container', 'disk-delta'), 'copy, stderr a pipe');
-    assert.match(piped.stderr, /^\[1\/2\] done /m, 'line progress when stderr is not a terminal');
+    assert.match(piped.stderr, /^bar-s1 \[1\/2\] done /m, 'line progress when stderr is not a terminal');
     assert.ok(!piped.stderr.includes(ESC) && !piped.stderr.includes('█'), 'no bar drawn into a pipe');
 
     const westB = storageAccount(em, 'westus2', 1).resourceId;
