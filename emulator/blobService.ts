@@ -662,7 +662,7 @@ async function accountOperation(
       if (view.snapshot && p.snapshot > view.snapshot) throw new StorageError(400, 'PreviousSnapshotCannotBeNewer', 'The prevsnapshot query parameter value cannot be newer than snapshot query parameter value.');
       prev = p.extents;
     }
-    return pageRanges(req, res, url, view, prev);
+    return pageRanges(ctx, req, res, url, view, prev);
   }
   if (!view.writable) throw new StorageError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
   return pageWrite(ctx, req, res, op, view);
@@ -827,21 +827,37 @@ async function readBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
   for (let pos = start; pos < end; pos += CHUNK) {
     const to = Math.min(end, pos + CHUNK);
     const chunk = await readExtents(ctx.log, ctx.synthetic, extents, pos, to, firstEndingAfter(extents, pos));
-    if (!res.write(chunk)) {
-      await new Promise<void>((r) => {
-        res.once('drain', () => r());
-        res.once('close', () => r());
-      });
-    }
+    if (!res.write(chunk)) await writable(res);
     if (res.destroyed) return;
   }
   ctx.countRead(view.key, end - start);
   res.end();
 }
 
-function pageRanges(req: IncomingMessage, res: ServerResponse, url: URL, view: BlobView, prev: Extent[] | undefined): void {
+/**
+ * Waits until `res` takes more data or closes. Both listeners go once either fires: leaving the other one
+ * behind piled a listener per paused chunk onto the socket's response (MaxListenersExceededWarning on
+ * every read of 4 MiB or more).
+ */
+function writable(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+function pageRanges(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, url: URL, view: BlobView, prev: Extent[] | undefined): void {
   const q = url.searchParams;
   const window = parseRange(String(req.headers['x-ms-range'] ?? req.headers.range ?? '') || undefined);
+  if (window && window.start >= view.size) {
+    // A window starting past the end is refused, not answered empty (docs/azure-behaviour.md#listing-page-ranges-and-diffs).
+    throw new StorageError(416, 'InvalidRange', 'The range specified is invalid for the current size of the resource.');
+  }
   let from = window ? window.start : 0;
   const to = window ? Math.min(view.size, window.end + 1) : view.size;
   if (window && (window.start % PAGE !== 0 || (window.end !== Number.MAX_SAFE_INTEGER && (window.end + 1) % PAGE !== 0))) {
@@ -860,8 +876,21 @@ function pageRanges(req: IncomingMessage, res: ServerResponse, url: URL, view: B
   // One range more than the page holds tells whether a NextMarker is due; the walk stops there.
   const want = limit === Infinity ? Infinity : limit + 1;
   const list: RangeOut[] = prev ? diffRanges(prev, view.extents, from, to, want) : validRanges(view.extents, from, to, want);
-  const page = list.slice(0, limit);
-  const next = list.length > limit ? Buffer.from(`v1:${list[limit]!.start}`).toString('base64url') : '';
+  let page = list.slice(0, limit);
+  let next = list.length > limit ? Buffer.from(`v1:${list[limit]!.start}`).toString('base64url') : '';
+  if (page.length > 0 && ctx.faults.chance(ctx.faults.settings.partialpage)) {
+    // A listing that ran long: fewer ranges than asked, possibly none, and a marker where it stopped
+    // (docs/azure-behaviour.md#listing-page-ranges-and-diffs). An answer with no ranges is given only
+    // where the listing passed over empty pages, so following the markers always moves forward.
+    // Half of the cuts that may leave no range do.
+    const canBeEmpty = page[0]!.start > from;
+    const keep = canBeEmpty && ctx.faults.chance(0.5) ? 0 : Math.max(ctx.faults.below(page.length), canBeEmpty ? 0 : 1);
+    if (keep < page.length) {
+      ctx.faults.count(keep === 0 ? 'partialpageEmpty' : 'partialpage');
+      next = Buffer.from(`v1:${page[keep]!.start}`).toString('base64url');
+      page = page.slice(0, keep);
+    }
+  }
   const xml = page.map((r) => (r.clear ? `<ClearRange><Start>${r.start}</Start><End>${r.end - 1}</End></ClearRange>` : `<PageRange><Start>${r.start}</Start><End>${r.end - 1}</End></PageRange>`)).join('');
   sendXml(req, res, 200, `<PageList>${xml}${next ? `<NextMarker>${next}</NextMarker>` : ''}</PageList>`, {
     etag: view.etag,
@@ -895,7 +924,13 @@ async function pageWrite(ctx: EmulatorContext, req: IncomingMessage, res: Server
     if (!source || source.end - source.start + 1 !== length) {
       throw new StorageError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.');
     }
-    const pos = await fetchSourceRange(ctx, String(req.headers['x-ms-copy-source']), source.start, source.end);
+    const copySource = String(req.headers['x-ms-copy-source']);
+    if (isManagedSasUrl(copySource) && ctx.faults.chance(ctx.faults.settings.incrementalsource)) {
+      // Azure can refuse a managed snapshot's SAS as a Put Page From URL source (docs/azure-behaviour.md#put-page-from-url-sources).
+      ctx.faults.count('incrementalsource');
+      throw new StorageError(409, 'CopySourceCannotBeIncrementalCopyBlob', 'Source blob of a copy operation cannot be non-snapshot incremental copy blob.');
+    }
+    const pos = await fetchSourceRange(ctx, copySource, source.start, source.end);
     overwriteInPlace(view.extents, r.start, r.end + 1, { src: 0, delta: pos - r.start });
     ctx.countWrite(view.account, view.key, length);
   }
@@ -906,6 +941,14 @@ async function pageWrite(ctx: EmulatorContext, req: IncomingMessage, res: Server
     'x-ms-blob-sequence-number': String(view.sequenceNumber),
     'x-ms-request-server-encrypted': 'true',
   });
+}
+
+function isManagedSasUrl(source: string): boolean {
+  try {
+    return new URL(source).pathname.startsWith('/md-');
+  } catch {
+    return false;
+  }
 }
 
 /** Put Page From URL: reads the source range over HTTPS like Azure does, straight into the page log. */
@@ -961,7 +1004,7 @@ async function managedOperation(ctx: EmulatorContext, req: IncomingMessage, res:
     if (url.searchParams.has('prevsnapshot')) throw new StorageError(409, 'PreviousSnapshotNotFound', 'The previous snapshot is not found.');
     const header = req.headers['x-ms-previous-snapshot-url'];
     if (header !== undefined) prev = previousSnapshotExtents(ctx, String(header), view);
-    return pageRanges(req, res, url, view, prev);
+    return pageRanges(ctx, req, res, url, view, prev);
   }
   return pageWrite(ctx, req, res, op, view);
 }

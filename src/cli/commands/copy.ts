@@ -32,14 +32,17 @@ function progressPrinter(ctx: CliContext): (p: CopyProgress) => void {
     last = now;
     const total = p.bytesTotal ? `${formatBytes(p.bytesDone)} of ${p.bytesTotalIsEstimate ? '~' : ''}${formatBytes(p.bytesTotal)}` : formatBytes(p.bytesDone);
     const eta = p.etaSeconds !== undefined ? ` · ${formatDuration(p.etaSeconds * 1000)} left` : '';
-    const line = `[${p.snapshotIndex + 1}/${p.snapshotCount}] ${p.phase} ${total} · ${formatRate(p.bytesPerSecond)} · ${p.requests} requests, ${p.retries} retries${eta}`;
+    const relayed = p.bytesRelayed > 0 ? ` · ${formatBytes(p.bytesRelayed)} through this machine` : '';
+    const line = `[${p.snapshotIndex + 1}/${p.snapshotCount}] ${p.phase} ${total} · ${formatRate(p.bytesPerSecond)} · ${p.requests} requests, ${p.retries} retries${relayed}${eta}`;
     if (tty) process.stderr.write(`\r${line.padEnd(100).slice(0, 120)}`);
     else ctx.note(line);
   };
 }
 
 function summaryLine(s: SnapshotCopySummary): string {
-  return `copied ${formatBytes(s.bytesCopied)}, cleared ${formatBytes(s.bytesCleared)} in ${s.requests} requests (${s.retries} retries), ${formatDuration(s.seconds * 1000)}`;
+  // Data relayed through this machine costs its bandwidth (and egress from the source region): say so.
+  const relayed = s.bytesRelayed > 0 ? ` (${formatBytes(s.bytesRelayed)} of it read and written through this machine: the target refused to copy from the source's URL)` : '';
+  return `copied ${formatBytes(s.bytesCopied)}${relayed}, cleared ${formatBytes(s.bytesCleared)} in ${s.requests} requests (${s.retries} retries), ${formatDuration(s.seconds * 1000)}`;
 }
 
 export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void> {
@@ -100,6 +103,7 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
         last = {
           bytesCopied: 0,
           bytesCleared: 0,
+          bytesRelayed: 0,
           requests: 0,
           retries: 0,
           seconds: 0,
@@ -121,6 +125,7 @@ function normalise(s: SnapshotCopySummary) {
   return {
     bytesCopied: s.bytesCopied,
     bytesCleared: s.bytesCleared,
+    bytesRelayed: s.bytesRelayed,
     requests: s.requests,
     retries: s.retries,
     seconds: s.seconds,

@@ -14,6 +14,12 @@ export interface CopyProgress {
   readonly rangesDone: number;
   readonly requests: number;
   readonly retries: number;
+  /**
+   * Bytes read from the source and written to the target through this machine, because the target refused
+   * to copy them from the source's URL (docs/azure-behaviour.md#put-page-from-url-sources); 0 when Azure
+   * copied everything server-side.
+   */
+  readonly bytesRelayed: number;
   /** Smoothed over recent seconds. */
   readonly bytesPerSecond: number;
   readonly etaSeconds: number | undefined;
@@ -30,6 +36,8 @@ export interface CopyNotice {
 export interface SnapshotCopySummary {
   readonly bytesCopied: number;
   readonly bytesCleared: number;
+  /** Of `bytesCopied`, those that passed through this machine (read, then written) instead of being copied by URL. */
+  readonly bytesRelayed: number;
   readonly requests: number;
   readonly retries: number;
   readonly seconds: number;
@@ -52,6 +60,8 @@ export class ProgressMeter {
   retries = 0;
   bytesCopied = 0;
   bytesCleared = 0;
+  /** Bytes read from the source and written by this machine (Put Page From URL refused). */
+  bytesRelayed = 0;
   /** Bytes of operations a journal showed done, skipped by this run. */
   bytesSkipped = 0;
   #rate = 0;
@@ -104,6 +114,7 @@ export class ProgressMeter {
       rangesDone: this.rangesDone,
       requests: this.requests,
       retries: this.retries,
+      bytesRelayed: this.bytesRelayed,
       bytesPerSecond: rate,
       etaSeconds: left === 0 ? 0 : rate > 0 ? left / rate : undefined,
     });
