@@ -15,6 +15,7 @@ import {
   type RangeOut,
 } from './extentMap';
 import { readExtents } from './pageLog';
+import { Crc64 } from './integrity';
 import { afterWrite, checkConditions, checkOptionalLease, checkWriteLease, leaseHeaders, leaseOperation, leaseProperties, LeaseError, type Leasable } from './leases';
 import type { AccessGrant, Container, ManagedDisk, ManagedSnapshot, PageBlob, StorageAccountState } from './state';
 
@@ -820,8 +821,24 @@ async function readBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
     status = 206;
     headers['content-range'] = `bytes ${start}-${end - 1}/${view.size}`;
   }
-  res.writeHead(status, { ...headers, 'content-length': String(end - start) });
   const extents = view.extents;
+  const wantMd5 = String(req.headers['x-ms-range-get-content-md5'] ?? '').toLowerCase() === 'true';
+  const wantCrc = String(req.headers['x-ms-range-get-content-crc64'] ?? '').toLowerCase() === 'true';
+  if (wantMd5 || wantCrc) {
+    // Azure hashes a range of at most 4 MiB on request; without a range or beyond 4 MiB it refuses
+    // (docs/azure-behaviour.md#integrity-headers).
+    if (!range || end - start > MAX_PAGE_WRITE) {
+      throw new StorageError(400, 'OutOfRangeInput', 'The specified range is larger than the maximum allowed for a range read with a content hash (4 MiB), or no range was given.');
+    }
+    const body = await readExtents(ctx.log, ctx.synthetic, extents, start, end, firstEndingAfter(extents, start));
+    if (wantMd5) headers['content-md5'] = crypto.createHash('md5').update(body).digest('base64');
+    else headers['x-ms-content-crc64'] = new Crc64().update(body).base64();
+    res.writeHead(status, { ...headers, 'content-length': String(body.length) });
+    ctx.countRead(view.key, body.length);
+    res.end(body);
+    return;
+  }
+  res.writeHead(status, { ...headers, 'content-length': String(end - start) });
   // Small chunks keep memory flat when hundreds of 4 MiB reads run at once.
   const CHUNK = 256 * 1024;
   for (let pos = start; pos < end; pos += CHUNK) {
@@ -903,6 +920,7 @@ async function pageWrite(ctx: EmulatorContext, req: IncomingMessage, res: Server
   const r = pageRangeHeader(req);
   checkPageRange(r, view.size);
   const length = r.end - r.start + 1;
+  const integrity: Record<string, string> = {};
   if (op.name === 'ClearPages') {
     await drain(req);
     const token = ctx.state.clearCursor;
@@ -913,8 +931,21 @@ async function pageWrite(ctx: EmulatorContext, req: IncomingMessage, res: Server
     if (length > MAX_PAGE_WRITE) throw new StorageError(413, 'RequestBodyTooLarge', 'The request body is too large and exceeds the maximum permissible limit.');
     const declared = Number(req.headers['content-length'] ?? -1);
     if (declared !== length) throw new StorageError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.');
-    const { pos, received } = await ctx.log.appendStream(req, length);
+    // Integrity headers sent with the body are checked before the pages change (docs/azure-behaviour.md#integrity-headers).
+    const md5Sent = typeof req.headers['content-md5'] === 'string' ? req.headers['content-md5'] : undefined;
+    const crcSent = typeof req.headers['x-ms-content-crc64'] === 'string' ? req.headers['x-ms-content-crc64'] : undefined;
+    const md5 = md5Sent !== undefined ? crypto.createHash('md5') : undefined;
+    const crc = crcSent !== undefined ? new Crc64() : undefined;
+    const { pos, received } = await ctx.log.appendStream(req, length, md5 || crc ? (c) => (md5?.update(c), crc?.update(c)) : undefined);
     if (received !== length) throw new StorageError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.');
+    if (md5 && md5.digest('base64') !== md5Sent) {
+      throw new StorageError(400, 'Md5Mismatch', 'The MD5 value specified in the request did not match with the MD5 value calculated by the server.');
+    }
+    if (crc && crc.base64() !== crcSent) {
+      throw new StorageError(400, 'Crc64Mismatch', 'The CRC64 value specified in the request did not match with the CRC64 value calculated by the server.');
+    }
+    if (md5Sent !== undefined) integrity['content-md5'] = md5Sent;
+    else if (crcSent !== undefined) integrity['x-ms-content-crc64'] = crcSent;
     overwriteInPlace(view.extents, r.start, r.end + 1, { src: 0, delta: pos - r.start });
     ctx.countWrite(view.account, view.key, length);
   } else {
@@ -940,6 +971,7 @@ async function pageWrite(ctx: EmulatorContext, req: IncomingMessage, res: Server
     'last-modified': httpDate(ctx.now()),
     'x-ms-blob-sequence-number': String(view.sequenceNumber),
     'x-ms-request-server-encrypted': 'true',
+    ...integrity,
   });
 }
 
