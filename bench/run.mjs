@@ -1,5 +1,5 @@
 // `npm run bench`: builds dist if it is missing, then runs the benchmarks (bench/main.ts, TypeScript via tsx).
-// Arguments are passed on: --only scattered,log,chain,diff,blockmap,activation  --no-write
+// Arguments are passed on: --only scattered,log,relay,chain,diff,blockmap,activation  --no-write
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';

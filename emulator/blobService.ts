@@ -935,17 +935,21 @@ async function pageWrite(ctx: EmulatorContext, req: IncomingMessage, res: Server
     const md5Sent = typeof req.headers['content-md5'] === 'string' ? req.headers['content-md5'] : undefined;
     const crcSent = typeof req.headers['x-ms-content-crc64'] === 'string' ? req.headers['x-ms-content-crc64'] : undefined;
     const md5 = md5Sent !== undefined ? crypto.createHash('md5') : undefined;
-    const crc = crcSent !== undefined ? new Crc64() : undefined;
-    const { pos, received } = await ctx.log.appendStream(req, length, md5 || crc ? (c) => (md5?.update(c), crc?.update(c)) : undefined);
+    // Azure answers the CRC64 it computed whenever no Content-MD5 was sent.
+    const crc = md5Sent === undefined || crcSent !== undefined ? new Crc64() : undefined;
+    const { pos, received } = await ctx.log.appendStream(req, length, (c) => {
+      md5?.update(c);
+      crc?.update(c);
+    });
     if (received !== length) throw new StorageError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.');
     if (md5 && md5.digest('base64') !== md5Sent) {
       throw new StorageError(400, 'Md5Mismatch', 'The MD5 value specified in the request did not match with the MD5 value calculated by the server.');
     }
-    if (crc && crc.base64() !== crcSent) {
+    if (crc && crcSent !== undefined && crc.base64() !== crcSent) {
       throw new StorageError(400, 'Crc64Mismatch', 'The CRC64 value specified in the request did not match with the CRC64 value calculated by the server.');
     }
     if (md5Sent !== undefined) integrity['content-md5'] = md5Sent;
-    else if (crcSent !== undefined) integrity['x-ms-content-crc64'] = crcSent;
+    else if (crc) integrity['x-ms-content-crc64'] = crc.base64();
     overwriteInPlace(view.extents, r.start, r.end + 1, { src: 0, delta: pos - r.start });
     ctx.countWrite(view.account, view.key, length);
   } else {

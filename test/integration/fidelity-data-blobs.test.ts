@@ -113,8 +113,15 @@ void describe('emulator data-plane details clients notice', () => {
     await failsWith(big.download(0, 4 * MIB + 512, { rangeGetContentMD5: true }), 400, 'OutOfRangeInput');
   });
 
-  void it('the CRC64 is Azure\'s (CRC-64/NVME check value)', () => {
+  void it('the CRC64 is Azure\'s (CRC-64/NVME check value), answered on every Put Page sent without Content-MD5', async () => {
     assert.equal(new Crc64().update(Buffer.from('123456789')).hex(), 'ae8b14860a799888');
+    assert.equal(new Crc64().update(Buffer.alloc(13, 1)).update(Buffer.alloc(3000, 2)).base64(), new Crc64().update(Buffer.concat([Buffer.alloc(13, 1), Buffer.alloc(3000, 2)])).base64(), 'fed in pieces');
+    const blob = container.getPageBlobClient('crc-answer');
+    await blob.create(1 * MIB);
+    const body = crypto.randomBytes(8192);
+    const r = await blob.uploadPages(body, 0, body.length);
+    assert.equal(Buffer.from(r.xMsContentCrc64!).toString('base64'), new Crc64().update(body).base64());
+    assert.equal(r.contentMD5, undefined);
   });
 
   void it('reads of 4 MiB and more leave no MaxListenersExceededWarning in the emulator', async () => {
