@@ -974,7 +974,8 @@ async function pageWrite(ctx: EmulatorContext, req: IncomingMessage, res: Server
     etag: view.etag,
     'last-modified': httpDate(ctx.now()),
     'x-ms-blob-sequence-number': String(view.sequenceNumber),
-    'x-ms-request-server-encrypted': 'true',
+    // Clear Pages stores nothing, and Azure's answer to it has no encryption flag.
+    ...(op.name === 'ClearPages' ? {} : { 'x-ms-request-server-encrypted': 'true' }),
     ...integrity,
   });
 }
