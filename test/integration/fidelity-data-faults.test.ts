@@ -201,4 +201,28 @@ void describe('Get Page Ranges cut short with a NextMarker (partialpage=0.3)', (
     const faults = (await setup.em.getStats()).faultsInjected;
     assert.ok((faults.partialpage ?? 0) + (faults.partialpageEmpty ?? 0) > 0, 'listings were cut short during the copy');
   });
+
+  void it('a managed-disk diff that keeps getting answers with no ranges and a marker fails with a clear error', async () => {
+    const setup = s!;
+    // Every answer cut: the last range of s1 -> s2 lies after a gap, so from its position every answer is empty.
+    await setup.em.setFaults({ partialpage: 1, seed: 5 });
+    try {
+      const error = await withReadGrant(setup.clients, setup.snaps[0]!.id, (prev) =>
+        withReadGrant(setup.clients, setup.snaps[1]!.id, async (cur) => {
+          const size = await cur.size();
+          try {
+            for await (const r of cur.listDiff(prev, { offset: 0, length: size })) void r;
+            return undefined;
+          } catch (e) {
+            return e as { code?: string; message?: string; hint?: string };
+          }
+        }),
+      );
+      assert.equal(error?.code, 'IncompleteDiffListing');
+      assert.match(error?.message ?? '', /no ranges and a continuation marker/);
+    } finally {
+      await setup.em.setFaults({});
+    }
+    await assertNoActiveSas(setup.em, setup.clients, 'the failed diff');
+  });
 });
