@@ -52,8 +52,9 @@ interface Setup {
   writes: number[];
 }
 
-async function setUp(name: string): Promise<Setup> {
-  const em = await startEmulator({ faults: { seed: 7 } });
+async function setUp(name: string, faults: Record<string, number> = {}): Promise<Setup> {
+  // Passed as `--faults`; the set-up itself (writes, snapshots, listings) meets none of these.
+  const em = await startEmulator({ faults: { seed: 7, ...faults } });
   const clients = connectToEmulator(em.connection, em.ca);
   const dir = mkdtempSync(path.join(os.tmpdir(), `dd-fidelity-${name}-`));
   const file = path.join(dir, 'connection.json');
@@ -107,8 +108,8 @@ async function chainCopy(s: Setup, targetIndex: number, label: string): Promise<
 void describe('Put Page From URL refused for managed snapshot sources (incrementalsource=1)', () => {
   let s: Setup | undefined;
   before(async () => {
-    s = await setUp('incremental');
-    await s.em.setFaults({ incrementalsource: 1 });
+    s = await setUp('incremental', { incrementalsource: 1 });
+    assert.equal(((await s.em.arm('GET', '/emulator/faults')).body as { incrementalsource: number }).incrementalsource, 1, '--faults incrementalsource=1');
   });
   after(() => tearDown(s));
 
