@@ -546,7 +546,7 @@ export class CopyExecutor {
             } catch (error) {
               if (classifyError(error).kind !== 'sourceRefused') throw error;
               if (!fromUrlRefused) {
-                this.#notice(ctx.snapshotIndex, 'SourceRefusedFromUrl', `The target refused to copy from ${plan.source.name} by URL (CopySourceCannotBeIncrementalCopyBlob); reading and writing the pages instead.`);
+                this.#notice(ctx.snapshotIndex, 'SourceRefusedFromUrl', `The target refused to copy from ${plan.source.name} by URL (CopySourceCannotBeIncrementalCopyBlob); the pages are read and written through this machine instead (its bandwidth; bytesRelayed counts them).`);
               }
               fromUrlRefused = true;
               viaUrl = false;
