@@ -39,12 +39,18 @@ export interface CopyScenarioResult {
   readonly sample?: Measured;
   readonly full?: Measured;
   readonly loop?: Measured & { readonly concurrency: number; readonly tried: LimitLoopResult[] };
+  /** bytes the engine read and wrote itself (Put Page From URL refused), when the scenario forces that */
+  readonly bytesRelayed?: number;
+  /** this scenario's peak-RSS goal, when it is not the bench's */
+  readonly rssGoalBytes?: number;
   readonly failures: string[];
 }
 
 interface EmulatorCounters {
   writes: number;
   busy: number;
+  /** Put Page From URL refused by the incrementalsource fault */
+  refused?: number;
 }
 
 async function counters(em: RunningEmulator): Promise<EmulatorCounters> {
@@ -52,6 +58,7 @@ async function counters(em: RunningEmulator): Promise<EmulatorCounters> {
   return {
     writes: (s.requests['PutPageFromURL'] ?? 0) + (s.requests['ClearPages'] ?? 0) + (s.requests['PutPage'] ?? 0),
     busy: (s.faultsInjected['rps'] ?? 0) + (s.faultsInjected['mibps'] ?? 0) + (s.faultsInjected['busy'] ?? 0),
+    refused: s.faultsInjected['incrementalsource'] ?? 0,
   };
 }
 
@@ -295,6 +302,70 @@ export class CopyBench {
       failures,
     };
   }
+}
+
+/** Peak RSS a relayed copy must stay under at the default concurrency (its page data is bounded to 64 MiB). */
+export const RELAY_RSS_GOAL_BYTES = 400 * 1000 * 1000;
+
+/**
+ * The log-append change set copied while the target refuses every Put Page From URL from the snapshot's SAS
+ * (emulator fault `incrementalsource=1`): every page is read and written by the engine's process, at its
+ * default concurrency.
+ */
+export async function relayScenario(bench: CopyBench, log: (line: string) => void): Promise<CopyScenarioResult> {
+  const world = bench.world;
+  const failures: string[] = [];
+  const disk = await world.createDisk('relay', LAYOUT.diskGiB);
+  await world.write(disk, { ranges: LAYOUT.baseRanges(3) });
+  const base = await world.snapshot(disk, 'relay-0');
+  const change = LAYOUT.logAppend(0);
+  await world.write(disk, { ranges: change });
+  const snap = await world.snapshot(disk, 'relay-1');
+  const family = [base, snap];
+  const changedBytes = totalBytes(change);
+  const minimal = minimalRequests(change);
+  const blob = bench.blobName('relay-engine');
+  log(`  engine: base copy of ${base.name} (by URL)`);
+  await runEngineChild(bench.engineJob(family, blob, { only: base.id }));
+  await bench.em.setFaults({ ...FAULTS, incrementalsource: 1 });
+  let value: EngineCopyResult;
+  let c: EmulatorCounters;
+  try {
+    ({ value, counters: c } = await counted(bench.em, () => runEngineChild(bench.engineJob(family, blob, { only: snap.id }))));
+  } finally {
+    await bench.em.setFaults(FAULTS);
+  }
+  log(`  engine, relayed: ${value.seconds.toFixed(2)} s (copy ${value.copySeconds.toFixed(2)} s), ${value.bytesCopied} bytes, ${value.bytesRelayed} relayed, ${c.writes} write requests, ${value.retries} retries, ${(value.maxRssBytes / MiB).toFixed(0)} MiB RSS`);
+  if (value.bytesCopied !== changedBytes) failures.push(`relay: copied ${value.bytesCopied} bytes, expected ${changedBytes}`);
+  if (value.bytesRelayed !== changedBytes) failures.push(`relay: relayed ${value.bytesRelayed} bytes, expected all ${changedBytes}`);
+  if (value.maxRssBytes >= RELAY_RSS_GOAL_BYTES) failures.push(`relay: peak RSS ${value.maxRssBytes} bytes, goal under ${RELAY_RSS_GOAL_BYTES}`);
+  const bad = await bench.check(snap, blob, change, 1);
+  if (bad.length) failures.push(`relay: target differs from ${snap.name} in ${bad.length} range(s)`);
+  const phaseSeconds: Record<string, number> = {};
+  for (const [k, v] of Object.entries(value.phaseSeconds)) phaseSeconds[k] = Math.round(v * 100) / 100;
+  return {
+    name: 'relay',
+    description: 'Delta copy of one snapshot with Put Page From URL refused (incrementalsource=1): 640 MiB appended to 8 logs, every page read and written by this machine',
+    changedBytes,
+    minimalRequests: minimal,
+    limitSeconds: limitSeconds(changedBytes, minimal),
+    engine: {
+      seconds: value.seconds,
+      copySeconds: value.copySeconds,
+      runSeconds: [Math.round(value.seconds * 100) / 100],
+      phaseSeconds,
+      bytesCopied: value.bytesCopied,
+      requests: c.writes,
+      retries: value.copyRetries,
+      // Refused Put Page From URL attempts count as requests: the successful writes are the Put Pages.
+      successfulWrites: value.copyRequests - value.copyRetries - (c.refused ?? 0),
+      maxRssBytes: value.maxRssBytes,
+      runs: 1,
+    },
+    bytesRelayed: value.bytesRelayed,
+    rssGoalBytes: RELAY_RSS_GOAL_BYTES,
+    failures,
+  };
 }
 
 /** Layouts of the copy scenarios (sizes picked so the whole bench stays under 10 minutes on 2 cores). */

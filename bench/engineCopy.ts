@@ -29,6 +29,8 @@ export interface EngineCopyResult {
   readonly phaseSeconds: Partial<Record<CopyPhase, number>>;
   readonly bytesCopied: number;
   readonly bytesCleared: number;
+  /** bytes read and written by this process because the target refused Put Page From URL */
+  readonly bytesRelayed: number;
   readonly requests: number;
   readonly retries: number;
   /** write requests and their retries up to each snapshot's verification (the summary's also count verification reads' retries) */
@@ -74,13 +76,14 @@ async function main(): Promise<void> {
   });
   const end = performance.now();
   if (phase) phaseSeconds[phase] = (phaseSeconds[phase] ?? 0) + (end - phaseStart) / 1000;
-  const sum = (key: 'bytesCopied' | 'bytesCleared' | 'requests' | 'retries') => result.summaries.reduce((n, s) => n + s[key], 0);
+  const sum = (key: 'bytesCopied' | 'bytesCleared' | 'bytesRelayed' | 'requests' | 'retries') => result.summaries.reduce((n, s) => n + s[key], 0);
   const out: EngineCopyResult = {
     seconds: (end - start) / 1000,
     copySeconds: ((copyEnd ?? end) - start) / 1000,
     phaseSeconds,
     bytesCopied: sum('bytesCopied'),
     bytesCleared: sum('bytesCleared'),
+    bytesRelayed: sum('bytesRelayed'),
     requests: sum('requests'),
     retries: sum('retries'),
     copyRequests: [...copyCounts.values()].reduce((n, c) => n + c.requests, 0),

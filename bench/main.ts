@@ -2,7 +2,7 @@
  * `npm run bench`: Disk Delta against the alternatives and the limit, on one emulator with Azure's
  * per-blob targets (500 requests/s, 60 MiB/s, 503 beyond) and 20 ms per request. Prints a Markdown
  * table, writes bench/results.json and docs/PERFORMANCE.md, exits 1 when a correctness check fails.
- *   node bench/run.mjs [--only scattered,log,chain,diff,blockmap,activation] [--no-write] [--render]
+ *   node bench/run.mjs [--only scattered,log,relay,chain,diff,blockmap,activation] [--no-write] [--render]
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -11,7 +11,7 @@ import { connectToEmulator } from '../src/azure';
 import type { PageRange, SnapshotInfo } from '../src/core/model';
 import { redact } from '../src/core/secret';
 import { startEmulator, type RunningEmulator } from '../test/support/emulator';
-import { bundleEngineChild, CopyBench, FAULTS, LAYOUT, runEngineChild, type CopyScenarioResult } from './copyScenarios';
+import { bundleEngineChild, CopyBench, FAULTS, LAYOUT, relayScenario, runEngineChild, type CopyScenarioResult } from './copyScenarios';
 import { GiB, limitSeconds, median, MiB, minimalRequests, scatteredRanges, totalBytes, type BenchWorld } from './fixtures';
 import { measureActivation, measureDiff, type ActivationResult, type DiffResult } from './processes';
 import { officialSampleCopy } from './officialSample';
@@ -85,6 +85,10 @@ async function copyScenarios(bench: CopyBench, results: CopyScenarioResult[], ch
         log,
       }),
     );
+  }
+  if (wanted('relay')) {
+    log('scenario: delta copy relayed through this machine (Put Page From URL refused), log append');
+    results.push(await relayScenario(bench, log));
   }
   if (wanted('chain')) chains.push(await chainScenario(bench));
 }
@@ -234,7 +238,7 @@ async function main(): Promise<void> {
   const connectionFile = path.join(os.tmpdir(), `dd-bench-connection-${process.pid}.json`);
   let bench: CopyBench | undefined;
   try {
-    if (['scattered', 'log', 'chain', 'diff'].some(wanted)) {
+    if (['scattered', 'log', 'relay', 'chain', 'diff'].some(wanted)) {
       log(`starting the emulator (faults ${JSON.stringify(FAULTS)})`);
       em = await startEmulatorWithRetry();
       writeFileSync(connectionFile, JSON.stringify(em.connection), { mode: 0o600 });

@@ -15,6 +15,8 @@ import {
   type RangeOut,
 } from './extentMap';
 import { readExtents } from './pageLog';
+import { Crc64 } from './integrity';
+import { afterWrite, checkConditions, checkOptionalLease, checkWriteLease, leaseHeaders, leaseOperation, leaseProperties, LeaseError, type Leasable } from './leases';
 import type { AccessGrant, Container, ManagedDisk, ManagedSnapshot, PageBlob, StorageAccountState } from './state';
 
 const MAX_PAGE_WRITE = 4 * 1024 * 1024;
@@ -47,6 +49,12 @@ export function sendStorageError(req: IncomingMessage, res: ServerResponse, err:
     return;
   }
   const requestId = crypto.randomUUID();
+  if (err.status === 304) {
+    // Azure's 304 carries the error code in a header and nothing else (docs/azure-behaviour.md#conditional-requests-and-leases).
+    res.writeHead(304, { 'x-ms-error-code': err.code, 'x-ms-request-id': requestId, 'x-ms-version': String(req.headers['x-ms-version'] ?? DEFAULT_VERSION), ...err.headers });
+    res.end();
+    return;
+  }
   const body =
     req.method === 'HEAD'
       ? ''
@@ -77,6 +85,10 @@ interface BlobView {
   readonly contentType: string;
   readonly familyId?: string;
   readonly snapshot?: string;
+  /** the blob whose lease governs this view (storage-account base blobs only) */
+  readonly leased?: Leasable;
+  /** a managed snapshot's blob reads as the completed incremental copy Azure made of it */
+  readonly incrementalCopy?: { id: string; completed: number; destinationSnapshot: string };
   touch(): void;
 }
 
@@ -123,9 +135,11 @@ function blobView(ctx: EmulatorContext, account: string, container: string, blob
       return blob.sequenceNumber;
     },
     contentType: blob.contentType,
+    leased: blob,
     touch() {
       blob.lastModified = ctx.now();
       blob.etag = `"0x${crypto.randomBytes(7).toString('hex').toUpperCase()}"`;
+      afterWrite(blob, ctx.now());
       ctx.markDirty();
     },
   };
@@ -150,13 +164,15 @@ function managedView(ctx: EmulatorContext, grant: AccessGrant): BlobView {
       contentType: 'application/octet-stream',
       familyId: s.familyId,
       snapshot: grant.snapshotTime,
+      incrementalCopy: { id: s.uniqueId, completed: s.timeCreated, destinationSnapshot: grant.snapshotTime ?? new Date(s.timeCreated).toISOString() },
       touch() {},
     };
   }
   const d = ctx.state.disks[grant.resourceId];
   if (!d) throw new StorageError(404, 'BlobNotFound', 'The specified blob does not exist.');
   const disk: ManagedDisk = d;
-  let etag = `"0x${crypto.randomBytes(7).toString('hex').toUpperCase()}"`;
+  disk.blobEtag ??= newEtag();
+  disk.blobLastModified ??= disk.timeCreated;
   return {
     key,
     account: grant.account,
@@ -167,15 +183,18 @@ function managedView(ctx: EmulatorContext, grant: AccessGrant): BlobView {
       return disk.extents;
     },
     get etag() {
-      return etag;
+      return disk.blobEtag!;
     },
-    lastModified: ctx.now(),
+    get lastModified() {
+      return disk.blobLastModified!;
+    },
     created: disk.timeCreated,
     sequenceNumber: 0,
     contentType: 'application/octet-stream',
     familyId: disk.familyId,
     touch() {
-      etag = `"0x${crypto.randomBytes(7).toString('hex').toUpperCase()}"`;
+      disk.blobEtag = newEtag();
+      disk.blobLastModified = ctx.now();
       ctx.markDirty();
     },
   };
@@ -374,6 +393,7 @@ function classify(req: IncomingMessage, url: URL, hasContainer: boolean, hasBlob
     if (comp === 'properties') return { name: 'SetBlobProperties', need: 'w', blobLevel: true };
     if (comp === 'metadata') return { name: 'SetBlobMetadata', need: 'w', blobLevel: true };
     if (comp === 'snapshot') return { name: 'SnapshotBlob', need: 'c', blobLevel: true };
+    if (comp === 'lease') return { name: 'LeaseBlob', need: 'w', blobLevel: true };
     if (!comp) return { name: 'PutBlob', need: 'c', blobLevel: true };
   }
   if (method === 'GET' && comp === 'pagelist') {
@@ -400,6 +420,9 @@ export async function handleBlobRequest(ctx: EmulatorContext, req: IncomingMessa
   const accountName = decodeURIComponent(parts[0] ?? '');
   const containerName = decodeURIComponent(parts[1] ?? '');
   const blobName = parts.slice(2).map(decodeURIComponent).join('/');
+  // Azure echoes the client's request id on every answer, errors included.
+  const clientRequestId = req.headers['x-ms-client-request-id'];
+  if (typeof clientRequestId === 'string' && clientRequestId.length <= 1024) res.setHeader('x-ms-client-request-id', clientRequestId);
   try {
     const op = classify(req, url, containerName !== '', blobName !== '');
     ctx.countRequest(op.name);
@@ -435,9 +458,9 @@ export async function handleBlobRequest(ctx: EmulatorContext, req: IncomingMessa
     if (grant) await managedOperation(ctx, req, res, url, op, managedView(ctx, grant));
     else await accountOperation(ctx, req, res, url, op, account!, containerName, blobName);
   } catch (err) {
-    if (err instanceof StorageError) {
+    if (err instanceof StorageError || err instanceof LeaseError) {
       await drainIfUnread(req);
-      sendStorageError(req, res, err);
+      sendStorageError(req, res, err instanceof LeaseError ? new StorageError(err.status, err.code, err.message) : err);
     } else throw err;
   }
 }
@@ -574,10 +597,21 @@ async function accountOperation(
   const blob = container.blobs[blobName];
   if (!blob) throw new StorageError(404, 'BlobNotFound', 'The specified blob does not exist.');
   const snapshot = q.get('snapshot') ?? undefined;
+  const now = ctx.now();
+  if (snapshot === undefined) checkConditions(req, blob.etag, blob.lastModified);
   switch (op.name) {
     case 'DeleteBlob':
+      if (snapshot === undefined) checkWriteLease(blob, req, now);
       return deleteBlob(ctx, req, res, container, blob, snapshot);
+    case 'LeaseBlob': {
+      if (snapshot !== undefined) throw new StorageError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
+      const answer = leaseOperation(blob, req, now, () => crypto.randomUUID());
+      ctx.markDirty();
+      return sendEmpty(req, res, answer.status, { etag: blob.etag, 'last-modified': httpDate(blob.lastModified), ...answer.headers });
+    }
     case 'SnapshotBlob': {
+      // Snapshot Blob takes a lease id optionally; a wrong one is refused (docs/azure-behaviour.md#conditional-requests-and-leases).
+      checkOptionalLease(blob, req, now);
       const taken = new Set(blob.snapshots.map((s) => s.snapshot));
       const ts = snapshotTimestamp(ctx, taken);
       blob.snapshots.push({ snapshot: ts, size: blob.size, extents: blob.extents.slice(), created: ctx.now() });
@@ -586,6 +620,7 @@ async function accountOperation(
     }
     case 'SetBlobProperties': {
       if (snapshot) throw new StorageError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
+      checkWriteLease(blob, req, now);
       const len = req.headers['x-ms-blob-content-length'];
       if (len !== undefined) {
         const size = Number(len);
@@ -601,12 +636,17 @@ async function accountOperation(
       return sendEmpty(req, res, 200, { etag: blob.etag, 'last-modified': httpDate(blob.lastModified), 'x-ms-blob-sequence-number': String(blob.sequenceNumber) });
     }
     case 'SetBlobMetadata': {
+      checkWriteLease(blob, req, now);
       blob.metadata = metadataFrom(req);
       blobView(ctx, account.name, container.name, blob).touch();
       return sendEmpty(req, res, 200, { etag: blob.etag, 'last-modified': httpDate(blob.lastModified) });
     }
   }
   const view = blobView(ctx, account.name, container.name, blob, snapshot);
+  if (snapshot !== undefined) checkConditions(req, view.etag, view.lastModified);
+  if (op.need === 'r') {
+    if (snapshot === undefined) checkOptionalLease(blob, req, now);
+  } else if (snapshot === undefined) checkWriteLease(blob, req, now);
   if (op.name === 'GetBlobProperties' || op.name === 'GetBlob') {
     return readBlob(ctx, req, res, view, op.name === 'GetBlob', blob.metadata);
   }
@@ -623,7 +663,7 @@ async function accountOperation(
       if (view.snapshot && p.snapshot > view.snapshot) throw new StorageError(400, 'PreviousSnapshotCannotBeNewer', 'The prevsnapshot query parameter value cannot be newer than snapshot query parameter value.');
       prev = p.extents;
     }
-    return pageRanges(req, res, url, view, prev);
+    return pageRanges(ctx, req, res, url, view, prev);
   }
   if (!view.writable) throw new StorageError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
   return pageWrite(ctx, req, res, op, view);
@@ -647,10 +687,16 @@ async function putBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerRe
   }
   await drain(req);
   const existing = container.blobs[name];
-  if (existing && existing.snapshots.length > 0) {
-    // Azure keeps snapshots of an overwritten blob.
-  }
   const now = ctx.now();
+  if (existing) {
+    if (req.headers['if-none-match'] === '*') throw new StorageError(409, 'BlobAlreadyExists', 'The specified blob already exists.');
+    checkConditions(req, existing.etag, existing.lastModified);
+    checkWriteLease(existing, req, now);
+  } else if (req.headers['if-match'] !== undefined) {
+    throw new StorageError(412, 'ConditionNotMet', 'The condition specified using HTTP conditional header(s) is not met.');
+  } else if (req.headers['x-ms-lease-id']) {
+    throw new StorageError(412, 'LeaseNotPresentWithBlobOperation', 'There is currently no lease on the blob.');
+  }
   const blob: PageBlob = {
     name,
     size,
@@ -661,7 +707,9 @@ async function putBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerRe
     sequenceNumber: Number(req.headers['x-ms-blob-sequence-number'] ?? 0),
     contentType: String(req.headers['x-ms-blob-content-type'] ?? 'application/octet-stream'),
     metadata: metadataFrom(req),
+    // Azure keeps the snapshots and the lease of an overwritten blob.
     snapshots: existing?.snapshots ?? [],
+    lease: existing?.lease,
   };
   container.blobs[name] = blob;
   ctx.markDirty();
@@ -700,8 +748,13 @@ function listBlobs(ctx: EmulatorContext, req: IncomingMessage, res: ServerRespon
     xml: string;
   }
   const rows: Row[] = [];
-  const props = (size: number, created: number, modified: number, etag: string, seq: number, ct: string): string =>
-    `<Properties><Creation-Time>${httpDate(created)}</Creation-Time><Last-Modified>${httpDate(modified)}</Last-Modified><Etag>${etag}</Etag><Content-Length>${size}</Content-Length><Content-Type>${xmlEscape(ct)}</Content-Type><x-ms-blob-sequence-number>${seq}</x-ms-blob-sequence-number><BlobType>PageBlob</BlobType><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><ServerEncrypted>true</ServerEncrypted></Properties>`;
+  const now = ctx.now();
+  const leaseXml = (b: Leasable | undefined): string => {
+    const p = b ? leaseProperties(b, now) : { status: 'unlocked', state: 'available', duration: undefined };
+    return `<LeaseStatus>${p.status}</LeaseStatus><LeaseState>${p.state}</LeaseState>${p.duration ? `<LeaseDuration>${p.duration}</LeaseDuration>` : ''}`;
+  };
+  const props = (size: number, created: number, modified: number, etag: string, seq: number, ct: string, leased?: Leasable): string =>
+    `<Properties><Creation-Time>${httpDate(created)}</Creation-Time><Last-Modified>${httpDate(modified)}</Last-Modified><Etag>${etag}</Etag><Content-Length>${size}</Content-Length><Content-Type>${xmlEscape(ct)}</Content-Type><x-ms-blob-sequence-number>${seq}</x-ms-blob-sequence-number><BlobType>PageBlob</BlobType>${leaseXml(leased)}<ServerEncrypted>true</ServerEncrypted></Properties>`;
   for (const b of Object.values(container.blobs)) {
     if (!b.name.startsWith(prefix)) continue;
     const meta = withMetadata ? `<Metadata>${Object.entries(b.metadata).map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`).join('')}</Metadata>` : '';
@@ -710,7 +763,7 @@ function listBlobs(ctx: EmulatorContext, req: IncomingMessage, res: ServerRespon
         rows.push({ sort: `${b.name}\u0000${s.snapshot}`, xml: `<Blob><Name>${xmlEscape(b.name)}</Name><Snapshot>${s.snapshot}</Snapshot>${props(s.size, b.created, s.created, b.etag, b.sequenceNumber, b.contentType)}${meta}</Blob>` });
       }
     }
-    rows.push({ sort: `${b.name}\u0000~`, xml: `<Blob><Name>${xmlEscape(b.name)}</Name>${props(b.size, b.created, b.lastModified, b.etag, b.sequenceNumber, b.contentType)}${meta}</Blob>` });
+    rows.push({ sort: `${b.name}\u0000~`, xml: `<Blob><Name>${xmlEscape(b.name)}</Name>${props(b.size, b.created, b.lastModified, b.etag, b.sequenceNumber, b.contentType, b)}${meta}</Blob>` });
   }
   rows.sort((a, b) => (a.sort < b.sort ? -1 : a.sort > b.sort ? 1 : 0));
   const from = marker ? rows.findIndex((r) => r.sort >= Buffer.from(marker, 'base64url').toString('utf8')) : 0;
@@ -737,9 +790,18 @@ async function readBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
     'x-ms-blob-sequence-number': String(view.sequenceNumber),
     'accept-ranges': 'bytes',
     'x-ms-server-encrypted': 'true',
-    'x-ms-lease-status': 'unlocked',
-    'x-ms-lease-state': 'available',
+    ...(view.leased ? leaseHeaders(view.leased, ctx.now()) : { 'x-ms-lease-status': 'unlocked', 'x-ms-lease-state': 'available' }),
   };
+  if (view.incrementalCopy) {
+    // A managed snapshot's blob is the result of Azure's incremental copy (docs/azure-behaviour.md#page-blobs).
+    const c = view.incrementalCopy;
+    headers['x-ms-incremental-copy'] = 'true';
+    headers['x-ms-copy-status'] = 'success';
+    headers['x-ms-copy-id'] = c.id;
+    headers['x-ms-copy-progress'] = `${view.size}/${view.size}`;
+    headers['x-ms-copy-completion-time'] = httpDate(c.completed);
+    headers['x-ms-copy-destination-snapshot'] = c.destinationSnapshot;
+  }
   for (const [k, v] of Object.entries(metadata)) headers[`x-ms-meta-${k}`] = v;
   if (!withBody) {
     res.writeHead(200, { ...headers, 'content-length': String(view.size) });
@@ -759,28 +821,60 @@ async function readBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
     status = 206;
     headers['content-range'] = `bytes ${start}-${end - 1}/${view.size}`;
   }
-  res.writeHead(status, { ...headers, 'content-length': String(end - start) });
   const extents = view.extents;
+  const wantMd5 = String(req.headers['x-ms-range-get-content-md5'] ?? '').toLowerCase() === 'true';
+  const wantCrc = String(req.headers['x-ms-range-get-content-crc64'] ?? '').toLowerCase() === 'true';
+  if (wantMd5 || wantCrc) {
+    // Azure hashes a range of at most 4 MiB on request; without a range or beyond 4 MiB it refuses
+    // (docs/azure-behaviour.md#integrity-headers).
+    if (!range || end - start > MAX_PAGE_WRITE) {
+      throw new StorageError(400, 'OutOfRangeInput', 'The specified range is larger than the maximum allowed for a range read with a content hash (4 MiB), or no range was given.');
+    }
+    const body = await readExtents(ctx.log, ctx.synthetic, extents, start, end, firstEndingAfter(extents, start));
+    if (wantMd5) headers['content-md5'] = crypto.createHash('md5').update(body).digest('base64');
+    else headers['x-ms-content-crc64'] = new Crc64().update(body).base64();
+    res.writeHead(status, { ...headers, 'content-length': String(body.length) });
+    ctx.countRead(view.key, body.length);
+    res.end(body);
+    return;
+  }
+  res.writeHead(status, { ...headers, 'content-length': String(end - start) });
   // Small chunks keep memory flat when hundreds of 4 MiB reads run at once.
   const CHUNK = 256 * 1024;
   for (let pos = start; pos < end; pos += CHUNK) {
     const to = Math.min(end, pos + CHUNK);
     const chunk = await readExtents(ctx.log, ctx.synthetic, extents, pos, to, firstEndingAfter(extents, pos));
-    if (!res.write(chunk)) {
-      await new Promise<void>((r) => {
-        res.once('drain', () => r());
-        res.once('close', () => r());
-      });
-    }
+    if (!res.write(chunk)) await writable(res);
     if (res.destroyed) return;
   }
   ctx.countRead(view.key, end - start);
   res.end();
 }
 
-function pageRanges(req: IncomingMessage, res: ServerResponse, url: URL, view: BlobView, prev: Extent[] | undefined): void {
+/**
+ * Waits until `res` takes more data or closes. Both listeners go once either fires: leaving the other one
+ * behind piled a listener per paused chunk onto the socket's response (MaxListenersExceededWarning on
+ * every read of 4 MiB or more).
+ */
+function writable(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+function pageRanges(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, url: URL, view: BlobView, prev: Extent[] | undefined): void {
   const q = url.searchParams;
   const window = parseRange(String(req.headers['x-ms-range'] ?? req.headers.range ?? '') || undefined);
+  if (window && window.start >= view.size) {
+    // A window starting past the end is refused, not answered empty (docs/azure-behaviour.md#listing-page-ranges-and-diffs).
+    throw new StorageError(416, 'InvalidRange', 'The range specified is invalid for the current size of the resource.');
+  }
   let from = window ? window.start : 0;
   const to = window ? Math.min(view.size, window.end + 1) : view.size;
   if (window && (window.start % PAGE !== 0 || (window.end !== Number.MAX_SAFE_INTEGER && (window.end + 1) % PAGE !== 0))) {
@@ -799,8 +893,21 @@ function pageRanges(req: IncomingMessage, res: ServerResponse, url: URL, view: B
   // One range more than the page holds tells whether a NextMarker is due; the walk stops there.
   const want = limit === Infinity ? Infinity : limit + 1;
   const list: RangeOut[] = prev ? diffRanges(prev, view.extents, from, to, want) : validRanges(view.extents, from, to, want);
-  const page = list.slice(0, limit);
-  const next = list.length > limit ? Buffer.from(`v1:${list[limit]!.start}`).toString('base64url') : '';
+  let page = list.slice(0, limit);
+  let next = list.length > limit ? Buffer.from(`v1:${list[limit]!.start}`).toString('base64url') : '';
+  if (page.length > 0 && ctx.faults.chance(ctx.faults.settings.partialpage)) {
+    // A listing that ran long: fewer ranges than asked, possibly none, and a marker where it stopped
+    // (docs/azure-behaviour.md#listing-page-ranges-and-diffs). An answer with no ranges is given only
+    // where the listing passed over empty pages, so following the markers always moves forward.
+    // Half of the cuts that may leave no range do.
+    const canBeEmpty = page[0]!.start > from;
+    const keep = canBeEmpty && ctx.faults.chance(0.5) ? 0 : Math.max(ctx.faults.below(page.length), canBeEmpty ? 0 : 1);
+    if (keep < page.length) {
+      ctx.faults.count(keep === 0 ? 'partialpageEmpty' : 'partialpage');
+      next = Buffer.from(`v1:${page[keep]!.start}`).toString('base64url');
+      page = page.slice(0, keep);
+    }
+  }
   const xml = page.map((r) => (r.clear ? `<ClearRange><Start>${r.start}</Start><End>${r.end - 1}</End></ClearRange>` : `<PageRange><Start>${r.start}</Start><End>${r.end - 1}</End></PageRange>`)).join('');
   sendXml(req, res, 200, `<PageList>${xml}${next ? `<NextMarker>${next}</NextMarker>` : ''}</PageList>`, {
     etag: view.etag,
@@ -813,6 +920,7 @@ async function pageWrite(ctx: EmulatorContext, req: IncomingMessage, res: Server
   const r = pageRangeHeader(req);
   checkPageRange(r, view.size);
   const length = r.end - r.start + 1;
+  const integrity: Record<string, string> = {};
   if (op.name === 'ClearPages') {
     await drain(req);
     const token = ctx.state.clearCursor;
@@ -823,8 +931,25 @@ async function pageWrite(ctx: EmulatorContext, req: IncomingMessage, res: Server
     if (length > MAX_PAGE_WRITE) throw new StorageError(413, 'RequestBodyTooLarge', 'The request body is too large and exceeds the maximum permissible limit.');
     const declared = Number(req.headers['content-length'] ?? -1);
     if (declared !== length) throw new StorageError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.');
-    const { pos, received } = await ctx.log.appendStream(req, length);
+    // Integrity headers sent with the body are checked before the pages change (docs/azure-behaviour.md#integrity-headers).
+    const md5Sent = typeof req.headers['content-md5'] === 'string' ? req.headers['content-md5'] : undefined;
+    const crcSent = typeof req.headers['x-ms-content-crc64'] === 'string' ? req.headers['x-ms-content-crc64'] : undefined;
+    const md5 = md5Sent !== undefined ? crypto.createHash('md5') : undefined;
+    // Azure answers the CRC64 it computed whenever no Content-MD5 was sent.
+    const crc = md5Sent === undefined || crcSent !== undefined ? new Crc64() : undefined;
+    const { pos, received } = await ctx.log.appendStream(req, length, (c) => {
+      md5?.update(c);
+      crc?.update(c);
+    });
     if (received !== length) throw new StorageError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.');
+    if (md5 && md5.digest('base64') !== md5Sent) {
+      throw new StorageError(400, 'Md5Mismatch', 'The MD5 value specified in the request did not match with the MD5 value calculated by the server.');
+    }
+    if (crc && crcSent !== undefined && crc.base64() !== crcSent) {
+      throw new StorageError(400, 'Crc64Mismatch', 'The CRC64 value specified in the request did not match with the CRC64 value calculated by the server.');
+    }
+    if (md5Sent !== undefined) integrity['content-md5'] = md5Sent;
+    else if (crc) integrity['x-ms-content-crc64'] = crc.base64();
     overwriteInPlace(view.extents, r.start, r.end + 1, { src: 0, delta: pos - r.start });
     ctx.countWrite(view.account, view.key, length);
   } else {
@@ -834,7 +959,13 @@ async function pageWrite(ctx: EmulatorContext, req: IncomingMessage, res: Server
     if (!source || source.end - source.start + 1 !== length) {
       throw new StorageError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.');
     }
-    const pos = await fetchSourceRange(ctx, String(req.headers['x-ms-copy-source']), source.start, source.end);
+    const copySource = String(req.headers['x-ms-copy-source']);
+    if (isManagedSasUrl(copySource) && ctx.faults.chance(ctx.faults.settings.incrementalsource)) {
+      // Azure can refuse a managed snapshot's SAS as a Put Page From URL source (docs/azure-behaviour.md#put-page-from-url-sources).
+      ctx.faults.count('incrementalsource');
+      throw new StorageError(409, 'CopySourceCannotBeIncrementalCopyBlob', 'Source blob of a copy operation cannot be non-snapshot incremental copy blob.');
+    }
+    const pos = await fetchSourceRange(ctx, copySource, source.start, source.end);
     overwriteInPlace(view.extents, r.start, r.end + 1, { src: 0, delta: pos - r.start });
     ctx.countWrite(view.account, view.key, length);
   }
@@ -843,8 +974,18 @@ async function pageWrite(ctx: EmulatorContext, req: IncomingMessage, res: Server
     etag: view.etag,
     'last-modified': httpDate(ctx.now()),
     'x-ms-blob-sequence-number': String(view.sequenceNumber),
-    'x-ms-request-server-encrypted': 'true',
+    // Clear Pages stores nothing, and Azure's answer to it has no encryption flag.
+    ...(op.name === 'ClearPages' ? {} : { 'x-ms-request-server-encrypted': 'true' }),
+    ...integrity,
   });
+}
+
+function isManagedSasUrl(source: string): boolean {
+  try {
+    return new URL(source).pathname.startsWith('/md-');
+  } catch {
+    return false;
+  }
 }
 
 /** Put Page From URL: reads the source range over HTTPS like Azure does, straight into the page log. */
@@ -893,13 +1034,14 @@ function fetchSourceRange(ctx: EmulatorContext, source: string, start: number, e
 // ---------------------------------------------------------------- managed disk and snapshot SAS
 
 async function managedOperation(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, url: URL, op: Operation, view: BlobView): Promise<void> {
+  checkConditions(req, view.etag, view.lastModified);
   if (op.name === 'GetBlob' || op.name === 'GetBlobProperties') return readBlob(ctx, req, res, view, op.name === 'GetBlob', {});
   if (op.name === 'GetPageRanges' || op.name === 'GetPageRangesDiff') {
     let prev: Extent[] | undefined;
     if (url.searchParams.has('prevsnapshot')) throw new StorageError(409, 'PreviousSnapshotNotFound', 'The previous snapshot is not found.');
     const header = req.headers['x-ms-previous-snapshot-url'];
     if (header !== undefined) prev = previousSnapshotExtents(ctx, String(header), view);
-    return pageRanges(req, res, url, view, prev);
+    return pageRanges(ctx, req, res, url, view, prev);
   }
   return pageWrite(ctx, req, res, op, view);
 }

@@ -15,9 +15,13 @@ export interface FaultSettings {
   seed: number;
   /** probability that a CopyStart ends with copyCompletionError */
   copyfail: number;
+  /** probability that Put Page From URL from a disk/snapshot SAS is refused with 409 CopySourceCannotBeIncrementalCopyBlob */
+  incrementalsource: number;
+  /** probability that a Get Page Ranges answer is cut short (even to no ranges) with a NextMarker */
+  partialpage: number;
 }
 
-export type FaultKind = 'busy' | 'internal' | 'reset' | 'stall' | 'sasexpiry' | 'rps' | 'mibps' | 'copyfail';
+export type FaultKind = 'busy' | 'internal' | 'reset' | 'stall' | 'sasexpiry' | 'rps' | 'mibps' | 'copyfail' | 'incrementalsource' | 'partialpage' | 'partialpageEmpty';
 
 export const NO_FAULTS: FaultSettings = {
   busy: 0,
@@ -31,6 +35,8 @@ export const NO_FAULTS: FaultSettings = {
   stallms: 30_000,
   seed: 0,
   copyfail: 0,
+  incrementalsource: 0,
+  partialpage: 0,
 };
 
 const KEYS = Object.keys(NO_FAULTS) as (keyof FaultSettings)[];
@@ -94,6 +100,11 @@ export class FaultInjector {
 
   chance(p: number): boolean {
     return p > 0 && this.#random() < p;
+  }
+
+  /** A whole number in [0, n), from the same (seeded) sequence as the faults. */
+  below(n: number): number {
+    return Math.min(n - 1, Math.floor(this.#random() * n));
   }
 
   count(kind: FaultKind): void {

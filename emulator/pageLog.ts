@@ -50,10 +50,11 @@ export class PageLog {
   }
 
   /** Streams exactly `length` bytes from `body` into the log without buffering them all. */
-  async appendStream(body: Readable, length: number): Promise<{ pos: number; received: number }> {
+  async appendStream(body: Readable, length: number, onChunk?: (chunk: Buffer) => void): Promise<{ pos: number; received: number }> {
     const pos = this.reserve(length);
     let received = 0;
     for await (const chunk of body as AsyncIterable<Buffer>) {
+      onChunk?.(chunk);
       const room = Math.max(0, length - received);
       if (room > 0) await this.write(pos + received, chunk.length > room ? chunk.subarray(0, room) : chunk);
       received += chunk.length;

@@ -22,6 +22,24 @@ import { azureCall } from './errors';
 /** Get Page Ranges answers at most 10,000 ranges a response (docs/azure-behaviour.md#listing-page-ranges-and-diffs). */
 const MAX_RANGES_PER_PAGE = 10_000;
 
+/** How many answers with no ranges but a marker, one after another, a managed-disk diff accepts at one position. */
+const MAX_EMPTY_PAGES_IN_A_ROW = 12;
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 export interface DataPlaneOptions {
   /** HTTPS agent for every request (the emulator's: trusts its CA; a larger socket pool for copies). */
   readonly agent?: Agent;
@@ -108,15 +126,20 @@ class PageBlobSource implements PageSource {
   }
 
   /**
-   * The SDK's getPageRangesDiffForManagedDisks sends one request and drops NextMarker paging
-   * (docs/azure-behaviour.md#the-storage-sdks-traps), so a truncated answer is continued by moving the window start past
-   * the last range returned; results are in offset order, so nothing is skipped or repeated.
+   * The SDK's getPageRangesDiffForManagedDisks sends one request and cannot send a marker
+   * (docs/azure-behaviour.md#the-storage-sdks-traps). A listing is over only when an answer has no
+   * NextMarker, and an answer may hold fewer ranges than asked, even none
+   * (docs/azure-behaviour.md#listing-page-ranges-and-diffs). Ranges come in offset order, so a cut-short
+   * answer is continued from the window position: past the last range returned, or, after an answer
+   * with no ranges, from the same position again. Answers that keep coming back empty with a marker
+   * end the diff with an error rather than a silently shorter list.
    */
   async *#managedDiskDiff(previous: PageBlobSource, window: ByteWindow, options?: OperationOptions): AsyncIterable<DiffRange> {
     const prevUrl = previous.url;
     if (!prevUrl) throw new DiskDeltaError('The previous snapshot has no readable URL.', 'NoAccessSas');
     const end = window.offset + window.length;
     let start = window.offset;
+    let emptyInARow = 0;
     while (start < end) {
       const response = await azureCall('Listing changed ranges', () =>
         this.reader.getPageRangesDiffForManagedDisks(start, end - start, prevUrl.reveal(), { abortSignal: options?.signal }),
@@ -128,7 +151,20 @@ class PageBlobSource implements PageSource {
       );
       yield* ranges;
       const marker = (response as { continuationToken?: string }).continuationToken;
-      if (!marker || ranges.length === 0) return;
+      if (!marker) return;
+      if (ranges.length === 0) {
+        emptyInARow += 1;
+        if (emptyInARow >= MAX_EMPTY_PAGES_IN_A_ROW) {
+          throw new DiskDeltaError(
+            `Listing changed ranges: Azure answered ${emptyInARow} times in a row with no ranges and a continuation marker at byte ${start}, and the storage SDK cannot send that marker back; the diff would be incomplete.`,
+            'IncompleteDiffListing',
+            'Run the command again later; if it keeps failing, diff a smaller window of the disk.',
+          );
+        }
+        await pause(Math.min(2_000, 100 * 2 ** emptyInARow), options?.signal);
+        continue;
+      }
+      emptyInARow = 0;
       const last = ranges[ranges.length - 1]!;
       start = last.offset + last.length;
     }

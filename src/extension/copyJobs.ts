@@ -285,11 +285,14 @@ export class CopyJobs implements vscode.Disposable {
       const at = blobSnapshotTime(snapshotUrl);
       const moved = result.summaries.reduce((n, s) => n + s.bytesCopied, 0);
       const seconds = result.summaries.reduce((n, s) => n + s.seconds, 0);
+      const relayed = result.summaries.reduce((n, s) => n + s.bytesRelayed, 0);
       const verified = settings.verify() === 'none' ? '' : ', verified';
+      // The target refused to copy from the source's URL: those bytes passed through this machine.
+      const through = relayed > 0 ? ` (${formatBytes(relayed)} of it through this machine)` : '';
       const text =
         result.status === 'upToDate'
           ? `${family.sourceName} was already up to date in ${where}${at ? `, blob snapshot ${at}` : ''}.`
-          : `Copied ${countOf(result.summaries.length, 'snapshot')} of ${family.sourceName} to ${where}, blob snapshot ${at ?? 'unknown'}: ${formatBytes(moved)} moved in ${formatDuration(seconds * 1000)}${verified}.`;
+          : `Copied ${countOf(result.summaries.length, 'snapshot')} of ${family.sourceName} to ${where}, blob snapshot ${at ?? 'unknown'}: ${formatBytes(moved)} moved${through} in ${formatDuration(seconds * 1000)}${verified}.`;
       this.log.info(`${text}${snapshotUrl ? ` ${snapshotUrl}` : ''}`);
       this.#offerEnd(text, familyId, snapshotUrl);
     } catch (error) {

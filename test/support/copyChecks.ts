@@ -20,6 +20,7 @@ export const MAX_CHUNK = 4 * MiB;
 export interface CopySummaryJson {
   bytesCopied: number;
   bytesCleared: number;
+  bytesRelayed: number;
   requests: number;
   retries: number;
   seconds: number;
@@ -27,7 +28,7 @@ export interface CopySummaryJson {
   importedResourceId: string | null;
 }
 
-export const SUMMARY_FIELDS = ['bytesCleared', 'bytesCopied', 'importedResourceId', 'requests', 'retries', 'seconds', 'targetBlobSnapshotUrl'];
+export const SUMMARY_FIELDS = ['bytesCleared', 'bytesCopied', 'bytesRelayed', 'importedResourceId', 'requests', 'retries', 'seconds', 'targetBlobSnapshotUrl'];
 
 /** The last non-empty line of stdout, parsed: the summary contract of `copy --json`. */
 export function lastJsonLine<T>(stdout: string): T {
@@ -37,7 +38,7 @@ export function lastJsonLine<T>(stdout: string): T {
 
 export function assertSummaryShape(s: CopySummaryJson): void {
   assert.deepEqual(Object.keys(s).sort(), SUMMARY_FIELDS, 'summary fields');
-  for (const k of ['bytesCopied', 'bytesCleared', 'requests', 'retries', 'seconds'] as const) assert.equal(typeof s[k], 'number', k);
+  for (const k of ['bytesCopied', 'bytesCleared', 'bytesRelayed', 'requests', 'retries', 'seconds'] as const) assert.equal(typeof s[k], 'number', k);
   assert.match(s.targetBlobSnapshotUrl, /^https:\/\/[^?]+\?snapshot=[^&]+$/, 'a blob snapshot URL');
   assert.doesNotMatch(s.targetBlobSnapshotUrl, /sig=/, 'no SAS in the URL');
 }

@@ -65,7 +65,7 @@ void describe('ChainCopy', () => {
     assert.ok(result.summaries.slice(1).some((x) => x.bytesCleared > 0));
     assert.equal(s.azure.activeGrants().length, 0);
     for (const summary of result.summaries) {
-      assert.deepEqual(Object.keys(summary).sort(), ['bytesCleared', 'bytesCopied', 'importedResourceId', 'requests', 'retries', 'seconds', 'targetBlobSnapshotUrl']);
+      assert.deepEqual(Object.keys(summary).sort(), ['bytesCleared', 'bytesCopied', 'bytesRelayed', 'importedResourceId', 'requests', 'retries', 'seconds', 'targetBlobSnapshotUrl']);
       assert.doesNotMatch(summary.targetBlobSnapshotUrl, /sig=/);
     }
   });
@@ -179,11 +179,16 @@ void describe('ChainCopy', () => {
   void it('falls back to read + Put Page when the target refuses the source URL (409 CopySourceCannotBeIncrementalCopyBlob)', async () => {
     const s = scenario({ refuseFromUrl: true });
     const notices: CopyNotice[] = [];
-    const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ onNotice: (n) => notices.push(n) }));
+    const events: CopyProgress[] = [];
+    const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ onNotice: (n) => notices.push(n), onProgress: (p) => events.push(p) }));
     assert.equal(result.status, 'completed');
     assertIdenticalCopies(s);
     assert.ok(notices.some((n) => n.code === 'SourceRefusedFromUrl'));
     assert.ok(s.azure.writes.every((w) => w.kind !== 'fromUrl'));
+    // Every byte passed through this process, and the summaries and progress say how many.
+    for (const summary of result.summaries) assert.equal(summary.bytesRelayed, summary.bytesCopied);
+    assert.ok(result.summaries.some((summary) => summary.bytesRelayed > 0));
+    assert.ok(events.some((e) => e.bytesRelayed > 0), 'progress counts the relayed bytes');
   });
 
   void it('reports progress through every phase with monotonic bytes', async () => {

@@ -35,7 +35,7 @@ function scenario(): Scenario & { stateDirectory: string } {
 }
 
 function progress(p: Partial<CopyProgress> & Pick<CopyProgress, 'phase' | 'snapshotIndex' | 'snapshotCount'>): CopyProgress {
-  return { bytesDone: 0, bytesTotal: 0, bytesTotalIsEstimate: true, rangesDone: 0, requests: 0, retries: 0, bytesPerSecond: 0, etaSeconds: undefined, ...p };
+  return { bytesDone: 0, bytesTotal: 0, bytesTotalIsEstimate: true, rangesDone: 0, requests: 0, retries: 0, bytesRelayed: 0, bytesPerSecond: 0, etaSeconds: undefined, ...p };
 }
 
 void describe('prepareDifferentialCopy', () => {

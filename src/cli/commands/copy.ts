@@ -32,7 +32,9 @@ export interface CopyOptions {
 
 
 function summaryLine(s: SnapshotCopySummary): string {
-  return `copied ${formatBytes(s.bytesCopied)}, cleared ${formatBytes(s.bytesCleared)} in ${s.requests} requests (${s.retries} retries), ${formatDuration(s.seconds * 1000)}`;
+  // Data relayed through this machine costs its bandwidth (and egress from the source region): say so.
+  const relayed = s.bytesRelayed > 0 ? ` (${formatBytes(s.bytesRelayed)} of it read and written through this machine: the target refused to copy from the source's URL)` : '';
+  return `copied ${formatBytes(s.bytesCopied)}${relayed}, cleared ${formatBytes(s.bytesCleared)} in ${s.requests} requests (${s.retries} retries), ${formatDuration(s.seconds * 1000)}`;
 }
 
 export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void> {
@@ -89,6 +91,7 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
         last = {
           bytesCopied: 0,
           bytesCleared: 0,
+          bytesRelayed: 0,
           requests: 0,
           retries: 0,
           seconds: 0,
@@ -111,6 +114,7 @@ function normalise(s: SnapshotCopySummary) {
   return {
     bytesCopied: s.bytesCopied,
     bytesCleared: s.bytesCleared,
+    bytesRelayed: s.bytesRelayed,
     requests: s.requests,
     retries: s.retries,
     seconds: s.seconds,

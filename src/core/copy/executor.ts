@@ -99,6 +99,39 @@ interface PrefetchState extends StepPrefetch {
   readonly meter: ProgressMeter;
 }
 
+/**
+ * Page data held in memory at once when pages are read and written by this machine (Put Page From URL
+ * refused): 16 chunks of 4 MiB keep a copy's memory well bounded at any concurrency.
+ */
+const RELAY_BUDGET_BYTES = 64 * 1024 * 1024;
+
+/** A count of bytes handed out first come, first served; each taker gives back what it took. */
+class ByteBudget {
+  #free: number;
+  readonly #waiting: Array<{ bytes: number; resolve: () => void }> = [];
+  constructor(readonly capacity: number) {
+    this.#free = capacity;
+  }
+
+  take(bytes: number): Promise<void> {
+    const n = Math.min(bytes, this.capacity);
+    if (this.#waiting.length === 0 && this.#free >= n) {
+      this.#free -= n;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiting.push({ bytes: n, resolve }));
+  }
+
+  give(bytes: number): void {
+    this.#free += Math.min(bytes, this.capacity);
+    while (this.#waiting.length > 0 && this.#free >= this.#waiting[0]!.bytes) {
+      const next = this.#waiting.shift()!;
+      this.#free -= next.bytes;
+      next.resolve();
+    }
+  }
+}
+
 /** Operations listed ahead of their step, at most (a few MiB of memory). */
 const PREFETCH_OPS = 4096;
 
@@ -177,6 +210,7 @@ export class CopyExecutor {
   readonly #random: () => number;
   readonly #abandoned = new Set<Promise<unknown>>();
   readonly #pacer: BlobPacer | undefined;
+  readonly #relayBudget = new ByteBudget(RELAY_BUDGET_BYTES);
   #targetState: TargetState | undefined;
 
   constructor(
@@ -303,6 +337,7 @@ export class CopyExecutor {
         summary: {
           bytesCopied: meter.bytesCopied,
           bytesCleared: meter.bytesCleared,
+          bytesRelayed: meter.bytesRelayed,
           requests: meter.requests,
           retries: meter.retries,
           seconds: meter.seconds(),
@@ -513,15 +548,22 @@ export class CopyExecutor {
             } catch (error) {
               if (classifyError(error).kind !== 'sourceRefused') throw error;
               if (!fromUrlRefused) {
-                this.#notice(ctx.snapshotIndex, 'SourceRefusedFromUrl', `The target refused to copy from ${plan.source.name} by URL (CopySourceCannotBeIncrementalCopyBlob); reading and writing the pages instead.`);
+                this.#notice(ctx.snapshotIndex, 'SourceRefusedFromUrl', `The target refused to copy from ${plan.source.name} by URL (CopySourceCannotBeIncrementalCopyBlob); the pages are read and written through this machine instead (its bandwidth; bytesRelayed counts them).`);
               }
               fromUrlRefused = true;
               viaUrl = false;
             }
           }
           if (!viaUrl) {
-            const data = await this.#request(meter, [source], (signal) => source.source().read(op.offset, op.length, { signal }), false);
-            await this.#request(meter, [], (signal) => target.putPages(op.offset, data, { signal }), true, data.length);
+            // The pages pass through this machine: the bytes held at once are bounded, whatever the concurrency.
+            await this.#relayBudget.take(op.length);
+            try {
+              const data = await this.#request(meter, [source], (signal) => source.source().read(op.offset, op.length, { signal }), false);
+              await this.#request(meter, [], (signal) => target.putPages(op.offset, data, { signal }), true, data.length);
+            } finally {
+              this.#relayBudget.give(op.length);
+            }
+            meter.bytesRelayed += op.length;
           }
           await finish(op);
           meter.bytesCopied += op.length;

@@ -20,6 +20,12 @@ export interface CopyProgress {
   readonly rangesDone: number;
   readonly requests: number;
   readonly retries: number;
+  /**
+   * Bytes read from the source and written to the target through this machine, because the target refused
+   * to copy them from the source's URL (docs/azure-behaviour.md#put-page-from-url-sources); 0 when Azure
+   * copied everything server-side.
+   */
+  readonly bytesRelayed: number;
   /** Smoothed over recent seconds. */
   readonly bytesPerSecond: number;
   readonly etaSeconds: number | undefined;
@@ -39,6 +45,8 @@ export interface CopyNotice {
 export interface SnapshotCopySummary {
   readonly bytesCopied: number;
   readonly bytesCleared: number;
+  /** Of `bytesCopied`, those that passed through this machine (read, then written) instead of being copied by URL. */
+  readonly bytesRelayed: number;
   readonly requests: number;
   readonly retries: number;
   readonly seconds: number;
@@ -61,6 +69,8 @@ export class ProgressMeter {
   retries = 0;
   bytesCopied = 0;
   bytesCleared = 0;
+  /** Bytes read from the source and written by this machine (Put Page From URL refused). */
+  bytesRelayed = 0;
   /** Bytes of operations a journal showed done, skipped by this run. */
   bytesSkipped = 0;
   #rate = 0;
@@ -115,6 +125,7 @@ export class ProgressMeter {
       rangesDone: this.rangesDone,
       requests: this.requests,
       retries: this.retries,
+      bytesRelayed: this.bytesRelayed,
       bytesPerSecond: rate,
       etaSeconds: left === 0 ? 0 : rate > 0 ? left / rate : undefined,
     });
@@ -152,6 +163,8 @@ export interface OverallProgress {
   readonly etaIsLowerBound: boolean;
   readonly requests: number;
   readonly retries: number;
+  /** Bytes read from the source and written by this machine because the target refused to copy by URL. */
+  readonly bytesRelayed: number;
 }
 
 interface StepFigures {
@@ -160,6 +173,7 @@ interface StepFigures {
   final: boolean;
   requests: number;
   retries: number;
+  bytesRelayed: number;
 }
 
 /**
@@ -186,7 +200,14 @@ export class CopyProgressTracker {
   }
 
   update(p: CopyProgress): OverallProgress {
-    const step: StepFigures = { bytesDone: p.bytesDone, bytesTotal: Math.max(p.bytesTotal, p.bytesDone), final: !p.bytesTotalIsEstimate, requests: p.requests, retries: p.retries };
+    const step: StepFigures = {
+      bytesDone: p.bytesDone,
+      bytesTotal: Math.max(p.bytesTotal, p.bytesDone),
+      final: !p.bytesTotalIsEstimate,
+      requests: p.requests,
+      retries: p.retries,
+      bytesRelayed: p.bytesRelayed,
+    };
     this.#steps[p.snapshotIndex] = step;
     // Steps before the current one are over: what they listed is all they had.
     for (let i = 0; i < p.snapshotIndex; i += 1) {
@@ -237,6 +258,7 @@ export class CopyProgressTracker {
       etaIsLowerBound: !totalIsFinal && unknown,
       requests: sum((s) => s.requests),
       retries: sum((s) => s.retries),
+      bytesRelayed: sum((s) => s.bytesRelayed),
     };
     return this.#last;
   }
@@ -281,6 +303,8 @@ export function formatCopyProgress(o: OverallProgress, extra?: { requests?: bool
     if (o.etaSeconds !== undefined) parts.push(`${o.etaIsLowerBound ? 'at least ' : ''}${formatDuration(o.etaSeconds * 1000)} left`);
   }
   if (extra?.requests) parts.push(`${countOf(o.requests, 'request')}, ${countOf(o.retries, 'retry', 'retries')}`);
+  // The target refused to copy from the source's URL: these bytes cost this machine's bandwidth.
+  if (o.bytesRelayed > 0) parts.push(`${formatBytes(o.bytesRelayed)} through this machine`);
   return [head, ...parts].join(' · ');
 }
 
