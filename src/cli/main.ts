@@ -6,6 +6,7 @@ import { accessRevokeCommand, restoreCommand, snapshotCreateCommand, snapshotDel
 import { diffCommand } from './commands/diff';
 import { exportCommand, type ExportOptions } from './commands/export';
 import { copyCommand, type CopyOptions } from './commands/copy';
+import { registerProtectCommands } from './commands/protect';
 import { isAbortError } from '../core/ports';
 
 const abort = new AbortController();
@@ -124,6 +125,8 @@ program
   .option('--native', 'use Azure CopyStart instead of the differential engine')
   .option('--target-region <region>', 'with --native: the target region')
   .action(run((ctx, o: CopyOptions) => copyCommand(ctx, o)));
+
+registerProtectCommands(program, () => openContext(program.opts<GlobalOptions>(), abort.signal));
 
 async function main(): Promise<number> {
   try {
