@@ -15,6 +15,7 @@ import {
   type RangeOut,
 } from './extentMap';
 import { readExtents } from './pageLog';
+import { afterWrite, checkConditions, checkOptionalLease, checkWriteLease, leaseHeaders, leaseOperation, leaseProperties, LeaseError, type Leasable } from './leases';
 import type { AccessGrant, Container, ManagedDisk, ManagedSnapshot, PageBlob, StorageAccountState } from './state';
 
 const MAX_PAGE_WRITE = 4 * 1024 * 1024;
@@ -47,6 +48,12 @@ export function sendStorageError(req: IncomingMessage, res: ServerResponse, err:
     return;
   }
   const requestId = crypto.randomUUID();
+  if (err.status === 304) {
+    // Azure's 304 carries the error code in a header and nothing else (docs/azure-behaviour.md#conditional-requests-and-leases).
+    res.writeHead(304, { 'x-ms-error-code': err.code, 'x-ms-request-id': requestId, 'x-ms-version': String(req.headers['x-ms-version'] ?? DEFAULT_VERSION), ...err.headers });
+    res.end();
+    return;
+  }
   const body =
     req.method === 'HEAD'
       ? ''
@@ -77,6 +84,10 @@ interface BlobView {
   readonly contentType: string;
   readonly familyId?: string;
   readonly snapshot?: string;
+  /** the blob whose lease governs this view (storage-account base blobs only) */
+  readonly leased?: Leasable;
+  /** a managed snapshot's blob reads as the completed incremental copy Azure made of it */
+  readonly incrementalCopy?: { id: string; completed: number; destinationSnapshot: string };
   touch(): void;
 }
 
@@ -123,9 +134,11 @@ function blobView(ctx: EmulatorContext, account: string, container: string, blob
       return blob.sequenceNumber;
     },
     contentType: blob.contentType,
+    leased: blob,
     touch() {
       blob.lastModified = ctx.now();
       blob.etag = `"0x${crypto.randomBytes(7).toString('hex').toUpperCase()}"`;
+      afterWrite(blob, ctx.now());
       ctx.markDirty();
     },
   };
@@ -150,13 +163,15 @@ function managedView(ctx: EmulatorContext, grant: AccessGrant): BlobView {
       contentType: 'application/octet-stream',
       familyId: s.familyId,
       snapshot: grant.snapshotTime,
+      incrementalCopy: { id: s.uniqueId, completed: s.timeCreated, destinationSnapshot: grant.snapshotTime ?? new Date(s.timeCreated).toISOString() },
       touch() {},
     };
   }
   const d = ctx.state.disks[grant.resourceId];
   if (!d) throw new StorageError(404, 'BlobNotFound', 'The specified blob does not exist.');
   const disk: ManagedDisk = d;
-  let etag = `"0x${crypto.randomBytes(7).toString('hex').toUpperCase()}"`;
+  disk.blobEtag ??= newEtag();
+  disk.blobLastModified ??= disk.timeCreated;
   return {
     key,
     account: grant.account,
@@ -167,15 +182,18 @@ function managedView(ctx: EmulatorContext, grant: AccessGrant): BlobView {
       return disk.extents;
     },
     get etag() {
-      return etag;
+      return disk.blobEtag!;
     },
-    lastModified: ctx.now(),
+    get lastModified() {
+      return disk.blobLastModified!;
+    },
     created: disk.timeCreated,
     sequenceNumber: 0,
     contentType: 'application/octet-stream',
     familyId: disk.familyId,
     touch() {
-      etag = `"0x${crypto.randomBytes(7).toString('hex').toUpperCase()}"`;
+      disk.blobEtag = newEtag();
+      disk.blobLastModified = ctx.now();
       ctx.markDirty();
     },
   };
@@ -374,6 +392,7 @@ function classify(req: IncomingMessage, url: URL, hasContainer: boolean, hasBlob
     if (comp === 'properties') return { name: 'SetBlobProperties', need: 'w', blobLevel: true };
     if (comp === 'metadata') return { name: 'SetBlobMetadata', need: 'w', blobLevel: true };
     if (comp === 'snapshot') return { name: 'SnapshotBlob', need: 'c', blobLevel: true };
+    if (comp === 'lease') return { name: 'LeaseBlob', need: 'w', blobLevel: true };
     if (!comp) return { name: 'PutBlob', need: 'c', blobLevel: true };
   }
   if (method === 'GET' && comp === 'pagelist') {
@@ -400,6 +419,9 @@ export async function handleBlobRequest(ctx: EmulatorContext, req: IncomingMessa
   const accountName = decodeURIComponent(parts[0] ?? '');
   const containerName = decodeURIComponent(parts[1] ?? '');
   const blobName = parts.slice(2).map(decodeURIComponent).join('/');
+  // Azure echoes the client's request id on every answer, errors included.
+  const clientRequestId = req.headers['x-ms-client-request-id'];
+  if (typeof clientRequestId === 'string' && clientRequestId.length <= 1024) res.setHeader('x-ms-client-request-id', clientRequestId);
   try {
     const op = classify(req, url, containerName !== '', blobName !== '');
     ctx.countRequest(op.name);
@@ -435,9 +457,9 @@ export async function handleBlobRequest(ctx: EmulatorContext, req: IncomingMessa
     if (grant) await managedOperation(ctx, req, res, url, op, managedView(ctx, grant));
     else await accountOperation(ctx, req, res, url, op, account!, containerName, blobName);
   } catch (err) {
-    if (err instanceof StorageError) {
+    if (err instanceof StorageError || err instanceof LeaseError) {
       await drainIfUnread(req);
-      sendStorageError(req, res, err);
+      sendStorageError(req, res, err instanceof LeaseError ? new StorageError(err.status, err.code, err.message) : err);
     } else throw err;
   }
 }
@@ -574,10 +596,21 @@ async function accountOperation(
   const blob = container.blobs[blobName];
   if (!blob) throw new StorageError(404, 'BlobNotFound', 'The specified blob does not exist.');
   const snapshot = q.get('snapshot') ?? undefined;
+  const now = ctx.now();
+  if (snapshot === undefined) checkConditions(req, blob.etag, blob.lastModified);
   switch (op.name) {
     case 'DeleteBlob':
+      if (snapshot === undefined) checkWriteLease(blob, req, now);
       return deleteBlob(ctx, req, res, container, blob, snapshot);
+    case 'LeaseBlob': {
+      if (snapshot !== undefined) throw new StorageError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
+      const answer = leaseOperation(blob, req, now, () => crypto.randomUUID());
+      ctx.markDirty();
+      return sendEmpty(req, res, answer.status, { etag: blob.etag, 'last-modified': httpDate(blob.lastModified), ...answer.headers });
+    }
     case 'SnapshotBlob': {
+      // Snapshot Blob takes a lease id optionally; a wrong one is refused (docs/azure-behaviour.md#conditional-requests-and-leases).
+      checkOptionalLease(blob, req, now);
       const taken = new Set(blob.snapshots.map((s) => s.snapshot));
       const ts = snapshotTimestamp(ctx, taken);
       blob.snapshots.push({ snapshot: ts, size: blob.size, extents: blob.extents.slice(), created: ctx.now() });
@@ -586,6 +619,7 @@ async function accountOperation(
     }
     case 'SetBlobProperties': {
       if (snapshot) throw new StorageError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
+      checkWriteLease(blob, req, now);
       const len = req.headers['x-ms-blob-content-length'];
       if (len !== undefined) {
         const size = Number(len);
@@ -601,12 +635,17 @@ async function accountOperation(
       return sendEmpty(req, res, 200, { etag: blob.etag, 'last-modified': httpDate(blob.lastModified), 'x-ms-blob-sequence-number': String(blob.sequenceNumber) });
     }
     case 'SetBlobMetadata': {
+      checkWriteLease(blob, req, now);
       blob.metadata = metadataFrom(req);
       blobView(ctx, account.name, container.name, blob).touch();
       return sendEmpty(req, res, 200, { etag: blob.etag, 'last-modified': httpDate(blob.lastModified) });
     }
   }
   const view = blobView(ctx, account.name, container.name, blob, snapshot);
+  if (snapshot !== undefined) checkConditions(req, view.etag, view.lastModified);
+  if (op.need === 'r') {
+    if (snapshot === undefined) checkOptionalLease(blob, req, now);
+  } else if (snapshot === undefined) checkWriteLease(blob, req, now);
   if (op.name === 'GetBlobProperties' || op.name === 'GetBlob') {
     return readBlob(ctx, req, res, view, op.name === 'GetBlob', blob.metadata);
   }
@@ -647,10 +686,16 @@ async function putBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerRe
   }
   await drain(req);
   const existing = container.blobs[name];
-  if (existing && existing.snapshots.length > 0) {
-    // Azure keeps snapshots of an overwritten blob.
-  }
   const now = ctx.now();
+  if (existing) {
+    if (req.headers['if-none-match'] === '*') throw new StorageError(409, 'BlobAlreadyExists', 'The specified blob already exists.');
+    checkConditions(req, existing.etag, existing.lastModified);
+    checkWriteLease(existing, req, now);
+  } else if (req.headers['if-match'] !== undefined) {
+    throw new StorageError(412, 'ConditionNotMet', 'The condition specified using HTTP conditional header(s) is not met.');
+  } else if (req.headers['x-ms-lease-id']) {
+    throw new StorageError(412, 'LeaseNotPresentWithBlobOperation', 'There is currently no lease on the blob.');
+  }
   const blob: PageBlob = {
     name,
     size,
@@ -661,7 +706,9 @@ async function putBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerRe
     sequenceNumber: Number(req.headers['x-ms-blob-sequence-number'] ?? 0),
     contentType: String(req.headers['x-ms-blob-content-type'] ?? 'application/octet-stream'),
     metadata: metadataFrom(req),
+    // Azure keeps the snapshots and the lease of an overwritten blob.
     snapshots: existing?.snapshots ?? [],
+    lease: existing?.lease,
   };
   container.blobs[name] = blob;
   ctx.markDirty();
@@ -700,8 +747,13 @@ function listBlobs(ctx: EmulatorContext, req: IncomingMessage, res: ServerRespon
     xml: string;
   }
   const rows: Row[] = [];
-  const props = (size: number, created: number, modified: number, etag: string, seq: number, ct: string): string =>
-    `<Properties><Creation-Time>${httpDate(created)}</Creation-Time><Last-Modified>${httpDate(modified)}</Last-Modified><Etag>${etag}</Etag><Content-Length>${size}</Content-Length><Content-Type>${xmlEscape(ct)}</Content-Type><x-ms-blob-sequence-number>${seq}</x-ms-blob-sequence-number><BlobType>PageBlob</BlobType><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><ServerEncrypted>true</ServerEncrypted></Properties>`;
+  const now = ctx.now();
+  const leaseXml = (b: Leasable | undefined): string => {
+    const p = b ? leaseProperties(b, now) : { status: 'unlocked', state: 'available', duration: undefined };
+    return `<LeaseStatus>${p.status}</LeaseStatus><LeaseState>${p.state}</LeaseState>${p.duration ? `<LeaseDuration>${p.duration}</LeaseDuration>` : ''}`;
+  };
+  const props = (size: number, created: number, modified: number, etag: string, seq: number, ct: string, leased?: Leasable): string =>
+    `<Properties><Creation-Time>${httpDate(created)}</Creation-Time><Last-Modified>${httpDate(modified)}</Last-Modified><Etag>${etag}</Etag><Content-Length>${size}</Content-Length><Content-Type>${xmlEscape(ct)}</Content-Type><x-ms-blob-sequence-number>${seq}</x-ms-blob-sequence-number><BlobType>PageBlob</BlobType>${leaseXml(leased)}<ServerEncrypted>true</ServerEncrypted></Properties>`;
   for (const b of Object.values(container.blobs)) {
     if (!b.name.startsWith(prefix)) continue;
     const meta = withMetadata ? `<Metadata>${Object.entries(b.metadata).map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`).join('')}</Metadata>` : '';
@@ -710,7 +762,7 @@ function listBlobs(ctx: EmulatorContext, req: IncomingMessage, res: ServerRespon
         rows.push({ sort: `${b.name}\u0000${s.snapshot}`, xml: `<Blob><Name>${xmlEscape(b.name)}</Name><Snapshot>${s.snapshot}</Snapshot>${props(s.size, b.created, s.created, b.etag, b.sequenceNumber, b.contentType)}${meta}</Blob>` });
       }
     }
-    rows.push({ sort: `${b.name}\u0000~`, xml: `<Blob><Name>${xmlEscape(b.name)}</Name>${props(b.size, b.created, b.lastModified, b.etag, b.sequenceNumber, b.contentType)}${meta}</Blob>` });
+    rows.push({ sort: `${b.name}\u0000~`, xml: `<Blob><Name>${xmlEscape(b.name)}</Name>${props(b.size, b.created, b.lastModified, b.etag, b.sequenceNumber, b.contentType, b)}${meta}</Blob>` });
   }
   rows.sort((a, b) => (a.sort < b.sort ? -1 : a.sort > b.sort ? 1 : 0));
   const from = marker ? rows.findIndex((r) => r.sort >= Buffer.from(marker, 'base64url').toString('utf8')) : 0;
@@ -737,9 +789,18 @@ async function readBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
     'x-ms-blob-sequence-number': String(view.sequenceNumber),
     'accept-ranges': 'bytes',
     'x-ms-server-encrypted': 'true',
-    'x-ms-lease-status': 'unlocked',
-    'x-ms-lease-state': 'available',
+    ...(view.leased ? leaseHeaders(view.leased, ctx.now()) : { 'x-ms-lease-status': 'unlocked', 'x-ms-lease-state': 'available' }),
   };
+  if (view.incrementalCopy) {
+    // A managed snapshot's blob is the result of Azure's incremental copy (docs/azure-behaviour.md#page-blobs).
+    const c = view.incrementalCopy;
+    headers['x-ms-incremental-copy'] = 'true';
+    headers['x-ms-copy-status'] = 'success';
+    headers['x-ms-copy-id'] = c.id;
+    headers['x-ms-copy-progress'] = `${view.size}/${view.size}`;
+    headers['x-ms-copy-completion-time'] = httpDate(c.completed);
+    headers['x-ms-copy-destination-snapshot'] = c.destinationSnapshot;
+  }
   for (const [k, v] of Object.entries(metadata)) headers[`x-ms-meta-${k}`] = v;
   if (!withBody) {
     res.writeHead(200, { ...headers, 'content-length': String(view.size) });
@@ -893,6 +954,7 @@ function fetchSourceRange(ctx: EmulatorContext, source: string, start: number, e
 // ---------------------------------------------------------------- managed disk and snapshot SAS
 
 async function managedOperation(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, url: URL, op: Operation, view: BlobView): Promise<void> {
+  checkConditions(req, view.etag, view.lastModified);
   if (op.name === 'GetBlob' || op.name === 'GetBlobProperties') return readBlob(ctx, req, res, view, op.name === 'GetBlob', {});
   if (op.name === 'GetPageRanges' || op.name === 'GetPageRangesDiff') {
     let prev: Extent[] | undefined;

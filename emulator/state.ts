@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Extent } from './extentMap';
+import type { LeaseRecord } from './leases';
 import type { SyntheticSource } from './pageLog';
 
 export interface BlobSnapshot {
@@ -22,6 +23,7 @@ export interface PageBlob {
   contentType: string;
   metadata: Record<string, string>;
   snapshots: BlobSnapshot[];
+  lease?: LeaseRecord;
 }
 
 export interface Container {
@@ -65,6 +67,9 @@ export interface ManagedDisk {
   osType?: string;
   /** creation times of incremental snapshots, for the 7-per-5-minutes rule */
   snapshotTimes: number[];
+  /** ETag and Last-Modified of the page blob behind the disk's SAS; they change with each write */
+  blobEtag?: string;
+  blobLastModified?: number;
 }
 
 export interface ManagedSnapshot {
