@@ -123,7 +123,7 @@ export async function runDrill(
   );
   const drillDiskId = drillDisk.id ?? resourceId(parts.subscriptionId, group, 'Microsoft.Compute', 'disks', name);
   let comparedBytes = 0;
-  let ranges = 0;
+  let ranges: number;
   const mismatches: { offset: number; length: number }[] = [];
   let deleted = false;
   try {

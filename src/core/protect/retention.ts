@@ -6,7 +6,6 @@ import { compareByCreation } from '../families';
 import type { SnapshotInfo } from '../model';
 import { sameResourceId } from '../resourceId';
 import type { TargetPoint } from './ports';
-import { TARGET_METADATA } from '../copy/executor';
 
 /**
  * `source.keep` N: the N newest incremental snapshots of the family stay, and so does the newest copied one
@@ -20,10 +19,24 @@ export function sourceSnapshotsToPrune(family: readonly SnapshotInfo[], keep: nu
   return sorted.filter((s, i) => !kept.has(s.id.toLowerCase()) && i !== lastCopiedIndex && (lastCopiedIndex < 0 || i < lastCopiedIndex));
 }
 
-/** A point's time is its source snapshot's (recorded on the blob snapshot), else the blob snapshot's own. */
+/**
+ * A point's time is its blob snapshot's: taken right after the copy, so never earlier than the source
+ * snapshot (a point is kept a little longer, never pruned early).
+ */
 export function pointTime(p: TargetPoint): number {
-  const recorded = Date.parse(p.metadata[TARGET_METADATA.timeCreated] ?? '');
-  return Number.isNaN(recorded) ? Date.parse(p.snapshot) : recorded;
+  return Date.parse(p.snapshot);
+}
+
+/** An imported managed snapshot or disk of a family, with its creation time. */
+export interface ImportedPoint {
+  readonly id: string;
+  readonly timeCreated: string;
+}
+
+/** The same rule for imported resources: beyond the N newest, or older than maxAge, never the newest. */
+export function importsToPrune(imports: readonly ImportedPoint[], keep: number | undefined, maxAgeSeconds: number | undefined, now: Date): ImportedPoint[] {
+  const asPoints = imports.map((i) => ({ snapshot: i.timeCreated, metadata: { id: i.id } }));
+  return targetPointsToPrune(asPoints, keep, maxAgeSeconds, now).map((p) => ({ id: p.metadata.id, timeCreated: p.snapshot }));
 }
 
 /**

@@ -17,7 +17,7 @@ import { normaliseRegion } from '../copyTargets';
 import { claimFamily } from './claim';
 import type { PolicyFile, ProtectionPolicy } from './policy';
 import type { ProtectionStorage, TargetPoint } from './ports';
-import { sourceSnapshotsToPrune, targetPointsToPrune } from './retention';
+import { importsToPrune, sourceSnapshotsToPrune, targetPointsToPrune, type ImportedPoint } from './retention';
 import { inShard, selectDisks, type Shard } from './selection';
 
 export type DiskAction = 'copied' | 'upToDate' | 'busy' | 'failed';
@@ -132,10 +132,12 @@ export async function resolveScopes(env: ProtectEnvironment, file: PolicyFile, s
   return scopes;
 }
 
+/** One line: Azure's storage messages carry RequestId and Time lines after the first. */
 function errorText(error: unknown): string {
-  if (error instanceof DiskDeltaError) return redact(`${error.code}: ${error.message}${error.hint ? ` ${error.hint}` : ''}`);
+  const firstLine = (text: string) => text.split('\n')[0]!.trim();
+  if (error instanceof DiskDeltaError) return redact(`${error.code}: ${firstLine(error.message)}${error.hint ? ` ${error.hint}` : ''}`);
   const e = error as { message?: string };
-  return redact(e.message ?? String(error));
+  return redact(firstLine(e.message ?? String(error)));
 }
 
 function ageOf(timeCreated: string | undefined, now: Date): number | null {
@@ -346,6 +348,20 @@ class DiskWork {
     return (await this.#targetPlan(blobName, this.env.signal)).length > 0;
   }
 
+  /** This family's imported snapshots or disks (tagged by the copy engine with their family), oldest first. */
+  async #imports(familyId: string | undefined, signal: AbortSignal): Promise<ImportedPoint[]> {
+    const kind = this.policy.target.import;
+    if (kind === 'none' || !familyId) return [];
+    const parts = parseResourceId(this.store.account.id);
+    const group = (this.policy.target.resourceGroup ?? parts.resourceGroup).toLowerCase();
+    const listing = kind === 'disk' ? this.env.compute.listDisks(parts.subscriptionId, { signal }) : this.env.compute.listSnapshots(parts.subscriptionId, { signal });
+    const out: ImportedPoint[] = [];
+    for await (const r of listing as AsyncIterable<{ id: string; resourceGroup: string; timeCreated?: string; tags?: Record<string, string> }>) {
+      if (r.resourceGroup.toLowerCase() === group && r.tags?.diskdelta_family?.toLowerCase() === familyId.toLowerCase() && r.timeCreated) out.push({ id: r.id, timeCreated: r.timeCreated });
+    }
+    return out;
+  }
+
   async #prune(family: readonly SnapshotInfo[], blobName: string | undefined, state: TargetState, signal: AbortSignal): Promise<void> {
     // Without a copied point there is no base to keep safe: nothing is pruned until the first copy is done.
     if (state.lastSnapshot) {
@@ -354,19 +370,15 @@ class DiskWork {
         this.#pruned.source.push(s.id);
       }
     }
-    const account = this.store.account;
+    const r = this.policy.retention;
+    if (r.targetKeep === undefined && r.targetMaxAgeSeconds === undefined) return;
+    for (const i of importsToPrune(await this.#imports(family[0]?.familyId, signal), r.targetKeep, r.targetMaxAgeSeconds, azureNow(this.env.compute))) {
+      if (this.policy.target.import === 'disk') await this.env.compute.deleteDisk(i.id, { signal });
+      else await this.env.compute.deleteSnapshot(i.id, { signal });
+      this.#pruned.target.push(i.id);
+    }
     for (const p of await this.#targetPlan(blobName, signal)) {
-      const source = p.metadata[TARGET_METADATA.snapshot];
-      const imported = source ? importedIdFor(this.policy, account, source) : undefined;
-      if (imported) {
-        const exists = this.policy.target.import === 'disk' ? await this.env.compute.getDisk(imported, { signal }) : await this.env.compute.getSnapshot(imported, { signal });
-        if (exists) {
-          if (this.policy.target.import === 'disk') await this.env.compute.deleteDisk(imported, { signal });
-          else await this.env.compute.deleteSnapshot(imported, { signal });
-          this.#pruned.target.push(imported);
-        }
-      }
-      await this.env.storage.delete({ account, container: this.store.container, blobName: blobName! }, p.snapshot, { signal });
+      await this.env.storage.delete({ account: this.store.account, container: this.store.container, blobName: blobName! }, p.snapshot, { signal });
       this.#pruned.target.push(this.#pointUrl(blobName!, p.snapshot)!);
     }
   }

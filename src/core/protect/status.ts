@@ -6,7 +6,6 @@ import { TARGET_METADATA, targetBlobName } from '../copy';
 import { estimateCost } from '../cost';
 import type { DiskInfo, SnapshotInfo } from '../model';
 import { isAbortError, type PageSource, type PageTarget } from '../ports';
-import { sameResourceId } from '../resourceId';
 import type { PolicyFile } from './policy';
 import { azureNow, resolveScopes, type ProtectEnvironment } from './run';
 import type { Shard } from './selection';
@@ -22,7 +21,7 @@ export interface StatusLine {
   readonly sourcePoints: number;
   /** Blob snapshots of the target blob. */
   readonly targetPoints: number;
-  /** Used size of the source points that have a copy (each point's changed bytes; the first one's allocated bytes). */
+  /** Used size of the source points, estimated from their copies (what each newest copied point added). */
   readonly sourceUsedBytes: number;
   /** Bytes the target points hold: the oldest point's allocated bytes plus each later point's changed bytes. */
   readonly targetBytes: number;
@@ -86,12 +85,14 @@ async function diskStatus(
   account: { name: string; id: string; resourceGroup: string; location: string; blobEndpoint: string } | undefined,
   prices: Prices,
 ): Promise<StatusLine> {
-  const base = { disk: disk.id, policy, rpoSeconds, sourcePoints: family.length };
   const empty = (error?: string): StatusLine => ({
-    ...base,
+    disk: disk.id,
+    policy,
     newestPoint: null,
     ageSeconds: null,
+    rpoSeconds,
     withinRpo: false,
+    sourcePoints: family.length,
     targetPoints: 0,
     sourceUsedBytes: 0,
     targetBytes: 0,
@@ -108,16 +109,20 @@ async function diskStatus(
     const points = await env.storage.list({ account: reader.account, container: reader.container, blobName }, { signal: env.signal });
     const bytes = await pointBytes(blob, points.map((p) => p.snapshot), env.signal);
     const targetBytes = bytes.reduce((a, b) => a + b, 0);
-    const sourceUsedBytes = points.reduce((n, p, i) => (family.some((s) => sameResourceId(s.id, p.metadata[TARGET_METADATA.snapshot])) ? n + bytes[i]! : n), 0);
+    // The newest source points are the newest copied ones: their used sizes are what their copies added.
+    const sourceUsedBytes = bytes.slice(Math.max(0, bytes.length - family.length)).reduce((a, b) => a + b, 0);
     const snapshot = metadata[TARGET_METADATA.lastSnapshot];
     const timeCreated = metadata[TARGET_METADATA.lastTimeCreated];
     const now = azureNow(env.compute);
     const ageSeconds = timeCreated ? Math.max(0, Math.round((now.getTime() - Date.parse(timeCreated)) / 1000)) : null;
     return {
-      ...base,
+      disk: disk.id,
+      policy,
       newestPoint: snapshot && timeCreated ? { snapshot, timeCreated } : null,
       ageSeconds,
+      rpoSeconds,
       withinRpo: ageSeconds !== null && ageSeconds < rpoSeconds,
+      sourcePoints: family.length,
       targetPoints: points.length,
       sourceUsedBytes,
       targetBytes,
