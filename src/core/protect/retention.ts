@@ -21,7 +21,8 @@ export function sourceSnapshotsToPrune(family: readonly SnapshotInfo[], keep: nu
 
 /**
  * A point's time is its blob snapshot's: taken right after the copy, so never earlier than the source
- * snapshot (a point is kept a little longer, never pruned early).
+ * snapshot (a point is kept a little longer, never pruned early). A blob snapshot is named by its time —
+ * docs/azure-behaviour.md#blob-snapshots-as-protected-points.
  */
 export function pointTime(p: TargetPoint): number {
   return Date.parse(p.snapshot);
