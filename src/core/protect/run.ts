@@ -92,6 +92,8 @@ export interface PolicyScope {
   readonly account?: StorageAccountInfo;
   /** Why the target cannot be used (every disk of the policy fails with it). */
   readonly targetProblem?: DiskDeltaError;
+  /** The imported resources in the policy's import group, listed once on first use. */
+  readonly imports?: (signal: AbortSignal | undefined) => Promise<{ id: string; timeCreated: string; family: string }[]>;
 }
 
 export function familyOf(snapshots: readonly SnapshotInfo[], disk: DiskInfo): SnapshotInfo[] {
@@ -127,9 +129,32 @@ export async function resolveScopes(env: ProtectEnvironment, file: PolicyFile, s
       if (isAbortError(error)) throw error;
       targetProblem = error instanceof DiskDeltaError ? error : new DiskDeltaError(String(error), 'TargetAccountNotFound');
     }
-    scopes.push({ policy, disks: selected, families, ...(account ? { account } : {}), ...(targetProblem ? { targetProblem } : {}) });
+    scopes.push({ policy, disks: selected, families, ...(account ? { account } : {}), ...(targetProblem ? { targetProblem } : {}), ...(account ? { imports: importListing(env, policy, account) } : {}) });
   }
   return scopes;
+}
+
+function importListing(env: ProtectEnvironment, policy: ProtectionPolicy, account: StorageAccountInfo): NonNullable<PolicyScope['imports']> {
+  let listed: Promise<{ id: string; timeCreated: string; family: string }[]> | undefined;
+  return (signal) => {
+    if (!listed) {
+      const parts = parseResourceId(account.id);
+      const group = (policy.target.resourceGroup ?? parts.resourceGroup).toLowerCase();
+      const kind = policy.target.import;
+      listed = (async () => {
+        const listing = kind === 'disk' ? env.compute.listDisks(parts.subscriptionId, { signal }) : env.compute.listSnapshots(parts.subscriptionId, { signal });
+        const out: { id: string; timeCreated: string; family: string }[] = [];
+        for await (const r of listing as AsyncIterable<{ id: string; resourceGroup: string; timeCreated?: string; tags?: Record<string, string> }>) {
+          const family = r.tags?.diskdelta_family;
+          if (r.resourceGroup.toLowerCase() === group && family && r.timeCreated) out.push({ id: r.id, timeCreated: r.timeCreated, family: family.toLowerCase() });
+        }
+        return out;
+      })();
+      // A failed listing is retried by the next disk that needs it.
+      listed.catch(() => (listed = undefined));
+    }
+    return listed;
+  };
 }
 
 /** One line: Azure's storage messages carry RequestId and Time lines after the first. */
@@ -269,7 +294,8 @@ class DiskWork {
         copied = { point, result };
         state = await readTarget(this.reader.blob(blobName), workSignal);
       }
-      await this.#prune(family, blobName, state, workSignal);
+      const created = (copied?.result.summaries ?? []).flatMap((x) => (x.importedResourceId ? [x.importedResourceId] : []));
+      await this.#prune(family, blobName, state, workSignal, created);
       const last = copied?.result.summaries[copied.result.summaries.length - 1];
       return this.#outcome(copied ? 'copied' : 'upToDate', {
         snapshot: state.lastSnapshot ?? null,
@@ -348,21 +374,24 @@ class DiskWork {
     return (await this.#targetPlan(blobName, this.env.signal)).length > 0;
   }
 
-  /** This family's imported snapshots or disks (tagged by the copy engine with their family), oldest first. */
-  async #imports(familyId: string | undefined, signal: AbortSignal): Promise<ImportedPoint[]> {
+  /**
+   * This family's imported snapshots or disks (tagged by the copy engine with their family), from one listing
+   * of the target subscription per policy and run, plus what this run imported for the disk.
+   */
+  async #imports(familyId: string | undefined, created: readonly string[], signal: AbortSignal): Promise<ImportedPoint[]> {
     const kind = this.policy.target.import;
     if (kind === 'none' || !familyId) return [];
-    const parts = parseResourceId(this.store.account.id);
-    const group = (this.policy.target.resourceGroup ?? parts.resourceGroup).toLowerCase();
-    const listing = kind === 'disk' ? this.env.compute.listDisks(parts.subscriptionId, { signal }) : this.env.compute.listSnapshots(parts.subscriptionId, { signal });
-    const out: ImportedPoint[] = [];
-    for await (const r of listing as AsyncIterable<{ id: string; resourceGroup: string; timeCreated?: string; tags?: Record<string, string> }>) {
-      if (r.resourceGroup.toLowerCase() === group && r.tags?.diskdelta_family?.toLowerCase() === familyId.toLowerCase() && r.timeCreated) out.push({ id: r.id, timeCreated: r.timeCreated });
+    const all = await this.scope.imports!(signal);
+    const mine = all.filter((r) => r.family === familyId.toLowerCase()).map(({ id, timeCreated }) => ({ id, timeCreated }));
+    for (const id of created) {
+      if (mine.some((m) => sameResourceId(m.id, id))) continue;
+      const r = kind === 'disk' ? await this.env.compute.getDisk(id, { signal }) : await this.env.compute.getSnapshot(id, { signal });
+      if (r?.timeCreated) mine.push({ id: r.id, timeCreated: r.timeCreated });
     }
-    return out;
+    return mine;
   }
 
-  async #prune(family: readonly SnapshotInfo[], blobName: string | undefined, state: TargetState, signal: AbortSignal): Promise<void> {
+  async #prune(family: readonly SnapshotInfo[], blobName: string | undefined, state: TargetState, signal: AbortSignal, created: readonly string[] = []): Promise<void> {
     // Without a copied point there is no base to keep safe: nothing is pruned until the first copy is done.
     if (state.lastSnapshot) {
       for (const s of sourceSnapshotsToPrune(family, this.policy.retention.sourceKeep, state.lastSnapshot)) {
@@ -372,7 +401,7 @@ class DiskWork {
     }
     const r = this.policy.retention;
     if (r.targetKeep === undefined && r.targetMaxAgeSeconds === undefined) return;
-    for (const i of importsToPrune(await this.#imports(family[0]?.familyId, signal), r.targetKeep, r.targetMaxAgeSeconds, azureNow(this.env.compute))) {
+    for (const i of importsToPrune(await this.#imports(family[0]?.familyId, created, signal), r.targetKeep, r.targetMaxAgeSeconds, azureNow(this.env.compute))) {
       if (this.policy.target.import === 'disk') await this.env.compute.deleteDisk(i.id, { signal });
       else await this.env.compute.deleteSnapshot(i.id, { signal });
       this.#pruned.target.push(i.id);
