@@ -155,3 +155,15 @@ void describe('the claim on a family', () => {
     assert.match(lockBlobName(d), /^a-[0-9a-f]{8}\.lock$/);
   });
 });
+
+void describe('RPO badges', () => {
+  void it('within, at risk from three quarters of the RPO, breached at the RPO or without a point', async () => {
+    const { rpoBadge } = await import('../../src/core/protect');
+    assert.equal(rpoBadge(0, 3600), 'within');
+    assert.equal(rpoBadge(2699, 3600), 'within');
+    assert.equal(rpoBadge(2700, 3600), 'atRisk');
+    assert.equal(rpoBadge(3599, 3600), 'atRisk');
+    assert.equal(rpoBadge(3600, 3600), 'breached');
+    assert.equal(rpoBadge(null, 3600), 'breached');
+  });
+});

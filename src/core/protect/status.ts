@@ -141,3 +141,14 @@ async function diskStatus(
 function round(n: number): number {
   return Math.round(n * 10_000) / 10_000;
 }
+
+export type RpoBadge = 'within' | 'atRisk' | 'breached';
+
+/** At risk from three quarters of the RPO on: a scheduler running every quarter has one more chance. */
+export const AT_RISK_FRACTION = 0.75;
+
+/** The badge of a disk's newest protected point: none, or as old as the RPO, is breached. */
+export function rpoBadge(ageSeconds: number | null, rpoSeconds: number): RpoBadge {
+  if (ageSeconds === null || ageSeconds >= rpoSeconds) return 'breached';
+  return ageSeconds >= rpoSeconds * AT_RISK_FRACTION ? 'atRisk' : 'within';
+}
