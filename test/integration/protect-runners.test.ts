@@ -108,6 +108,40 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
     await assertNoActiveSas(em, clients, 'two runners');
   });
 
+  void it('--dry-run changes nothing; --shard i/n runners split the disks between them, each disk in exactly one shard', async () => {
+    const disks = await makeDisks('sharded', 6, MiB);
+    const policy = policyFor('sharded');
+    await em.resetStats();
+    const dry = runLines(await run(policy, 'state-dry', ['--dry-run']));
+    assert.equal(dry.summary.disks, 6);
+    assert.ok(dry.disks.every((o) => o.action === 'copied' && o.bytesCopied === 0 && o.snapshot === null), 'all due, nothing done');
+    const stats = await em.getStats();
+    assert.equal(stats.requests['arm:CreateSnapshot'] ?? 0, 0);
+    assert.equal(Object.values(stats.bytesWrittenByAccount).reduce((a, b) => a + b, 0), 0);
+    for (const d of disks) assert.equal((await snapshotsOf(d)).length, 0);
+
+    const shards = await Promise.all([0, 1, 2].map((i) => run(policy, `state-shard-${i}`, ['--shard', `${i}/3`])));
+    const seen = new Map<string, number>();
+    for (const r of shards) {
+      assert.equal(r.code, 0, r.stderr);
+      for (const o of runLines(r).disks) {
+        assert.equal(o.action, 'copied');
+        seen.set(o.disk, (seen.get(o.disk) ?? 0) + 1);
+      }
+    }
+    assert.deepEqual([...seen.keys()].sort(), disks.map((d) => d.id).sort(), 'the shards together cover every disk');
+    assert.ok([...seen.values()].every((n) => n === 1), 'each disk in one shard only');
+
+    // A drill of a copy that was not imported restores straight from the blob snapshot.
+    const drill = await runCli(conn, ['protect', 'drill', '--policy', policy, '--disk', disks[0]!.id, '--report-dir', path.join(dir, 'reports'), '--json'], { env: { XDG_STATE_HOME: path.join(dir, 'state-drill') } });
+    assert.equal(drill.code, 0, drill.stderr);
+    const result = JSON.parse(drill.stdout) as { match: boolean; restoredDiskId: string; comparedBytes: number };
+    assert.equal(result.match, true);
+    assert.ok(result.comparedBytes >= MiB);
+    assert.equal(await clients.compute.getDisk(result.restoredDiskId), undefined);
+    await assertNoActiveSas(em, clients, 'sharded runs and a drill');
+  });
+
   void it('a runner SIGKILLed mid-copy keeps the disk busy until its lease expires; the next runner finishes it byte-identically', async () => {
     const [disk] = await makeDisks('killed', 1, 192 * MiB);
     const policy = policyFor('killed');
