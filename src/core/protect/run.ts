@@ -276,7 +276,12 @@ class DiskWork {
     }
     const workSignal = signal ? AbortSignal.any([signal, claim.lost]) : claim.lost;
     try {
-      // Another runner may have finished this disk between our listing and our claim.
+      // Another runner may have worked on this disk between our listing and our claim: a disk that had no
+      // snapshot then may have its family and target blob now.
+      if (!blobName) {
+        family = familyOf(await collectAll(this.env.compute.listSnapshots(this.disk.subscriptionId, { signal: workSignal })), this.disk);
+        blobName = this.#blobName(family);
+      }
       if (blobName) state = await readTarget(this.reader.blob(blobName), workSignal);
       if (state.lastSnapshot && !family.some((s) => sameResourceId(s.id, state.lastSnapshot))) {
         family = familyOf(await collectAll(this.env.compute.listSnapshots(this.disk.subscriptionId, { signal: workSignal })), this.disk);
