@@ -198,7 +198,7 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
       const stats = await em.getStats();
       assert.ok((stats.faultsInjected.busy ?? 0) + (stats.faultsInjected.internal ?? 0) > 0, 'faults were injected');
       await em.setFaults({});
-      for (const o of outcomes.slice(0, 3)) {
+      for (const o of outcomes.slice(0, 1)) {
         await withReadGrant(clients, o.snapshot!, async (src) => assertSameBytes(src, await targetSnapshotSource(clients, sub, o.targetBlobSnapshotUrl!), o.disk));
       }
       assert.equal(disks.length, FAULT_DISKS);
