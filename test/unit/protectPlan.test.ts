@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import type { DiskInfo, SnapshotInfo } from '../../src/core/model';
 import { claimFamily, inShard, lockBlobName, parsePolicyText, parseShard, scheduleDefinition, scheduleInterval, selectDisks, shardOf, sourceSnapshotsToPrune, targetPointsToPrune, type HeldLease, type Lease } from '../../src/core/protect';
 import { importsToPrune } from '../../src/core/protect/retention';
+import { parseDocument } from 'yaml';
 
 const sub = '11111111-1111-1111-1111-111111111111';
 const diskId = (rg: string, name: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/disks/${name}`;
@@ -97,6 +98,12 @@ void describe('schedules', () => {
     assert.match(gh, /img:1 protect run --policy '\/work\/p\.yaml' --json/);
     assert.match(scheduleDefinition('azure-pipelines', file, { policyPath: 'p.yaml', image: 'img:1', shards: 1 }), /addSpnToEnvironment: true/);
     assert.match(scheduleDefinition('container-apps-job', file, { policyPath: 'p.yaml', image: 'img:1', shards: 1 }), /triggerType: Schedule/);
+    for (const kind of ['github-actions', 'azure-pipelines', 'k8s-cronjob', 'container-apps-job'] as const) {
+      const doc = parseDocument(scheduleDefinition(kind, file, { policyPath: 'p.yaml', image: 'img:1', shards: 3 }));
+      assert.deepEqual(doc.errors, [], `${kind}: valid YAML`);
+    }
+    const job = parseDocument(k8s).toJS() as { spec: { jobTemplate: { spec: { template: { spec: { containers: { args: string[] }[] } } } } } };
+    assert.match(job.spec.jobTemplate.spec.template.spec.containers[0]!.args[0]!, /--shard "\$JOB_COMPLETION_INDEX\/5"$/);
   });
 });
 
@@ -130,7 +137,7 @@ void describe('the claim on a family', () => {
     const first = await claimFamily(leases, account, 'c', d, { renewEveryMs: 10 });
     assert.ok(first);
     assert.equal(await claimFamily(leases, account, 'c', d), undefined, 'busy while held');
-    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 500 && leases.renewals < 2; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(leases.renewals >= 2, 'renewed while running');
     await first.release();
     const second = await claimFamily(leases, account, 'c', d);
@@ -145,7 +152,7 @@ void describe('the claim on a family', () => {
     const leases = new Leases();
     leases.failRenew = true;
     const claim = await claimFamily(leases, account, 'c', d, { renewEveryMs: 10 });
-    await new Promise((r) => setTimeout(r, 40));
+    for (let i = 0; i < 500 && !claim!.lost.aborted; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(claim!.lost.aborted, true);
     await claim!.release().catch(() => undefined);
   });

@@ -194,7 +194,9 @@ export function registerProtectCommands(program: Command, open: () => Promise<Cl
   schedule.action(async (o: { policy: string; image: string; shards: number } & Partial<Record<string, boolean>>) => {
     const chosen = SCHEDULE_KINDS.filter((k) => o[k.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())] === true);
     if (chosen.length !== 1) {
-      throw new DiskDeltaError('Choose one scheduler.', 'InvalidArguments', 'Pass one of --github-actions, --azure-pipelines, --k8s-cronjob, --container-apps-job.');
+      // Bad usage: exit 2, as for any other wrong argument.
+      process.stderr.write('disk-delta: error InvalidArguments: choose one scheduler.\n  Pass one of --github-actions, --azure-pipelines, --k8s-cronjob, --container-apps-job.\n');
+      throw new CommanderError(2, 'disk-delta.invalidArguments', '');
     }
     const file = await loadPolicy(o.policy);
     process.stdout.write(scheduleDefinition(chosen[0]!, file, { policyPath: o.policy.replace(/^\.\//, ''), image: o.image, shards: o.shards }));
