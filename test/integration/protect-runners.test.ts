@@ -46,9 +46,9 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
     }
     return out;
   };
-  const policyFor = (group: string): string => {
+  const policyFor = (group: string, verify = 'changed'): string => {
     const file = path.join(dir, `${group}.policy.yaml`);
-    writeFileSync(file, `policies:\n  - name: ${group}\n    disks: { resourceGroups: [${group}] }\n    target: { storageAccount: ${target().resourceId} }\n    rpo: 1h\n    verify: changed\n`);
+    writeFileSync(file, `policies:\n  - name: ${group}\n    disks: { resourceGroups: [${group}] }\n    target: { storageAccount: ${target().resourceId} }\n    rpo: 1h\n    verify: ${verify}\n`);
     return file;
   };
   const run = (policy: string, state: string, args: string[] = [], onSpawn?: (kill: (s: NodeJS.Signals) => void) => void) =>
@@ -140,6 +140,26 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
     assert.ok(result.comparedBytes >= MiB);
     assert.equal(await clients.compute.getDisk(result.restoredDiskId), undefined);
     await assertNoActiveSas(em, clients, 'sharded runs and a drill');
+  });
+
+  void it('verify: sample:50% reads about half of what the point changed from both sides, not all of it', async () => {
+    const [disk] = await makeDisks('sampled', 1, 8 * MiB);
+    const policy = policyFor('sampled', 'sample:50%');
+    await em.resetStats();
+    const r = await run(policy, 'state-sampled');
+    assert.equal(r.code, 0, r.stderr);
+    const o = runLines(r).disks[0]!;
+    assert.equal(o.action, 'copied');
+    const m = /sampled verification compared (\d+) bytes in (\d+) pieces: they match/.exec(r.stderr);
+    assert.ok(m, r.stderr);
+    // 8 MiB and the footer: 9 pieces of at most 1 MiB, half of them (rounded up) compared.
+    assert.equal(Number(m[2]), 5);
+    const stats = await em.getStats();
+    const read = stats.bytesReadByBlob[blobKey(o.targetBlobSnapshotUrl!)] ?? 0;
+    assert.equal(read, Number(m[1]), 'the target point was read exactly where sampled');
+    assert.ok(read > 3 * MiB && read < 6 * MiB, `about half of 8 MiB read: ${read}`);
+    assert.equal((await snapshotsOf(disk!)).length, 1);
+    await assertNoActiveSas(em, clients, 'sampled verification');
   });
 
   void it('a runner SIGKILLed mid-copy keeps the disk busy until its lease expires; the next runner finishes it byte-identically', async () => {

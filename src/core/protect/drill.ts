@@ -13,6 +13,7 @@ import { DiskDeltaError, type PageSource } from '../ports';
 import { parseResourceId, resourceId, sameResourceId } from '../resourceId';
 import type { PolicyFile } from './policy';
 import { azureNow, importedIdFor, resolveScopes, type ProtectEnvironment } from './run';
+import { sampleRanges } from './verify';
 
 /** What `protect drill --json` prints. */
 export interface DrillResult {
@@ -40,15 +41,6 @@ export interface DrillEvidence extends Omit<DrillResult, 'report'> {
 const MiB = 1024 * 1024;
 const MAX_READ = 4 * MiB;
 const SAMPLES = 64;
-
-/** Up to `count` chunks of at most 1 MiB spread evenly over the ranges (every range when they are few). */
-export function sampleRanges(ranges: readonly PageRange[], count: number, chunk = MiB): PageRange[] {
-  const pieces: PageRange[] = [];
-  for (const r of ranges) for (let at = r.offset; at < r.offset + r.length; at += chunk) pieces.push({ offset: at, length: Math.min(chunk, r.offset + r.length - at) });
-  if (pieces.length <= count) return pieces;
-  const step = pieces.length / count;
-  return Array.from({ length: count }, (_, i) => pieces[Math.floor(i * step)]!);
-}
 
 function split(ranges: readonly PageRange[], max: number): PageRange[] {
   const out: PageRange[] = [];

@@ -16,7 +16,9 @@ export { azureNow, familyOf, importedIdFor, pointName, resolveScopes, runProtect
 export type { DiskAction, DiskOutcome, PolicyScope, ProtectEnvironment, RunOptions, RunSummary } from './run';
 export { AT_RISK_FRACTION, DEFAULT_PRICES, protectionStatus, rpoBadge } from './status';
 export type { Prices, RpoBadge, StatusLine } from './status';
-export { drillMarkdown, runDrill, sampleRanges } from './drill';
+export { drillMarkdown, runDrill } from './drill';
+export { sampleRanges, verifySample } from './verify';
+export type { SampleCheck } from './verify';
 export type { DrillEvidence, DrillResult } from './drill';
 export { scheduleDefinition, scheduleInterval } from './schedule';
 export type { ScheduleKind } from './schedule';

@@ -19,6 +19,7 @@ import type { PolicyFile, ProtectionPolicy } from './policy';
 import type { ProtectionStorage, TargetPoint } from './ports';
 import { importsToPrune, sourceSnapshotsToPrune, targetPointsToPrune, type ImportedPoint } from './retention';
 import { inShard, selectDisks, type Shard } from './selection';
+import { verifySample } from './verify';
 
 export type DiskAction = 'copied' | 'upToDate' | 'busy' | 'failed';
 
@@ -172,8 +173,8 @@ function ageOf(timeCreated: string | undefined, now: Date): number | null {
 }
 
 function verifyMode(policy: ProtectionPolicy): VerifyMode {
-  // A sample is a subset of what `changed` reads: the engine verifies every changed byte instead.
-  return policy.verify.mode === 'sample' ? 'changed' : policy.verify.mode;
+  // A sample is checked after the copy (verify.ts); the engine itself then verifies nothing.
+  return policy.verify.mode === 'sample' ? 'none' : policy.verify.mode;
 }
 
 /** The point a snapshot name carries: `<disk>-dd-<UTC time>`, within Azure's 80 characters. */
@@ -298,6 +299,12 @@ class DiskWork {
         }
         copied = { point, result };
         state = await readTarget(this.reader.blob(blobName), workSignal);
+        if (this.policy.verify.mode === 'sample' && state.lastBlobSnapshot && result.summaries.length > 0) {
+          const points = await this.env.storage.list({ account: this.store.account, container: this.store.container, blobName }, { signal: workSignal });
+          const at = points.findIndex((p) => p.snapshot === state.lastBlobSnapshot);
+          const check = await verifySample(this.env.compute, this.env.dataPlane, this.reader.blob(blobName), point.id, state.lastBlobSnapshot, at > 0 ? points[at - 1]!.snapshot : undefined, this.policy.verify.percent, workSignal);
+          this.env.note?.(`${this.disk.name}: sampled verification compared ${check.comparedBytes} bytes in ${check.pieces} pieces: they match`);
+        }
       }
       const created = (copied?.result.summaries ?? []).flatMap((x) => (x.importedResourceId ? [x.importedResourceId] : []));
       await this.#prune(family, blobName, state, workSignal, created);
