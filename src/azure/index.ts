@@ -64,3 +64,4 @@ export async function defaultCredential(): Promise<TokenCredential> {
   const { DefaultAzureCredential } = await import('@azure/identity');
   return new DefaultAzureCredential();
 }
+export { BlobProtectionStorage } from './lease';

@@ -1,6 +1,7 @@
 import { Argument, Command, CommanderError } from 'commander';
 import { isAbortError } from '../core/ports';
 import { registerCopy } from './commands/copyCommandLine';
+import { registerProtectCommands } from './commands/protect';
 import { registerDiff } from './commands/diff';
 import { registerExport } from './commands/export';
 import { registerFamilies } from './commands/families';
@@ -45,6 +46,7 @@ registerSnapshot(program, rt);
 registerDiff(program, rt);
 registerExport(program, rt);
 registerCopy(program, rt);
+registerProtectCommands(program, rt);
 registerCompletion(program);
 
 addGlobalOptions(program);

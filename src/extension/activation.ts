@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { CatalogCache } from './catalog';
 import { registerDiffRestore } from './commands/diff';
 import { registerCommands } from './commands/registerCommands';
+import { registerProtection } from './protection';
 import { Connection } from './connection';
 import { CopyJobs } from './copyJobs';
 import { showFailure } from './errors';
@@ -47,6 +48,7 @@ export async function activateDiskDelta(context: vscode.ExtensionContext, log: L
     copies.onDidChange((familyId) => tree.redrawFamily(familyId)),
     ...registerCommands(services),
     registerDiffRestore(services),
+    ...registerProtection(services),
   );
   await vscode.commands.executeCommand('setContext', 'diskDelta.connection', 'none');
   try {
