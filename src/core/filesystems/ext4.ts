@@ -367,6 +367,10 @@ class Ext4Filesystem implements Filesystem {
     return { id, generation: inode.generation, type: typeOfMode(inode.mode), sizeBytes: inode.size, modified: inode.mtime, links: inode.mode === 0 ? 0 : inode.links };
   }
 
+  internalFile(id: FileId): boolean {
+    return id !== this.rootId && id < this.sb.firstIno;
+  }
+
   async recordRange(id: FileId): Promise<FsRange> {
     return { offset: this.#inodeOffset(id), length: this.sb.inodeSize };
   }

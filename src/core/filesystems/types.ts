@@ -128,6 +128,11 @@ export interface Filesystem {
    * records changed spares it a walk of every file to find who owns such a block.
    */
   mappingRanges?(id: FileId, signal?: AbortSignal): Promise<FsRange[]>;
+  /**
+   * Optional: true for the filesystem's own files (ext4 reserved inodes such as the journal, NTFS $MFT and
+   * the other system files), which a file diff counts as metadata instead of listing them.
+   */
+  internalFile?(id: FileId): boolean;
 }
 
 /** Each format module exports one of these. */
