@@ -44,6 +44,8 @@ const FL_INLINE_DATA = 0x10000000;
 
 /** The kernel never builds deeper extent trees (ext4_extents.h: EXT4_MAX_EXTENT_DEPTH). */
 const MAX_EXTENT_DEPTH = 5;
+/** One readFile call answers at most this much, so a hostile size cannot ask for unbounded memory. */
+const MAX_READ_BYTES = 256 * 1024 * 1024;
 /** Extent lists of recently asked files kept in memory. */
 const EXTENT_CACHE_FILES = 256;
 
@@ -560,6 +562,9 @@ class Ext4Filesystem implements Filesystem {
     const inode = await this.#inode(id, signal);
     const end = Math.min(inode.size, offset + length);
     if (offset >= end) return new Uint8Array(0);
+    if (end - offset > MAX_READ_BYTES) {
+      throw this.#fail(`ext4 inode ${id}`, inode.offset, `a read of ${end - offset} bytes at once is more than ${MAX_READ_BYTES}; read the file in pieces`);
+    }
     if (this.#inInode(inode)) {
       const data = this.#inlineData(inode);
       const out = new Uint8Array(end - offset);

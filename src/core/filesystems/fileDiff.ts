@@ -280,7 +280,7 @@ class VolumeDiff {
       if (remaining.length === 0) break;
       remaining = await this.#take(fs, e, remaining);
       // The file's own mapping blocks (extent-tree nodes) are filesystem metadata.
-      const mapping = (await fs.mappingRanges?.(e.id, signal)) ?? [];
+      const mapping = await this.#safe(async () => (await fs.mappingRanges?.(e.id, signal)) ?? [], []);
       if (mapping.length) {
         const hit = intersect(remaining, mapping);
         this.#metadata += totalBytes(hit);

@@ -107,7 +107,7 @@ async function readMbr(reader: BlockReader, entries: MbrEntry[], signal?: AbortS
       ebr = extStart + next.start;
     }
   }
-  return out;
+  return out.sort((a, b) => a.index - b.index);
 }
 
 async function readGpt(reader: BlockReader, signal?: AbortSignal): Promise<Partition[]> {
