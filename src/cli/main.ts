@@ -4,6 +4,8 @@ import { describeError } from './output';
 import { familiesCommand } from './commands/families';
 import { accessRevokeCommand, restoreCommand, snapshotCreateCommand, snapshotDeleteCommand, snapshotFullCommand } from './commands/snapshot';
 import { diffCommand } from './commands/diff';
+import { lsCommand } from './commands/ls';
+import { getCommand } from './commands/get';
 import { exportCommand, type ExportOptions } from './commands/export';
 import { copyCommand, type CopyOptions } from './commands/copy';
 import { isAbortError } from '../core/ports';
@@ -72,7 +74,25 @@ program
   .requiredOption('--from <snapshot-id>', 'one snapshot')
   .requiredOption('--to <snapshot-id>', 'the other snapshot')
   .option('--csv', 'CSV: offset,length,kind')
-  .action(run((ctx, o: { from: string; to: string; csv?: boolean }) => diffCommand(ctx, o)));
+  .option('--files', 'map the changes to files (ext4, XFS, NTFS): changed files, free space, metadata')
+  .action(run((ctx, o: { from: string; to: string; csv?: boolean; files?: boolean }) => diffCommand(ctx, o)));
+
+program
+  .command('ls')
+  .description('list a directory (or one file) inside a snapshot, read in place')
+  .argument('[path]', 'directory or file', '/')
+  .requiredOption('--snapshot <id>', 'snapshot id')
+  .option('--partition <n>', 'partition number (0: a filesystem on the whole disk); needed when several are readable', (v) => Number.parseInt(v, 10))
+  .action(run((ctx, path: string, o: { snapshot: string; partition?: number }) => lsCommand(ctx, path, o)));
+
+program
+  .command('get')
+  .description('write one file\'s exact bytes from a snapshot (single-file restore)')
+  .argument('<path>', 'the file')
+  .requiredOption('--snapshot <id>', 'snapshot id')
+  .option('--partition <n>', 'partition number (0: a filesystem on the whole disk); needed when several are readable', (v) => Number.parseInt(v, 10))
+  .option('-o, --output <file>', 'write to this file (default: stdout)')
+  .action(run((ctx, path: string, o: { snapshot: string; partition?: number; output?: string }) => getCommand(ctx, path, o)));
 
 program
   .command('restore')
