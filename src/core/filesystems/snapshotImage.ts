@@ -9,7 +9,8 @@ import { CachedBlockReader, type CachedReaderOptions, type RangeRead } from './r
 const READ_ATTEMPTS = 6;
 
 /**
- * Ranged reads of a granted snapshot SAS (Get Blob with a range, through the DataPlane's PageSource),
+ * Ranged reads of a granted snapshot SAS (Get Blob with a range, through the DataPlane's PageSource -
+ * docs/azure-behaviour.md#page-blobs),
  * retried on transient errors and throttling, and granted again when the SAS expires or is refused as
  * expired - docs/azure-behaviour.md#access-sas-grants.
  */
