@@ -1,11 +1,13 @@
 // Builds the emulator's demo disks that hold real filesystems, with Debian's own tools, as gzip fixtures
 // under emulator/fixtures/: one directory per disk with a manifest and the image of each day.
-//   node scripts/make-fs-fixtures.mjs            (installs e2fsprogs and fdisk when root, else names the command)
-// Each day edits the previous day's image in place with debugfs -w (files appended, edited, created and
-// deleted), so consecutive images differ only where a real filesystem would have written.
+//   node scripts/make-fs-fixtures.mjs            (installs e2fsprogs, xfsprogs, ntfs-3g and fdisk when root)
+// Each day edits the previous day's image in place - ext4 with debugfs -w, XFS through a loop mount, NTFS
+// through ntfs-3g (FUSE) - so consecutive images differ only where a real filesystem wrote. Day 0 is
+// stored whole; each later day as the XOR with the day before (zeros where nothing changed), gzipped.
+// Mounting needs root (loop devices, FUSE): without it the XFS and NTFS disks are skipped with a note.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,20 +96,120 @@ function ext4Linux(work) {
   return { name: 'ext4-linux', disk: 'linux-web-01', osType: 'Linux', sizeBytes: 64 * 1024 * 1024, days };
 }
 
-function main() {
-  ensureDebianPackages(['e2fsprogs', 'fdisk']);
-  const work = mkdtempSync(path.join(tmpdir(), 'dd-fixtures-'));
+/** Mounts `image` (a loop mount, or ntfs-3g for NTFS), runs `edit` on the mount point, always unmounts. */
+function mounted(image, kind, work, edit) {
+  const at = path.join(work, `mnt-${kind}`);
+  mkdirSync(at, { recursive: true });
+  if (kind === 'ntfs') run('ntfs-3g', [image, at]);
+  else run('mount', ['-o', 'loop', image, at]);
   try {
-    for (const fixture of [ext4Linux(work)]) {
+    edit(at);
+  } finally {
+    run('umount', [at]);
+  }
+}
+
+function put(root, rel, content) {
+  const full = path.join(root, rel);
+  mkdirSync(path.dirname(full), { recursive: true });
+  writeFileSync(full, content);
+}
+
+/** A data disk formatted whole with XFS (no partition table), as Azure data disks often are. */
+function xfsData(work) {
+  const image = path.join(work, 'xfs.img');
+  run('truncate', ['-s', '320M', image]);
+  run('mkfs.xfs', ['-q', '-f', '-L', 'data', image]);
+  const days = [];
+  const day = (edit) => {
+    mounted(image, 'xfs', work, edit);
+    days.push(readFileSync(image));
+  };
+  day((m) => {
+    put(m, 'postgres/PG_VERSION', '16\n');
+    put(m, 'postgres/base/16384/2619', Buffer.from(text(21, 3000)));
+    put(m, 'postgres/pg_wal/000000010000000000000001', Buffer.from(text(22, 5000)));
+    put(m, 'backups/README', 'nightly dumps\n');
+  });
+  day((m) => {
+    appendFileSync(path.join(m, 'postgres/pg_wal/000000010000000000000001'), text(23, 2000));
+    put(m, 'backups/orders-day1.sql', text(24, 1500));
+  });
+  day((m) => {
+    put(m, 'postgres/pg_wal/000000010000000000000002', Buffer.from(text(25, 4000)));
+    put(m, 'postgres/base/16384/2619', Buffer.from(text(21, 3000).replace(/GET/g, 'PUT')));
+  });
+  day((m) => {
+    rmSync(path.join(m, 'backups/orders-day1.sql'));
+    put(m, 'backups/orders-day3.sql', text(26, 1800));
+    renameSync(path.join(m, 'backups/README'), path.join(m, 'backups/README.txt'));
+  });
+  return { name: 'xfs-data', disk: 'data-pg-01', osType: undefined, sizeBytes: 320 * 1024 * 1024, days };
+}
+
+/** A Windows disk: MBR, one NTFS partition (type 07) at 1 MiB, edited through ntfs-3g. */
+function ntfsWindows(work) {
+  const image = path.join(work, 'ntfs.img');
+  const part = path.join(work, 'ntfs-part.img');
+  const start = 2048;
+  const sectors = 63 * 2048;
+  run('truncate', ['-s', '64M', image]);
+  run('sfdisk', ['-q', image], `label: dos\nstart=${start}, size=${sectors}, type=7\n`);
+  run('truncate', ['-s', `${sectors * 512}`, part]);
+  run('mkntfs', ['-q', '-F', '-f', '-L', 'Windows', '-p', String(start), '-H', '255', '-S', '63', part]);
+  const days = [];
+  const day = (edit) => {
+    mounted(part, 'ntfs', work, edit);
+    const whole = readFileSync(image);
+    readFileSync(part).copy(whole, start * 512);
+    writeFileSync(image, whole);
+    days.push(whole);
+  };
+  day((m) => {
+    put(m, 'Windows/System32/drivers/etc/hosts', '127.0.0.1 localhost\r\n');
+    put(m, 'inetpub/logs/LogFiles/W3SVC1/u_ex261120.log', text(31, 3000));
+    put(m, 'Users/azureuser/Documents/budget.xlsx', Buffer.from(text(32, 400)));
+    put(m, 'ProgramData/OrdersApp/appsettings.json', '{ "Logging": { "LogLevel": "Information" } }\r\n');
+  });
+  day((m) => {
+    appendFileSync(path.join(m, 'inetpub/logs/LogFiles/W3SVC1/u_ex261120.log'), text(33, 1500));
+    put(m, 'ProgramData/OrdersApp/appsettings.json', '{ "Logging": { "LogLevel": "Warning" }, "Retries": 5 }\r\n');
+  });
+  day((m) => {
+    put(m, 'inetpub/logs/LogFiles/W3SVC1/u_ex261122.log', text(34, 2500));
+    put(m, 'Users/azureuser/Downloads/setup.msi', Buffer.from(text(35, 900)));
+  });
+  day((m) => {
+    rmSync(path.join(m, 'Users/azureuser/Downloads/setup.msi'));
+    renameSync(path.join(m, 'Users/azureuser/Documents/budget.xlsx'), path.join(m, 'Users/azureuser/Documents/budget-2026.xlsx'));
+    appendFileSync(path.join(m, 'Windows/System32/drivers/etc/hosts'), '10.0.0.5 orders-db\r\n');
+  });
+  return { name: 'ntfs-windows', disk: 'win-app-01', osType: 'Windows', sizeBytes: 64 * 1024 * 1024, days };
+}
+
+function xor(a, b) {
+  const out = Buffer.alloc(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i] ^ b[i];
+  return out;
+}
+
+function main() {
+  ensureDebianPackages(['e2fsprogs', 'fdisk', 'xfsprogs', 'ntfs-3g']);
+  const work = mkdtempSync(path.join(tmpdir(), 'dd-fixtures-'));
+  const canMount = typeof process.getuid === 'function' && process.getuid() === 0;
+  try {
+    const builders = [ext4Linux, ...(canMount ? [xfsData, ntfsWindows] : [])];
+    if (!canMount) console.log('not root: the XFS and NTFS disks (built through mounts) are skipped');
+    for (const fixture of builders.map((b) => b(work))) {
       const dir = path.join(out, fixture.name);
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
       const files = fixture.days.map((bytes, i) => {
-        const file = `day${i}.img.gz`;
-        writeFileSync(path.join(dir, file), gzipSync(bytes, { level: 9 }));
-        return { file, sha256: createHash('sha256').update(bytes).digest('hex') };
+        const file = i === 0 ? `day${i}.img.gz` : `day${i}.xor.gz`;
+        writeFileSync(path.join(dir, file), gzipSync(i === 0 ? bytes : xor(bytes, fixture.days[i - 1]), { level: 9 }));
+        return { file, ...(i > 0 ? { xorWithPrevious: true } : {}), sha256: createHash('sha256').update(bytes).digest('hex') };
       });
-      const manifest = { disk: fixture.disk, osType: fixture.osType, imageBytes: fixture.sizeBytes, days: files };
+      const manifest = { disk: fixture.disk, ...(fixture.osType ? { osType: fixture.osType } : {}), imageBytes: fixture.sizeBytes, days: files };
       writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
       console.log(`${fixture.name}: ${files.length} images`);
     }

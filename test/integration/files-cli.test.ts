@@ -101,6 +101,25 @@ void describe('diff --files, ls and get on the demo ext4 disk', { timeout: 600_0
     assert.equal(bp.get('/etc/nginx/sites-enabled/default')?.change, 'added');
   });
 
+  void it('names the XFS data disk and the NTFS Windows disk, and their bytes add up whether or not their readers are built in', async () => {
+    const all: SnapshotInfo[] = [];
+    for await (const s of clients.compute.listSnapshots(em.connection.subscriptionId)) all.push(s);
+    const pick = (name: string) => all.find((s) => s.name === name)!;
+    for (const { disk, type, partition, expected } of [
+      { disk: 'data-pg-01', type: 'xfs', partition: 0, expected: '/backups/orders-day1.sql' },
+      { disk: 'win-app-01', type: 'ntfs', partition: 1, expected: '/ProgramData/OrdersApp/appsettings.json' },
+    ]) {
+      const from = pick(`${disk}-day0`);
+      const to = pick(`${disk}-day1`);
+      const d = await files(from, to);
+      assert.deepEqual(d.filesystems.map((f) => [f.partition, f.type]), [[partition, type]], disk);
+      const v = d.filesystems[0]!;
+      if (v.supported) assert.ok(d.files.some((f) => f.path.toLowerCase() === expected.toLowerCase()), `${disk}: ${expected} in ${JSON.stringify(d.files.map((f) => f.path))}`);
+      else assert.match(v.reason ?? '', new RegExp(type.toUpperCase()));
+      assert.equal(addsUp(d), await blockDiffBytes(from, to), disk);
+    }
+  });
+
   void it('CSV has one line per file', async () => {
     const r = await runCli(conn, ['diff', '--from', day[2]!.id, '--to', day[3]!.id, '--files', '--csv']);
     assert.equal(r.code, 0, r.stderr);

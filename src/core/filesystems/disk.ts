@@ -54,6 +54,11 @@ export async function openDisk(reader: BlockReader, signal?: AbortSignal, format
     const head = await reader.read(partition.offsetBytes, probeLength, signal);
     const format = known.find((f) => f.detect(head.subarray(0, 64 * 1024)));
     if (!format) {
+      const unregistered = signatureOf(head);
+      if (unregistered) {
+        volumes.push({ partition, type: unregistered, label: '', supported: false, reason: `${unregistered.toUpperCase()} filesystem: its reader is not part of this build; changes are shown as blocks` });
+        continue;
+      }
       const content = detectUnsupported(head);
       volumes.push({ partition, type: content, label: '', supported: false, reason: UNSUPPORTED_REASONS[content] });
       continue;
@@ -67,6 +72,15 @@ export async function openDisk(reader: BlockReader, signal?: AbortSignal, format
     }
   }
   return { table: layout.table, volumes };
+}
+
+/** Signatures of the formats Disk Delta reads, for naming one whose reader is not registered. */
+function signatureOf(head: Uint8Array): FilesystemType | undefined {
+  const at = (o: number, text: string) => [...text].every((c, i) => head[o + i] === c.charCodeAt(0));
+  if (at(0, 'XFSB')) return 'xfs';
+  if (at(3, 'NTFS    ')) return 'ntfs';
+  if (head.length > 1024 + 0x39 && head[1024 + 0x38] === 0x53 && head[1024 + 0x39] === 0xef) return 'ext4';
+  return undefined;
 }
 
 /**

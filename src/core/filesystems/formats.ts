@@ -7,6 +7,9 @@ import type { FilesystemFormat } from './types';
  */
 const LOADERS: ReadonlyArray<() => Promise<FilesystemFormat>> = [
   async () => (await import('./ext4')).ext4Format,
+  // XFS and NTFS register here once their modules are in the tree:
+  // async () => (await import('./xfs')).xfsFormat,
+  // async () => (await import('./ntfs')).ntfsFormat,
 ];
 
 let loaded: Promise<FilesystemFormat[]> | undefined;
