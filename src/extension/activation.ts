@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { CatalogCache } from './catalog';
 import { registerDiffRestore } from './commands/diff';
 import { registerCommands } from './commands/registerCommands';
+import { registerSnapshotFileSystem } from './snapshotFs';
 import { Connection } from './connection';
 import { CopyJobs } from './copyJobs';
 import { showFailure } from './errors';
@@ -44,6 +45,7 @@ export async function activateDiskDelta(context: vscode.ExtensionContext, log: L
     copies.onDidChange((familyId) => tree.redrawFamily(familyId)),
     ...registerCommands(services),
     registerDiffRestore(services),
+    registerSnapshotFileSystem(services),
   );
   await vscode.commands.executeCommand('setContext', 'diskDelta.connection', 'none');
   try {
