@@ -1,10 +1,11 @@
 // Builds the emulator's demo disks that hold real filesystems, with Debian's own tools, as gzip fixtures
 // under emulator/fixtures/: one directory per disk with a manifest and the image of each day.
 //   node scripts/make-fs-fixtures.mjs            (installs e2fsprogs, xfsprogs, ntfs-3g and fdisk when root)
-// Each day edits the previous day's image in place - ext4 with debugfs -w, XFS through a loop mount, NTFS
-// through ntfs-3g (FUSE) - so consecutive images differ only where a real filesystem wrote. Day 0 is
-// stored whole; each later day as the XOR with the day before (zeros where nothing changed), gzipped.
-// Mounting needs root (loop devices, FUSE): without it the XFS and NTFS disks are skipped with a note.
+// Each day edits the previous day's image in place through the kernel - ext4 and XFS by a loop mount, NTFS
+// through ntfs-3g (FUSE) - so consecutive images differ only where a real filesystem wrote. Each day is
+// stored as the pages it changed (day 0: its non-zero pages): [offset, length] runs in the manifest and
+// their bytes, one after the other, gzipped - so seeding writes them without comparing images.
+// Mounting needs root (loop devices, FUSE): without it nothing is built and the command to run is named.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,11 +45,13 @@ function writeTree(dir, tree) {
 }
 
 /**
- * ext4 on a GPT disk laid out like an Azure Ubuntu image's root disk (partition 1, label cloudimg-rootfs).
- * Returns the images of each day.
+ * ext4 on a GPT disk laid out like an Azure Ubuntu image's root disk (partition 1, label cloudimg-rootfs),
+ * made with mke2fs -d and edited day by day through a loop mount of the partition (the kernel's ext4:
+ * an append keeps the inode, a rename changes the directories and the inode's ctime).
  */
 function ext4Linux(work) {
   const image = path.join(work, 'ext4.img');
+  const offset = 2048 * 512;
   run('truncate', ['-s', '64M', image]);
   run('sfdisk', ['-q', image], 'label: gpt\nstart=2048, size=126976, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="cloudimg-rootfs"\n');
   const src = path.join(work, 'ext4-src');
@@ -63,45 +66,43 @@ function ext4Linux(work) {
     'home/azureuser/notes.md': '# deploy notes\n- v1.4 rolled out\n',
     'opt/app/release.txt': 'v1.4.0\n',
   });
-  run('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '4096', '-L', 'cloudimg-rootfs', '-E', `offset=${2048 * 512},lazy_itable_init=0,lazy_journal_init=0`, '-d', src, image, `${(126976 * 512) / 1024}k`]);
+  run('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '4096', '-L', 'cloudimg-rootfs', '-E', `offset=${offset},lazy_itable_init=0,lazy_journal_init=0`, '-d', src, image, `${(126976 * 512) / 1024}k`]);
   const days = [readFileSync(image)];
-  const host = (name, content) => {
-    const p = path.join(work, name);
-    writeFileSync(p, content);
-    return p;
+  const day = (edit) => {
+    mounted(image, 'ext4', work, edit, offset);
+    days.push(readFileSync(image));
   };
-  const step = (requests) => {
-    // debugfs has no offset option for the image: cut the partition out, edit it, and put it back.
-    const whole = readFileSync(image);
-    const part = path.join(work, 'part.img');
-    writeFileSync(part, whole.subarray(2048 * 512, (2048 + 126976) * 512));
-    run('debugfs', ['-w', '-f', '-', part], requests.join('\n') + '\n');
-    const edited = readFileSync(part);
-    edited.copy(whole, 2048 * 512);
-    writeFileSync(image, whole);
-    days.push(whole);
-  };
-  let gen = 5000;
-  // An append or an edit keeps the file's inode, as the kernel does: debugfs frees it and writes the new
-  // content into the same (first free) inode number with the same generation.
-  const replace = (file, content) => [`rm ${file}`, `write ${host(`h${gen++}`, content)} ${file}`];
   // Day 1: logs grow, a deploy edits the config and the release file.
-  step([...replace('/var/log/nginx/access.log', text(1, 4000) + text(11, 1500)), ...replace('/etc/nginx/nginx.conf', 'user www-data;\nworker_processes 4;\nevents { worker_connections 2048; }\nhttp { include /etc/nginx/sites-enabled/*; gzip on; }\n'), ...replace('/opt/app/release.txt', 'v1.5.0\n')]);
-  // Day 2: a new site, logs grow, a note is added.
-  step([`write ${host('h-site', 'server { listen 443 ssl; server_name shop.example; }\n')} /etc/nginx/sites-enabled/shop`, `sif /etc/nginx/sites-enabled/shop generation ${gen++}`, ...replace('/var/log/syslog', text(2, 3000) + text(12, 800)), ...replace('/home/azureuser/notes.md', '# deploy notes\n- v1.4 rolled out\n- v1.5 rolled out, nginx tuned\n')]);
+  day((m) => {
+    appendFileSync(path.join(m, 'var/log/nginx/access.log'), text(11, 1500));
+    put(m, 'etc/nginx/nginx.conf', 'user www-data;\nworker_processes 4;\nevents { worker_connections 2048; }\nhttp { include /etc/nginx/sites-enabled/*; gzip on; }\n');
+    put(m, 'opt/app/release.txt', 'v1.5.0\n');
+  });
+  // Day 2: a new site, the syslog grows, a note is edited.
+  day((m) => {
+    put(m, 'etc/nginx/sites-enabled/shop', 'server { listen 443 ssl; server_name shop.example; }\n');
+    appendFileSync(path.join(m, 'var/log/syslog'), text(12, 800));
+    put(m, 'home/azureuser/notes.md', '# deploy notes\n- v1.4 rolled out\n- v1.5 rolled out, nginx tuned\n');
+  });
   // Day 3: an upload directory with new files; the old default site is deleted.
-  step(['mkdir /var/www/uploads', ...[1, 2, 3].flatMap((i) => [`write ${host(`h-up${i}`, text(100 + i, 300 * i))} /var/www/uploads/report-${i}.csv`, `sif /var/www/uploads/report-${i}.csv generation ${gen++}`]), 'rm /etc/nginx/sites-enabled/default']);
-  // Day 4: logs grow again, the release notes are renamed.
-  step([...replace('/var/log/nginx/access.log', text(1, 4000) + text(11, 1500) + text(13, 2000)), 'ln /home/azureuser/notes.md /home/azureuser/deploy-notes.md', 'unlink /home/azureuser/notes.md']);
+  day((m) => {
+    for (const i of [1, 2, 3]) put(m, `var/www/uploads/report-${i}.csv`, text(100 + i, 300 * i));
+    rmSync(path.join(m, 'etc/nginx/sites-enabled/default'));
+  });
+  // Day 4: the access log grows again, the notes are renamed.
+  day((m) => {
+    appendFileSync(path.join(m, 'var/log/nginx/access.log'), text(13, 2000));
+    renameSync(path.join(m, 'home/azureuser/notes.md'), path.join(m, 'home/azureuser/deploy-notes.md'));
+  });
   return { name: 'ext4-linux', disk: 'linux-web-01', osType: 'Linux', sizeBytes: 64 * 1024 * 1024, days };
 }
 
 /** Mounts `image` (a loop mount, or ntfs-3g for NTFS), runs `edit` on the mount point, always unmounts. */
-function mounted(image, kind, work, edit) {
+function mounted(image, kind, work, edit, offset = 0) {
   const at = path.join(work, `mnt-${kind}`);
   mkdirSync(at, { recursive: true });
   if (kind === 'ntfs') run('ntfs-3g', [image, at]);
-  else run('mount', ['-o', 'loop', image, at]);
+  else run('mount', ['-o', `loop,noatime${offset ? `,offset=${offset}` : ''}`, image, at]);
   try {
     edit(at);
   } finally {
@@ -187,27 +188,36 @@ function ntfsWindows(work) {
   return { name: 'ntfs-windows', disk: 'win-app-01', osType: 'Windows', sizeBytes: 64 * 1024 * 1024, days };
 }
 
-function xor(a, b) {
-  const out = Buffer.alloc(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = a[i] ^ b[i];
-  return out;
+/** Runs of 512-byte pages where `next` differs from `prev` (or, without `prev`, where `next` is not zero). */
+function changedRuns(next, prev) {
+  const runs = [];
+  const zero = Buffer.alloc(512);
+  for (let o = 0; o < next.length; o += 512) {
+    const page = next.subarray(o, o + 512);
+    if (prev ? page.equals(prev.subarray(o, o + 512)) : page.equals(zero)) continue;
+    const last = runs[runs.length - 1];
+    if (last && last[0] + last[1] === o) last[1] += 512;
+    else runs.push([o, 512]);
+  }
+  return runs;
 }
 
 function main() {
   ensureDebianPackages(['e2fsprogs', 'fdisk', 'xfsprogs', 'ntfs-3g']);
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+    throw new Error('the fixtures are edited through loop and FUSE mounts, which need root: sudo node scripts/make-fs-fixtures.mjs');
+  }
   const work = mkdtempSync(path.join(tmpdir(), 'dd-fixtures-'));
-  const canMount = typeof process.getuid === 'function' && process.getuid() === 0;
   try {
-    const builders = [ext4Linux, ...(canMount ? [xfsData, ntfsWindows] : [])];
-    if (!canMount) console.log('not root: the XFS and NTFS disks (built through mounts) are skipped');
-    for (const fixture of builders.map((b) => b(work))) {
+    for (const fixture of [ext4Linux, xfsData, ntfsWindows].map((b) => b(work))) {
       const dir = path.join(out, fixture.name);
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
       const files = fixture.days.map((bytes, i) => {
-        const file = i === 0 ? `day${i}.img.gz` : `day${i}.xor.gz`;
-        writeFileSync(path.join(dir, file), gzipSync(i === 0 ? bytes : xor(bytes, fixture.days[i - 1]), { level: 9 }));
-        return { file, ...(i > 0 ? { xorWithPrevious: true } : {}), sha256: createHash('sha256').update(bytes).digest('hex') };
+        const file = `day${i}.pages.gz`;
+        const runs = changedRuns(bytes, i === 0 ? undefined : fixture.days[i - 1]);
+        writeFileSync(path.join(dir, file), gzipSync(Buffer.concat(runs.map(([o, l]) => bytes.subarray(o, o + l))), { level: 9 }));
+        return { file, runs, sha256: createHash('sha256').update(bytes).digest('hex') };
       });
       const manifest = { disk: fixture.disk, ...(fixture.osType ? { osType: fixture.osType } : {}), imageBytes: fixture.sizeBytes, days: files };
       writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');

@@ -139,7 +139,15 @@ void describe('diff --files, ls and get on the demo ext4 disk', { timeout: 600_0
   });
 
   void it('get writes the exact bytes debugfs dumps from the same image; a missing path exits 1 with FileNotFound', async () => {
-    const image = gunzipSync(readFileSync(path.join(fixtures, 'day0.img.gz')));
+    // Day 0's image, rebuilt from the fixture's pages, read by debugfs as the independent oracle.
+    const manifest = JSON.parse(readFileSync(path.join(fixtures, 'manifest.json'), 'utf8')) as { imageBytes: number; days: Array<{ file: string; runs: Array<[number, number]> }> };
+    const image = Buffer.alloc(manifest.imageBytes);
+    const pages = gunzipSync(readFileSync(path.join(fixtures, manifest.days[0]!.file)));
+    let pos = 0;
+    for (const [offset, length] of manifest.days[0]!.runs) {
+      pages.copy(image, offset, pos, pos + length);
+      pos += length;
+    }
     const part = path.join(dir, 'part.img');
     writeFileSync(part, image.subarray(PARTITION_OFFSET, PARTITION_OFFSET + 126976 * 512));
     for (const p of ['/etc/nginx/nginx.conf', '/var/log/nginx/access.log']) {
