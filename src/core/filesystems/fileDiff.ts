@@ -252,7 +252,7 @@ class VolumeDiff {
   }
 
   async #stat(fs: Filesystem | undefined, id: FileId): Promise<FileStat | undefined> {
-    if (!fs || fs.internalFile?.(id)) return undefined;
+    if (!fs || (fs.internalFile ? fs.internalFile(id) : defaultInternal(fs, id))) return undefined;
     try {
       const s = await fs.stat(id, this.options.signal);
       return s.links > 0 ? s : undefined;
@@ -429,6 +429,14 @@ class VolumeDiff {
     }
     return out;
   }
+}
+
+/**
+ * The filesystem's own files when its reader does not say: NTFS keeps its metadata files ($MFT, $LogFile,
+ * $Bitmap...) in MFT records 0-15 and reserves 16-23; record 5 is the root directory.
+ */
+function defaultInternal(fs: Filesystem, id: FileId): boolean {
+  return fs.type === 'ntfs' && id < 24 && id !== fs.rootId;
 }
 
 /** True when any of `ranges` overlaps the sorted, disjoint `sorted`. */
