@@ -1,6 +1,7 @@
 import type { EmulatorContext } from './context';
 import { overlay, overwriteInPlace, truncate, type Extent } from './extentMap';
 import { guid, vhdFooter, type ManagedDisk, type ManagedSnapshot } from './state';
+import { seedFilesystemDisks } from './fixtures/load';
 
 const GIB = 1024 ** 3;
 const DAY = 86_400_000;
@@ -144,4 +145,7 @@ export function seedDemo(ctx: EmulatorContext): void {
   snapshot(archive, 'archive-data-after-resize-1', now - 7 * DAY);
   write(archive, [{ offset: 11 * GIB, length: 512 * 1024 * 1024 }]);
   snapshot(archive, 'archive-data-after-resize-2', now - 6 * DAY);
+
+  // Disks holding real filesystems (emulator/fixtures), so file-level diffs, ls and get show real paths.
+  seedFilesystemDisks(ctx, { resourceGroup: group('demo-files', east), location: east, now, disk, snapshot: (d, name, at) => snapshot(d, name, at) });
 }

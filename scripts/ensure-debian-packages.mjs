@@ -1,13 +1,19 @@
 // Makes sure Debian packages the test and start tooling needs are installed.
 // As root they are installed with apt-get; otherwise this stops with the exact command to run.
 //   node scripts/ensure-debian-packages.mjs chromium libkrb5-dev
+//   node scripts/ensure-debian-packages.mjs --filesystems
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** Chromium drives the e2e tests; libkrb5-dev is needed by code-server's native `kerberos` module build. */
 export const toolingPackages = ['chromium', 'libkrb5-dev'];
-/** xfsprogs and ntfs-3g build the XFS and NTFS images the filesystem reader tests check against. */
-export const filesystemToolPackages = ['xfsprogs', 'ntfs-3g'];
+
+/**
+ * Debian's own filesystem tools build the disk images the filesystem readers are tested against and the
+ * emulator's demo fixtures: e2fsprogs (mke2fs -d, debugfs), xfsprogs (mkfs.xfs -p, xfs_db), ntfs-3g
+ * (mkntfs, ntfscp, ntfsinfo), fdisk (sfdisk) and gdisk (sgdisk) for partition tables.
+ */
+export const filesystemPackages = ['e2fsprogs', 'xfsprogs', 'ntfs-3g', 'fdisk', 'gdisk'];
 
 function isInstalled(name) {
   const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
@@ -44,7 +50,8 @@ export function ensureDebianPackages(names = toolingPackages, { log = (l) => con
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
-    const names = process.argv.slice(2);
+    const args = process.argv.slice(2);
+    const names = args.flatMap((a) => (a === '--filesystems' ? filesystemPackages : [a]));
     ensureDebianPackages(names.length ? names : toolingPackages);
   } catch (e) {
     console.error(`debian: ${e instanceof Error ? e.message : String(e)}`);

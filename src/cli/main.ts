@@ -2,6 +2,8 @@ import { Argument, Command, CommanderError } from 'commander';
 import { isAbortError } from '../core/ports';
 import { registerCopy } from './commands/copyCommandLine';
 import { registerProtectCommands } from './commands/protect';
+import { registerLs } from './commands/ls';
+import { registerGet } from './commands/get';
 import { registerDiff } from './commands/diff';
 import { registerExport } from './commands/export';
 import { registerFamilies } from './commands/families';
@@ -46,6 +48,8 @@ registerSnapshot(program, rt);
 registerDiff(program, rt);
 registerExport(program, rt);
 registerCopy(program, rt);
+registerLs(program, rt);
+registerGet(program, rt);
 registerProtectCommands(program, rt);
 registerCompletion(program);
 

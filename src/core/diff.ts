@@ -25,6 +25,8 @@ export interface SnapshotDiff {
   readonly diskSizeBytes: number;
   /** Changed and cleared ranges in offset order, adjacent ones merged, exact lengths, streamed window by window. */
   ranges(window?: ByteWindow, options?: OperationOptions): AsyncIterable<DiffRange>;
+  /** The read grants on both snapshots, for reading their contents (the file-level diff). */
+  readonly grants: { readonly older: ReadGrant; readonly newer: ReadGrant };
 }
 
 export async function resolveSnapshot(compute: ComputeApi, id: string, options?: OperationOptions): Promise<SnapshotInfo> {
@@ -68,6 +70,7 @@ export async function withSnapshotDiff<T>(
 
 class GrantedDiff implements SnapshotDiff {
   readonly diskSizeBytes: number;
+  readonly grants: { readonly older: ReadGrant; readonly newer: ReadGrant };
   constructor(
     private readonly dataPlane: DataPlane,
     readonly older: SnapshotInfo,
@@ -77,6 +80,7 @@ class GrantedDiff implements SnapshotDiff {
     private readonly options: DiffOptions,
   ) {
     this.diskSizeBytes = newer.sizeBytes;
+    this.grants = { older: olderGrant, newer: newerGrant };
   }
 
   ranges(window?: ByteWindow, options?: OperationOptions): AsyncIterable<DiffRange> {

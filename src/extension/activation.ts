@@ -3,6 +3,7 @@ import { CatalogCache } from './catalog';
 import { registerDiffRestore } from './commands/diff';
 import { registerCommands } from './commands/registerCommands';
 import { registerProtection } from './protection';
+import { registerSnapshotFileSystem } from './snapshotFs';
 import { Connection } from './connection';
 import { CopyJobs } from './copyJobs';
 import { showFailure } from './errors';
@@ -49,6 +50,7 @@ export async function activateDiskDelta(context: vscode.ExtensionContext, log: L
     ...registerCommands(services),
     registerDiffRestore(services),
     ...registerProtection(services),
+    registerSnapshotFileSystem(services),
   );
   await vscode.commands.executeCommand('setContext', 'diskDelta.connection', 'none');
   try {

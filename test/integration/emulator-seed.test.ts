@@ -33,7 +33,7 @@ void describe('emulator --seed demo', () => {
   void it('has disks in two regions with families of past snapshots', async () => {
     const disks = [];
     for await (const d of compute.disks.list()) disks.push(d);
-    assert.deepEqual(disks.map((d) => d.name).sort(), ['archive-data', 'build-cache', 'orders-db', 'web-logs']);
+    assert.deepEqual(disks.map((d) => d.name).sort(), ['archive-data', 'build-cache', 'data-pg-01', 'linux-web-01', 'orders-db', 'web-logs', 'win-app-01']);
     assert.deepEqual(new Set(disks.map((d) => d.location)), new Set(['eastus', 'westus2']));
     assert.ok(snapshots.length >= 15);
     assert.ok(snapshots.every((s) => s.timeCreated!.getTime() < Date.now() - 86_400_000 + 3 * 3_600_000));

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, writeSync, fsyncSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ensureDebianPackages, filesystemToolPackages } from '../../scripts/ensure-debian-packages.mjs';
+import { ensureDebianPackages, filesystemPackages } from '../../scripts/ensure-debian-packages.mjs';
 
 export const MiB = 1024 * 1024;
 
@@ -72,7 +72,7 @@ function unmount(dir: string): void {
 
 /** Installs xfsprogs and ntfs-3g when missing (as root), else throws with the apt-get command to run. */
 export function ensureXfsTools(): void {
-  ensureDebianPackages(filesystemToolPackages);
+  ensureDebianPackages(filesystemPackages);
 }
 
 /**
@@ -193,7 +193,7 @@ export function xfsDb(image: string, ...commands: string[]): string {
 // ---------------------------------------------------------------- NTFS
 
 export function ensureNtfsTools(): void {
-  ensureDebianPackages(filesystemToolPackages);
+  ensureDebianPackages(filesystemPackages);
 }
 
 /**

@@ -77,6 +77,8 @@ export interface Extent {
   readonly fileOffset: number;
   readonly fsOffset: number;
   readonly length: number;
+  /** Allocated but never written (ext4 unwritten extent, XFS unwritten): the file reads zeros there. */
+  readonly unwritten?: boolean;
 }
 
 /** A byte range relative to the start of the filesystem. */
@@ -120,6 +122,17 @@ export interface Filesystem {
   classify(ranges: readonly FsRange[], signal?: AbortSignal): Promise<Array<FsRange & { kind: SpaceKind }>>;
   /** Every allocated file id (a full walk of the inode / MFT tables), for the cases a diff cannot avoid it. */
   allFiles(signal?: AbortSignal): AsyncIterable<FileId>;
+  /**
+   * Optional: the blocks holding a file's own block map (ext4 extent-tree nodes and indirect blocks, XFS
+   * bmap btree blocks). A file diff counts them as filesystem metadata; knowing them for the files whose
+   * records changed spares it a walk of every file to find who owns such a block.
+   */
+  mappingRanges?(id: FileId, signal?: AbortSignal): Promise<FsRange[]>;
+  /**
+   * Optional: true for the filesystem's own files (ext4 reserved inodes such as the journal, NTFS $MFT and
+   * the other system files), which a file diff counts as metadata instead of listing them.
+   */
+  internalFile?(id: FileId): boolean;
 }
 
 /** Each format module exports one of these. */

@@ -4,6 +4,7 @@ import type { DiskDeltaServices } from '../services';
 import { connectEmulator, selectSubscriptions } from './connect';
 import { cancelCopyCommand, copyFamilyCommand, copyNativeCommand, copySnapshotCommand, resumeCopyCommand, showCopiesCommand } from './copy';
 import { diffSnapshotsCommand, diffWithPreviousCommand } from './diff';
+import { browseSnapshotFilesCommand, compareWithPreviousSnapshotCommand } from '../snapshotFs';
 import {
   createFullSnapshotCommand,
   createSnapshotCommand,
@@ -29,6 +30,8 @@ const COMMANDS: Record<string, [title: string, handler: Handler]> = {
   'diskDelta.createSnapshot': ['Create snapshot', createSnapshotCommand],
   'diskDelta.diffWithPrevious': ['Diff with previous', diffWithPreviousCommand],
   'diskDelta.diffSnapshots': ['Diff snapshots', diffSnapshotsCommand],
+  'diskDelta.browseSnapshotFiles': ['Browse files in snapshot', browseSnapshotFilesCommand],
+  'diskDelta.compareWithPreviousSnapshot': ['Compare with previous snapshot', compareWithPreviousSnapshotCommand],
   'diskDelta.copySnapshot': ['Copy snapshot', copySnapshotCommand],
   'diskDelta.copyFamily': ['Copy family', copyFamilyCommand],
   'diskDelta.copyNative': ['CopyStart', copyNativeCommand],

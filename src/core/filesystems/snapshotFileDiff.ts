@@ -1,0 +1,60 @@
+import { withSnapshotDiff, type DiffOptions } from '../diff';
+import type { DiffRange } from '../model';
+import type { ComputeApi, DataPlane } from '../ports';
+import { openDisk } from './disk';
+import { fileDiff, type FileChange, type FileDiff } from './fileDiff';
+import { snapshotReader, type SnapshotImageOptions } from './snapshotImage';
+
+/** What `disk-delta diff --files --json` prints. */
+export interface SnapshotFileDiff {
+  readonly from: string;
+  readonly to: string;
+  readonly filesystems: FileDiff['filesystems'];
+  readonly files: FileChange[];
+  readonly unattributed: FileDiff['unattributed'];
+  /** Bytes of the block diff (changed + cleared), which files and unattributed add up to. */
+  readonly diffBytes: number;
+  /** Bytes read from the two snapshots to answer. */
+  readonly bytesRead: number;
+  readonly work: FileDiff['work'];
+}
+
+/**
+ * The file-level diff of two snapshots of one family, in either order: changes are read from `fromId`
+ * to `toId` (from a newer to an older snapshot, an added file shows as deleted). Both grants are given
+ * back whatever happens.
+ */
+export async function snapshotFileDiff(
+  compute: ComputeApi,
+  dataPlane: DataPlane,
+  fromId: string,
+  toId: string,
+  options: DiffOptions & SnapshotImageOptions & { onNote?: (text: string) => void },
+): Promise<SnapshotFileDiff> {
+  return withSnapshotDiff(compute, dataPlane, fromId, toId, options, async (diff) => {
+    const ranges: DiffRange[] = [];
+    let diffBytes = 0;
+    for await (const r of diff.ranges()) {
+      ranges.push(r);
+      diffBytes += r.length;
+    }
+    const olderReader = snapshotReader(dataPlane, diff.older, diff.grants.older, options);
+    const newerReader = snapshotReader(dataPlane, diff.newer, diff.grants.newer, options);
+    const [olderDisk, newerDisk] = await Promise.all([openDisk(olderReader, options.signal), openDisk(newerReader, options.signal)]);
+    const older = { reader: olderReader, disk: olderDisk };
+    const newer = { reader: newerReader, disk: newerDisk };
+    const toIsNewer = diff.newer.id.toLowerCase() === toId.toLowerCase() || diff.older.id.toLowerCase() === fromId.toLowerCase();
+    const [a, b] = toIsNewer ? [older, newer] : [newer, older];
+    const result = await fileDiff(a, b, ranges, { signal: options.signal, onProgress: options.onNote });
+    return {
+      from: (toIsNewer ? diff.older : diff.newer).id,
+      to: (toIsNewer ? diff.newer : diff.older).id,
+      filesystems: result.filesystems,
+      files: result.files,
+      unattributed: result.unattributed,
+      diffBytes,
+      bytesRead: olderReader.stats.bytesRead + newerReader.stats.bytesRead,
+      work: result.work,
+    };
+  });
+}
