@@ -15,9 +15,13 @@ export interface FaultSettings {
   seed: number;
   /** probability that a CopyStart ends with copyCompletionError */
   copyfail: number;
+  /** seconds a new CopyStart reports completionPercent 0 before it jumps to 100 (docs/azure-behaviour.md#copystart) */
+  copystall: number;
+  /** requests per minute each Microsoft.Compute operation group takes before 429 (docs/azure-behaviour.md#arm-throttling) */
+  armthrottle: number;
 }
 
-export type FaultKind = 'busy' | 'internal' | 'reset' | 'stall' | 'sasexpiry' | 'rps' | 'mibps' | 'copyfail';
+export type FaultKind = 'busy' | 'internal' | 'reset' | 'stall' | 'sasexpiry' | 'rps' | 'mibps' | 'copyfail' | 'copystall' | 'armthrottle';
 
 export const NO_FAULTS: FaultSettings = {
   busy: 0,
@@ -31,6 +35,8 @@ export const NO_FAULTS: FaultSettings = {
   stallms: 30_000,
   seed: 0,
   copyfail: 0,
+  copystall: 0,
+  armthrottle: 0,
 };
 
 const KEYS = Object.keys(NO_FAULTS) as (keyof FaultSettings)[];
