@@ -8,7 +8,7 @@ import type { ComputeApi, CreateDiskRequest, CreateSnapshotRequest, OperationOpt
 import { DiskDeltaError } from '../core/ports';
 import { parseResourceId } from '../core/resourceId';
 import { Secret } from '../core/secret';
-import { azureCall } from './errors';
+import { azureCall, toDiskDeltaError } from './errors';
 
 export interface ArmConnectionOptions {
   readonly credential: TokenCredential;
@@ -78,6 +78,42 @@ export function clockSkew(headerMs: number, localMs: number): number {
   return Math.abs(skew) <= 2000 ? 0 : skew;
 }
 
+/**
+ * Retries of every ARM call (listing pages, gets, creates, grants and the pollers' status reads). The
+ * pipeline's throttling strategy waits exactly what a 429's `Retry-After` says, without a cap, and its
+ * retries share one count with the exponential strategy; 3 by default, which a subscription-wide
+ * throttling window (Microsoft.Compute counts per 3 and per 30 minutes, docs/azure-behaviour.md#arm-throttling)
+ * outlasts. Twelve retries ride out several minutes of 429s; other failures back off up to 30 s.
+ */
+export const ARM_RETRY_OPTIONS = { maxRetries: 12, retryDelayInMs: 1000, maxRetryDelayInMs: 30_000 } as const;
+
+/**
+ * A long-running operation that failed inside (status `Failed`) reaches us from core-lro as a plain Error
+ * "The long-running operation has failed. <code>. <message>": the code is recovered so that callers can
+ * tell, for instance, an Import of a blob that is not a VHD (`BadRequest`, docs/azure-behaviour.md#import-and-upload).
+ */
+export function operationFailure(error: unknown, context: string): unknown {
+  const message = (error as { message?: unknown })?.message;
+  if (typeof message !== 'string' || (error as { statusCode?: unknown }).statusCode !== undefined) return error;
+  const m = /^The long-running operation has failed\. ([A-Za-z][\w.]*)\. ([\s\S]*)$/.exec(message);
+  if (!m) return error;
+  const code = m[1]!;
+  const hint = code === 'BadRequest' && /conectix/.test(m[2]!)
+    ? 'The blob must be a fixed VHD: a whole number of MiB plus a 512-byte footer. Copy the source disk\'s footer too, then import again.'
+    : 'See the message for what Azure refused; the resource was not created or changed.';
+  return new DiskDeltaError(`${context}: ${m[2]!.trim()}`, code, hint, 400);
+}
+
+async function lroCall<T>(context: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const failure = operationFailure(error, context);
+    if (failure instanceof DiskDeltaError) throw failure;
+    throw toDiskDeltaError(error, context);
+  }
+}
+
 /** ComputeApi over @azure/arm-compute (plus the storage-account and subscription reads it needs). */
 export class ArmCompute implements ComputeApi {
   readonly #options: ArmConnectionOptions;
@@ -109,7 +145,7 @@ export class ArmCompute implements ComputeApi {
       ...(this.#options.endpoint ? { endpoint: this.#options.endpoint } : {}),
       ...(this.#options.httpClient ? { httpClient: this.#options.httpClient } : {}),
       userAgentOptions: { userAgentPrefix: this.#options.userAgentPrefix ?? 'disk-delta' },
-      retryOptions: { maxRetries: 4 },
+      retryOptions: ARM_RETRY_OPTIONS,
       additionalPolicies: [{ policy: this.#serverClock, position: 'perRetry' as const }],
     };
   }
@@ -207,7 +243,7 @@ export class ArmCompute implements ComputeApi {
   }
 
   async createSnapshot(r: CreateSnapshotRequest, options?: OperationOptions): Promise<SnapshotInfo> {
-    return azureCall(`Creating snapshot ${r.name}`, async () =>
+    return lroCall(`Creating snapshot ${r.name}`, async () =>
       toSnapshotInfo(
         await this.#computeFor(r.subscriptionId).snapshots.createOrUpdate(r.resourceGroup, r.name, this.#snapshotBody(r), this.#lro(options)),
       ),
@@ -215,14 +251,16 @@ export class ArmCompute implements ComputeApi {
   }
 
   async beginCreateSnapshot(r: CreateSnapshotRequest, options?: OperationOptions): Promise<SnapshotInfo> {
-    return azureCall(`Starting snapshot ${r.name}`, async () => {
+    return lroCall(`Starting snapshot ${r.name}`, async () => {
+      // The create PUT answers 202 and its operation succeeds within seconds, also for CopyStart, whose copy
+      // goes on afterwards (docs/azure-behaviour.md#copystart): wait for the operation, not for the copy.
       const poller = await this.#computeFor(r.subscriptionId).snapshots.beginCreateOrUpdate(
         r.resourceGroup,
         r.name,
         this.#snapshotBody(r),
         this.#lro(options),
       );
-      const result = poller.getResult();
+      const result = await poller.pollUntilDone({ abortSignal: options?.signal });
       if (result?.id) return toSnapshotInfo(result);
       const s = await this.getSnapshot(`/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.Compute/snapshots/${r.name}`, options);
       if (!s) throw new DiskDeltaError(`Snapshot ${r.name} was accepted but cannot be read back.`, 'NotFound');
@@ -244,21 +282,21 @@ export class ArmCompute implements ComputeApi {
         ...(r.uploadSizeBytes ? { uploadSizeBytes: r.uploadSizeBytes } : {}),
       },
     };
-    return azureCall(`Creating disk ${r.name}`, async () =>
+    return lroCall(`Creating disk ${r.name}`, async () =>
       toDiskInfo(await this.#computeFor(r.subscriptionId).disks.createOrUpdate(r.resourceGroup, r.name, body, this.#lro(options))),
     );
   }
 
   async deleteSnapshot(id: string, options?: OperationOptions): Promise<void> {
     const p = parseResourceId(id);
-    await azureCall(`Deleting snapshot ${p.name}`, () =>
+    await lroCall(`Deleting snapshot ${p.name}`, () =>
       this.#computeFor(p.subscriptionId).snapshots.delete(p.resourceGroup, p.name, this.#lro(options)),
     );
   }
 
   async deleteDisk(id: string, options?: OperationOptions): Promise<void> {
     const p = parseResourceId(id);
-    await azureCall(`Deleting disk ${p.name}`, () =>
+    await lroCall(`Deleting disk ${p.name}`, () =>
       this.#computeFor(p.subscriptionId).disks.delete(p.resourceGroup, p.name, this.#lro(options)),
     );
   }
@@ -266,7 +304,7 @@ export class ArmCompute implements ComputeApi {
   async grantAccess(id: string, access: 'Read' | 'Write', durationSeconds: number, options?: OperationOptions): Promise<Secret> {
     const p = parseResourceId(id);
     const ops = p.type.toLowerCase() === 'disks' ? this.#computeFor(p.subscriptionId).disks : this.#computeFor(p.subscriptionId).snapshots;
-    const result = await azureCall(`Granting ${access} access to ${p.name}`, () =>
+    const result = await lroCall(`Granting ${access} access to ${p.name}`, () =>
       ops.grantAccess(p.resourceGroup, p.name, { access, durationInSeconds: Math.round(durationSeconds) }, this.#lro(options)),
     );
     if (!result.accessSAS) throw new DiskDeltaError(`Azure granted access to ${p.name} but returned no SAS.`, 'NoAccessSas');
@@ -276,7 +314,7 @@ export class ArmCompute implements ComputeApi {
   async revokeAccess(id: string, options?: OperationOptions): Promise<void> {
     const p = parseResourceId(id);
     const ops = p.type.toLowerCase() === 'disks' ? this.#computeFor(p.subscriptionId).disks : this.#computeFor(p.subscriptionId).snapshots;
-    await azureCall(`Revoking access to ${p.name}`, () => ops.revokeAccess(p.resourceGroup, p.name, this.#lro(options)));
+    await lroCall(`Revoking access to ${p.name}`, () => ops.revokeAccess(p.resourceGroup, p.name, this.#lro(options)));
   }
 
   async listStorageAccounts(subscriptionId: string, options?: OperationOptions): Promise<StorageAccountInfo[]> {

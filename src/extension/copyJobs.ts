@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatBytes, formatDuration, formatRate } from '../core/cost';
-import { AZURE_TARGET_PACE, ChainCopy, defaultJournalPath, NativeCopy, targetBlobName, type CopyProgress, type SnapshotCopySummary } from '../core/copy';
+import { AZURE_TARGET_PACE, ChainCopy, defaultJournalPath, describeNativeStatus, NativeCopy, targetBlobName, type CopyProgress, type SnapshotCopySummary } from '../core/copy';
 import type { SnapshotFamily } from '../core/families';
 import type { SnapshotInfo, StorageAccountInfo } from '../core/model';
 import { isAbortError } from '../core/ports';
@@ -331,11 +331,9 @@ export class CopyJobs implements vscode.Disposable {
           signal: active.controller.signal,
           onProgress: (p) => {
             active.progress = p;
-            report({
-              message: `[${p.snapshotIndex + 1}/${p.snapshotCount}] ${p.phase}`,
-              fraction: (p.snapshotIndex + (p.bytesTotal ? p.bytesDone / p.bytesTotal : 0)) / Math.max(1, p.snapshotCount),
-            });
           },
+          // "queued, 0%" and the time waited: Azure reports 0 for minutes before 100 (docs/azure-behaviour.md#copystart).
+          onStatus: (st) => report({ message: describeNativeStatus(st), fraction: (st.snapshotIndex + st.percent / 100) / Math.max(1, st.snapshotCount) }),
           onNotice: (n) => this.log.info(`${family.sourceName}: ${n.code}: ${n.message}`),
         });
       });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { formatBytes, formatDuration, formatRate } from '../../core/cost';
-import { AZURE_TARGET_PACE, ChainCopy, defaultJournalPath, defaultStateDirectory, NativeCopy, targetBlobName, TARGET_METADATA, type CopyProgress, type SnapshotCopySummary } from '../../core/copy';
+import { AZURE_TARGET_PACE, ChainCopy, defaultJournalPath, defaultStateDirectory, describeNativeStatus, NativeCopy, targetBlobName, TARGET_METADATA, type CopyProgress, type NativeCopyStatus, type SnapshotCopySummary } from '../../core/copy';
 import { resolveCopySource, resolveTargetAccount } from '../../core/copyTargets';
 import { DiskDeltaError } from '../../core/ports';
 import { validateContainerName } from '../../core/names';
@@ -35,6 +35,29 @@ function progressPrinter(ctx: CliContext): (p: CopyProgress) => void {
     const line = `[${p.snapshotIndex + 1}/${p.snapshotCount}] ${p.phase} ${total} · ${formatRate(p.bytesPerSecond)} · ${p.requests} requests, ${p.retries} retries${eta}`;
     if (tty) process.stderr.write(`\r${line.padEnd(100).slice(0, 120)}`);
     else ctx.note(line);
+  };
+}
+
+/**
+ * CopyStart progress on stderr: "queued, 0%" with the time waited (Azure reports 0 for minutes, then 100),
+ * rewritten in place on a terminal, otherwise a line when the state changes and every 30 s.
+ */
+function nativeStatusPrinter(ctx: CliContext): (s: NativeCopyStatus) => void {
+  let lastKey = '';
+  let lastAt = 0;
+  const tty = process.stderr.isTTY === true;
+  return (s) => {
+    const line = describeNativeStatus(s);
+    if (tty) {
+      process.stderr.write(`\r${line.padEnd(100).slice(0, 120)}`);
+      return;
+    }
+    const key = `${s.snapshotIndex}:${s.state}:${Math.round(s.percent)}`;
+    const now = Date.now();
+    if (key === lastKey && now - lastAt < 30_000) return;
+    lastKey = key;
+    lastAt = now;
+    ctx.note(line);
   };
 }
 
@@ -146,12 +169,12 @@ async function nativeCopy(ctx: CliContext, o: CopyOptions): Promise<void> {
     // Azure's CopyStart takes minutes and is polled every 10 s; the emulator's finishes in seconds.
     ...(ctx.emulator ? { pollIntervalMs: 500 } : {}),
     signal: ctx.signal,
-    onProgress: progressPrinter(ctx),
+    onStatus: nativeStatusPrinter(ctx),
     onNotice: (n) => ctx.note(`${n.code}: ${n.message}`),
   });
   if (process.stderr.isTTY) process.stderr.write('\n');
   if (result.status === 'cancelled') {
-    ctx.note('Stopped waiting. Azure goes on copying; run the command again to follow it.');
+    ctx.note('Stopped waiting. Azure goes on copying (the target snapshot stays); run the command again to follow it.');
     throw new DOMException('Cancelled by the user', 'AbortError');
   }
   if (ctx.json) process.stdout.write(JSON.stringify(result.steps) + '\n');
