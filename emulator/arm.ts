@@ -216,10 +216,11 @@ const OPERATION_PARTITION = guid();
 
 /**
  * What a create PUT answers with its 202: the request's resource as accepted, `provisioningState: "Updating"`,
- * no id yet (recorded in azure-sdk-for-net, docs/azure-behaviour.md#long-running-operations).
+ * as in the REST specification's CopyStart example (docs/azure-behaviour.md#long-running-operations).
  */
-function acceptedBody(name: string, location: string, body: Record<string, unknown>, props: Record<string, unknown>, creationData?: CreationData): unknown {
+function acceptedBody(id: string, name: string, location: string, body: Record<string, unknown>, props: Record<string, unknown>, creationData?: CreationData): unknown {
   return {
+    id,
     name,
     location,
     ...(body['tags'] ? { tags: body['tags'] } : {}),
@@ -393,7 +394,7 @@ async function putDisk(ctx: EmulatorContext, req: IncomingMessage, res: ServerRe
         content = await importedContent(ctx, creation, location, name);
       } catch (e) {
         if (!(e instanceof InvalidVhd)) throw e;
-        return startOperation(ctx, req, res, location, acceptedBody(name, location, body, props), { error: { code: 'BadRequest', message: e.message } });
+        return startOperation(ctx, req, res, location, acceptedBody(id, name, location, body, props), { error: { code: 'BadRequest', message: e.message } });
       }
       sizeBytes = content.size;
       extents = content.extents;
@@ -423,7 +424,7 @@ async function putDisk(ctx: EmulatorContext, req: IncomingMessage, res: ServerRe
   };
   ctx.state.disks[key] = disk;
   ctx.markDirty();
-  startOperation(ctx, req, res, location, acceptedBody(name, location, body, props), { result: () => diskJson(ctx, disk) });
+  startOperation(ctx, req, res, location, acceptedBody(id, name, location, body, props), { result: () => diskJson(ctx, disk) });
 }
 
 function updateDisk(ctx: EmulatorContext, disk: ManagedDisk, sizeGB: number | undefined, tags: Record<string, string>): void {
@@ -552,7 +553,7 @@ async function putSnapshot(ctx: EmulatorContext, req: IncomingMessage, res: Serv
       content = await importedContent(ctx, creation, location, name);
     } catch (e) {
       if (!(e instanceof InvalidVhd)) throw e;
-      return startOperation(ctx, req, res, location, acceptedBody(name, location, body, props), { error: { code: 'BadRequest', message: e.message } });
+      return startOperation(ctx, req, res, location, acceptedBody(id, name, location, body, props), { error: { code: 'BadRequest', message: e.message } });
     }
     snapshot.sizeBytes = content.size;
     snapshot.extents = content.extents;
@@ -565,7 +566,7 @@ async function putSnapshot(ctx: EmulatorContext, req: IncomingMessage, res: Serv
   }
   ctx.state.snapshots[key] = snapshot;
   ctx.markDirty();
-  startOperation(ctx, req, res, location, acceptedBody(name, location, body, props, snapshot.creationData), { result: () => snapshotJson(ctx, snapshot) });
+  startOperation(ctx, req, res, location, acceptedBody(id, name, location, body, props, snapshot.creationData), { result: () => snapshotJson(ctx, snapshot) });
 }
 
 function deleteResource(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, kind: 'disks' | 'snapshots', rg: string, name: string): void {
