@@ -3,7 +3,7 @@
  * 3-minute and a 30-minute allowance, reported on every answer in `x-ms-ratelimit-remaining-resource`;
  * an empty bucket answers 429 with `Retry-After`. The emulator reports the counts always and refuses only
  * under the fault `armthrottle=<requests per minute>`, when each group's bucket holds that many requests
- * and refills at that rate.
+ * (operation-status reads fifty times as many) and refills at that rate.
  */
 
 /** Operation groups as Azure names them in the header (recorded in azure-sdk-for-net, see docs). */
@@ -52,7 +52,9 @@ export class ArmRateLimits {
 
   take(group: ArmOperationGroup, now = Date.now()): RateDecision {
     const enforced = this.#perMinute > 0;
-    const capacity = enforced ? this.#perMinute : DEFAULT_3MIN[group];
+    // Under the fault every group takes the given rate, except operation-status reads, which Azure allows
+    // fifty times as often as snapshot creates (50,000 against 1,000 per 3 minutes): pollers are throttled last.
+    const capacity = enforced ? this.#perMinute * (group === 'GetOperation' ? DEFAULT_3MIN.GetOperation / DEFAULT_3MIN.HighCostSnapshotCreateHydrate : 1) : DEFAULT_3MIN[group];
     // Refill per millisecond: the enforced bucket refills its capacity each minute, the default one each 3 minutes.
     const rate = capacity / (enforced ? 60_000 : THREE_MINUTES);
     let b = this.#buckets.get(group);
