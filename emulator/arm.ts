@@ -839,6 +839,10 @@ async function routeArm(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
     }
   }
   const rg = ctx.state.resourceGroups[rgIn.toLowerCase()]?.name ?? rgIn;
+  if (tailLower === '/providers/microsoft.authorization/permissions' && method === 'GET') {
+    // The emulator's one identity holds every role (Owner): everything is allowed.
+    return json(res, 200, { value: [{ actions: ['*'], notActions: [], dataActions: ['*'], notDataActions: [] }] });
+  }
   m = /^\/providers\/microsoft\.storage\/storageaccounts(?:\/([^/]+)(\/listkeys)?)?$/.exec(tailLower);
   if (m) {
     const inRg = Object.values(ctx.state.accounts).filter((a) => a.resourceGroup.toLowerCase() === rg.toLowerCase());

@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/core-auth';
-import type { HttpClient, PipelinePolicy } from '@azure/core-rest-pipeline';
+import { createDefaultHttpClient, createPipelineRequest, type HttpClient, type PipelinePolicy } from '@azure/core-rest-pipeline';
 import { ComputeManagementClient, type Disk, type Snapshot } from '@azure/arm-compute';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
@@ -132,8 +132,11 @@ export class ArmCompute implements ComputeApi {
     },
   };
 
+  readonly #httpClient: HttpClient;
+
   constructor(options: ArmConnectionOptions) {
     this.#options = options;
+    this.#httpClient = options.httpClient ?? createDefaultHttpClient();
   }
 
   serverTime(): Date {
@@ -315,6 +318,43 @@ export class ArmCompute implements ComputeApi {
     const p = parseResourceId(id);
     const ops = p.type.toLowerCase() === 'disks' ? this.#computeFor(p.subscriptionId).disks : this.#computeFor(p.subscriptionId).snapshots;
     await lroCall(`Revoking access to ${p.name}`, () => ops.revokeAccess(p.resourceGroup, p.name, this.#lro(options)));
+  }
+
+  /**
+   * A GET of any ARM path (providers, permissions) through the same pipeline as every other call:
+   * authentication, retries on 429 with Retry-After, the server clock. Returns the parsed JSON body.
+   */
+  async armGet(subscriptionId: string, pathAndQuery: string, options?: OperationOptions): Promise<unknown> {
+    const endpoint = (this.#options.endpoint ?? 'https://management.azure.com').replace(/\/+$/, '');
+    const response = await azureCall(`Reading ${pathAndQuery.split('?')[0]}`, () =>
+      this.#computeFor(subscriptionId).pipeline.sendRequest(
+        this.#httpClient,
+        createPipelineRequest({ url: `${endpoint}${pathAndQuery}`, method: 'GET', abortSignal: options?.signal }),
+      ),
+    );
+    let body: unknown;
+    try {
+      body = response.bodyAsText ? JSON.parse(response.bodyAsText) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (response.status >= 400) {
+      const error = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new DiskDeltaError(`Reading ${pathAndQuery.split('?')[0]}: ${error?.message ?? `HTTP ${response.status}`}`, error?.code ?? `Http${response.status}`, undefined, response.status);
+    }
+    return body;
+  }
+
+  /** Disks and snapshots of one resource group, counted (a list call, for diagnostics). */
+  async countResourceGroup(subscriptionId: string, resourceGroup: string, options?: OperationOptions): Promise<{ disks: number; snapshots: number }> {
+    const client = this.#computeFor(subscriptionId);
+    return azureCall(`Listing resource group ${resourceGroup}`, async () => {
+      let disks = 0;
+      let snapshots = 0;
+      for await (const page of client.disks.listByResourceGroup(resourceGroup, { abortSignal: options?.signal }).byPage()) disks += page.length;
+      for await (const page of client.snapshots.listByResourceGroup(resourceGroup, { abortSignal: options?.signal }).byPage()) snapshots += page.length;
+      return { disks, snapshots };
+    });
   }
 
   async listStorageAccounts(subscriptionId: string, options?: OperationOptions): Promise<StorageAccountInfo[]> {

@@ -6,9 +6,12 @@ import { accessRevokeCommand, restoreCommand, snapshotCreateCommand, snapshotDel
 import { diffCommand } from './commands/diff';
 import { exportCommand, type ExportOptions } from './commands/export';
 import { copyCommand, type CopyOptions } from './commands/copy';
+import { doctorCommand, type DoctorOptions } from './commands/doctor';
 import { isAbortError } from '../core/ports';
 
 const abort = new AbortController();
+/** Set by commands whose outcome is an exit status rather than an error (doctor: 1 when a check failed). */
+let commandExitCode = 0;
 let interrupted = 0;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
@@ -125,10 +128,20 @@ program
   .option('--target-region <region>', 'with --native: the target region')
   .action(run((ctx, o: CopyOptions) => copyCommand(ctx, o)));
 
+program
+  .command('doctor')
+  .description('check sign-in, subscription, resource providers, permissions and the blob endpoints a diff or copy needs; exit 1 if any check fails')
+  .option('--target-account <id>', 'storage account resource id of the copy target to check')
+  .option('--resource-group <rg>', 'a source resource group to check (repeatable; default: those of the subscription\'s disks)', collect)
+  .option('--container <name>', 'container a copy writes to (default: disk-delta)')
+  .action(async (o: DoctorOptions) => {
+    commandExitCode = await doctorCommand(program.opts<GlobalOptions>(), o, abort.signal);
+  });
+
 async function main(): Promise<number> {
   try {
     await program.parseAsync(process.argv);
-    return 0;
+    return commandExitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : 2;
