@@ -765,6 +765,7 @@ async function routeArm(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
     if (lower === '/emulator/faults' && method === 'PUT') {
       try {
         ctx.faults.replace(mergeFaults(ctx.faults.settings, await readJson(req)));
+        ctx.armLimits.reset();
       } catch (e) {
         throw new ArmError(400, 'InvalidParameter', (e as Error).message);
       }

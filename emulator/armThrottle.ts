@@ -43,10 +43,15 @@ export class ArmRateLimits {
   readonly #buckets = new Map<string, Bucket>();
   #perMinute = 0;
 
-  /** Called whenever the fault settings change: `armthrottle` requests per minute, 0 for Azure's defaults without refusals. */
+  /** Called on every throttled request: `armthrottle` requests per minute, 0 for Azure's defaults without refusals. */
   configure(perMinute: number): void {
     if (perMinute === this.#perMinute) return;
     this.#perMinute = perMinute;
+    this.#buckets.clear();
+  }
+
+  /** Full buckets again (whenever the fault settings are replaced). */
+  reset(): void {
     this.#buckets.clear();
   }
 

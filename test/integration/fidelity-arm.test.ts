@@ -9,7 +9,11 @@
  * - throttling (429 + Retry-After): listing 500 disks and 5,000 snapshots, grants and pollers all complete.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parseJson, runCli } from '../support/cli';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import { describeNativeStatus, NativeCopy, type NativeCopyStatus } from '../../src/core/copy';
 import type { SnapshotInfo } from '../../src/core/model';
@@ -141,7 +145,7 @@ void describe('ARM fidelity: the product against Azure-shaped answers', { timeou
       return { disks, snapshots, distinct: names.size };
     };
     await em.resetStats();
-    await em.setFaults({ armthrottle: 20 });
+    await em.setFaults({ armthrottle: 25 });
     try {
       const started = Date.now();
       const listed = await count();
@@ -149,6 +153,21 @@ void describe('ARM fidelity: the product against Azure-shaped answers', { timeou
       const stats = await em.getStats();
       assert.ok((stats.faultsInjected['armthrottle'] ?? 0) > 0, 'the listing was throttled');
       assert.ok(Date.now() - started > 5000, 'waiting out Retry-After took time');
+
+      // The CLI, a process of its own with the same clients, groups them into families (fresh buckets).
+      await em.setFaults({ armthrottle: 25 });
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'dd-fidelity-'));
+      try {
+        const file = path.join(dir, 'connection.json');
+        writeFileSync(file, JSON.stringify(em.connection));
+        const r = await runCli(file, ['--json', 'families']);
+        assert.equal(r.code, 0, r.stderr);
+        const families = parseJson<{ sourceResourceId: string; snapshotCount: number }[]>(r).filter((f) => /\/resourceGroups\/bulk-list\//i.test(f.sourceResourceId));
+        assert.equal(families.length, 500);
+        assert.ok(families.every((f) => f.snapshotCount === 10));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     } finally {
       await em.setFaults({});
     }
