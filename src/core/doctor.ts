@@ -66,10 +66,12 @@ export const SOURCE_ACTIONS = [
   'Microsoft.Compute/snapshots/endGetAccess/action',
 ] as const;
 
-/** Actions a copy takes on the target account (its keys, or Entra ID data access to its blobs). */
+/** Actions a copy takes on the target account: it reads the account and writes blobs with Entra ID (no keys). */
 export const TARGET_ACTIONS = ['Microsoft.Storage/storageAccounts/read'] as const;
-const TARGET_KEY_ACTION = 'Microsoft.Storage/storageAccounts/listKeys/action';
-const TARGET_BLOB_DATA_ACTION = 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write';
+export const TARGET_DATA_ACTIONS = [
+  'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read',
+  'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write',
+] as const;
 
 function matches(pattern: string, action: string): boolean {
   const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`, 'i');
@@ -211,11 +213,12 @@ export async function runDoctor(request: DoctorRequest): Promise<DoctorCheck[]> 
         if (sets.error !== undefined || sets.value === undefined) {
           results.push(warn('target account permissions', 'The permissions could not be read.', 'Make sure you hold Storage Account Contributor, or Storage Blob Data Contributor, on the account.'));
         } else {
-          const read = TARGET_ACTIONS.every((a) => allows(sets.value!, a));
-          const keys = allows(sets.value, TARGET_KEY_ACTION);
-          const data = allows(sets.value, TARGET_BLOB_DATA_ACTION, true);
-          if (read && (keys || data)) results.push(ok('target account permissions', keys ? 'The account keys can be listed.' : 'Blobs can be written with Entra ID.'));
-          else results.push(fail('target account permissions', `Missing: ${[...(read ? [] : TARGET_ACTIONS), ...(keys || data ? [] : [`${TARGET_KEY_ACTION} or data action ${TARGET_BLOB_DATA_ACTION}`])].join(', ')}.`, 'Ask for Storage Blob Data Contributor (or Storage Account Contributor) on the target account.'));
+          const missing = [
+            ...TARGET_ACTIONS.filter((a) => !allows(sets.value!, a)),
+            ...TARGET_DATA_ACTIONS.filter((a) => !allows(sets.value!, a, true)).map((a) => `data action ${a}`),
+          ];
+          if (missing.length === 0) results.push(ok('target account permissions', 'The account can be read and its blobs read and written with Entra ID.'));
+          else results.push(fail('target account permissions', `Missing: ${missing.join(', ')}.`, 'Ask for Storage Blob Data Contributor on the target account (Disk Delta writes blobs with Entra ID, not account keys), and Reader on it.'));
         }
         const exists = await guard(async () => (await request.dataPlane.targetStore(account!, container)).containerExists({ signal }));
         if (exists.error !== undefined) {

@@ -32,7 +32,7 @@ function setup(w: World = {}) {
     },
     listStorageAccounts: () => Promise.resolve([ACCOUNT]),
   } as unknown as ComputeApi;
-  const all: PermissionSet[] = [{ actions: ['*'], notActions: [], dataActions: [], notDataActions: [] }];
+  const all: PermissionSet[] = [{ actions: ['*'], notActions: [], dataActions: ['Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*'], notDataActions: [] }];
   const diagnostics: DiagnosticsApi = {
     signIn: w.signIn ?? (() => Promise.resolve('user@example.com')),
     providerState: (_s, ns) => Promise.resolve(w.providers?.[ns] ?? 'Registered'),
@@ -114,6 +114,15 @@ void describe('doctor', () => {
     const endpoint = checks.find((x) => x.check === 'blob endpoint target')!;
     assert.equal(endpoint.status, 'fail');
     assert.match(endpoint.detail, /ENOTFOUND/);
+  });
+
+  void it('fails the target account when only the keys (Owner, Contributor) and no blob data role are held', async () => {
+    const owner: PermissionSet[] = [{ actions: ['*'], notActions: [], dataActions: [], notDataActions: [] }];
+    const checks = await runDoctor({ ...setup({ permissions: { [`/subscriptions/${SUB}/resourceGroups/storage`]: owner } }), subscriptionId: SUB, targetAccountId: ACCOUNT.id });
+    const c = checks.find((x) => x.check === 'target account permissions')!;
+    assert.equal(c.status, 'fail');
+    assert.match(c.detail, /data action Microsoft\.Storage\/storageAccounts\/blobServices\/containers\/blobs\/write/);
+    assert.match(c.fix, /Storage Blob Data Contributor/);
   });
 
   void it('refuses a target that is not a storage account id', async () => {
