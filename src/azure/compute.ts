@@ -1,3 +1,4 @@
+import type { AbortSignalLike } from '@azure/abort-controller';
 import type { TokenCredential } from '@azure/core-auth';
 import { createDefaultHttpClient, createPipelineRequest, type HttpClient, type PipelinePolicy } from '@azure/core-rest-pipeline';
 import { ComputeManagementClient, type Disk, type Snapshot } from '@azure/arm-compute';
@@ -80,12 +81,51 @@ export function clockSkew(headerMs: number, localMs: number): number {
 
 /**
  * Retries of every ARM call (listing pages, gets, creates, grants and the pollers' status reads). The
- * pipeline's throttling strategy waits exactly what a 429's `Retry-After` says, without a cap, and its
- * retries share one count with the exponential strategy; 3 by default, which a subscription-wide
- * throttling window (Microsoft.Compute counts per 3 and per 30 minutes, docs/azure-behaviour.md#arm-throttling)
- * outlasts. Twelve retries ride out several minutes of 429s; other failures back off up to 30 s.
+ * pipeline's throttling strategy waits exactly what a 429's `Retry-After` says, without a cap, but its
+ * retries share one count with the exponential strategy (3 by default), which a throttling window of
+ * Microsoft.Compute (counted per 3 and per 30 minutes, docs/azure-behaviour.md#arm-throttling) outlasts.
+ * Raising that count would also make a network failure take minutes to surface, so the count stays small
+ * and `throttlePatience` (outside the retry policy) waits out further 429s on its own.
  */
-export const ARM_RETRY_OPTIONS = { maxRetries: 12, retryDelayInMs: 1000, maxRetryDelayInMs: 30_000 } as const;
+export const ARM_RETRY_OPTIONS = { maxRetries: 4 } as const;
+/** Rounds of the retry policy a 429 may go through: (1 + 4) x 9 = 45 waits for Retry-After. */
+export const THROTTLE_ROUNDS = 9;
+const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+function retryAfterMs(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+function wait(ms: number, signal: AbortSignalLike | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new DOMException('The operation was aborted.', 'AbortError'));
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new DOMException('The operation was aborted.', 'AbortError'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** A 429 that outlived the retry policy is waited out (its Retry-After, at most 5 minutes) and sent again. */
+export const throttlePatience: PipelinePolicy = {
+  name: 'diskDeltaThrottlePatience',
+  sendRequest: async (request, next) => {
+    for (let round = 1; ; round += 1) {
+      const response = await next(request);
+      if (response.status !== 429 || round >= THROTTLE_ROUNDS) return response;
+      await wait(Math.min(MAX_RETRY_AFTER_MS, retryAfterMs(response.headers.get('retry-after')) ?? 10_000), request.abortSignal);
+    }
+  },
+};
 
 /**
  * A long-running operation that failed inside (status `Failed`) reaches us from core-lro as a plain Error
@@ -149,7 +189,10 @@ export class ArmCompute implements ComputeApi {
       ...(this.#options.httpClient ? { httpClient: this.#options.httpClient } : {}),
       userAgentOptions: { userAgentPrefix: this.#options.userAgentPrefix ?? 'disk-delta' },
       retryOptions: ARM_RETRY_OPTIONS,
-      additionalPolicies: [{ policy: this.#serverClock, position: 'perRetry' as const }],
+      additionalPolicies: [
+        { policy: throttlePatience, position: 'perCall' as const },
+        { policy: this.#serverClock, position: 'perRetry' as const },
+      ],
     };
   }
 

@@ -173,6 +173,23 @@ void describe('ARM fidelity: the product against Azure-shaped answers', { timeou
     }
   });
 
+  void it('under ARM throttling, reads that meet more 429s than the retry policy allows still complete', async () => {
+    const snap = await diskWithSnapshot('patience-disk');
+    await em.resetStats();
+    await em.setFaults({ armthrottle: 30 });
+    try {
+      // 45 reads at once against 30 a minute: the last ones wait ~30 s, meeting a 429 every 2 s.
+      const started = Date.now();
+      const reads = await Promise.all(Array.from({ length: 45 }, () => clients.compute.getSnapshot(snap.id)));
+      assert.ok(reads.every((r) => r?.id === snap.id));
+      const refused = (await em.getStats()).faultsInjected['armthrottle'] ?? 0;
+      assert.ok(refused > 5 * 15, `many more 429s (${refused}) than 5 tries for each of the 15 late reads`);
+      assert.ok(Date.now() - started >= 20_000);
+    } finally {
+      await em.setFaults({});
+    }
+  });
+
   void it('under ARM throttling, creates, grants, revokes and their pollers all complete', async () => {
     const snap = await diskWithSnapshot('throttle-disk');
     await em.resetStats();
