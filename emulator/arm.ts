@@ -6,6 +6,7 @@ import { overlay, overwriteInPlace, truncate, usedBytes, firstEndingAfter, type 
 import { readExtents } from './pageLog';
 import { mergeFaults } from './faults';
 import { guid, isFixedVhdFooter, vhdFooter, type AccessGrant, type CreationData, type ManagedDisk, type ManagedSnapshot } from './state';
+import type { ArmOperationGroup } from './armThrottle';
 
 export class ArmError extends Error {
   constructor(
@@ -31,10 +32,14 @@ const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$/;
 interface Operation {
   id: string;
   doneAt: number;
-  result?: unknown;
+  /** The operation's output (`properties.output`), computed when it is read. */
+  result?: () => unknown;
   error?: { code: string; message: string };
   started: number;
 }
+
+/** Azure refuses disk and snapshot SAS grants longer than 60 days (docs/azure-behaviour.md#access-sas-grants). */
+export const MAX_SAS_SECONDS = 5_184_000;
 
 const operations = new Map<string, Operation>();
 
@@ -182,34 +187,71 @@ function snapshotJson(ctx: EmulatorContext, s: ManagedSnapshot, provisioningStat
   };
 }
 
-/** Starts a long-running operation: answered 201/202 with Azure-AsyncOperation and Location to poll. */
-function startOperation(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, location: string, status: number, body: unknown, result?: unknown): void {
+/**
+ * Starts a long-running operation as Azure answers it (docs/azure-behaviour.md#long-running-operations):
+ * `202 Accepted` with `Azure-AsyncOperation` (the status resource), `Location` (the same with
+ * `monitor=true`: 202 while running, then the output) and `Retry-After`. The operation's output - the
+ * resource, or `{accessSAS}` - is in the status resource's `properties.output`; a failure is its `error`.
+ */
+function startOperation(
+  ctx: EmulatorContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  location: string,
+  body: unknown,
+  outcome: { result?: () => unknown; error?: { code: string; message: string } } = {},
+): void {
   const id = guid();
   if (operations.size > 10_000) {
     for (const [k, op] of operations) if (op.doneAt < Date.now() - 3_600_000) operations.delete(k);
   }
-  operations.set(id, { id, doneAt: Date.now(), result, started: ctx.now() });
+  operations.set(id, { id, doneAt: Date.now(), result: outcome.result, error: outcome.error, started: ctx.now() });
   const apiVersion = new URL(req.url ?? '/', 'https://x').searchParams.get('api-version') ?? '2026-03-02';
-  const base = `${ctx.origin}/subscriptions/${ctx.state.subscriptionId}/providers/Microsoft.Compute/locations/${location}/operations/${id}?api-version=${apiVersion}`;
-  json(res, status, body, { 'azure-asyncoperation': base, location: `${base}&monitor=true`, 'retry-after': '1' });
+  const base = `${ctx.origin}/subscriptions/${ctx.state.subscriptionId}/providers/Microsoft.Compute/locations/${location}/DiskOperations/${id}?p=${OPERATION_PARTITION}&api-version=${apiVersion}`;
+  json(res, 202, body, { 'azure-asyncoperation': base, location: base.replace('&api-version=', '&monitor=true&api-version='), 'retry-after': '1' });
+}
+
+/** The opaque `p` parameter Azure puts in its operation URLs (which server holds the operation). */
+const OPERATION_PARTITION = guid();
+
+/**
+ * What a create PUT answers with its 202: the request's resource as accepted, `provisioningState: "Updating"`,
+ * as in the REST specification's CopyStart example (docs/azure-behaviour.md#long-running-operations).
+ */
+function acceptedBody(id: string, name: string, location: string, body: Record<string, unknown>, props: Record<string, unknown>, creationData?: CreationData): unknown {
+  return {
+    id,
+    name,
+    location,
+    ...(body['tags'] ? { tags: body['tags'] } : {}),
+    ...(body['sku'] ? { sku: body['sku'] } : {}),
+    properties: {
+      ...props,
+      ...(creationData ? { creationData: creationDataJson(creationData) } : {}),
+      provisioningState: 'Updating',
+      isArmResource: true,
+    },
+  };
 }
 
 function operationStatus(ctx: EmulatorContext, res: ServerResponse, id: string, monitor: boolean): void {
   const op = operations.get(id);
   if (!op) throw new ArmError(404, 'NotFound', `The operation '${id}' was not found.`);
   const done = Date.now() >= op.doneAt;
+  const output = done && !op.error && op.result ? op.result() : undefined;
   if (monitor) {
-    if (!done) return json(res, 202, undefined, { location: '', 'retry-after': '1' });
-    return json(res, 200, op.result);
+    if (!done) return json(res, 202, undefined, { 'retry-after': '1' });
+    if (op.error) return json(res, 400, { error: op.error });
+    return json(res, 200, output);
   }
   json(res, 200, {
-    name: id,
-    status: done ? (op.error ? 'Failed' : 'Succeeded') : 'InProgress',
     startTime: iso(op.started),
     ...(done ? { endTime: iso(ctx.now()) } : {}),
-    ...(op.error ? { error: op.error } : {}),
-    ...(done && op.result !== undefined ? { properties: { output: op.result } } : {}),
-  });
+    status: done ? (op.error ? 'Failed' : 'Succeeded') : 'InProgress',
+    ...(output !== undefined ? { properties: { output } } : {}),
+    ...(done && op.error ? { error: op.error } : {}),
+    name: id,
+  }, done ? {} : { 'retry-after': '1' });
 }
 
 function checkName(name: string, kind: string): void {
@@ -260,7 +302,10 @@ function sourceBlob(ctx: EmulatorContext, sourceUri: string): { size: number; ex
   return { size: blob.size, extents: blob.extents, account: account.name };
 }
 
-async function importedContent(ctx: EmulatorContext, creation: Record<string, unknown>, location: string): Promise<{ size: number; extents: Extent[] }> {
+/** An Import whose blob is not a fixed VHD: Azure accepts the request and fails the operation. */
+class InvalidVhd extends Error {}
+
+async function importedContent(ctx: EmulatorContext, creation: Record<string, unknown>, location: string, name: string): Promise<{ size: number; extents: Extent[] }> {
   const sourceUri = String(creation['sourceUri'] ?? '');
   const storageAccountId = String(creation['storageAccountId'] ?? '');
   const blob = sourceBlob(ctx, sourceUri);
@@ -271,10 +316,14 @@ async function importedContent(ctx: EmulatorContext, creation: Record<string, un
   if (account.region !== location) {
     throw new ArmError(400, 'InvalidParameter', `The storage account '${account.name}' is in '${account.region}'; import into a resource in the same region.`);
   }
-  // Import needs a fixed VHD: N MiB + 512 bytes ending in a "conectix" footer (docs/azure-behaviour.md#import-and-upload).
+  // Import needs a fixed VHD: N MiB + 512 bytes ending in a "conectix" footer. Azure checks it inside the
+  // operation, which then fails with BadRequest (docs/azure-behaviour.md#import-and-upload).
   const footer = blob.size >= 512 ? await readExtents(ctx.log, ctx.synthetic, blob.extents, blob.size - 512, blob.size, firstEndingAfter(blob.extents, blob.size - 512)) : Buffer.alloc(0);
   if (!isFixedVhdFooter(footer, blob.size)) {
-    throw new ArmError(400, 'InvalidParameter', `The blob is not a valid fixed VHD: its size must be a whole number of MiB plus 512 bytes and it must end with a VHD footer ("conectix"). Size: ${blob.size}.`);
+    const u = new URL(sourceUri);
+    throw new InvalidVhd(
+      `The specified cookie value in VHD footer indicates that disk '${name}' with blob ${u.origin}${u.pathname} is not a supported VHD. Disk is expected to have cookie value 'conectix'.`,
+    );
   }
   return { size: blob.size - 512, extents: blob.extents.slice() };
 }
@@ -295,7 +344,7 @@ async function putDisk(ctx: EmulatorContext, req: IncomingMessage, res: ServerRe
     if (existing.location !== location) throw new ArmError(409, 'PropertyChangeNotAllowed', "Changing property 'location' is not allowed.");
     updateDisk(ctx, existing, sizeGB, tags);
     ctx.markDirty();
-    return startOperation(ctx, req, res, location, 200, diskJson(ctx, existing, 'Updating'));
+    return startOperation(ctx, req, res, location, diskJson(ctx, existing, 'Updating'), { result: () => diskJson(ctx, existing) });
   }
   const option = String(creation['createOption'] ?? '');
   const now = ctx.now();
@@ -340,7 +389,13 @@ async function putDisk(ctx: EmulatorContext, req: IncomingMessage, res: ServerRe
       break;
     }
     case 'Import': {
-      const content = await importedContent(ctx, creation, location);
+      let content: { size: number; extents: Extent[] };
+      try {
+        content = await importedContent(ctx, creation, location, name);
+      } catch (e) {
+        if (!(e instanceof InvalidVhd)) throw e;
+        return startOperation(ctx, req, res, location, acceptedBody(id, name, location, body, props), { error: { code: 'BadRequest', message: e.message } });
+      }
       sizeBytes = content.size;
       extents = content.extents;
       cd.sourceUri = String(creation['sourceUri']).split('?')[0]! + (new URL(String(creation['sourceUri'])).searchParams.get('snapshot') ? `?snapshot=${new URL(String(creation['sourceUri'])).searchParams.get('snapshot')}` : '');
@@ -369,7 +424,7 @@ async function putDisk(ctx: EmulatorContext, req: IncomingMessage, res: ServerRe
   };
   ctx.state.disks[key] = disk;
   ctx.markDirty();
-  startOperation(ctx, req, res, location, 201, diskJson(ctx, disk, 'Updating'));
+  startOperation(ctx, req, res, location, acceptedBody(id, name, location, body, props), { result: () => diskJson(ctx, disk) });
 }
 
 function updateDisk(ctx: EmulatorContext, disk: ManagedDisk, sizeGB: number | undefined, tags: Record<string, string>): void {
@@ -402,7 +457,7 @@ async function putSnapshot(ctx: EmulatorContext, req: IncomingMessage, res: Serv
   if (existing) {
     existing.tags = tags;
     ctx.markDirty();
-    return startOperation(ctx, req, res, location, 200, snapshotJson(ctx, existing, 'Updating'));
+    return startOperation(ctx, req, res, location, snapshotJson(ctx, existing, 'Updating'), { result: () => snapshotJson(ctx, existing) });
   }
   const option = String(creation['createOption'] ?? '');
   const incremental = props['incremental'] === true;
@@ -475,16 +530,31 @@ async function putSnapshot(ctx: EmulatorContext, req: IncomingMessage, res: Serv
     snapshot.extents = from.extents.slice();
     snapshot.familyId = crypto.createHash('sha256').update(`${from.familyId}|${location}`).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');
     snapshot.creationData = { createOption: 'CopyStart', sourceResourceId: from.id, sourceUniqueId: from.uniqueId };
-    snapshot.copyStartedAt = now;
-    const used = usedBytes(from.extents);
-    snapshot.copyDoneAt = now + Math.round((2000 + Math.min(8000, used / (256 * MIB) * 1000)) * ctx.copyTimeScale);
+    const stall = ctx.faults.settings.copystall;
+    if (stall > 0) {
+      // Azure's CopyStart reports 0% for minutes and then 100% (docs/azure-behaviour.md#copystart): with the
+      // start one millisecond before the end, the reported percentage stays 0 until it jumps to 100.
+      ctx.faults.count('copystall');
+      snapshot.copyDoneAt = now + Math.round(stall * 1000);
+      snapshot.copyStartedAt = snapshot.copyDoneAt - 1;
+    } else {
+      snapshot.copyStartedAt = now;
+      const used = usedBytes(from.extents);
+      snapshot.copyDoneAt = now + Math.round((2000 + Math.min(8000, used / (256 * MIB) * 1000)) * ctx.copyTimeScale);
+    }
     if (ctx.faults.chance(ctx.faults.settings.copyfail)) {
       ctx.faults.count('copyfail');
       snapshot.copyError = { errorCode: 'CopySourceNotFound', errorMessage: 'The copy failed because the source was not available. Delete this snapshot and retry the copy.' };
     }
     snapshot.osType = from.osType;
   } else if (option === 'Import') {
-    const content = await importedContent(ctx, creation, location);
+    let content: { size: number; extents: Extent[] };
+    try {
+      content = await importedContent(ctx, creation, location, name);
+    } catch (e) {
+      if (!(e instanceof InvalidVhd)) throw e;
+      return startOperation(ctx, req, res, location, acceptedBody(id, name, location, body, props), { error: { code: 'BadRequest', message: e.message } });
+    }
     snapshot.sizeBytes = content.size;
     snapshot.extents = content.extents;
     snapshot.incremental = false;
@@ -496,7 +566,7 @@ async function putSnapshot(ctx: EmulatorContext, req: IncomingMessage, res: Serv
   }
   ctx.state.snapshots[key] = snapshot;
   ctx.markDirty();
-  startOperation(ctx, req, res, location, 201, snapshotJson(ctx, snapshot, 'Updating'));
+  startOperation(ctx, req, res, location, acceptedBody(id, name, location, body, props, snapshot.creationData), { result: () => snapshotJson(ctx, snapshot) });
 }
 
 function deleteResource(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, kind: 'disks' | 'snapshots', rg: string, name: string): void {
@@ -509,7 +579,7 @@ function deleteResource(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
   if (kind === 'disks') delete ctx.state.disks[key];
   else delete ctx.state.snapshots[key];
   ctx.markDirty();
-  startOperation(ctx, req, res, found.location, 202, undefined);
+  startOperation(ctx, req, res, found.location, undefined);
 }
 
 async function grantAccess(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, kind: 'disks' | 'snapshots', rg: string, name: string): Promise<void> {
@@ -521,6 +591,9 @@ async function grantAccess(ctx: EmulatorContext, req: IncomingMessage, res: Serv
   const duration = Number(body['durationInSeconds'] ?? 3600);
   if (access !== 'Read' && access !== 'Write') throw new ArmError(400, 'InvalidParameter', "access must be 'Read' or 'Write'.");
   if (!Number.isFinite(duration) || duration < 1) throw new ArmError(400, 'InvalidParameter', 'durationInSeconds must be a positive number.');
+  if (duration > MAX_SAS_SECONDS) {
+    throw new ArmError(400, 'InvalidParameter', `The requested SAS duration of ${duration} seconds is longer than the maximum of ${MAX_SAS_SECONDS} seconds (60 days). Request a shorter durationInSeconds.`);
+  }
   pruneGrants(ctx);
   let familyId: string | undefined;
   let snapshotStamp: string | undefined;
@@ -560,7 +633,8 @@ async function grantAccess(ctx: EmulatorContext, req: IncomingMessage, res: Serv
   const sr = 'b';
   const sig = managedSasSignature(grant, sv, sr);
   const accessSAS = `${ctx.origin}/${grant.account}/${grant.container}/abcd?${snapshotStamp ? `snapshot=${encodeURIComponent(snapshotStamp)}&` : ''}sv=${sv}&sr=${sr}&si=${grant.id}&sig=${encodeURIComponent(sig)}`;
-  startOperation(ctx, req, res, target.location, 202, undefined, { accessSAS });
+  // beginGetAccess answers 202 with no body; the SAS is the operation's output.
+  startOperation(ctx, req, res, target.location, undefined, { result: () => ({ accessSAS }) });
 }
 
 function revokeAccess(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, kind: 'disks' | 'snapshots', rg: string, name: string): void {
@@ -576,7 +650,7 @@ function revokeAccess(ctx: EmulatorContext, req: IncomingMessage, res: ServerRes
   }
   if (kind === 'disks' && wrote) (target as ManagedDisk).diskState = 'Unattached';
   ctx.markDirty();
-  startOperation(ctx, req, res, target.location, 202, undefined);
+  startOperation(ctx, req, res, target.location, undefined);
 }
 
 function storageAccountJson(ctx: EmulatorContext, name: string): unknown {
@@ -691,6 +765,7 @@ async function routeArm(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
     if (lower === '/emulator/faults' && method === 'PUT') {
       try {
         ctx.faults.replace(mergeFaults(ctx.faults.settings, await readJson(req)));
+        ctx.armLimits.reset();
       } catch (e) {
         throw new ArmError(400, 'InvalidParameter', (e as Error).message);
       }
@@ -704,6 +779,7 @@ async function routeArm(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
     }
     const m = /^\/emulator\/disks\/(.+)\/synthetic-writes$/.exec(path);
     if (m && method === 'POST') return syntheticWrites(ctx, req, res, decodeURIComponent(m[1]!));
+    if (lower === '/emulator/bulk' && method === 'POST') return bulkSeed(ctx, req, res);
     throw new ArmError(404, 'NotFound', 'Unknown emulator endpoint.');
   }
 
@@ -725,12 +801,20 @@ async function routeArm(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
   if (restLower === '/locations' && method === 'GET') {
     return json(res, 200, { value: ctx.state.regions.map((r) => ({ id: `${subPrefix}/locations/${r}`, name: r, displayName: r, type: 'Region' })) });
   }
-  let m = /^\/providers\/microsoft\.compute\/locations\/([^/]+)\/operations\/([^/]+)$/.exec(restLower);
+  if (restLower === '/providers' && method === 'GET') return json(res, 200, { value: PROVIDERS.map((p) => providerJson(ctx, p)) });
+  let m = /^\/providers\/(microsoft\.[a-z]+)$/.exec(restLower);
+  if (m && method === 'GET') {
+    const p = PROVIDERS.find((x) => x.toLowerCase() === m![1]);
+    if (!p) throw new ArmError(404, 'InvalidResourceNamespace', `The resource namespace '${rest.split('/')[2]}' is invalid.`);
+    return json(res, 200, providerJson(ctx, p));
+  }
+  if (!throttle(ctx, req, res, restLower, method)) return;
+  m = /^\/providers\/microsoft\.compute\/locations\/([^/]+)\/(?:disk)?operations\/([^/]+)$/.exec(restLower);
   if (m && method === 'GET') return operationStatus(ctx, res, rest.split('/').pop()!, url.searchParams.get('monitor') === 'true');
   m = /^\/providers\/microsoft\.compute\/(disks|snapshots)$/.exec(restLower);
   if (m && method === 'GET') {
     count(`List${m[1] === 'disks' ? 'Disks' : 'Snapshots'}`);
-    return json(res, 200, { value: listOf(ctx, m[1] as 'disks' | 'snapshots') });
+    return listPage(ctx, res, url, listOf(ctx, m[1] as 'disks' | 'snapshots'));
   }
   m = /^\/providers\/microsoft\.storage\/storageaccounts$/.exec(restLower);
   if (m && method === 'GET') return json(res, 200, { value: Object.keys(ctx.state.accounts).map((n) => storageAccountJson(ctx, n)) });
@@ -756,6 +840,10 @@ async function routeArm(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
     }
   }
   const rg = ctx.state.resourceGroups[rgIn.toLowerCase()]?.name ?? rgIn;
+  if (tailLower === '/providers/microsoft.authorization/permissions' && method === 'GET') {
+    // The emulator's one identity holds every role (Owner): everything is allowed.
+    return json(res, 200, { value: [{ actions: ['*'], notActions: [], dataActions: ['*'], notDataActions: [] }] });
+  }
   m = /^\/providers\/microsoft\.storage\/storageaccounts(?:\/([^/]+)(\/listkeys)?)?$/.exec(tailLower);
   if (m) {
     const inRg = Object.values(ctx.state.accounts).filter((a) => a.resourceGroup.toLowerCase() === rg.toLowerCase());
@@ -772,7 +860,7 @@ async function routeArm(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
   if (!m[2]) {
     if (method !== 'GET') throw new ArmError(405, 'MethodNotAllowed', 'Method not allowed.');
     count(`List${label}s`);
-    return json(res, 200, { value: listOf(ctx, kind).filter((r) => (r as { id: string }).id.toLowerCase().includes(`/resourcegroups/${rg.toLowerCase()}/`)) });
+    return listPage(ctx, res, url, listOf(ctx, kind).filter((r) => (r as { id: string }).id.toLowerCase().includes(`/resourcegroups/${rg.toLowerCase()}/`)));
   }
   const name = decodeURIComponent(tail.split('/')[4]!);
   if (m[3] === '/begingetaccess' && method === 'POST') {
@@ -805,7 +893,8 @@ async function routeArm(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
       if (kind === 'disks') updateDisk(ctx, r as ManagedDisk, props['diskSizeGB'] !== undefined ? Number(props['diskSizeGB']) : undefined, tags);
       else r.tags = tags;
       ctx.markDirty();
-      return startOperation(ctx, req, res, r.location, 200, kind === 'disks' ? diskJson(ctx, r as ManagedDisk, 'Updating') : snapshotJson(ctx, r as ManagedSnapshot, 'Updating'));
+      const read = (): unknown => (kind === 'disks' ? diskJson(ctx, r as ManagedDisk) : snapshotJson(ctx, r as ManagedSnapshot));
+      return startOperation(ctx, req, res, r.location, kind === 'disks' ? diskJson(ctx, r as ManagedDisk, 'Updating') : snapshotJson(ctx, r as ManagedSnapshot, 'Updating'), { result: read });
     }
     case 'DELETE':
       count(`Delete${label}`);
@@ -833,4 +922,121 @@ function subscriptionJson(ctx: EmulatorContext): unknown {
 
 function rgJson(ctx: EmulatorContext, name: string, location: string): unknown {
   return { id: `/subscriptions/${ctx.state.subscriptionId}/resourceGroups/${name}`, name, type: 'Microsoft.Resources/resourceGroups', location, properties: { provisioningState: 'Succeeded' } };
+}
+
+/** Lists are paged with `nextLink` like Azure's; a page holds at most this many resources. */
+const LIST_PAGE_SIZE = 200;
+
+function listPage(ctx: EmulatorContext, res: ServerResponse, url: URL, all: unknown[]): void {
+  const skip = Math.max(0, Number(url.searchParams.get('$skiptoken') ?? 0) || 0);
+  const value = all.slice(skip, skip + LIST_PAGE_SIZE);
+  const next = skip + LIST_PAGE_SIZE < all.length ? new URL(url.pathname + url.search, ctx.origin) : undefined;
+  next?.searchParams.set('$skiptoken', String(skip + LIST_PAGE_SIZE));
+  json(res, 200, { value, ...(next ? { nextLink: next.toString() } : {}) });
+}
+
+/** The resource providers the emulator answers for, all registered. */
+const PROVIDERS = ['Microsoft.Compute', 'Microsoft.Storage', 'Microsoft.Resources'];
+
+function providerJson(ctx: EmulatorContext, namespace: string): unknown {
+  const types: Record<string, string[]> = {
+    'Microsoft.Compute': ['disks', 'snapshots', 'locations', 'locations/diskoperations'],
+    'Microsoft.Storage': ['storageAccounts', 'locations'],
+    'Microsoft.Resources': ['resourceGroups', 'subscriptions'],
+  };
+  return {
+    id: `/subscriptions/${ctx.state.subscriptionId}/providers/${namespace}`,
+    namespace,
+    registrationState: 'Registered',
+    registrationPolicy: 'RegistrationRequired',
+    resourceTypes: (types[namespace] ?? []).map((resourceType) => ({ resourceType, locations: ctx.state.regions, apiVersions: ['2026-03-02'] })),
+  };
+}
+
+/** Which Microsoft.Compute bucket a request draws from (docs/azure-behaviour.md#arm-throttling). */
+function operationGroup(restLower: string, method: string): ArmOperationGroup | undefined {
+  if (!restLower.includes('/providers/microsoft.compute/')) return undefined;
+  if (/\/operations\/|\/diskoperations\//.test(restLower)) return 'GetOperation';
+  if (method === 'GET') return /\/(disks|snapshots)\/[^/]+$/.test(restLower) ? 'LowCostGet' : 'GetDisk';
+  if (method === 'DELETE') return 'DeleteDisks';
+  if (/\/snapshots\//.test(restLower) || /\/(begingetaccess|endgetaccess)$/.test(restLower)) return 'HighCostSnapshotCreateHydrate';
+  return 'CreateUpdateDisks';
+}
+
+/**
+ * Takes a request from its bucket and puts the remaining counts on the answer; answers 429 with
+ * `Retry-After` when the bucket is empty (only under `armthrottle`). Returns false when it answered.
+ */
+function throttle(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, restLower: string, method: string): boolean {
+  const group = operationGroup(restLower, method);
+  if (!group) return true;
+  ctx.armLimits.configure(ctx.faults.settings.armthrottle);
+  const d = ctx.armLimits.take(group);
+  res.setHeader('x-ms-ratelimit-remaining-resource', d.remaining);
+  if (d.allowed) return true;
+  ctx.faults.count('armthrottle');
+  ctx.countRequest('arm:Throttled');
+  if (!req.readableEnded) req.resume();
+  // The shape of Microsoft.Compute's 429 (docs/azure-behaviour.md#arm-throttling).
+  json(res, 429, {
+    error: {
+      code: 'OperationNotAllowed',
+      message: 'The server rejected the request because too many requests have been received for this subscription.',
+      details: [
+        {
+          code: 'TooManyRequests',
+          target: `${group}3Min`,
+          message: JSON.stringify({ operationGroup: `${group}3Min`, startTime: new Date(ctx.now()).toISOString(), endTime: new Date(ctx.now() + d.retryAfterSeconds * 1000).toISOString(), allowedRequestCount: ctx.faults.settings.armthrottle, measuredRequestCount: ctx.faults.settings.armthrottle + 1 }),
+        },
+      ],
+    },
+  }, { 'retry-after': String(d.retryAfterSeconds) });
+  return false;
+}
+
+/**
+ * Emulator-only: many disks and incremental snapshots at once, without rate limits or content, so that
+ * a subscription the size of a real one can be listed in tests. Body:
+ * `{resourceGroup, location?, disks, snapshotsPerDisk?, diskSizeGB?, prefix?}`.
+ */
+async function bulkSeed(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readJson(req);
+  const location = checkLocation(ctx, body['location'] ?? ctx.state.regions[0]);
+  const rg = rgName(ctx, String(body['resourceGroup'] ?? 'bulk'), location);
+  const disks = Number(body['disks'] ?? 0);
+  const perDisk = Number(body['snapshotsPerDisk'] ?? 0);
+  const sizeGB = Number(body['diskSizeGB'] ?? 1);
+  const prefix = String(body['prefix'] ?? 'bulk');
+  if (!Number.isInteger(disks) || disks < 0 || disks > 10_000 || !Number.isInteger(perDisk) || perDisk < 0 || perDisk > LIMITS.snapshotsPerDisk || !Number.isInteger(sizeGB) || sizeGB < 1) {
+    throw new ArmError(400, 'InvalidParameter', `disks must be 0-10000, snapshotsPerDisk 0-${LIMITS.snapshotsPerDisk} and diskSizeGB a positive whole number.`);
+  }
+  const start = ctx.now() - (perDisk + 1) * 3_600_000;
+  let snapshots = 0;
+  for (let i = 0; i < disks; i++) {
+    const name = `${prefix}-disk-${String(i).padStart(4, '0')}`;
+    checkName(name, 'disk');
+    const id = resourceId(ctx, rg, 'disks', name);
+    const uniqueId = guid();
+    const extents: Extent[] = [];
+    const sizeBytes = sizeGB * GIB;
+    addFooter(ctx, extents, sizeBytes, uniqueId, start);
+    const disk: ManagedDisk = {
+      id, name, resourceGroup: rg, location, uniqueId, familyId: guid(), sizeBytes, sku: 'Premium_LRS',
+      creationData: { createOption: 'Empty' }, timeCreated: start, diskState: 'Unattached', extents, tags: { seed: prefix }, snapshotTimes: [],
+    };
+    ctx.state.disks[id.toLowerCase()] = disk;
+    for (let j = 0; j < perDisk; j++) {
+      const sname = `${name}-s${String(j).padStart(3, '0')}`;
+      const sid = resourceId(ctx, rg, 'snapshots', sname);
+      ctx.state.snapshots[sid.toLowerCase()] = {
+        id: sid, name: sname, resourceGroup: rg, location, uniqueId: guid(), incremental: true, familyId: disk.familyId, sizeBytes,
+        sku: ZRS_REGIONS.has(location) ? 'Standard_ZRS' : 'Standard_LRS',
+        creationData: { createOption: 'Copy', sourceResourceId: id, sourceUniqueId: uniqueId },
+        timeCreated: start + (j + 1) * 3_600_000, extents: extents.slice(), tags: { seed: prefix },
+      };
+      snapshots += 1;
+    }
+  }
+  ctx.markDirty();
+  json(res, 200, { resourceGroup: rg, disks, snapshots });
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { saveState, type EmulatorState } from './state';
 import { PageLog, type SyntheticSource } from './pageLog';
 import { FaultInjector } from './faults';
+import { ArmRateLimits } from './armThrottle';
 
 export interface EmulatorStats {
   since: string;
@@ -34,6 +35,8 @@ export class EmulatorContext {
   origin = '';
   /** Multiplies CopyStart durations; tests use a small value. */
   copyTimeScale = 1;
+  /** Microsoft.Compute request buckets (the `armthrottle` fault). */
+  readonly armLimits = new ArmRateLimits();
 
   constructor(
     readonly state: EmulatorState,

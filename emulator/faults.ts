@@ -19,9 +19,26 @@ export interface FaultSettings {
   incrementalsource: number;
   /** probability that a Get Page Ranges answer is cut short (even to no ranges) with a NextMarker */
   partialpage: number;
+  /** seconds a new CopyStart reports completionPercent 0 before it jumps to 100 (docs/azure-behaviour.md#copystart) */
+  copystall: number;
+  /** requests per minute each Microsoft.Compute operation group takes before 429 (docs/azure-behaviour.md#arm-throttling) */
+  armthrottle: number;
 }
 
-export type FaultKind = 'busy' | 'internal' | 'reset' | 'stall' | 'sasexpiry' | 'rps' | 'mibps' | 'copyfail' | 'incrementalsource' | 'partialpage' | 'partialpageEmpty';
+export type FaultKind =
+  | 'busy'
+  | 'internal'
+  | 'reset'
+  | 'stall'
+  | 'sasexpiry'
+  | 'rps'
+  | 'mibps'
+  | 'copyfail'
+  | 'incrementalsource'
+  | 'partialpage'
+  | 'partialpageEmpty'
+  | 'copystall'
+  | 'armthrottle';
 
 export const NO_FAULTS: FaultSettings = {
   busy: 0,
@@ -37,6 +54,8 @@ export const NO_FAULTS: FaultSettings = {
   copyfail: 0,
   incrementalsource: 0,
   partialpage: 0,
+  copystall: 0,
+  armthrottle: 0,
 };
 
 const KEYS = Object.keys(NO_FAULTS) as (keyof FaultSettings)[];

@@ -1,5 +1,6 @@
+import type { AbortSignalLike } from '@azure/abort-controller';
 import type { TokenCredential } from '@azure/core-auth';
-import type { HttpClient, PipelinePolicy } from '@azure/core-rest-pipeline';
+import { createDefaultHttpClient, createPipelineRequest, type HttpClient, type PipelinePolicy } from '@azure/core-rest-pipeline';
 import { ComputeManagementClient, type Disk, type Snapshot } from '@azure/arm-compute';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
@@ -8,7 +9,7 @@ import type { ComputeApi, CreateDiskRequest, CreateSnapshotRequest, OperationOpt
 import { DiskDeltaError } from '../core/ports';
 import { parseResourceId } from '../core/resourceId';
 import { Secret } from '../core/secret';
-import { azureCall } from './errors';
+import { azureCall, toDiskDeltaError } from './errors';
 
 export interface ArmConnectionOptions {
   readonly credential: TokenCredential;
@@ -78,6 +79,81 @@ export function clockSkew(headerMs: number, localMs: number): number {
   return Math.abs(skew) <= 2000 ? 0 : skew;
 }
 
+/**
+ * Retries of every ARM call (listing pages, gets, creates, grants and the pollers' status reads). The
+ * pipeline's throttling strategy waits exactly what a 429's `Retry-After` says, without a cap, but its
+ * retries share one count with the exponential strategy (3 by default), which a throttling window of
+ * Microsoft.Compute (counted per 3 and per 30 minutes, docs/azure-behaviour.md#arm-throttling) outlasts.
+ * Raising that count would also make a network failure take minutes to surface, so the count stays small
+ * and `throttlePatience` (outside the retry policy) waits out further 429s on its own.
+ */
+export const ARM_RETRY_OPTIONS = { maxRetries: 4 } as const;
+/** Rounds of the retry policy a 429 may go through: (1 + 4) x 9 = 45 waits for Retry-After. */
+export const THROTTLE_ROUNDS = 9;
+const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+function retryAfterMs(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+function wait(ms: number, signal: AbortSignalLike | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new DOMException('The operation was aborted.', 'AbortError'));
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new DOMException('The operation was aborted.', 'AbortError'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** A 429 that outlived the retry policy is waited out (its Retry-After, at most 5 minutes) and sent again. */
+export const throttlePatience: PipelinePolicy = {
+  name: 'diskDeltaThrottlePatience',
+  sendRequest: async (request, next) => {
+    for (let round = 1; ; round += 1) {
+      const response = await next(request);
+      if (response.status !== 429 || round >= THROTTLE_ROUNDS) return response;
+      await wait(Math.min(MAX_RETRY_AFTER_MS, retryAfterMs(response.headers.get('retry-after')) ?? 10_000), request.abortSignal);
+    }
+  },
+};
+
+/**
+ * A long-running operation that failed inside (status `Failed`) reaches us from core-lro as a plain Error
+ * "The long-running operation has failed. <code>. <message>": the code is recovered so that callers can
+ * tell, for instance, an Import of a blob that is not a VHD (`BadRequest`, docs/azure-behaviour.md#import-and-upload).
+ */
+export function operationFailure(error: unknown, context: string): unknown {
+  const message = (error as { message?: unknown })?.message;
+  if (typeof message !== 'string' || (error as { statusCode?: unknown }).statusCode !== undefined) return error;
+  const m = /^The long-running operation has failed\. ([A-Za-z][\w.]*)\. ([\s\S]*)$/.exec(message);
+  if (!m) return error;
+  const code = m[1]!;
+  const hint = code === 'BadRequest' && /conectix/.test(m[2]!)
+    ? 'The blob must be a fixed VHD: a whole number of MiB plus a 512-byte footer. Copy the source disk\'s footer too, then import again.'
+    : 'See the message for what Azure refused; the resource was not created or changed.';
+  return new DiskDeltaError(`${context}: ${m[2]!.trim()}`, code, hint, 400);
+}
+
+async function lroCall<T>(context: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const failure = operationFailure(error, context);
+    if (failure instanceof DiskDeltaError) throw failure;
+    throw toDiskDeltaError(error, context);
+  }
+}
+
 /** ComputeApi over @azure/arm-compute (plus the storage-account and subscription reads it needs). */
 export class ArmCompute implements ComputeApi {
   readonly #options: ArmConnectionOptions;
@@ -96,8 +172,11 @@ export class ArmCompute implements ComputeApi {
     },
   };
 
+  readonly #httpClient: HttpClient;
+
   constructor(options: ArmConnectionOptions) {
     this.#options = options;
+    this.#httpClient = options.httpClient ?? createDefaultHttpClient();
   }
 
   serverTime(): Date {
@@ -109,8 +188,11 @@ export class ArmCompute implements ComputeApi {
       ...(this.#options.endpoint ? { endpoint: this.#options.endpoint } : {}),
       ...(this.#options.httpClient ? { httpClient: this.#options.httpClient } : {}),
       userAgentOptions: { userAgentPrefix: this.#options.userAgentPrefix ?? 'disk-delta' },
-      retryOptions: { maxRetries: 4 },
-      additionalPolicies: [{ policy: this.#serverClock, position: 'perRetry' as const }],
+      retryOptions: ARM_RETRY_OPTIONS,
+      additionalPolicies: [
+        { policy: throttlePatience, position: 'perCall' as const },
+        { policy: this.#serverClock, position: 'perRetry' as const },
+      ],
     };
   }
 
@@ -207,7 +289,7 @@ export class ArmCompute implements ComputeApi {
   }
 
   async createSnapshot(r: CreateSnapshotRequest, options?: OperationOptions): Promise<SnapshotInfo> {
-    return azureCall(`Creating snapshot ${r.name}`, async () =>
+    return lroCall(`Creating snapshot ${r.name}`, async () =>
       toSnapshotInfo(
         await this.#computeFor(r.subscriptionId).snapshots.createOrUpdate(r.resourceGroup, r.name, this.#snapshotBody(r), this.#lro(options)),
       ),
@@ -215,14 +297,16 @@ export class ArmCompute implements ComputeApi {
   }
 
   async beginCreateSnapshot(r: CreateSnapshotRequest, options?: OperationOptions): Promise<SnapshotInfo> {
-    return azureCall(`Starting snapshot ${r.name}`, async () => {
+    return lroCall(`Starting snapshot ${r.name}`, async () => {
+      // The create PUT answers 202 and its operation succeeds within seconds, also for CopyStart, whose copy
+      // goes on afterwards (docs/azure-behaviour.md#copystart): wait for the operation, not for the copy.
       const poller = await this.#computeFor(r.subscriptionId).snapshots.beginCreateOrUpdate(
         r.resourceGroup,
         r.name,
         this.#snapshotBody(r),
         this.#lro(options),
       );
-      const result = poller.getResult();
+      const result = await poller.pollUntilDone({ abortSignal: options?.signal });
       if (result?.id) return toSnapshotInfo(result);
       const s = await this.getSnapshot(`/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.Compute/snapshots/${r.name}`, options);
       if (!s) throw new DiskDeltaError(`Snapshot ${r.name} was accepted but cannot be read back.`, 'NotFound');
@@ -244,21 +328,21 @@ export class ArmCompute implements ComputeApi {
         ...(r.uploadSizeBytes ? { uploadSizeBytes: r.uploadSizeBytes } : {}),
       },
     };
-    return azureCall(`Creating disk ${r.name}`, async () =>
+    return lroCall(`Creating disk ${r.name}`, async () =>
       toDiskInfo(await this.#computeFor(r.subscriptionId).disks.createOrUpdate(r.resourceGroup, r.name, body, this.#lro(options))),
     );
   }
 
   async deleteSnapshot(id: string, options?: OperationOptions): Promise<void> {
     const p = parseResourceId(id);
-    await azureCall(`Deleting snapshot ${p.name}`, () =>
+    await lroCall(`Deleting snapshot ${p.name}`, () =>
       this.#computeFor(p.subscriptionId).snapshots.delete(p.resourceGroup, p.name, this.#lro(options)),
     );
   }
 
   async deleteDisk(id: string, options?: OperationOptions): Promise<void> {
     const p = parseResourceId(id);
-    await azureCall(`Deleting disk ${p.name}`, () =>
+    await lroCall(`Deleting disk ${p.name}`, () =>
       this.#computeFor(p.subscriptionId).disks.delete(p.resourceGroup, p.name, this.#lro(options)),
     );
   }
@@ -266,7 +350,7 @@ export class ArmCompute implements ComputeApi {
   async grantAccess(id: string, access: 'Read' | 'Write', durationSeconds: number, options?: OperationOptions): Promise<Secret> {
     const p = parseResourceId(id);
     const ops = p.type.toLowerCase() === 'disks' ? this.#computeFor(p.subscriptionId).disks : this.#computeFor(p.subscriptionId).snapshots;
-    const result = await azureCall(`Granting ${access} access to ${p.name}`, () =>
+    const result = await lroCall(`Granting ${access} access to ${p.name}`, () =>
       ops.grantAccess(p.resourceGroup, p.name, { access, durationInSeconds: Math.round(durationSeconds) }, this.#lro(options)),
     );
     if (!result.accessSAS) throw new DiskDeltaError(`Azure granted access to ${p.name} but returned no SAS.`, 'NoAccessSas');
@@ -276,7 +360,44 @@ export class ArmCompute implements ComputeApi {
   async revokeAccess(id: string, options?: OperationOptions): Promise<void> {
     const p = parseResourceId(id);
     const ops = p.type.toLowerCase() === 'disks' ? this.#computeFor(p.subscriptionId).disks : this.#computeFor(p.subscriptionId).snapshots;
-    await azureCall(`Revoking access to ${p.name}`, () => ops.revokeAccess(p.resourceGroup, p.name, this.#lro(options)));
+    await lroCall(`Revoking access to ${p.name}`, () => ops.revokeAccess(p.resourceGroup, p.name, this.#lro(options)));
+  }
+
+  /**
+   * A GET of any ARM path (providers, permissions) through the same pipeline as every other call:
+   * authentication, retries on 429 with Retry-After, the server clock. Returns the parsed JSON body.
+   */
+  async armGet(subscriptionId: string, pathAndQuery: string, options?: OperationOptions): Promise<unknown> {
+    const endpoint = (this.#options.endpoint ?? 'https://management.azure.com').replace(/\/+$/, '');
+    const response = await azureCall(`Reading ${pathAndQuery.split('?')[0]}`, () =>
+      this.#computeFor(subscriptionId).pipeline.sendRequest(
+        this.#httpClient,
+        createPipelineRequest({ url: `${endpoint}${pathAndQuery}`, method: 'GET', abortSignal: options?.signal }),
+      ),
+    );
+    let body: unknown;
+    try {
+      body = response.bodyAsText ? JSON.parse(response.bodyAsText) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (response.status >= 400) {
+      const error = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new DiskDeltaError(`Reading ${pathAndQuery.split('?')[0]}: ${error?.message ?? `HTTP ${response.status}`}`, error?.code ?? `Http${response.status}`, undefined, response.status);
+    }
+    return body;
+  }
+
+  /** Disks and snapshots of one resource group, counted (a list call, for diagnostics). */
+  async countResourceGroup(subscriptionId: string, resourceGroup: string, options?: OperationOptions): Promise<{ disks: number; snapshots: number }> {
+    const client = this.#computeFor(subscriptionId);
+    return azureCall(`Listing resource group ${resourceGroup}`, async () => {
+      let disks = 0;
+      let snapshots = 0;
+      for await (const page of client.disks.listByResourceGroup(resourceGroup, { abortSignal: options?.signal }).byPage()) disks += page.length;
+      for await (const page of client.snapshots.listByResourceGroup(resourceGroup, { abortSignal: options?.signal }).byPage()) snapshots += page.length;
+      return { disks, snapshots };
+    });
   }
 
   async listStorageAccounts(subscriptionId: string, options?: OperationOptions): Promise<StorageAccountInfo[]> {

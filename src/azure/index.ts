@@ -4,9 +4,11 @@
  */
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import type { EmulatorConnection } from '../core/emulatorConnection';
+import type { DiagnosticsApi } from '../core/doctor';
 import type { ComputeApi, DataPlane } from '../core/ports';
 import { ArmCompute } from './compute';
 import { BlobDataPlane } from './pageBlob';
+import { ArmDiagnostics } from './diagnostics';
 import { httpClientWithAgent, httpsAgentTrusting } from './tls';
 
 export { ArmCompute, toDiskInfo, toSnapshotInfo } from './compute';
@@ -21,6 +23,8 @@ export interface AzureClients {
   /** Data plane for the copy engine's writes: one try per request, the engine retries with its own backoff. */
   readonly copyDataPlane: DataPlane;
   readonly kind: 'azure' | 'emulator';
+  /** The reads of `disk-delta doctor` and "Run Diagnostics". */
+  readonly diagnostics: DiagnosticsApi;
 }
 
 /** A credential that always answers with one bearer token (the emulator's). */
@@ -35,11 +39,13 @@ export function connectToEmulator(connection: EmulatorConnection, caPem: string,
   const httpClient = httpClientWithAgent(agent);
   const credential = staticTokenCredential(connection.token);
   const accountKeys = new Map(connection.storageAccounts.map((a) => [a.name, a.accountKey]));
+  const compute = new ArmCompute({ credential, endpoint: connection.armEndpoint, httpClient, pollIntervalMs: options.pollIntervalMs ?? 250 });
   return {
     kind: 'emulator',
-    compute: new ArmCompute({ credential, endpoint: connection.armEndpoint, httpClient, pollIntervalMs: options.pollIntervalMs ?? 250 }),
+    compute,
     dataPlane: new BlobDataPlane({ agent, accountKeys }),
     copyDataPlane: new BlobDataPlane({ agent, accountKeys, maxTries: 1, tryTimeoutMs: 15_000 }),
+    diagnostics: new ArmDiagnostics(compute, credential, { agent }),
   };
 }
 
@@ -51,9 +57,11 @@ export interface AzureConnectionOptions {
 }
 
 export function connectToAzure(options: AzureConnectionOptions): AzureClients {
+  const compute = new ArmCompute({ credential: options.credential, endpoint: options.endpoint });
   return {
     kind: 'azure',
-    compute: new ArmCompute({ credential: options.credential, endpoint: options.endpoint }),
+    compute,
+    diagnostics: new ArmDiagnostics(compute, options.credential),
     dataPlane: new BlobDataPlane({ tokenCredential: options.credential, accountKeys: options.accountKeys }),
     copyDataPlane: new BlobDataPlane({ tokenCredential: options.credential, accountKeys: options.accountKeys, maxTries: 1, tryTimeoutMs: 30_000 }),
   };

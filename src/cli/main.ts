@@ -4,6 +4,7 @@ import { registerCopy } from './commands/copyCommandLine';
 import { registerProtectCommands } from './commands/protect';
 import { registerLs } from './commands/ls';
 import { registerGet } from './commands/get';
+import { registerDoctor } from './commands/doctor';
 import { registerDiff } from './commands/diff';
 import { registerExport } from './commands/export';
 import { registerFamilies } from './commands/families';
@@ -14,6 +15,9 @@ import { addGlobalOptions, globalOptionsOf, outputSettingsOf } from './options';
 import { CliOutput, currentOutput, describeError, setCurrentOutput } from './output';
 import { stopProgress } from './progress';
 import { createRuntime, withExamples } from './runtime';
+
+/** Set by commands whose outcome is an exit status rather than an error (doctor: 1 when a check failed). */
+let commandExitCode = 0;
 
 const abort = new AbortController();
 let interrupted = 0;
@@ -51,6 +55,9 @@ registerCopy(program, rt);
 registerLs(program, rt);
 registerGet(program, rt);
 registerProtectCommands(program, rt);
+registerDoctor(program, rt, (code) => {
+  commandExitCode = code;
+});
 registerCompletion(program);
 
 addGlobalOptions(program);
@@ -95,7 +102,7 @@ function helpArgs(argv: readonly string[]): string[] {
 async function main(): Promise<number> {
   try {
     await program.parseAsync(helpArgs(process.argv));
-    return 0;
+    return commandExitCode;
   } catch (error) {
     stopProgress();
     if (error instanceof CommanderError) {

@@ -4,6 +4,7 @@ import { formatBytes, formatDuration } from '../core/cost';
 import {
   CopyProgressTracker,
   countOf,
+  describeNativeStatus,
   formatCopyProgress,
   prepareDifferentialCopy,
   runNativeCopy,
@@ -355,7 +356,11 @@ export class CopyJobs implements vscode.Disposable {
           targetResourceGroup,
           pollIntervalMs: this.connection.kind === 'emulator' ? 500 : 10_000,
           signal: active.controller.signal,
-          onProgress: this.#progressReporter(active, first.familyId ?? family.id, family.sourceName, report),
+          onProgress: (p) => {
+            active.progress = active.tracker.update(p);
+          },
+          // "queued, 0%" and the time waited: Azure reports 0 for minutes before 100 (docs/azure-behaviour.md#copystart).
+          onStatus: (st) => report({ message: describeNativeStatus(st), fraction: (st.snapshotIndex + st.percent / 100) / Math.max(1, st.snapshotCount) }),
           onNotice: (n) => this.log.info(`${family.sourceName}: ${n.code}: ${n.message}`),
         });
       });

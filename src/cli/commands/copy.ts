@@ -2,9 +2,11 @@ import { formatBytes, formatDuration } from '../../core/cost';
 import {
   DEFAULT_CONTAINER,
   defaultStateDirectory,
+  describeNativeStatus,
   prepareDifferentialCopy,
   runNativeCopy,
   TARGET_METADATA,
+  type NativeCopyStatus,
   type SnapshotCopySummary,
 } from '../../core/copy';
 import { resolveCopySource } from '../../core/copyTargets';
@@ -30,6 +32,29 @@ export interface CopyOptions {
   capMbps?: number;
 }
 
+
+/**
+ * CopyStart progress on stderr: "queued, 0%" with the time waited (Azure reports 0 for minutes, then 100),
+ * rewritten in place on a terminal, otherwise a line when the state changes and every 30 s.
+ */
+function nativeStatusPrinter(ctx: CliContext): (s: NativeCopyStatus) => void {
+  let lastKey = '';
+  let lastAt = 0;
+  const tty = process.stderr.isTTY === true;
+  return (s) => {
+    const line = describeNativeStatus(s);
+    if (tty) {
+      process.stderr.write(`\r${line.padEnd(100).slice(0, 120)}`);
+      return;
+    }
+    const key = `${s.snapshotIndex}:${s.state}:${Math.round(s.percent)}`;
+    const now = Date.now();
+    if (key === lastKey && now - lastAt < 30_000) return;
+    lastKey = key;
+    lastAt = now;
+    ctx.note(line);
+  };
+}
 
 function summaryLine(s: SnapshotCopySummary): string {
   // Data relayed through this machine costs its bandwidth (and egress from the source region): say so.
@@ -126,7 +151,6 @@ function normalise(s: SnapshotCopySummary) {
 async function nativeCopy(ctx: CliContext, o: CopyOptions): Promise<void> {
   if (!o.targetRegion) throw new DiskDeltaError('--native needs --target-region.', 'MissingTarget', 'Pass --target-region <region>, e.g. westus2.');
   const source = await resolveCopySource(ctx.clients.compute, ctx.subscriptionId, { family: o.family, snapshot: o.snapshot }, { signal: ctx.signal });
-  const progress = copyProgressReporter(ctx);
   const result = await runNativeCopy(ctx.clients.compute, {
     snapshots: source.snapshots,
     ...(source.upTo ? { upTo: source.upTo } : {}),
@@ -134,12 +158,12 @@ async function nativeCopy(ctx: CliContext, o: CopyOptions): Promise<void> {
     ...(o.targetResourceGroup ? { targetResourceGroup: o.targetResourceGroup } : {}),
     ...(ctx.emulator ? { pollIntervalMs: 500 } : {}),
     signal: ctx.signal,
-    onProgress: progress.onProgress,
+    ...(ctx.quiet ? {} : { onStatus: nativeStatusPrinter(ctx) }),
     onNotice: (n) => ctx.note(`${n.code}: ${n.message}`),
   });
-  progress.done();
+  if (process.stderr.isTTY && !ctx.quiet) process.stderr.write('\n');
   if (result.status === 'cancelled') {
-    ctx.note('Stopped waiting. Azure goes on copying; run the command again to follow it.');
+    ctx.note('Stopped waiting. Azure goes on copying (the target snapshot stays); run the command again to follow it.');
     throw new DOMException('Cancelled by the user', 'AbortError');
   }
   ctx.output.result(result.steps, {

@@ -10,6 +10,28 @@ import { validateFamily } from './chain';
 import type { NoticeListener, ProgressListener } from './progress';
 import { ProgressMeter } from './progress';
 import { abortError, backoffDelay, classifyError, DEFAULT_RETRY_POLICY, sleep } from './retry';
+import { formatDuration } from '../cost';
+
+/**
+ * Where one CopyStart stands. Azure reports `completionPercent` 0 for minutes and then jumps to 100
+ * (docs/azure-behaviour.md#copystart): 0 is shown as "queued", with the time waited so far, not as a stall.
+ */
+export interface NativeCopyStatus {
+  readonly snapshotIndex: number;
+  readonly snapshotCount: number;
+  readonly sourceName: string;
+  readonly targetSnapshotId: string;
+  readonly state: 'starting' | 'queued' | 'copying' | 'done';
+  readonly percent: number;
+  /** Since this snapshot's copy was started (or found running) by this run. */
+  readonly elapsedSeconds: number;
+}
+
+/** One line for people: "[1/3] snap-1: queued, 0% · 4m 10s". */
+export function describeNativeStatus(s: NativeCopyStatus): string {
+  const what = s.state === 'starting' ? 'starting CopyStart' : s.state === 'done' ? 'copied, 100%' : `${s.state}, ${Math.round(s.percent)}%`;
+  return `[${s.snapshotIndex + 1}/${s.snapshotCount}] ${s.sourceName}: ${what} · ${formatDuration(s.elapsedSeconds * 1000)}`;
+}
 
 export interface NativeCopyRequest {
   /** Incremental snapshots of one family; copied in creation order, one at a time (Azure allows one per disk). */
@@ -24,6 +46,8 @@ export interface NativeCopyRequest {
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressListener;
   readonly onNotice?: NoticeListener;
+  /** Called after every poll (the percentage Azure reports, the time waited). */
+  readonly onStatus?: (status: NativeCopyStatus) => void;
   readonly now?: () => number;
 }
 
@@ -59,6 +83,9 @@ export class NativeCopy {
         const name = request.name?.(source) ?? source.name;
         const targetId = resourceId(subscriptionId, request.targetResourceGroup, 'Microsoft.Compute', 'snapshots', name);
         meter.emit('copying');
+        const status = (state: NativeCopyStatus['state'], percent: number): void =>
+          request.onStatus?.({ snapshotIndex: i, snapshotCount: sorted.length, sourceName: source.name, targetSnapshotId: targetId, state, percent, elapsedSeconds: meter.seconds() });
+        status('starting', 0);
         let state = await this.#get(targetId, request.signal, meter);
         const alreadyCopied = state !== undefined && (state.completionPercent ?? 0) >= 100 && !state.copyCompletionError;
         if (state === undefined) {
@@ -76,9 +103,12 @@ export class NativeCopy {
             { signal: request.signal },
           );
         }
+        // No time-out: a copy may be queued for a long time; only the user stops waiting (and the copy goes on).
         while (state && !state.copyCompletionError && (state.completionPercent ?? 0) < 100 && state.provisioningState !== 'Failed') {
-          meter.bytesDone = Math.round((source.sizeBytes * (state.completionPercent ?? 0)) / 100);
+          const percent = state.completionPercent ?? 0;
+          meter.bytesDone = Math.round((source.sizeBytes * percent) / 100);
           meter.emit();
+          status(percent > 0 ? 'copying' : 'queued', percent);
           await sleep(poll, request.signal);
           state = await this.#get(targetId, request.signal, meter);
         }
@@ -93,6 +123,7 @@ export class NativeCopy {
         }
         meter.bytesDone = source.sizeBytes;
         meter.emit('done');
+        status('done', 100);
         steps.push({ sourceSnapshotId: source.id, targetSnapshotId: state.id || targetId, alreadyCopied, seconds: meter.seconds() });
       }
       return { status: 'completed', steps };
@@ -116,7 +147,8 @@ export class NativeCopy {
       } catch (error) {
         const c = classifyError(error);
         if (c.kind === 'aborted' || signal?.aborted) throw abortError();
-        if ((c.kind !== 'throttled' && c.kind !== 'transient') || attempt >= DEFAULT_RETRY_POLICY.maxRetries) throw error;
+        // Throttling (429 with Retry-After) only delays the next poll: waiting is what the user asked for.
+        if (c.kind !== 'throttled' && (c.kind !== 'transient' || attempt >= DEFAULT_RETRY_POLICY.maxRetries)) throw error;
         meter.retries += 1;
         await sleep(backoffDelay(DEFAULT_RETRY_POLICY, attempt, c.retryAfterMs), signal);
       }

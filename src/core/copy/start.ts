@@ -15,7 +15,7 @@ import type { ChainCopyResult } from './chain';
 import { ChainCopy, validateFamily } from './chain';
 import { CopyFailedError } from './executor';
 import { defaultJournalPath } from './journal';
-import type { NativeCopyResult } from './native';
+import type { NativeCopyResult, NativeCopyStatus } from './native';
 import { NativeCopy } from './native';
 import type { ImportOptions, VerifyMode } from './plan';
 import { targetBlobName, VHD_FOOTER_BYTES } from './plan';
@@ -231,6 +231,8 @@ export interface NativeCopyOptions extends CopyEvents {
   readonly targetResourceGroup?: string;
   /** Azure's CopyStart takes minutes and is polled every 10 s; the emulator's finishes in seconds. */
   readonly pollIntervalMs?: number;
+  /** Each poll's state: "queued" at 0% for minutes, then copying, then done (docs/azure-behaviour.md#copystart). */
+  readonly onStatus?: (status: NativeCopyStatus) => void;
 }
 
 /** Azure's own CopyStart, in creation order, each followed to 100%. */
@@ -250,5 +252,6 @@ export async function runNativeCopy(compute: ComputeApi, o: NativeCopyOptions): 
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     ...(o.onNotice ? { onNotice: o.onNotice } : {}),
+    ...(o.onStatus ? { onStatus: o.onStatus } : {}),
   });
 }

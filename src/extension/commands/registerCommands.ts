@@ -5,6 +5,7 @@ import { connectEmulator, selectSubscriptions } from './connect';
 import { cancelCopyCommand, copyFamilyCommand, copyNativeCommand, copySnapshotCommand, resumeCopyCommand, showCopiesCommand } from './copy';
 import { diffSnapshotsCommand, diffWithPreviousCommand } from './diff';
 import { browseSnapshotFilesCommand, compareWithPreviousSnapshotCommand } from '../snapshotFs';
+import { runDiagnosticsCommand } from './doctor';
 import {
   createFullSnapshotCommand,
   createSnapshotCommand,
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, [title: string, handler: Handler]> = {
   'diskDelta.refresh': ['Refresh', (s) => s.tree.refresh()],
   'diskDelta.showMore': ['Show more', (s, key: string) => s.tree.showMore(key)],
   'diskDelta.showLog': ['Show log', (s) => s.log.show()],
+  'diskDelta.runDiagnostics': ['Run diagnostics', runDiagnosticsCommand],
   'diskDelta.createSnapshot': ['Create snapshot', createSnapshotCommand],
   'diskDelta.diffWithPrevious': ['Diff with previous', diffWithPreviousCommand],
   'diskDelta.diffSnapshots': ['Diff snapshots', diffSnapshotsCommand],

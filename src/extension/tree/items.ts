@@ -180,6 +180,12 @@ export class FamilyNode {
   }
 }
 
+/** " for 5 minutes" since a CopyStart began, for its row. */
+function waited(since: string): string {
+  const t = relativeTime(since);
+  return t.endsWith(' ago') ? ` for ${t.slice(0, -4)}` : '';
+}
+
 export class SnapshotNode {
   readonly kind = 'snapshot';
   constructor(
@@ -203,7 +209,8 @@ export class SnapshotNode {
       formatBytes(s.sizeBytes),
       used !== undefined ? `+${formatBytes(used)}` : '',
       s.location,
-      copying ? `copying ${Math.round(s.completionPercent ?? 0)}%` : '',
+      // CopyStart reports 0% for minutes before 100 (docs/azure-behaviour.md#copystart): 0 reads "queued".
+      copying ? `${(s.completionPercent ?? 0) > 0 ? 'copying' : 'queued'} ${Math.round(s.completionPercent ?? 0)}%${waited(s.timeCreated)}` : '',
       s.copyCompletionError ? 'copy failed' : '',
       sas ? 'active SAS' : '',
     ]
