@@ -48,12 +48,20 @@ export interface AzureConnectionOptions {
   /** Storage account keys where the caller has them; otherwise Entra ID (data-plane RBAC) is used. */
   readonly accountKeys?: ReadonlyMap<string, string>;
   readonly endpoint?: string;
+  /** Token scope for ARM in a sovereign or custom cloud (`<arm endpoint>/.default`). */
+  readonly credentialScope?: string;
+  readonly storageEndpointSuffix?: string;
 }
 
 export function connectToAzure(options: AzureConnectionOptions): AzureClients {
   return {
     kind: 'azure',
-    compute: new ArmCompute({ credential: options.credential, endpoint: options.endpoint }),
+    compute: new ArmCompute({
+      credential: options.credential,
+      endpoint: options.endpoint,
+      credentialScope: options.credentialScope,
+      storageEndpointSuffix: options.storageEndpointSuffix,
+    }),
     dataPlane: new BlobDataPlane({ tokenCredential: options.credential, accountKeys: options.accountKeys }),
     copyDataPlane: new BlobDataPlane({ tokenCredential: options.credential, accountKeys: options.accountKeys, maxTries: 1, tryTimeoutMs: 30_000 }),
   };
