@@ -805,7 +805,16 @@ async function routeArm(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
       if (kind === 'disks') updateDisk(ctx, r as ManagedDisk, props['diskSizeGB'] !== undefined ? Number(props['diskSizeGB']) : undefined, tags);
       else r.tags = tags;
       ctx.markDirty();
-      return startOperation(ctx, req, res, r.location, 200, kind === 'disks' ? diskJson(ctx, r as ManagedDisk, 'Updating') : snapshotJson(ctx, r as ManagedSnapshot, 'Updating'));
+      // The operation's final result is the updated resource, as for PUT: the SDK's poller reads it from the Location URL.
+      return startOperation(
+        ctx,
+        req,
+        res,
+        r.location,
+        200,
+        kind === 'disks' ? diskJson(ctx, r as ManagedDisk, 'Updating') : snapshotJson(ctx, r as ManagedSnapshot, 'Updating'),
+        kind === 'disks' ? diskJson(ctx, r as ManagedDisk) : snapshotJson(ctx, r as ManagedSnapshot),
+      );
     }
     case 'DELETE':
       count(`Delete${label}`);

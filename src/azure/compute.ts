@@ -315,7 +315,10 @@ export class ArmCompute implements ComputeApi {
       const updated = isDisk
         ? await c.disks.update(p.resourceGroup, p.name, { tags }, this.#lro(options))
         : await c.snapshots.update(p.resourceGroup, p.name, { tags }, this.#lro(options));
-      return updated.tags ?? {};
+      // An update answered 202 ends with an operation status that may carry no resource: read it back.
+      if (updated?.tags) return updated.tags;
+      const after = isDisk ? await this.getDisk(id, options) : await this.getSnapshot(id, options);
+      return after?.tags ?? {};
     });
   }
 

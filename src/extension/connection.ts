@@ -49,6 +49,11 @@ export class Connection implements vscode.Disposable {
         // Another cloud: other endpoints, other accounts. Clients are made again on next use.
         if (e.affectsConfiguration('microsoft-sovereign-cloud')) {
           this.#clients.clear();
+          try {
+            this.log.info(`Azure cloud: ${this.cloud().name}`);
+          } catch (error) {
+            this.log.warn(`The cloud setting is not usable: ${error instanceof Error ? error.message : String(error)}`);
+          }
           if (this.#kind === 'azure') this.#onDidChange.fire('azure');
         }
       }),

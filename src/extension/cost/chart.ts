@@ -27,7 +27,7 @@ export interface ChartOptions {
 export function costChartSvg(p: FamilyCostProjection, options: ChartOptions): string {
   const width = options.width ?? 900;
   const height = options.height ?? 420;
-  const m = { left: 80, right: 90, top: 56, bottom: 92 };
+  const m = { left: 80, right: 90, top: 56, bottom: 120 };
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const n = Math.max(1, p.points.length);
@@ -78,12 +78,15 @@ export function costChartSvg(p: FamilyCostProjection, options: ChartOptions): st
       const h = Math.max(1, m.top + plotH - y);
       out.push(`<rect class="bar" x="${(x(i) - barW / 2).toFixed(1)}" y="${(m.top + plotH - h).toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}"><title>${esc(label)}</title></rect>`);
     }
-    const date = pt.time.slice(0, 10);
-    const short = pt.name.length > 18 ? `…${pt.name.slice(-17)}` : pt.name;
+    // The used size over each bar: small ones stay readable next to a large first snapshot.
+    if (pt.usedBytes !== undefined) {
+      const top = Math.min(yBytes(pt.usedBytes), m.top + plotH - 1);
+      out.push(`<text class="value" x="${x(i).toFixed(1)}" y="${(top - 4).toFixed(1)}" text-anchor="middle">${esc(formatBytes(pt.usedBytes))}</text>`);
+    }
+    const short = pt.name.length > 22 ? `…${pt.name.slice(-21)}` : pt.name;
     const lx = x(i);
-    const ly = m.top + plotH + 14;
-    out.push(`<text class="xlabel" x="${lx.toFixed(1)}" y="${ly}" transform="rotate(30 ${lx.toFixed(1)} ${ly})">${esc(short)}</text>`);
-    if (n <= 12) out.push(`<text class="xdate" x="${lx.toFixed(1)}" y="${m.top + plotH + 80}" text-anchor="middle">${esc(date)}</text>`);
+    const ly = m.top + plotH + 16;
+    out.push(`<text class="xlabel" x="${lx.toFixed(1)}" y="${ly}" transform="rotate(25 ${lx.toFixed(1)} ${ly})"><title>${esc(`${pt.name}, ${pt.time}`)}</title>${esc(short)}</text>`);
   });
   // Lines: projected monthly bill over time.
   const line = (values: { i: number; v: number }[], cls: string) => {

@@ -34,7 +34,8 @@ export function costPage(svg: string, title: string, nonce: string): string {
 body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); background: var(--vscode-editor-background); padding: 12px; }
 svg { max-width: 100%; height: auto; font-size: 11px; fill: var(--vscode-foreground); }
 .title { font-size: 15px; font-weight: 600; }
-.summary, .axis, .xlabel, .xdate, .legend, .axis-title { fill: var(--vscode-descriptionForeground); }
+.value { font-size: 10px; }
+.summary, .axis, .xlabel, .value, .legend, .axis-title { fill: var(--vscode-descriptionForeground); }
 .grid { stroke: var(--vscode-editorWidget-border, #8884); stroke-width: 0.5; }
 .bar { fill: var(--vscode-charts-blue, #3794ff); opacity: 0.8; }
 .bar.unknown { fill: none; stroke: var(--vscode-descriptionForeground); stroke-dasharray: 3 3; opacity: 0.5; }
