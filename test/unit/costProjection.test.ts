@@ -65,3 +65,17 @@ void describe('cost chart', () => {
     assert.equal(niceMax(450), 500);
   });
 });
+
+void describe('cost page', () => {
+  void it('runs no script and allows only its own nonce-d style', async () => {
+    const { costCsp, costPage } = await import('../../src/extension/cost/html');
+    const csp = costCsp('abc123');
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'none'/);
+    assert.match(csp, /style-src 'nonce-abc123'/);
+    const html = costPage('<svg class="cost-chart"></svg>', 'Cost: <db>', 'abc123');
+    assert.doesNotMatch(html, /<script/);
+    assert.match(html, /<style nonce="abc123">/);
+    assert.match(html, /<title>Cost: &#60;db&#62;<\/title>/);
+  });
+});
