@@ -2,7 +2,7 @@
 // Copy Resource ID, View Properties, Open in Portal (public and sovereign cloud), Edit Tags, the cost chart
 // and the Activity view listing a copy made here.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -36,15 +36,42 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
-/** Changes user settings the way a user editing settings.json does; VS Code picks the file up. */
-function updateUserSettings(change: Record<string, unknown>): void {
+/**
+ * Changes user settings as a user does: in "Preferences: Open User Settings (JSON)", replaced and saved.
+ * (A write to the file behind VS Code's back is not noticed by code-server's watcher here.) The text goes
+ * in through the clipboard: typing JSON into the editor would be re-indented and auto-closed.
+ */
+async function updateUserSettings(change: Record<string, unknown>): Promise<void> {
   const file = path.join(vscode.userDataDir, 'User', 'settings.json');
   const current = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   for (const [k, v] of Object.entries(change)) {
     if (v === undefined) delete current[k];
     else current[k] = v;
   }
-  writeFileSync(file, JSON.stringify(current, null, 2));
+  const text = JSON.stringify(current, null, 2);
+  await vscode.page.evaluate(`navigator.clipboard.writeText(${JSON.stringify(text)})`);
+  await vscode.runCommand('Preferences: Open User Settings (JSON)');
+  // VS Code 1.139 opens it in a modal editor, others in a tab: find the editor by its content.
+  const editor = vscode.page.locator('.monaco-editor', { hasText: 'workbench.colorTheme' }).first();
+  await editor.waitFor({ state: 'visible', timeout: 30_000 }).catch(async (error: unknown) => {
+    await vscode.screenshot('settings-json-missing');
+    throw error;
+  });
+  await editor.locator('.view-lines').click();
+  await vscode.page.keyboard.press('Control+A');
+  await vscode.page.keyboard.press('Control+V');
+  await vscode.page.keyboard.press('Control+S');
+  await waitFor('settings.json to be saved', 30_000, async () => {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    return Object.entries(change).every(([k, v]) => saved[k] === v) ? true : undefined;
+  });
+  // A modal editor closes with Escape (the command palette does not open over it).
+  await waitFor('the settings editor to close', 30_000, async () => {
+    if (!(await editor.isVisible())) return true;
+    await vscode.page.keyboard.press('Escape');
+    await vscode.page.waitForTimeout(500);
+    return undefined;
+  });
 }
 
 /**
@@ -66,6 +93,7 @@ async function externalUrlOf(action: () => Promise<void>): Promise<string> {
   ]);
   const url = await waitFor('the new page to navigate', 30_000, async () => (page.url() && page.url() !== 'about:blank' ? page.url() : undefined));
   await page.close();
+  await vscode.page.bringToFront();
   return decodeURIComponent(url);
 }
 
@@ -148,17 +176,18 @@ void test('Edit Tags replaces the tags of a disk through PATCH', async () => {
 });
 
 void test('Open in Portal opens the public portal, then the Azure China portal once the sovereign cloud is set', async () => {
+  await vscode.openView();
   const url = await externalUrlOf(() => vscode.treeContextMenu('eco-app', 'Open in Portal'));
   assert.equal(url, `https://portal.azure.com/#${tenant ? `@${tenant}/` : ''}resource${smallDiskId}`);
-  updateUserSettings({ 'microsoft-sovereign-cloud.environment': 'ChinaCloud' });
+  await updateUserSettings({ 'microsoft-sovereign-cloud.environment': 'ChinaCloud' });
   await waitFor('VS Code to take the China cloud setting', 90_000, async () => (/Azure cloud: AzureChinaCloud/.test(vscode.logs()) ? true : undefined));
   const cn = await externalUrlOf(() => vscode.treeContextMenu('eco-app', 'Open in Portal'));
   assert.equal(cn, `https://portal.azure.cn/#${tenant ? `@${tenant}/` : ''}resource${smallDiskId}`);
-  updateUserSettings({ 'microsoft-sovereign-cloud.environment': 'USGovernment' });
+  await updateUserSettings({ 'microsoft-sovereign-cloud.environment': 'USGovernment' });
   await waitFor('VS Code to take the US Government cloud setting', 90_000, async () => (/Azure cloud: AzureUSGovernment/.test(vscode.logs()) ? true : undefined));
   const us = await externalUrlOf(() => vscode.treeContextMenu('eco-app', 'Open in Portal'));
   assert.ok(us.startsWith('https://portal.azure.us/#'), us);
-  updateUserSettings({ 'microsoft-sovereign-cloud.environment': undefined });
+  await updateUserSettings({ 'microsoft-sovereign-cloud.environment': undefined });
   assert.match(vscode.logs(), /Opening https:\/\/portal\.azure\.cn\//, 'the URL is in the log too');
 });
 
