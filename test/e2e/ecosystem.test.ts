@@ -237,6 +237,14 @@ void test('the Activity view lists a copy made here, succeeded, and keeps a tag 
   const saved = readFileSync(activityFile, 'utf8');
   assert.match(saved, /Copy eco-app to/);
   assert.doesNotMatch(saved, /sig=/);
+  // An entry links to its resource: clicking the copy reveals the snapshot it copied up to.
+  await row.click();
+  await waitFor('the copied snapshot to be selected in the Snapshots view', 60_000, async () =>
+    (await vscode.treeItem('eco-app-1').getAttribute('aria-selected')) === 'true' ? true : undefined,
+  );
+  // The copied family stands for its copy target: Copy Resource ID gives the target storage account.
+  await vscode.treeContextMenu('eco-app family', 'Copy Resource ID');
+  await waitFor('the clipboard to hold the target account id', 30_000, async () => ((await readClipboard()) === target.resourceId ? true : undefined));
   // Nothing secret reached the logs.
   assert.doesNotMatch(vscode.logs(), /[?&]sig=(?!REDACTED)[A-Za-z0-9%+/=]{10,}/);
 });
