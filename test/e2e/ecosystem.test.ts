@@ -245,6 +245,12 @@ void test('the Activity view lists a copy made here, succeeded, and keeps a tag 
   // The copied family stands for its copy target: Copy Resource ID gives the target storage account.
   await vscode.treeContextMenu('eco-app family', 'Copy Resource ID');
   await waitFor('the clipboard to hold the target account id', 30_000, async () => ((await readClipboard()) === target.resourceId ? true : undefined));
+  // The copied family's cost chart has the copy target's side too.
+  await vscode.treeContextMenu('eco-app family', 'Show Cost');
+  const frame = await vscode.webviewFrame(async (f) => (await f.locator('svg.cost-chart').getAttribute('aria-label'))?.includes('eco-app') === true, 180_000);
+  assert.equal(await frame.locator('svg.cost-chart path.line.target').count(), 1);
+  assert.match((await frame.locator('svg.cost-chart .summary').textContent()) ?? '', /copy target [\d.]+ EUR \/ month \(up to eco-app-1\)/);
+  await vscode.screenshot('cost-chart-copied');
   // Nothing secret reached the logs.
   assert.doesNotMatch(vscode.logs(), /[?&]sig=(?!REDACTED)[A-Za-z0-9%+/=]{10,}/);
 });

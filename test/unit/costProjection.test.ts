@@ -58,6 +58,13 @@ void describe('cost chart', () => {
     assert.doesNotMatch(svg, /db-<4>/);
   });
 
+  void it('shows small monthly bills with enough digits to tell them apart', () => {
+    const p = projectFamilyCost({ snapshots: snaps.slice(0, 1), usedBytes: new Map([['/s/a', 6 * 1024 ** 2]]), pricePerGiBMonth: 0.05, currency: 'EUR' });
+    const svg = costChartSvg(p, { title: 'small' });
+    assert.match(svg, /source 0\.000293 EUR \/ month/);
+    assert.match(svg, />0\.000500 EUR</, 'axis top');
+  });
+
   void it('rounds axis maxima to 1, 2 or 5 times a power of ten', () => {
     assert.equal(niceMax(0), 1);
     assert.equal(niceMax(0.65), 1);

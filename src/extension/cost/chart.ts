@@ -41,7 +41,9 @@ export function costChartSvg(p: FamilyCostProjection, options: ChartOptions): st
   const x = (i: number) => m.left + slot * i + slot / 2;
   const yBytes = (b: number) => m.top + plotH - (b / maxBytes) * plotH;
   const yMoney = (v: number) => m.top + plotH - (v / maxMoney) * plotH;
-  const money = (v: number) => formatCost(v, v < 10 ? 2 : 0, p.currency);
+  // Enough digits that small bills (a few MiB) do not all read 0.00.
+  const digits = Math.min(6, Math.max(2, Math.ceil(-Math.log10(maxMoney)) + 2));
+  const money = (v: number) => formatCost(v, v >= 10 && maxMoney >= 10 ? 0 : digits, p.currency);
   const out: string[] = [];
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" class="cost-chart" role="img" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" aria-label="${esc(options.title)}">`,
