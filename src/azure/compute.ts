@@ -19,6 +19,10 @@ export interface ArmConnectionOptions {
   /** Polling interval for long-running operations, ms. */
   readonly pollIntervalMs?: number;
   readonly userAgentPrefix?: string;
+  /** Token scope for ARM (`<arm endpoint>/.default`); the public cloud's when omitted. */
+  readonly credentialScope?: string;
+  /** Blob endpoint suffix of the cloud (core.windows.net when omitted), for accounts ARM lists without endpoints. */
+  readonly storageEndpointSuffix?: string;
 }
 
 function rgOf(id: string): string {
@@ -187,6 +191,8 @@ export class ArmCompute implements ComputeApi {
     return {
       ...(this.#options.endpoint ? { endpoint: this.#options.endpoint } : {}),
       ...(this.#options.httpClient ? { httpClient: this.#options.httpClient } : {}),
+      // Sovereign clouds need their own ARM scope: the clients default to the public cloud's (docs/azure-behaviour.md#sovereign-clouds).
+      ...(this.#options.credentialScope ? { credentialScopes: [this.#options.credentialScope], credentials: { scopes: [this.#options.credentialScope] } } : {}),
       userAgentOptions: { userAgentPrefix: this.#options.userAgentPrefix ?? 'disk-delta' },
       retryOptions: ARM_RETRY_OPTIONS,
       additionalPolicies: [
@@ -400,6 +406,43 @@ export class ArmCompute implements ComputeApi {
     });
   }
 
+  async getResource(id: string, options?: OperationOptions): Promise<Record<string, unknown> | undefined> {
+    const p = parseResourceId(id);
+    const type = `${p.provider}/${p.type}`.toLowerCase();
+    let body: string | undefined;
+    const onResponse = (raw: { bodyAsText?: string | null }) => {
+      body = raw.bodyAsText ?? undefined;
+    };
+    const base = { abortSignal: options?.signal, onResponse };
+    try {
+      await azureCall(`Reading ${p.name}`, async () => {
+        if (type === 'microsoft.compute/disks') await this.#computeFor(p.subscriptionId).disks.get(p.resourceGroup, p.name, base);
+        else if (type === 'microsoft.compute/snapshots') await this.#computeFor(p.subscriptionId).snapshots.get(p.resourceGroup, p.name, base);
+        else if (type === 'microsoft.storage/storageaccounts') await this.#storageFor(p.subscriptionId).storageAccounts.getProperties(p.resourceGroup, p.name, base);
+        else throw new DiskDeltaError(`Disk Delta cannot read resources of type ${p.provider}/${p.type}.`, 'UnsupportedResourceType', 'Open it in the portal instead.');
+      });
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      throw error;
+    }
+    return body ? (JSON.parse(body) as Record<string, unknown>) : undefined;
+  }
+
+  async updateTags(id: string, tags: Record<string, string>, options?: OperationOptions): Promise<Record<string, string>> {
+    const p = parseResourceId(id);
+    const isDisk = p.type.toLowerCase() === 'disks';
+    return azureCall(`Updating the tags of ${p.name}`, async () => {
+      const c = this.#computeFor(p.subscriptionId);
+      const updated = isDisk
+        ? await c.disks.update(p.resourceGroup, p.name, { tags }, this.#lro(options))
+        : await c.snapshots.update(p.resourceGroup, p.name, { tags }, this.#lro(options));
+      // An update answered 202 ends with an operation status that may carry no resource: read it back.
+      if (updated?.tags) return updated.tags;
+      const after = isDisk ? await this.getDisk(id, options) : await this.getSnapshot(id, options);
+      return after?.tags ?? {};
+    });
+  }
+
   async listStorageAccounts(subscriptionId: string, options?: OperationOptions): Promise<StorageAccountInfo[]> {
     return azureCall('Listing storage accounts', async () => {
       const out: StorageAccountInfo[] = [];
@@ -410,7 +453,7 @@ export class ArmCompute implements ComputeApi {
           name: a.name,
           resourceGroup: rgOf(a.id),
           location: a.location,
-          blobEndpoint: a.primaryEndpoints?.blob ?? `https://${a.name}.blob.core.windows.net/`,
+          blobEndpoint: a.primaryEndpoints?.blob ?? `https://${a.name}.blob.${this.#options.storageEndpointSuffix ?? 'core.windows.net'}/`,
           kind: a.kind,
           sku: a.sku?.name,
         });

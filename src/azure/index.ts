@@ -54,10 +54,18 @@ export interface AzureConnectionOptions {
   /** Storage account keys where the caller has them; otherwise Entra ID (data-plane RBAC) is used. */
   readonly accountKeys?: ReadonlyMap<string, string>;
   readonly endpoint?: string;
+  /** Token scope for ARM in a sovereign or custom cloud (`<arm endpoint>/.default`). */
+  readonly credentialScope?: string;
+  readonly storageEndpointSuffix?: string;
 }
 
 export function connectToAzure(options: AzureConnectionOptions): AzureClients {
-  const compute = new ArmCompute({ credential: options.credential, endpoint: options.endpoint });
+  const compute = new ArmCompute({
+    credential: options.credential,
+    endpoint: options.endpoint,
+    credentialScope: options.credentialScope,
+    storageEndpointSuffix: options.storageEndpointSuffix,
+  });
   return {
     kind: 'azure',
     compute,

@@ -67,6 +67,13 @@ export interface ComputeApi {
   /** endGetAccess; idempotent. */
   revokeAccess(id: string, options?: OperationOptions): Promise<void>;
   listStorageAccounts(subscriptionId: string, options?: OperationOptions): Promise<StorageAccountInfo[]>;
+  /**
+   * The resource's ARM JSON as Azure returns it to a GET (a disk, snapshot or storage account);
+   * undefined when it does not exist. Never carries a SAS or key: GET returns neither.
+   */
+  getResource?(id: string, options?: OperationOptions): Promise<Record<string, unknown> | undefined>;
+  /** Replaces the tags of a disk or snapshot (PATCH); returns the tags Azure kept. */
+  updateTags?(id: string, tags: Record<string, string>, options?: OperationOptions): Promise<Record<string, string>>;
 }
 
 /** A window of a page blob's address space, [offset, offset + length). */

@@ -1,9 +1,13 @@
 import * as vscode from 'vscode';
+import { ActivityLog } from './activity/activityLog';
+import { ActivityTreeProvider } from './activity/activityTree';
+import { recordCopies } from './activity/copyActivity';
 import { CatalogCache } from './catalog';
 import { registerDiffRestore } from './commands/diff';
 import { registerCommands } from './commands/registerCommands';
 import { registerProtection } from './protection';
 import { registerSnapshotFileSystem } from './snapshotFs';
+import { registerResourceViews } from './commands/resource';
 import { Connection } from './connection';
 import { CopyJobs } from './copyJobs';
 import { showFailure } from './errors';
@@ -29,11 +33,13 @@ export async function activateDiskDelta(context: vscode.ExtensionContext, log: L
     },
     log,
   );
-  const services: DiskDeltaServices = { context, log, connection, catalogs, tree, usedSizes, copies };
+  const activity = new ActivityLog(context.globalStorageUri.fsPath, log);
   const view = vscode.window.createTreeView('diskDelta.snapshots', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
   copies.revealFamily = async (familyId) => {
     if (!(await tree.revealFamily(view, familyId))) await vscode.commands.executeCommand('diskDelta.snapshots.focus');
   };
+  const services: DiskDeltaServices = { context, log, connection, catalogs, tree, usedSizes, copies, activity, snapshotsView: view };
+  const activityTree = new ActivityTreeProvider(activity);
   const describeView = () => {
     view.description = connection.kind === 'emulator' ? 'Local emulator' : undefined;
     view.message =
@@ -47,7 +53,12 @@ export async function activateDiskDelta(context: vscode.ExtensionContext, log: L
     view,
     connection.onDidChange(describeView),
     copies.onDidChange((familyId) => tree.redrawFamily(familyId)),
+    activity,
+    activityTree,
+    vscode.window.registerTreeDataProvider('diskDelta.activity', activityTree),
+    recordCopies(copies, activity),
     ...registerCommands(services),
+    ...registerResourceViews(services),
     registerDiffRestore(services),
     ...registerProtection(services),
     registerSnapshotFileSystem(services),

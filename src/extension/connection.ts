@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { AzureClients } from '../azure';
+import { armScope, cloudFromSettings, portalUrlOf, type CloudEnvironment } from '../core/clouds';
 import { readEmulatorConnectionFile, type EmulatorConnection } from '../core/emulatorConnection';
 import { DiskDeltaError } from '../core/ports';
 import type { Log } from './log';
@@ -48,12 +49,41 @@ export class Connection implements vscode.Disposable {
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('diskDelta.emulator.connectionFile')) void this.initialise();
         if (e.affectsConfiguration('azureResourceGroups.selectedSubscriptions') && this.#kind === 'azure') this.#onDidChange.fire('azure');
+        // Another cloud: other endpoints, other accounts. Clients are made again on next use.
+        if (e.affectsConfiguration('microsoft-sovereign-cloud')) {
+          this.#clients.clear();
+          try {
+            this.log.info(`Azure cloud: ${this.cloud().name}`);
+          } catch (error) {
+            this.log.warn(`The cloud setting is not usable: ${error instanceof Error ? error.message : String(error)}`);
+          }
+          if (this.#kind === 'azure') this.#onDidChange.fire('azure');
+        }
       }),
     );
   }
 
   get kind(): ConnectionKind {
     return this.#kind;
+  }
+
+  /**
+   * The Azure cloud chosen in `microsoft-sovereign-cloud.environment`, the setting VS Code's Microsoft
+   * sign-in and the Azure extensions share (docs/azure-behaviour.md#sovereign-clouds).
+   */
+  cloud(): CloudEnvironment {
+    const config = vscode.workspace.getConfiguration('microsoft-sovereign-cloud');
+    return cloudFromSettings(config.get<string>('environment'), config.get<unknown>('customEnvironment'));
+  }
+
+  /** The portal page of a resource id in the configured cloud, in the subscription's directory when known. */
+  async portalUrl(id: string, subscriptionId?: string): Promise<string> {
+    let tenantId: string | undefined;
+    if (this.#kind === 'emulator') tenantId = this.#emulator?.connection.tenantId;
+    else if (subscriptionId && this.#kind === 'azure') {
+      tenantId = (await this.subscriptions(false).catch(() => [])).find((s) => s.subscriptionId.toLowerCase() === subscriptionId.toLowerCase())?.tenantId;
+    }
+    return portalUrlOf(this.cloud(), id, tenantId);
   }
 
   get emulator(): EmulatorConnection | undefined {
@@ -207,7 +237,15 @@ export class Connection implements vscode.Disposable {
   #azureClients(subscriptionId: string, credential: import('@azure/core-auth').TokenCredential): Promise<AzureClients> {
     let c = this.#clients.get(subscriptionId);
     if (!c) {
-      c = loadAzureLayer().then((azure) => azure.connectToAzure({ credential }));
+      const cloud = this.cloud();
+      c = loadAzureLayer().then((azure) =>
+        azure.connectToAzure({
+          credential,
+          endpoint: cloud.resourceManagerEndpointUrl,
+          credentialScope: armScope(cloud),
+          storageEndpointSuffix: cloud.storageEndpointSuffix,
+        }),
+      );
       this.#clients.set(subscriptionId, c);
     }
     return c;

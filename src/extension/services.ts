@@ -5,6 +5,8 @@ import type { Log } from './log';
 import type { SnapshotTreeProvider } from './tree/snapshotTree';
 import type { UsedSizeCache } from './usedSizes';
 import type { CopyJobs } from './copyJobs';
+import type { ActivityLog } from './activity/activityLog';
+import type { DiskDeltaNode } from './tree/items';
 
 /** What commands work with; built once at activation (tests of the extension drive it through VS Code). */
 export interface DiskDeltaServices {
@@ -15,4 +17,6 @@ export interface DiskDeltaServices {
   readonly tree: SnapshotTreeProvider;
   readonly usedSizes: UsedSizeCache;
   readonly copies: CopyJobs;
+  readonly activity: ActivityLog;
+  readonly snapshotsView?: vscode.TreeView<DiskDeltaNode>;
 }

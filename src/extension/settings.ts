@@ -27,6 +27,10 @@ export const settings = {
   pricePerGiBMonth(): number {
     return Math.max(0, this.config.get<number>('cost.pricePerGiBMonth', 0.05));
   },
+  /** Currency of the price per GiB-month, shown with every cost (ISO code such as USD, EUR). */
+  currency(): string {
+    return this.config.get<string>('cost.currency', 'USD').trim() || 'USD';
+  },
   sasDurationSeconds(): number {
     return clamp(this.config.get<number>('access.sasDurationSeconds', 3600), 300, 86400);
   },

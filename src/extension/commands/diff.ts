@@ -77,7 +77,7 @@ function sourceFor(s: DiskDeltaServices, listed: ListedDiff, family: SnapshotFam
     restoreKey: JSON.stringify({ older: listed.older.id, newer: listed.newer.id }),
     extras: {
       usedBytes: listed.changedBytes,
-      monthlyCost: { amount: cost.monthlyCost },
+      monthlyCost: { amount: cost.monthlyCost, currency: settings.currency() },
       fromLabel: listed.older.name,
       toLabel: listed.newer.name,
     },

@@ -3,6 +3,8 @@ import { showFailure } from '../errors';
 import type { DiskDeltaServices } from '../services';
 import { connectEmulator, selectSubscriptions } from './connect';
 import { cancelCopyCommand, copyFamilyCommand, copyNativeCommand, copySnapshotCommand, resumeCopyCommand, showCopiesCommand } from './copy';
+import { showCostCommand } from '../cost/costPanel';
+import { copyNameCommand, copyResourceIdCommand, editTagsCommand, openInPortalCommand, revealResourceCommand, viewPropertiesCommand } from './resource';
 import { diffSnapshotsCommand, diffWithPreviousCommand } from './diff';
 import { browseSnapshotFilesCommand, compareWithPreviousSnapshotCommand } from '../snapshotFs';
 import { runDiagnosticsCommand } from './doctor';
@@ -46,6 +48,14 @@ const COMMANDS: Record<string, [title: string, handler: Handler]> = {
   'diskDelta.revokeAccess': ['Revoke access', revokeAccessCommand],
   'diskDelta.showAzCommand': ['Show as az command', (s, node?: never) => showExportCommand(s, 'az', node)],
   'diskDelta.showArmTemplate': ['Show as ARM template', (s, node?: never) => showExportCommand(s, 'arm', node)],
+  'diskDelta.openInPortal': ['Open in Portal', openInPortalCommand],
+  'diskDelta.copyResourceId': ['Copy Resource ID', copyResourceIdCommand],
+  'diskDelta.copyName': ['Copy Name', copyNameCommand],
+  'diskDelta.viewProperties': ['View Properties', viewPropertiesCommand],
+  'diskDelta.editTags': ['Edit Tags', editTagsCommand],
+  'diskDelta.revealResource': ['Reveal', revealResourceCommand],
+  'diskDelta.clearActivity': ['Clear Activity', (s) => s.activity.clear()],
+  'diskDelta.showCost': ['Show Cost', showCostCommand],
 };
 
 export function registerCommands(s: DiskDeltaServices): vscode.Disposable[] {

@@ -105,8 +105,10 @@ export async function createSnapshotCommand(s: DiskDeltaServices, node?: DiskDel
   const disk = await diskFrom(s, node, 'Create Incremental Snapshot');
   const { request } = await askCreateSnapshot(s, disk);
   const clients = await s.connection.clientsFor(disk.subscriptionId);
-  const created = await withCancellableProgress(`Creating snapshot ${request.name}`, (_report, signal) =>
-    createIncrementalSnapshot(clients.compute, { diskId: disk.id, name: request.name, sku: request.sku, tags: request.tags }, { signal }),
+  const created = await s.activity.track('create', `Create snapshot ${request.name}`, { resourceId: disk.id, detail: `of ${disk.name}` }, () =>
+    withCancellableProgress(`Creating snapshot ${request.name}`, (_report, signal) =>
+      createIncrementalSnapshot(clients.compute, { diskId: disk.id, name: request.name, sku: request.sku, tags: request.tags }, { signal }),
+    ),
   );
   s.log.info(`Created incremental snapshot ${created.id}`);
   s.catalogs.invalidate(disk.subscriptionId);
@@ -173,8 +175,10 @@ export async function restoreDiskCommand(s: DiskDeltaServices, node?: DiskDeltaN
   const { snapshot } = await snapshotFrom(s, node, 'Restore Disk from Snapshot');
   const choice = await askRestore(snapshot);
   const clients = await s.connection.clientsFor(snapshot.subscriptionId);
-  const disk = await withCancellableProgress(`Restoring disk ${choice.name} from ${snapshot.name}`, (_r, signal) =>
-    restoreDisk(clients.compute, { snapshotId: snapshot.id, name: choice.name, resourceGroup: choice.resourceGroup }, { signal }),
+  const disk = await s.activity.track('restore', `Restore disk ${choice.name}`, { resourceId: snapshot.id, detail: `from ${snapshot.name}` }, () =>
+    withCancellableProgress(`Restoring disk ${choice.name} from ${snapshot.name}`, (_r, signal) =>
+      restoreDisk(clients.compute, { snapshotId: snapshot.id, name: choice.name, resourceGroup: choice.resourceGroup }, { signal }),
+    ),
   );
   s.log.info(`Restored disk ${disk.id} from ${snapshot.id}`);
   s.catalogs.invalidate(snapshot.subscriptionId);
@@ -193,8 +197,10 @@ export async function createFullSnapshotCommand(s: DiskDeltaServices, node?: Dis
   );
   const clients = await s.connection.clientsFor(snapshot.subscriptionId);
   const request = fullSnapshotRequest(snapshot, { name });
-  const created = await withCancellableProgress(`Creating full snapshot ${name}`, (_r, signal) =>
-    createFullSnapshot(clients.compute, { snapshotId: snapshot.id, name, resourceGroup: request.resourceGroup }, { signal }),
+  const created = await s.activity.track('create', `Create full snapshot ${name}`, { resourceId: snapshot.id, detail: `from ${snapshot.name}` }, () =>
+    withCancellableProgress(`Creating full snapshot ${name}`, (_r, signal) =>
+      createFullSnapshot(clients.compute, { snapshotId: snapshot.id, name, resourceGroup: request.resourceGroup }, { signal }),
+    ),
   );
   s.log.info(`Created full snapshot ${created.id} from ${snapshot.id}`);
   s.catalogs.invalidate(snapshot.subscriptionId);
@@ -215,7 +221,9 @@ export async function deleteSnapshotCommand(s: DiskDeltaServices, node?: DiskDel
   const ok = await vscode.window.showWarningMessage(`Delete snapshot ${snapshot.name}?`, { modal: true, detail }, 'Delete');
   if (ok !== 'Delete') throw new PickCancelled();
   const clients = await s.connection.clientsFor(snapshot.subscriptionId);
-  await withCancellableProgress(`Deleting snapshot ${snapshot.name}`, (_r, signal) => deleteSnapshot(clients.compute, snapshot.id, { signal }), { cancellable: false });
+  await s.activity.track('delete', `Delete snapshot ${snapshot.name}`, { detail: snapshot.resourceGroup }, () =>
+    withCancellableProgress(`Deleting snapshot ${snapshot.name}`, (_r, signal) => deleteSnapshot(clients.compute, snapshot.id, { signal }), { cancellable: false }),
+  );
   s.log.info(`Deleted snapshot ${snapshot.id}`);
   s.catalogs.invalidate(snapshot.subscriptionId);
 }
@@ -238,7 +246,9 @@ export async function revokeAccessCommand(s: DiskDeltaServices, node?: DiskDelta
     if (go !== 'Revoke Anyway') throw new PickCancelled();
   }
   const clients = await s.connection.clientsFor(subscriptionId);
-  await withCancellableProgress(`Revoking access to ${name}`, (_r, signal) => revokeAccess(clients.compute, id, { signal }), { cancellable: false });
+  await s.activity.track('revoke', `Revoke access to ${name}`, { resourceId: id }, () =>
+    withCancellableProgress(`Revoking access to ${name}`, (_r, signal) => revokeAccess(clients.compute, id, { signal }), { cancellable: false }),
+  );
   s.log.info(`Revoked access on ${id}`);
   s.catalogs.invalidate(subscriptionId);
   void vscode.window.showInformationMessage(`Access to ${name} revoked.`);
