@@ -21,6 +21,7 @@ import {
   type FsRange,
   type SpaceKind,
 } from './types';
+import { RecentRecords } from './recentRecords';
 
 const AT_STANDARD_INFORMATION = 0x10;
 const AT_ATTRIBUTE_LIST = 0x20;
@@ -397,22 +398,10 @@ class NtfsFilesystem implements Filesystem {
 
   /** The record with the attributes of its extension records (named by $ATTRIBUTE_LIST) joined in. */
   /** The last few parsed records: stat, extents and readFile of one file read it once. A snapshot never changes. */
-  private readonly recent = new Map<number, Promise<MftRecord>>();
+  private readonly recent = new RecentRecords<MftRecord>(RECENT_LIMIT);
 
   private record(no: number, signal?: AbortSignal): Promise<MftRecord> {
-    const hit = this.recent.get(no);
-    if (hit) {
-      this.recent.delete(no);
-      this.recent.set(no, hit);
-      return hit;
-    }
-    const p = this.recordUncached(no, signal);
-    this.recent.set(no, p);
-    if (this.recent.size > RECENT_LIMIT) this.recent.delete(this.recent.keys().next().value as number);
-    p.catch(() => {
-      if (this.recent.get(no) === p) this.recent.delete(no);
-    });
-    return p;
+    return this.recent.get(no, () => this.recordUncached(no, signal));
   }
 
   private async recordUncached(no: number, signal?: AbortSignal): Promise<MftRecord> {

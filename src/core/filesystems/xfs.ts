@@ -20,6 +20,7 @@ import {
   type FsRange,
   type SpaceKind,
 } from './types';
+import { RecentRecords } from './recentRecords';
 
 const SB_MAGIC = 0x58465342; // 'XFSB'
 const AGF_MAGIC = 0x58414746; // 'XAGF'
@@ -311,22 +312,10 @@ class XfsFilesystem implements Filesystem {
   // ---- inodes ----
 
   /** The last few parsed inodes: stat, extents and readFile of one file read it once. A snapshot never changes. */
-  private readonly recent = new Map<number, Promise<XfsInode>>();
+  private readonly recent = new RecentRecords<XfsInode>(RECENT_LIMIT);
 
   private inode(ino: number, signal?: AbortSignal): Promise<XfsInode> {
-    const hit = this.recent.get(ino);
-    if (hit) {
-      this.recent.delete(ino);
-      this.recent.set(ino, hit);
-      return hit;
-    }
-    const p = this.inodeUncached(ino, signal);
-    this.recent.set(ino, p);
-    if (this.recent.size > RECENT_LIMIT) this.recent.delete(this.recent.keys().next().value as number);
-    p.catch(() => {
-      if (this.recent.get(ino) === p) this.recent.delete(ino);
-    });
-    return p;
+    return this.recent.get(ino, () => this.inodeUncached(ino, signal));
   }
 
   private async inodeUncached(ino: number, signal?: AbortSignal): Promise<XfsInode> {
