@@ -120,6 +120,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   if (spec) args.push('--faults', spec);
 
   let { child } = await spawnEmulator(args);
+  // Node's process warnings (MaxListenersExceededWarning and the like) are defects: stop() fails the test on any.
+  const warnings: string[] = [];
+  const watchWarnings = (c: ChildProcess): void => {
+    c.stderr?.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n')) if (/\bWarning\b/.test(line) && warnings.length < 20) warnings.push(line.trim());
+    });
+  };
+  watchWarnings(child);
   let connection = JSON.parse(readFileSync(connectionPath, 'utf8')) as EmulatorConnection;
   let ca = readFileSync(connection.caCertPath, 'utf8');
   let httpClient = httpClientTrusting(ca);
@@ -176,11 +184,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       await waitExit(child);
       agent.destroy();
       rmSync(work, { recursive: true, force: true });
+      if (warnings.length) throw new Error(`the emulator printed warnings:\n${warnings.join('\n')}`);
     },
     async restart() {
       child.kill('SIGTERM');
       await waitExit(child);
       ({ child } = await spawnEmulator(args));
+      watchWarnings(child);
       connection = JSON.parse(readFileSync(connectionPath, 'utf8')) as EmulatorConnection;
       ca = readFileSync(connection.caCertPath, 'utf8');
       httpClient = httpClientTrusting(ca);
