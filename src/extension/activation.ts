@@ -30,6 +30,7 @@ export async function activateDiskDelta(context: vscode.ExtensionContext, log: L
       usedBytes: (older, newer) => usedSizes.get(older, newer),
       copyStatus: (family) => copies.statusOf(family),
       pricePerGiBMonth: () => settings.pricePerGiBMonth(),
+      currency: () => settings.currency(),
     },
     log,
   );

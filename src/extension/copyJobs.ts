@@ -27,6 +27,12 @@ import type { FamilyCopyStatus } from './tree/items';
 
 export type { CopyRecord } from './copyRecords';
 
+/** How a CopyStart run ended. */
+export type NativeOutcome =
+  | { readonly outcome: 'succeeded'; readonly targetSnapshotId: string | undefined }
+  | { readonly outcome: 'cancelled' }
+  | { readonly outcome: 'failed'; readonly error: unknown };
+
 interface ActiveCopy {
   readonly familyId: string;
   title: string;
@@ -339,7 +345,8 @@ export class CopyJobs implements vscode.Disposable {
   }
 
   /** Azure's own CopyStart, one snapshot after another in creation order. */
-  async runNative(family: SnapshotFamily, upTo: SnapshotInfo, targetRegion: string, targetResourceGroup: string): Promise<void> {
+  /** Resolves with how it ended (failures are shown here, not thrown), so that the caller can record it. */
+  async runNative(family: SnapshotFamily, upTo: SnapshotInfo, targetRegion: string, targetResourceGroup: string): Promise<NativeOutcome> {
     const first = family.snapshots[0]!;
     const key = `native:${(first.familyId ?? family.id).toLowerCase()}`;
     const title = `Copying ${upTo.name} of ${family.sourceName} to ${targetRegion} with CopyStart`;
@@ -368,13 +375,15 @@ export class CopyJobs implements vscode.Disposable {
       this.catalogs.invalidate(first.subscriptionId);
       if (result.status === 'cancelled') {
         void vscode.window.showInformationMessage('Stopped following the copy. Azure goes on copying in the background; the tree shows its progress.');
-        return;
+        return { outcome: 'cancelled' };
       }
       void vscode.window.showInformationMessage(`${countOf(result.steps.length, 'snapshot')} of ${family.sourceName} copied to ${targetRegion} (resource group ${targetResourceGroup}).`);
+      return { outcome: 'succeeded', targetSnapshotId: result.steps[result.steps.length - 1]?.targetSnapshotId };
     } catch (error) {
       if (!isAbortError(error)) this.#lastFailure = { title, error: error instanceof Error ? error.message : String(error) };
       end();
       void showFailure(this.log, `CopyStart of ${family.sourceName}`, error);
+      return isAbortError(error) ? { outcome: 'cancelled' } : { outcome: 'failed', error };
     } finally {
       end();
     }

@@ -169,7 +169,11 @@ export async function copyNativeCommand(s: DiskDeltaServices, node?: DiskDeltaNo
   const resourceGroup = required(
     await vscode.window.showInputBox({ title: 'Resource group for the copies', value: snapshot.resourceGroup, validateInput: validateResourceGroupName }),
   );
-  await s.copies.runNative(family, snapshot, targetRegion, resourceGroup);
+  const entry = s.activity.start('copy', `CopyStart ${snapshot.name} to ${targetRegion}`, { resourceId: snapshot.id, detail: `resource group ${resourceGroup}` });
+  const ended = await s.copies.runNative(family, snapshot, targetRegion, resourceGroup);
+  if (ended.outcome === 'succeeded') entry.succeeded(ended.targetSnapshotId);
+  else if (ended.outcome === 'cancelled') entry.cancelled();
+  else entry.failed(ended.error);
   s.tree.redraw();
 }
 

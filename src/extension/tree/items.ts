@@ -25,6 +25,8 @@ export interface TreeContext {
   usedBytes(older: SnapshotInfo | undefined, newer: SnapshotInfo): number | undefined;
   copyStatus(family: SnapshotFamily): FamilyCopyStatus | undefined;
   pricePerGiBMonth(): number;
+  /** The billing currency cost estimates are in (diskDelta.cost.currency). */
+  currency(): string;
 }
 
 export type DiskDeltaNode =
@@ -226,7 +228,7 @@ export class SnapshotNode {
         `| Created | ${exactTime(s.timeCreated)} |`,
         `| Disk size | ${formatBytes(s.sizeBytes)} |`,
         `| Used since previous | ${used !== undefined ? formatBytes(used) : this.previous ? 'unknown (run Diff with Previous)' : 'first of its family: its allocated size'} |`,
-        cost ? `| Cost estimate | ${formatCost(cost.monthlyCost)} a month (at ${this.ctx.pricePerGiBMonth()} per GiB-month) |` : '',
+        cost ? `| Cost estimate | ${formatCost(cost.monthlyCost, 2, this.ctx.currency())} a month (at ${this.ctx.pricePerGiBMonth()} ${this.ctx.currency()} per GiB-month) |` : '',
         `| Region | ${s.location} |`,
         `| SKU | ${s.sku ?? ''} |`,
         `| State | ${s.diskState ?? s.provisioningState ?? ''} |`,
