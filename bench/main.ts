@@ -2,7 +2,8 @@
  * `npm run bench`: Disk Delta against the alternatives and the limit, on one emulator with Azure's
  * per-blob targets (500 requests/s, 60 MiB/s, 503 beyond) and 20 ms per request. Prints a Markdown
  * table, writes bench/results.json and docs/PERFORMANCE.md, exits 1 when a correctness check fails.
- *   node bench/run.mjs [--only scattered,log,chain,diff,blockmap,activation] [--no-write] [--render]
+ *   node bench/run.mjs [--only scattered,log,requests,chain,diff,blockmap,activation] [--quick] [--no-write] [--render]
+ * --quick: the request-bound scenario at 1/10 of its changes, without running its minimal-request plan.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { GiB, limitSeconds, median, MiB, minimalRequests, scatteredRanges, total
 import { measureActivation, measureDiff, type ActivationResult, type DiffResult } from './processes';
 import { officialSampleCopy } from './officialSample';
 import { renderMarkdown, type BenchResults, type ChainResult } from './report';
+import { requestBoundScenario, type RequestBoundResult } from './requestBound';
 
 const root = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
@@ -23,6 +25,7 @@ const onlyArg = args.indexOf('--only');
 const only = onlyArg >= 0 ? new Set((args[onlyArg + 1] ?? '').split(',')) : undefined;
 const wanted = (name: string) => !only || only.has(name);
 const write = !args.includes('--no-write');
+const quick = args.includes('--quick');
 const started = Date.now();
 const log = (line: string) => console.error(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
@@ -37,7 +40,7 @@ async function snapshotsWith(world: BenchWorld, diskId: string, prefix: string, 
   return out;
 }
 
-async function copyScenarios(bench: CopyBench, results: CopyScenarioResult[], chains: ChainResult[]): Promise<void> {
+async function copyScenarios(bench: CopyBench, results: CopyScenarioResult[], chains: ChainResult[], requestBound: RequestBoundResult[]): Promise<void> {
   const world = bench.world;
   const runs = 3;
   if (wanted('scattered')) {
@@ -86,6 +89,7 @@ async function copyScenarios(bench: CopyBench, results: CopyScenarioResult[], ch
       }),
     );
   }
+  if (wanted('requests')) requestBound.push(await requestBoundScenario(bench, quick, log));
   if (wanted('chain')) chains.push(await chainScenario(bench));
 }
 
@@ -226,6 +230,7 @@ async function main(): Promise<void> {
   }
   const results: CopyScenarioResult[] = [];
   const chains: ChainResult[] = [];
+  const requestBound: RequestBoundResult[] = [];
   let diff: DiffResult | undefined;
   let blockMap: BenchResults['blockMap'];
   let activation: ActivationResult | undefined;
@@ -234,7 +239,7 @@ async function main(): Promise<void> {
   const connectionFile = path.join(os.tmpdir(), `dd-bench-connection-${process.pid}.json`);
   let bench: CopyBench | undefined;
   try {
-    if (['scattered', 'log', 'chain', 'diff'].some(wanted)) {
+    if (['scattered', 'log', 'requests', 'chain', 'diff'].some(wanted)) {
       log(`starting the emulator (faults ${JSON.stringify(FAULTS)})`);
       em = await startEmulatorWithRetry();
       writeFileSync(connectionFile, JSON.stringify(em.connection), { mode: 0o600 });
@@ -242,7 +247,7 @@ async function main(): Promise<void> {
       bench = new CopyBench(em, clients, connectionFile);
       await bench.init();
       await bundleEngineChild(bench.work);
-      await copyScenarios(bench, results, chains);
+      await copyScenarios(bench, results, chains, requestBound);
       if (wanted('diff')) diff = await diffScenario(bench.world, connectionFile);
     }
   } finally {
@@ -269,6 +274,7 @@ async function main(): Promise<void> {
   }
   for (const r of results) failures.push(...r.failures);
   for (const c of chains) failures.push(...c.failures);
+  for (const c of requestBound) failures.push(...c.failures);
   if (diff) failures.push(...diff.failures);
   const out: BenchResults = {
     date: new Date().toISOString(),
@@ -277,6 +283,7 @@ async function main(): Promise<void> {
     rssGoalBytes: RSS_GOAL_BYTES,
     copies: results,
     chains,
+    ...(requestBound[0] ? { requestBound: requestBound[0] } : {}),
     ...(diff ? { diff } : {}),
     ...(blockMap ? { blockMap } : {}),
     ...(activation ? { activation } : {}),

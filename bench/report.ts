@@ -1,6 +1,7 @@
 /** The bench's results file shape and its Markdown rendering (printed, and written to docs/PERFORMANCE.md). */
 import type { CopyScenarioResult, Measured } from './copyScenarios';
 import type { ActivationResult, DiffResult } from './processes';
+import { renderRequestBound, type RequestBoundResult } from './requestBound';
 
 export interface ChainResult {
   readonly name: string;
@@ -33,6 +34,8 @@ export interface BenchResults {
   readonly rssGoalBytes: number;
   readonly copies: CopyScenarioResult[];
   readonly chains: ChainResult[];
+  /** the request-bound scenario (absent in results from before it existed) */
+  readonly requestBound?: RequestBoundResult;
   readonly diff?: DiffResult;
   readonly blockMap?: { firstPaintMs: number; zoomMs: number; runs: number; zooms: number; targets: { firstPaintMs: number; zoomMs: number } } | { error: string };
   readonly activation?: ActivationResult;
@@ -114,6 +117,7 @@ export function renderMarkdown(r: BenchResults): string {
     }
     lines.push('');
   }
+  if (r.requestBound) lines.push(...renderRequestBound(r.requestBound));
   if (r.diff) {
     lines.push('## Diff of a 4 TiB disk with 1,000,000 changed ranges', '');
     lines.push('| command | wall time | ranges | JSON written | peak RSS | goal: peak RSS < 250 MB |', '|---|---:|---:|---:|---:|---|');

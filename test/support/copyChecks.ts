@@ -25,9 +25,14 @@ export interface CopySummaryJson {
   seconds: number;
   targetBlobSnapshotUrl: string;
   importedResourceId: string | null;
+  /** bytesCopied plus the unchanged gaps coalesced writes rewrote */
+  bytesMoved: number;
+  changedBytes: number;
+  coalescedGaps: number;
+  bound: 'requests' | 'bytes' | null;
 }
 
-export const SUMMARY_FIELDS = ['bytesCleared', 'bytesCopied', 'importedResourceId', 'requests', 'retries', 'seconds', 'targetBlobSnapshotUrl'];
+export const SUMMARY_FIELDS = ['bound', 'bytesCleared', 'bytesCopied', 'bytesMoved', 'changedBytes', 'coalescedGaps', 'importedResourceId', 'requests', 'retries', 'seconds', 'targetBlobSnapshotUrl'];
 
 /** The last non-empty line of stdout, parsed: the summary contract of `copy --json`. */
 export function lastJsonLine<T>(stdout: string): T {

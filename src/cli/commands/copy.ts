@@ -121,6 +121,10 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
 function normalise(s: SnapshotCopySummary) {
   return {
     bytesCopied: s.bytesCopied,
+    bytesMoved: s.bytesMoved ?? s.bytesCopied,
+    changedBytes: s.changedBytes ?? s.bytesCopied,
+    coalescedGaps: s.coalescedGaps ?? 0,
+    bound: s.bound ?? null,
     bytesCleared: s.bytesCleared,
     requests: s.requests,
     retries: s.retries,

@@ -9,6 +9,8 @@ import type { ByteWindow, ComputeApi, PageTarget } from '../ports';
 import { DiskDeltaError } from '../ports';
 import { parseResourceId } from '../resourceId';
 import { redact } from '../secret';
+import type { CoalescedOp, CoalesceTally } from './coalesce';
+import { boundOf, coalesceStream, tallyOp } from './coalesce';
 import type { GrantPool, SasGrant } from './grants';
 import { revokeFailedMessage } from './grants';
 import type { CopyJournal } from './journal';
@@ -18,7 +20,7 @@ import { describeRange, diffOps, planId, unionStream, validatePlanShape, VHD_FOO
 import type { NoticeListener, ProgressListener, SnapshotCopySummary } from './progress';
 import { ProgressMeter } from './progress';
 import type { RetryPolicy } from './retry';
-import { abortError, AdaptiveConcurrency, backoffDelay, BlobPacer, classifyError, DEFAULT_RETRY_POLICY, sleep, throwIfAborted, withTimeout } from './retry';
+import { abortError, AdaptiveConcurrency, backoffDelay, BlobPacer, classifyError, DEFAULT_RETRY_POLICY, PAGE_BLOB_TARGETS, sleep, throwIfAborted, withTimeout } from './retry';
 
 /** Metadata Disk Delta writes on the target blob and its snapshots (Azure lower-cases metadata names). */
 export const TARGET_METADATA = {
@@ -50,6 +52,12 @@ export interface CopyExecutorOptions {
    * AZURE_TARGET_PACE); without it requests go as fast as the concurrency limit allows.
    */
   readonly targetPace?: { readonly requestsPerSecond: number; readonly bytesPerSecond: number } | false;
+  /**
+   * Merge neighbouring changed ranges of a differential step into one request when that shortens
+   * max(bytes / byteRate, requests / requestRate) at the `targetPace` rates (coalesce.ts); default true, and
+   * only ever with a `targetPace`.
+   */
+  readonly coalesce?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressListener;
   readonly onNotice?: NoticeListener;
@@ -246,9 +254,11 @@ export class CopyExecutor {
 
       await this.#prepareTarget(ctx, meter);
 
+      const tally: CoalesceTally = { changedBytes: 0, bytesMoved: 0, requests: 0, coalescedGaps: 0 };
+      let bytesMoved = 0;
       if (!journal.hasPhase('copied')) {
         meter.emit(plan.mode === 'delta' ? 'clearing' : 'copying');
-        await this.#runOps(ctx, meter, ahead ?? this.#planOps(plan, source, previous, meter), source);
+        bytesMoved = await this.#runOps(ctx, meter, ahead ?? this.#planOps(plan, source, previous, meter), source, tally);
         await this.#settleAbandoned();
         await journal.recordPhase('copied');
       } else {
@@ -302,6 +312,10 @@ export class CopyExecutor {
         bytesSkipped: meter.bytesSkipped,
         summary: {
           bytesCopied: meter.bytesCopied,
+          bytesMoved,
+          changedBytes: tally.changedBytes,
+          coalescedGaps: tally.coalescedGaps,
+          bound: boundOf(tally.bytesMoved, tally.requests, this.options.targetPace || PAGE_BLOB_TARGETS),
           bytesCleared: meter.bytesCleared,
           requests: meter.requests,
           retries: meter.retries,
@@ -428,8 +442,18 @@ export class CopyExecutor {
     }
   }
 
-  /** The plan's operations, streamed: listed window by window, merged across windows, chunked. */
-  async *#planOps(plan: CopyPlan, source: SasGrant, previous: SasGrant | undefined, meter: ProgressMeter): AsyncGenerator<PageOp, void, undefined> {
+  /**
+   * The plan's operations, streamed: listed window by window, merged across windows, chunked, and on a
+   * differential step coalesced where requests bound the copy (coalesce.ts).
+   */
+  #planOps(plan: CopyPlan, source: SasGrant, previous: SasGrant | undefined, meter: ProgressMeter, coalesce = true): AsyncIterable<CoalescedOp> {
+    const ops = this.#listOps(plan, source, previous, meter);
+    const pace = this.options.targetPace;
+    if (!coalesce || !pace || this.options.coalesce === false || plan.mode !== 'delta' || !previous) return ops;
+    return coalesceStream(ops, pace, plan.maxChunkBytes);
+  }
+
+  async *#listOps(plan: CopyPlan, source: SasGrant, previous: SasGrant | undefined, meter: ProgressMeter): AsyncGenerator<PageOp, void, undefined> {
     let ops: AsyncIterable<PageOp>;
     if (plan.mode === 'delta' && previous) {
       const diff = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) =>
@@ -457,9 +481,11 @@ export class CopyExecutor {
     meter.bytesTotalIsEstimate = false;
   }
 
-  async #runOps(ctx: StepContext, meter: ProgressMeter, ops: AsyncIterable<PageOp>, source: SasGrant): Promise<void> {
+  /** Runs the operations; returns the bytes this run wrote (coalesced gaps included). */
+  async #runOps(ctx: StepContext, meter: ProgressMeter, ops: AsyncIterable<CoalescedOp>, source: SasGrant, tally: CoalesceTally): Promise<number> {
     const { target, journal, plan } = ctx;
     let fromUrlRefused = false;
+    let bytesMoved = 0;
     // Operations in plan (offset) order, until every one before them is done: the head's end is the watermark.
     const order: Array<{ end: number; done: boolean }> = [];
     let head = 0;
@@ -473,14 +499,15 @@ export class CopyExecutor {
       }
       return watermark > before ? watermark : undefined;
     };
-    const scheduled = (async function* (): AsyncGenerator<PageOp & { slot: { end: number; done: boolean } }> {
+    const scheduled = (async function* (): AsyncGenerator<CoalescedOp & { slot: { end: number; done: boolean } }> {
       for await (const op of ops) {
+        tallyOp(tally, op);
         if (op.op === 'write') meter.bytesTotal += op.length;
         if (journal.isDone(op.offset, op.length)) {
           order.push({ end: op.offset + op.length, done: true });
           if (op.op === 'write') {
             meter.bytesDone += op.length;
-            meter.bytesSkipped += op.length;
+            meter.bytesSkipped += op.changedBytes ?? op.length;
           }
           meter.rangesDone += 1;
           continue;
@@ -524,7 +551,9 @@ export class CopyExecutor {
             await this.#request(meter, [], (signal) => target.putPages(op.offset, data, { signal }), true, data.length);
           }
           await finish(op);
-          meter.bytesCopied += op.length;
+          // Bytes copied count what changed; the gaps a coalesced write rewrote count in bytesMoved only.
+          meter.bytesCopied += op.changedBytes ?? op.length;
+          bytesMoved += op.length;
           meter.moved(op.length);
         }
         meter.rangesDone += 1;
@@ -532,6 +561,7 @@ export class CopyExecutor {
       },
       plan.source.name,
     );
+    return bytesMoved;
   }
 
   /**
@@ -674,7 +704,8 @@ export class CopyExecutor {
       ranges = unionStream(src, tgt);
     } else {
       const throwaway = new ProgressMeter(ctx.snapshotIndex, ctx.snapshotCount, undefined, this.#now);
-      ranges = this.#planOps(plan, source, previous, throwaway);
+      // The changed ranges themselves: a coalesced write's gaps hold what the target already held.
+      ranges = this.#planOps(plan, source, previous, throwaway, false);
     }
     // Reads of 1 MiB: both sides' bytes sit in memory until hashed, so smaller reads with more in
     // flight keep memory flat (16 pairs: 32 MiB) at the same speed.

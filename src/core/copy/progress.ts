@@ -37,7 +37,16 @@ export interface CopyNotice {
  * fields they know and pass the rest through.
  */
 export interface SnapshotCopySummary {
+  /** Changed bytes this run copied (the diff's; a coalesced write's gaps are not counted here). */
   readonly bytesCopied: number;
+  /** Bytes this run's write requests carried: bytesCopied plus the unchanged gaps coalesced writes rewrote. */
+  readonly bytesMoved?: number;
+  /** Changed bytes of the whole step's plan, those a resumed run skipped included. */
+  readonly changedBytes?: number;
+  /** Gaps between changed ranges that writes rewrote to save requests (coalesce.ts). */
+  readonly coalescedGaps?: number;
+  /** Which term of max(bytes / byteRate, requests / requestRate) bounds the step's plan. */
+  readonly bound?: 'requests' | 'bytes';
   readonly bytesCleared: number;
   readonly requests: number;
   readonly retries: number;
