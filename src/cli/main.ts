@@ -5,7 +5,7 @@ import { familiesCommand } from './commands/families';
 import { accessRevokeCommand, restoreCommand, snapshotCreateCommand, snapshotDeleteCommand, snapshotFullCommand } from './commands/snapshot';
 import { diffCommand } from './commands/diff';
 import { exportCommand, type ExportOptions } from './commands/export';
-import { copyCommand, type CopyOptions } from './commands/copy';
+import { copyCommand, verifyOption, type CopyOptions } from './commands/copy';
 import { isAbortError } from '../core/ports';
 
 const abort = new AbortController();
@@ -120,7 +120,7 @@ program
   .option('--target-resource-group <rg>', 'resource group for imported resources (default: the account\'s)')
   .option('--concurrency <n>', 'requests in flight', (v) => Number.parseInt(v, 10))
   .option('--journal <file>', 'journal file for resuming (default: under the user state directory)')
-  .addOption(new Option('--verify <mode>', 'verification after each snapshot').choices(['changed', 'full', 'none']).default('changed'))
+  .addOption(verifyOption())
   .option('--native', 'use Azure CopyStart instead of the differential engine')
   .option('--target-region <region>', 'with --native: the target region')
   .action(run((ctx, o: CopyOptions) => copyCommand(ctx, o)));

@@ -30,9 +30,12 @@ export interface CopySummaryJson {
   changedBytes: number;
   coalescedGaps: number;
   bound: 'requests' | 'bytes' | null;
+  /** bytes the verification hashed; verifySeed: the seed of a sample:<percent> verification */
+  verifiedBytes: number;
+  verifySeed: number | null;
 }
 
-export const SUMMARY_FIELDS = ['bound', 'bytesCleared', 'bytesCopied', 'bytesMoved', 'changedBytes', 'coalescedGaps', 'importedResourceId', 'requests', 'retries', 'seconds', 'targetBlobSnapshotUrl'];
+export const SUMMARY_FIELDS = ['bound', 'bytesCleared', 'bytesCopied', 'bytesMoved', 'changedBytes', 'coalescedGaps', 'importedResourceId', 'requests', 'retries', 'seconds', 'targetBlobSnapshotUrl', 'verifiedBytes', 'verifySeed'];
 
 /** The last non-empty line of stdout, parsed: the summary contract of `copy --json`. */
 export function lastJsonLine<T>(stdout: string): T {

@@ -1,14 +1,17 @@
+import { InvalidArgumentError, Option } from 'commander';
 import { formatBytes, formatDuration } from '../../core/cost';
 import {
   CopyProgressTracker,
   DEFAULT_CONTAINER,
   defaultStateDirectory,
   formatCopyProgress,
+  parseVerifyMode,
   prepareDifferentialCopy,
   runNativeCopy,
   TARGET_METADATA,
   type CopyProgress,
   type SnapshotCopySummary,
+  type VerifyMode,
 } from '../../core/copy';
 import { resolveCopySource } from '../../core/copyTargets';
 import { DiskDeltaError } from '../../core/ports';
@@ -24,9 +27,22 @@ export interface CopyOptions {
   targetResourceGroup?: string;
   concurrency?: number;
   journal?: string;
-  verify?: 'changed' | 'full' | 'none';
+  verify?: VerifyMode;
   native?: boolean;
   targetRegion?: string;
+}
+
+/** `--verify changed|full|none|sample:<percent>`. */
+export function verifyOption(): Option {
+  return new Option('--verify <mode>', 'verification after each snapshot: changed, full, none or sample:<percent> (a seeded random share of the changed ranges)')
+    .argParser((value: string): VerifyMode => {
+      try {
+        return parseVerifyMode(value);
+      } catch (error) {
+        throw new InvalidArgumentError(error instanceof DiskDeltaError ? `${error.message} ${error.hint ?? ''}`.trim() : String(error));
+      }
+    })
+    .default('changed');
 }
 
 /** Progress on stderr: a rewritten line on a terminal, a line every few seconds otherwise. */
@@ -125,6 +141,8 @@ function normalise(s: SnapshotCopySummary) {
     changedBytes: s.changedBytes ?? s.bytesCopied,
     coalescedGaps: s.coalescedGaps ?? 0,
     bound: s.bound ?? null,
+    verifiedBytes: s.verifiedBytes ?? 0,
+    verifySeed: s.verifySeed ?? null,
     bytesCleared: s.bytesCleared,
     requests: s.requests,
     retries: s.retries,

@@ -16,6 +16,7 @@ import { revokeFailedMessage } from './grants';
 import type { CopyJournal } from './journal';
 import type { CopyPlan, PageOp } from './plan';
 import { Prefetch } from './prefetch';
+import { newSampleSeed, samplePercent, sampleSelector } from './sample';
 import { describeRange, diffOps, planId, unionStream, validatePlanShape, VHD_FOOTER_BYTES, windowedRanges, writeOps } from './plan';
 import type { NoticeListener, ProgressListener, SnapshotCopySummary } from './progress';
 import { ProgressMeter } from './progress';
@@ -58,6 +59,8 @@ export interface CopyExecutorOptions {
    * only ever with a `targetPace`.
    */
   readonly coalesce?: boolean;
+  /** Seed of a `sample:<percent>` verification (default: a fresh one per step, reported in the summary). */
+  readonly verifySeed?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressListener;
   readonly onNotice?: NoticeListener;
@@ -175,6 +178,13 @@ export class VerificationFailedError extends DiskDeltaError {
  */
 const AUTH_RETRIES = 2;
 
+/** What a verification hashed: bytes and ranges, and the seed when it was a sample. */
+interface VerifyOutcome {
+  readonly bytes: number;
+  readonly ranges: number;
+  readonly seed: number | undefined;
+}
+
 /** Size of each verification read. */
 const VERIFY_READ_BYTES = 1024 * 1024;
 
@@ -266,9 +276,10 @@ export class CopyExecutor {
       }
       meter.bytesTotalIsEstimate = false;
 
+      let verified: VerifyOutcome | undefined;
       if (plan.verify !== 'none' && !journal.hasPhase('verified')) {
         meter.emit('verifying');
-        await this.#verify(ctx, meter, source, previous);
+        verified = await this.#verify(ctx, meter, source, previous);
         await journal.recordPhase('verified');
       }
 
@@ -316,6 +327,8 @@ export class CopyExecutor {
           changedBytes: tally.changedBytes,
           coalescedGaps: tally.coalescedGaps,
           bound: boundOf(tally.bytesMoved, tally.requests, this.options.targetPace || PAGE_BLOB_TARGETS),
+          verifiedBytes: verified?.bytes ?? 0,
+          ...(verified?.seed !== undefined ? { verifySeed: verified.seed, verifiedRanges: verified.ranges } : {}),
           bytesCleared: meter.bytesCleared,
           requests: meter.requests,
           retries: meter.retries,
@@ -446,10 +459,10 @@ export class CopyExecutor {
    * The plan's operations, streamed: listed window by window, merged across windows, chunked, and on a
    * differential step coalesced where requests bound the copy (coalesce.ts).
    */
-  #planOps(plan: CopyPlan, source: SasGrant, previous: SasGrant | undefined, meter: ProgressMeter, coalesce = true): AsyncIterable<CoalescedOp> {
+  #planOps(plan: CopyPlan, source: SasGrant, previous: SasGrant | undefined, meter: ProgressMeter): AsyncIterable<CoalescedOp> {
     const ops = this.#listOps(plan, source, previous, meter);
     const pace = this.options.targetPace;
-    if (!coalesce || !pace || this.options.coalesce === false || plan.mode !== 'delta' || !previous) return ops;
+    if (!pace || this.options.coalesce === false || plan.mode !== 'delta' || !previous) return ops;
     return coalesceStream(ops, pace, plan.maxChunkBytes);
   }
 
@@ -694,8 +707,13 @@ export class CopyExecutor {
    * Compares source and target by SHA-256 of what each returns for the same bytes: over the plan's
    * operations (verify `changed`) or over everything either side has allocated (verify `full`).
    */
-  async #verify(ctx: StepContext, meter: ProgressMeter, source: SasGrant, previous: SasGrant | undefined): Promise<void> {
+  async #verify(ctx: StepContext, meter: ProgressMeter, source: SasGrant, previous: SasGrant | undefined): Promise<VerifyOutcome> {
     const { plan, target } = ctx;
+    const percent = samplePercent(plan.verify);
+    const seed = percent === undefined ? undefined : (this.options.verifySeed ?? newSampleSeed(this.#random)) >>> 0;
+    const picked = percent === undefined || seed === undefined ? undefined : sampleSelector(seed, percent);
+    if (seed !== undefined) this.#notice(ctx.snapshotIndex, 'VerifySample', `Verifying a ${percent}% sample of the changed ranges of ${plan.source.name} (seed ${seed}).`);
+    const outcome = { bytes: 0, ranges: 0, seed };
     let ranges: AsyncIterable<PageRange>;
     // A full copy wrote over a blob that held other data: compare everything either side has allocated.
     if (plan.verify === 'full' || plan.mode === 'full') {
@@ -704,13 +722,20 @@ export class CopyExecutor {
       ranges = unionStream(src, tgt);
     } else {
       const throwaway = new ProgressMeter(ctx.snapshotIndex, ctx.snapshotCount, undefined, this.#now);
-      // The changed ranges themselves: a coalesced write's gaps hold what the target already held.
-      ranges = this.#planOps(plan, source, previous, throwaway, false);
+      // The plan's requests, coalesced as the copy wrote them: every changed byte, and the gaps between
+      // neighbours read in the same request, so verification too makes one request where the copy made one.
+      ranges = this.#planOps(plan, source, previous, throwaway);
     }
     // Reads of 1 MiB: both sides' bytes sit in memory until hashed, so smaller reads with more in
     // flight keep memory flat (16 pairs: 32 MiB) at the same speed.
     const chunked = (async function* (): AsyncGenerator<PageOp> {
-      for await (const r of ranges) for (const c of iterateChunks({ offset: r.offset, length: r.length }, Math.min(plan.maxChunkBytes, VERIFY_READ_BYTES))) yield { ...c, op: 'write' as const };
+      for await (const r of ranges) {
+        // A sample picks whole ranges (a write's chunks), by offset and seed alone.
+        if (picked && !picked(r.offset)) continue;
+        outcome.bytes += r.length;
+        outcome.ranges += 1;
+        for (const c of iterateChunks({ offset: r.offset, length: r.length }, Math.min(plan.maxChunkBytes, VERIFY_READ_BYTES))) yield { ...c, op: 'write' as const };
+      }
     })();
     const mismatches: PageRange[] = [];
     const hash = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
@@ -732,6 +757,7 @@ export class CopyExecutor {
       mismatches.sort((x, y) => x.offset - y.offset);
       throw new VerificationFailedError(mismatches.slice(0, 10), plan.source.name);
     }
+    return outcome;
   }
 
   async #import(ctx: StepContext, meter: ProgressMeter, sourceUri: string): Promise<string> {

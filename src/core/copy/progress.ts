@@ -47,6 +47,11 @@ export interface SnapshotCopySummary {
   readonly coalescedGaps?: number;
   /** Which term of max(bytes / byteRate, requests / requestRate) bounds the step's plan. */
   readonly bound?: 'requests' | 'bytes';
+  /** Bytes the verification hashed on both sides (0 without verification). */
+  readonly verifiedBytes?: number;
+  /** `sample:<percent>`: the seed that picked the sampled ranges, and how many were hashed. */
+  readonly verifySeed?: number;
+  readonly verifiedRanges?: number;
   readonly bytesCleared: number;
   readonly requests: number;
   readonly retries: number;
