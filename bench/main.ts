@@ -2,7 +2,7 @@
  * `npm run bench`: Disk Delta against the alternatives and the limit, on one emulator with Azure's
  * per-blob targets (500 requests/s, 60 MiB/s, 503 beyond) and 20 ms per request. Prints a Markdown
  * table, writes bench/results.json and docs/PERFORMANCE.md, exits 1 when a correctness check fails.
- *   node bench/run.mjs [--only scattered,log,requests,chain,diff,blockmap,activation] [--quick] [--no-write] [--render]
+ *   node bench/run.mjs [--only scattered,log,requests,chain,diff,blockmap,activation] [--quick] [--no-write] [--render] [--diff-cli <other cli.js>]
  * --quick: the request-bound scenario at 1/10 of its changes, without running its minimal-request plan.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -206,7 +206,14 @@ async function diffScenario(world: BenchWorld, connectionFile: string): Promise<
   // 1,000,000 ranges of 4 KiB, one every 4,397,568 bytes (8,589 pages): spread over the whole 4 TiB.
   const w = await world.write(disk, { pattern: { count: 1_000_000, length: 4096, stride: 8589 * 512, start: 0 } });
   const newer = await world.snapshot(disk, 'bigdiff-2');
-  return measureDiff(connectionFile, older.id, newer.id, { rangeCount: w.ranges, changedBytes: w.bytes }, log);
+  const expected = { rangeCount: w.ranges, changedBytes: w.bytes };
+  // --diff-cli <path>: the same diff by another build first, back to back, for a relative comparison.
+  const other = args.indexOf('--diff-cli');
+  if (other >= 0 && args[other + 1]) {
+    const r = await measureDiff(connectionFile, older.id, newer.id, expected, log, path.resolve(args[other + 1]!));
+    log(`  ${args[other + 1]}: ${r.seconds.toFixed(2)} s, peak RSS ${(r.maxRssBytes / 1e6).toFixed(0)} MB`);
+  }
+  return measureDiff(connectionFile, older.id, newer.id, expected, log);
 }
 
 /** The emulator's self-signed CA is generated at each start; a rare failure there is not the bench's to fail on. */

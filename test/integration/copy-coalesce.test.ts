@@ -38,6 +38,8 @@ void describe('coalesced differential copy against the emulator', () => {
   let dir: string;
   let file: string;
   let snaps: SnapshotInfo[];
+  /** cleared bytes of s1 -> s2 (verification reads cleared ranges too) */
+  let diffCleared = 0;
 
   before(async () => {
     em = await startEmulator();
@@ -59,6 +61,7 @@ void describe('coalesced differential copy against the emulator', () => {
     assert.equal(r0.code, 0, r0.stderr);
     const diff = parseJson<{ changedBytes: number; clearedBytes: number; ranges: DiffRange[] }>(r0);
     const minimal = minimumPutRequests(changed(diff.ranges));
+    diffCleared = diff.clearedBytes;
     assert.ok(minimal >= 250, `${minimal} changed ranges`);
 
     const account = storageAccount(em, 'westus2', 0).resourceId;
@@ -90,5 +93,29 @@ void describe('coalesced differential copy against the emulator', () => {
 
     const target = await targetSnapshotSource(clients, em.connection.subscriptionId, s.targetBlobSnapshotUrl);
     await withReadGrant(clients, snaps[1]!.id, (source) => assertSameBytes(source, target, 's2 coalesced'));
+    // --verify changed (the default) read back every request the copy made, gaps included.
+    assert.ok(s.verifiedBytes >= s.bytesMoved, `${s.verifiedBytes} bytes verified`);
+    assert.equal(s.verifySeed, null);
+  });
+
+  void it('--verify sample:<percent> hashes a seeded share of the changed ranges and reports it', async () => {
+    const account = storageAccount(em, 'westus2', 1).resourceId;
+    const journal = path.join(dir, 'sample.jsonl');
+    await em.resetStats();
+    // s1 is copied first (a base copy), then s2: each step's sample is told on stderr, the last one's in the summary.
+    const r = await runCli(file, ['--json', 'copy', '--snapshot', snaps[1]!.id, '--target-account', account, '--journal', journal, '--verify', 'sample:40']);
+    assert.equal(r.code, 0, r.stderr);
+    const delta = lastJsonLine<CopySummaryJson>(r.stdout);
+    assertSummaryShape(delta);
+    assert.equal(typeof delta.verifySeed, 'number');
+    assert.equal((r.stderr.match(/VerifySample: /g) ?? []).length, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`VerifySample: .*40% .*seed ${delta.verifySeed}`));
+    assert.ok(delta.verifiedBytes > 0 && delta.verifiedBytes < delta.bytesMoved + diffCleared, `${delta.verifiedBytes} bytes sampled`);
+    const target = await targetSnapshotSource(clients, em.connection.subscriptionId, delta.targetBlobSnapshotUrl);
+    await withReadGrant(clients, snaps[1]!.id, (source) => assertSameBytes(source, target, 's2 sampled'));
+
+    const bad = await runCli(file, ['copy', '--snapshot', snaps[1]!.id, '--target-account', account, '--verify', 'sample:0']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /sample:<percent>/);
   });
 });
