@@ -153,7 +153,8 @@ export function renderRequestBound(r: RequestBoundResult): string[] {
     `Goals: copy phase within 1.15 × the optimum: ${g.optimumRatio <= 1.15 ? 'met' : '**missed**'} (${g.optimumRatio.toFixed(2)} ×); ` +
       `at least 5 × faster than the minimal-request plan: ${g.speedUp >= 5 ? 'met' : '**missed**'} (${g.speedUp.toFixed(1)} ×${g.speedUpMeasured ? '' : ', against its bound'}). ` +
       'The optimum is the best plan that merges neighbouring changes into requests of at most 4 MiB, never across a cleared range (src/core/copy/coalesce.ts merges the smallest gaps first while max(bytes ÷ byte rate, requests ÷ request rate) falls); the engine plans at its pacing rates, 95% of the targets, which picks the same plan. ' +
-      'Verification still reads back every changed byte, not the gaps.',
+      'Verification (on, as at the defaults) reads back the same coalesced requests: every changed byte and the gaps between them, in as many reads as the copy made writes. ' +
+      '"Copy phase" is the time from the start until verification begins; "write requests" count the 503s retried.',
     '',
   );
   return lines;
