@@ -20,6 +20,8 @@ export interface EngineCopyJob {
   readonly journalFile: string;
   readonly verify?: 'changed' | 'none';
   readonly concurrency?: number;
+  /** false: the minimal-request plan (no coalescing) */
+  readonly coalesce?: boolean;
 }
 
 export interface EngineCopyResult {
@@ -31,6 +33,10 @@ export interface EngineCopyResult {
   readonly bytesCleared: number;
   /** bytes read and written by this process because the target refused Put Page From URL */
   readonly bytesRelayed: number;
+  /** bytes the write requests carried (changed bytes plus coalesced gaps) */
+  readonly bytesMoved: number;
+  readonly coalescedGaps: number;
+  readonly bound: string;
   readonly requests: number;
   readonly retries: number;
   /** write requests and their retries up to each snapshot's verification (the summary's also count verification reads' retries) */
@@ -62,6 +68,7 @@ async function main(): Promise<void> {
     createContainer: true,
     verify: job.verify ?? 'changed',
     ...(job.concurrency ? { concurrency: job.concurrency } : {}),
+    ...(job.coalesce === false ? { coalesce: false } : {}),
     // As the CLI and the extension copy: paced just under the blob's targets.
     targetPace: AZURE_TARGET_PACE,
     onProgress: (p) => {
@@ -84,6 +91,9 @@ async function main(): Promise<void> {
     bytesCopied: sum('bytesCopied'),
     bytesCleared: sum('bytesCleared'),
     bytesRelayed: sum('bytesRelayed'),
+    bytesMoved: result.summaries.reduce((n, s) => n + (s.bytesMoved ?? s.bytesCopied), 0),
+    coalescedGaps: result.summaries.reduce((n, s) => n + (s.coalescedGaps ?? 0), 0),
+    bound: result.summaries.map((s) => s.bound ?? '-').join(','),
     requests: sum('requests'),
     retries: sum('retries'),
     copyRequests: [...copyCounts.values()].reduce((n, c) => n + c.requests, 0),

@@ -2,7 +2,8 @@
  * `npm run bench`: Disk Delta against the alternatives and the limit, on one emulator with Azure's
  * per-blob targets (500 requests/s, 60 MiB/s, 503 beyond) and 20 ms per request. Prints a Markdown
  * table, writes bench/results.json and docs/PERFORMANCE.md, exits 1 when a correctness check fails.
- *   node bench/run.mjs [--only scattered,log,relay,chain,diff,blockmap,activation] [--no-write] [--render]
+ *   node bench/run.mjs [--only scattered,log,relay,requests,chain,diff,blockmap,activation] [--quick] [--no-write] [--render] [--diff-cli <other cli.js>]
+ * --quick: the request-bound scenario at 1/10 of its changes, without running its minimal-request plan.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { GiB, limitSeconds, median, MiB, minimalRequests, scatteredRanges, total
 import { measureActivation, measureDiff, type ActivationResult, type DiffResult } from './processes';
 import { officialSampleCopy } from './officialSample';
 import { renderMarkdown, type BenchResults, type ChainResult } from './report';
+import { requestBoundScenario, type RequestBoundResult } from './requestBound';
 
 const root = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
@@ -23,6 +25,7 @@ const onlyArg = args.indexOf('--only');
 const only = onlyArg >= 0 ? new Set((args[onlyArg + 1] ?? '').split(',')) : undefined;
 const wanted = (name: string) => !only || only.has(name);
 const write = !args.includes('--no-write');
+const quick = args.includes('--quick');
 const started = Date.now();
 const log = (line: string) => console.error(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
@@ -37,7 +40,7 @@ async function snapshotsWith(world: BenchWorld, diskId: string, prefix: string, 
   return out;
 }
 
-async function copyScenarios(bench: CopyBench, results: CopyScenarioResult[], chains: ChainResult[]): Promise<void> {
+async function copyScenarios(bench: CopyBench, results: CopyScenarioResult[], chains: ChainResult[], requestBound: RequestBoundResult[]): Promise<void> {
   const world = bench.world;
   const runs = 3;
   if (wanted('scattered')) {
@@ -90,6 +93,7 @@ async function copyScenarios(bench: CopyBench, results: CopyScenarioResult[], ch
     log('scenario: delta copy relayed through this machine (Put Page From URL refused), log append');
     results.push(await relayScenario(bench, log));
   }
+  if (wanted('requests')) requestBound.push(await requestBoundScenario(bench, quick, log));
   if (wanted('chain')) chains.push(await chainScenario(bench));
 }
 
@@ -206,7 +210,14 @@ async function diffScenario(world: BenchWorld, connectionFile: string): Promise<
   // 1,000,000 ranges of 4 KiB, one every 4,397,568 bytes (8,589 pages): spread over the whole 4 TiB.
   const w = await world.write(disk, { pattern: { count: 1_000_000, length: 4096, stride: 8589 * 512, start: 0 } });
   const newer = await world.snapshot(disk, 'bigdiff-2');
-  return measureDiff(connectionFile, older.id, newer.id, { rangeCount: w.ranges, changedBytes: w.bytes }, log);
+  const expected = { rangeCount: w.ranges, changedBytes: w.bytes };
+  // --diff-cli <path>: the same diff by another build first, back to back, for a relative comparison.
+  const other = args.indexOf('--diff-cli');
+  if (other >= 0 && args[other + 1]) {
+    const r = await measureDiff(connectionFile, older.id, newer.id, expected, log, path.resolve(args[other + 1]!));
+    log(`  ${args[other + 1]}: ${r.seconds.toFixed(2)} s, peak RSS ${(r.maxRssBytes / 1e6).toFixed(0)} MB`);
+  }
+  return measureDiff(connectionFile, older.id, newer.id, expected, log);
 }
 
 /** The emulator's self-signed CA is generated at each start; a rare failure there is not the bench's to fail on. */
@@ -230,6 +241,7 @@ async function main(): Promise<void> {
   }
   const results: CopyScenarioResult[] = [];
   const chains: ChainResult[] = [];
+  const requestBound: RequestBoundResult[] = [];
   let diff: DiffResult | undefined;
   let blockMap: BenchResults['blockMap'];
   let activation: ActivationResult | undefined;
@@ -238,7 +250,7 @@ async function main(): Promise<void> {
   const connectionFile = path.join(os.tmpdir(), `dd-bench-connection-${process.pid}.json`);
   let bench: CopyBench | undefined;
   try {
-    if (['scattered', 'log', 'relay', 'chain', 'diff'].some(wanted)) {
+    if (['scattered', 'log', 'relay', 'requests', 'chain', 'diff'].some(wanted)) {
       log(`starting the emulator (faults ${JSON.stringify(FAULTS)})`);
       em = await startEmulatorWithRetry();
       writeFileSync(connectionFile, JSON.stringify(em.connection), { mode: 0o600 });
@@ -246,7 +258,7 @@ async function main(): Promise<void> {
       bench = new CopyBench(em, clients, connectionFile);
       await bench.init();
       await bundleEngineChild(bench.work);
-      await copyScenarios(bench, results, chains);
+      await copyScenarios(bench, results, chains, requestBound);
       if (wanted('diff')) diff = await diffScenario(bench.world, connectionFile);
     }
   } finally {
@@ -273,6 +285,7 @@ async function main(): Promise<void> {
   }
   for (const r of results) failures.push(...r.failures);
   for (const c of chains) failures.push(...c.failures);
+  for (const c of requestBound) failures.push(...c.failures);
   if (diff) failures.push(...diff.failures);
   const out: BenchResults = {
     date: new Date().toISOString(),
@@ -281,6 +294,7 @@ async function main(): Promise<void> {
     rssGoalBytes: RSS_GOAL_BYTES,
     copies: results,
     chains,
+    ...(requestBound[0] ? { requestBound: requestBound[0] } : {}),
     ...(diff ? { diff } : {}),
     ...(blockMap ? { blockMap } : {}),
     ...(activation ? { activation } : {}),

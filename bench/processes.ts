@@ -36,10 +36,12 @@ export function measureDiff(
   to: string,
   expected: { rangeCount: number; changedBytes: number },
   log: (line: string) => void,
+  /** another build's cli.js, to compare against (bench --diff-cli <path>) */
+  cli = path.join(root, 'dist', 'cli.js'),
 ): Promise<DiffResult> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
-    const child = spawn(process.execPath, [path.join(root, 'dist', 'cli.js'), '--emulator', connectionFile, '--json', 'diff', '--from', from, '--to', to], {
+    const child = spawn(process.execPath, [cli, '--emulator', connectionFile, '--json', 'diff', '--from', from, '--to', to], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -11,7 +11,10 @@ const production = process.argv.includes('--production');
 
 /**
  * The Azure layer and the Microsoft sign-in are bundles of their own, loaded on first use (a dynamic
- * import), so activation never pays for the SDKs.
+ * import), so activation never pays for the SDKs. The bundles that load them turn that import into a
+ * require() (`supported: {'dynamic-import': false}`): Node's import() of a CommonJS file goes through the ESM
+ * loader, which first scans the whole file for its export names (cjs-module-lexer) - over 1 MB for the sign-in
+ * bundle that activation's silent sign-in check loads, the largest part of activate()'s time (bench/activation.cjs).
  */
 const lazyAzure = {
   name: 'lazy-azure',
@@ -38,10 +41,10 @@ const node = {
 };
 
 const builds = [
-  { ...node, entryPoints: { extension: 'src/extension/main.ts' }, outdir: 'dist', external: ['vscode'], plugins: [lazyAzure] },
+  { ...node, entryPoints: { extension: 'src/extension/main.ts' }, outdir: 'dist', external: ['vscode'], plugins: [lazyAzure], supported: { 'dynamic-import': false } },
   { ...node, entryPoints: { azure: 'src/azure/index.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { azureAccount: 'src/extension/azureAccount.ts' }, outdir: 'dist', external: ['vscode'] },
-  { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', plugins: [lazyAzure] },
+  { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', plugins: [lazyAzure], supported: { 'dynamic-import': false } },
   { ...node, entryPoints: { emulator: 'emulator/main.ts' }, outdir: 'dist' },
   {
     bundle: true,

@@ -1,4 +1,6 @@
 import * as vscode from 'vscode';
+import type { VerifyMode } from '../core/copy/plan';
+import { parseVerifyMode } from '../core/copy/sample';
 import type { SkuChoice } from '../core/snapshots';
 
 /** Typed reads of the `diskDelta.*` settings (contributed in package.json). */
@@ -18,8 +20,13 @@ export const settings = {
   maxChunkBytes(): number {
     return clamp(this.config.get<number>('copy.maxChunkMiB', 4), 1, 4) * 1024 * 1024;
   },
-  verify(): 'changed' | 'full' | 'none' {
-    return this.config.get<'changed' | 'full' | 'none'>('copy.verify', 'changed');
+  verify(): VerifyMode {
+    try {
+      return parseVerifyMode(this.config.get<string>('copy.verify', 'changed'));
+    } catch {
+      // package.json's pattern flags a wrong value in the Settings editor; copies meanwhile verify as by default.
+      return 'changed';
+    }
   },
   defaultSku(): SkuChoice {
     return this.config.get<SkuChoice>('snapshot.defaultSku', 'auto');

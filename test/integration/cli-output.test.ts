@@ -213,7 +213,7 @@ void describe('CLI output formats, queries and names', () => {
 
   void it('copy by name in table, tsv, yaml and one-line json; native copy too', async () => {
     const table = ok(await cli('copy', '--snapshot', 'small-s1', '--target-account', west, '-o', 'table'), 'copy -o table').stdout.split('\n');
-    assert.match(table[0]!, /^BytesCopied\s+BytesCleared\s+BytesRelayed\s+Requests\s+Retries\s+Seconds\s+TargetBlobSnapshotUrl$/);
+    assert.match(table[0]!, /^BytesCopied\s+BytesCleared\s+BytesRelayed\s+Requests\s+Retries\s+Seconds\s+TargetBlobSnapshotUrl\s+BytesMoved\s+ChangedBytes\s+CoalescedGaps\b/);
     // The first copy of a family writes the VHD footer too (512 bytes).
     assert.match(table[2]!, new RegExp(`^${2 * MiB + 512}\\s+0\\s+0\\s+`));
     const tsv = ok(await cli('copy', '--family', 'small', '--target-account', west, '--query', '[].[bytesCopied, bytesCleared]', '-o', 'tsv'), 'copy --family by name --query -o tsv');

@@ -26,9 +26,17 @@ export interface CopySummaryJson {
   seconds: number;
   targetBlobSnapshotUrl: string;
   importedResourceId: string | null;
+  /** bytesCopied plus the unchanged gaps coalesced writes rewrote */
+  bytesMoved: number;
+  changedBytes: number;
+  coalescedGaps: number;
+  bound: 'requests' | 'bytes' | null;
+  /** bytes the verification hashed; verifySeed: the seed of a sample:<percent> verification */
+  verifiedBytes: number;
+  verifySeed: number | null;
 }
 
-export const SUMMARY_FIELDS = ['bytesCleared', 'bytesCopied', 'bytesRelayed', 'importedResourceId', 'requests', 'retries', 'seconds', 'targetBlobSnapshotUrl'];
+export const SUMMARY_FIELDS = ['bound', 'bytesCleared', 'bytesCopied', 'bytesMoved', 'bytesRelayed', 'changedBytes', 'coalescedGaps', 'importedResourceId', 'requests', 'retries', 'seconds', 'targetBlobSnapshotUrl', 'verifiedBytes', 'verifySeed'];
 
 /** The last non-empty line of stdout, parsed: the summary contract of `copy --json`. */
 export function lastJsonLine<T>(stdout: string): T {

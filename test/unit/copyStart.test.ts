@@ -64,8 +64,9 @@ void describe('prepareDifferentialCopy', () => {
     }
     assert.ok(existsSync(path.join(s.stateDirectory, 'copies')), 'locks and journals live in <state>/copies');
 
-    // The overall account: the final total equals what was written, and once final it never changes.
-    const moved = result.summaries.reduce((n, x) => n + x.bytesCopied, 0);
+    // The overall account: the final total equals what was written (coalesced gaps included), and once final it never changes.
+    const moved = result.summaries.reduce((n, x) => n + (x.bytesMoved ?? x.bytesCopied), 0);
+    assert.ok(result.summaries.some((x) => (x.coalescedGaps ?? 0) > 0), 'the paced copy coalesced the 16 small writes of s4');
     const finalIndex = events.findIndex((e) => e.totalIsFinal);
     assert.ok(finalIndex >= 0, 'the total became final');
     for (const e of events.slice(finalIndex)) assert.equal(e.bytesTotal, moved, 'a final total never changes');

@@ -1,13 +1,16 @@
+import { InvalidArgumentError, Option } from 'commander';
 import { formatBytes, formatDuration } from '../../core/cost';
 import {
   DEFAULT_CONTAINER,
   defaultStateDirectory,
   describeNativeStatus,
+  parseVerifyMode,
   prepareDifferentialCopy,
   runNativeCopy,
   TARGET_METADATA,
   type NativeCopyStatus,
   type SnapshotCopySummary,
+  type VerifyMode,
 } from '../../core/copy';
 import { resolveCopySource } from '../../core/copyTargets';
 import { DiskDeltaError } from '../../core/ports';
@@ -25,13 +28,25 @@ export interface CopyOptions {
   targetResourceGroup?: string;
   concurrency?: number;
   journal?: string;
-  verify?: 'changed' | 'full' | 'none';
+  verify?: VerifyMode;
   native?: boolean;
   targetRegion?: string;
   /** Most megabits per second the copy writes (--cap-mbps). */
   capMbps?: number;
 }
 
+/** `--verify changed|full|none|sample:<percent>`. */
+export function verifyOption(): Option {
+  return new Option('--verify <mode>', 'verification after each snapshot: changed, full, none or sample:<percent> (a seeded random share of the changed ranges)')
+    .argParser((value: string): VerifyMode => {
+      try {
+        return parseVerifyMode(value);
+      } catch (error) {
+        throw new InvalidArgumentError(error instanceof DiskDeltaError ? `${error.message} ${error.hint ?? ''}`.trim() : String(error));
+      }
+    })
+    .default('changed');
+}
 
 /**
  * CopyStart progress on stderr: "queued, 0%" with the time waited (Azure reports 0 for minutes, then 100),
@@ -145,6 +160,13 @@ function normalise(s: SnapshotCopySummary) {
     seconds: s.seconds,
     targetBlobSnapshotUrl: s.targetBlobSnapshotUrl,
     importedResourceId: s.importedResourceId ?? null,
+    // What the write requests carried (changed bytes plus the gaps coalesced between them) and the bound planned for.
+    bytesMoved: s.bytesMoved ?? s.bytesCopied,
+    changedBytes: s.changedBytes ?? s.bytesCopied,
+    coalescedGaps: s.coalescedGaps ?? 0,
+    bound: s.bound ?? null,
+    verifiedBytes: s.verifiedBytes ?? 0,
+    verifySeed: s.verifySeed ?? null,
   };
 }
 

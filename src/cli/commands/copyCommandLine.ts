@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { resolveFamilyRef, resolveSnapshotRef } from '../../core/resolve';
 import { integerIn, positiveNumber, resourceGroupOption } from '../options';
 import { withExamples, type CliRuntime } from '../runtime';
-import { copyCommand, type CopyOptions } from './copy';
+import { copyCommand, verifyOption, type CopyOptions } from './copy';
 
 export function registerCopy(program: Command, rt: CliRuntime): void {
   const cmd = program
@@ -19,7 +19,7 @@ export function registerCopy(program: Command, rt: CliRuntime): void {
     .addOption(new Option('--concurrency <n>', 'requests in flight, 1 to 256').argParser(integerIn(1, 256)))
     .addOption(new Option('--cap-mbps <n>', 'most megabits per second written to the target (default: just under the blob\'s 60 MiB/s target)').argParser(positiveNumber).conflicts('native'))
     .option('--journal <file>', 'journal file for resuming (default: under the user state directory)')
-    .addOption(new Option('--verify <mode>', 'verification after each snapshot').choices(['changed', 'full', 'none']).default('changed'))
+    .addOption(verifyOption())
     .option('--native', 'use Azure CopyStart instead of the differential engine')
     .option('--target-region <region>', 'with --native: the target region')
     .action(

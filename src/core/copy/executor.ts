@@ -9,16 +9,19 @@ import type { ByteWindow, ComputeApi, PageTarget } from '../ports';
 import { DiskDeltaError } from '../ports';
 import { parseResourceId } from '../resourceId';
 import { redact } from '../secret';
+import type { CoalescedOp, CoalesceTally } from './coalesce';
+import { boundOf, coalesceStream, tallyOp } from './coalesce';
 import type { GrantPool, SasGrant } from './grants';
 import { revokeFailedMessage } from './grants';
 import type { CopyJournal } from './journal';
 import type { CopyPlan, PageOp } from './plan';
 import { Prefetch } from './prefetch';
+import { newSampleSeed, samplePercent, sampleSelector } from './sample';
 import { describeRange, diffOps, planId, unionStream, validatePlanShape, VHD_FOOTER_BYTES, windowedRanges, writeOps } from './plan';
 import type { NoticeListener, ProgressListener, SnapshotCopySummary } from './progress';
 import { ProgressMeter } from './progress';
 import type { RetryPolicy } from './retry';
-import { abortError, AdaptiveConcurrency, backoffDelay, BlobPacer, classifyError, DEFAULT_RETRY_POLICY, sleep, throwIfAborted, withTimeout } from './retry';
+import { abortError, AdaptiveConcurrency, backoffDelay, BlobPacer, classifyError, DEFAULT_RETRY_POLICY, PAGE_BLOB_TARGETS, sleep, throwIfAborted, withTimeout } from './retry';
 
 /** Metadata Disk Delta writes on the target blob and its snapshots (Azure lower-cases metadata names). */
 export const TARGET_METADATA = {
@@ -50,6 +53,14 @@ export interface CopyExecutorOptions {
    * AZURE_TARGET_PACE); without it requests go as fast as the concurrency limit allows.
    */
   readonly targetPace?: { readonly requestsPerSecond: number; readonly bytesPerSecond: number } | false;
+  /**
+   * Merge neighbouring changed ranges of a differential step into one request when that shortens
+   * max(bytes / byteRate, requests / requestRate) at the `targetPace` rates (coalesce.ts); default true, and
+   * only ever with a `targetPace`.
+   */
+  readonly coalesce?: boolean;
+  /** Seed of a `sample:<percent>` verification (default: a fresh one per step, reported in the summary). */
+  readonly verifySeed?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressListener;
   readonly onNotice?: NoticeListener;
@@ -200,6 +211,13 @@ export class VerificationFailedError extends DiskDeltaError {
  */
 const AUTH_RETRIES = 2;
 
+/** What a verification hashed: bytes and ranges, and the seed when it was a sample. */
+interface VerifyOutcome {
+  readonly bytes: number;
+  readonly ranges: number;
+  readonly seed: number | undefined;
+}
+
 /** Size of each verification read. */
 const VERIFY_READ_BYTES = 1024 * 1024;
 
@@ -280,9 +298,11 @@ export class CopyExecutor {
 
       await this.#prepareTarget(ctx, meter);
 
+      const tally: CoalesceTally = { changedBytes: 0, bytesMoved: 0, requests: 0, coalescedGaps: 0 };
+      let bytesMoved = 0;
       if (!journal.hasPhase('copied')) {
         meter.emit(plan.mode === 'delta' ? 'clearing' : 'copying');
-        await this.#runOps(ctx, meter, ahead ?? this.#planOps(plan, source, previous, meter), source);
+        bytesMoved = await this.#runOps(ctx, meter, ahead ?? this.#planOps(plan, source, previous, meter), source, tally);
         await this.#settleAbandoned();
         await journal.recordPhase('copied');
       } else {
@@ -290,9 +310,10 @@ export class CopyExecutor {
       }
       meter.bytesTotalIsEstimate = false;
 
+      let verified: VerifyOutcome | undefined;
       if (plan.verify !== 'none' && !journal.hasPhase('verified')) {
         meter.emit('verifying');
-        await this.#verify(ctx, meter, source, previous);
+        verified = await this.#verify(ctx, meter, source, previous);
         await journal.recordPhase('verified');
       }
 
@@ -336,6 +357,12 @@ export class CopyExecutor {
         bytesSkipped: meter.bytesSkipped,
         summary: {
           bytesCopied: meter.bytesCopied,
+          bytesMoved,
+          changedBytes: tally.changedBytes,
+          coalescedGaps: tally.coalescedGaps,
+          bound: boundOf(tally.bytesMoved, tally.requests, this.options.targetPace || PAGE_BLOB_TARGETS),
+          verifiedBytes: verified?.bytes ?? 0,
+          ...(verified?.seed !== undefined ? { verifySeed: verified.seed, verifiedRanges: verified.ranges } : {}),
           bytesCleared: meter.bytesCleared,
           bytesRelayed: meter.bytesRelayed,
           requests: meter.requests,
@@ -463,8 +490,18 @@ export class CopyExecutor {
     }
   }
 
-  /** The plan's operations, streamed: listed window by window, merged across windows, chunked. */
-  async *#planOps(plan: CopyPlan, source: SasGrant, previous: SasGrant | undefined, meter: ProgressMeter): AsyncGenerator<PageOp, void, undefined> {
+  /**
+   * The plan's operations, streamed: listed window by window, merged across windows, chunked, and on a
+   * differential step coalesced where requests bound the copy (coalesce.ts).
+   */
+  #planOps(plan: CopyPlan, source: SasGrant, previous: SasGrant | undefined, meter: ProgressMeter): AsyncIterable<CoalescedOp> {
+    const ops = this.#listOps(plan, source, previous, meter);
+    const pace = this.options.targetPace;
+    if (!pace || this.options.coalesce === false || plan.mode !== 'delta' || !previous) return ops;
+    return coalesceStream(ops, pace, plan.maxChunkBytes);
+  }
+
+  async *#listOps(plan: CopyPlan, source: SasGrant, previous: SasGrant | undefined, meter: ProgressMeter): AsyncGenerator<PageOp, void, undefined> {
     let ops: AsyncIterable<PageOp>;
     if (plan.mode === 'delta' && previous) {
       const diff = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) =>
@@ -492,9 +529,11 @@ export class CopyExecutor {
     meter.bytesTotalIsEstimate = false;
   }
 
-  async #runOps(ctx: StepContext, meter: ProgressMeter, ops: AsyncIterable<PageOp>, source: SasGrant): Promise<void> {
+  /** Runs the operations; returns the bytes this run wrote (coalesced gaps included). */
+  async #runOps(ctx: StepContext, meter: ProgressMeter, ops: AsyncIterable<CoalescedOp>, source: SasGrant, tally: CoalesceTally): Promise<number> {
     const { target, journal, plan } = ctx;
     let fromUrlRefused = false;
+    let bytesMoved = 0;
     // Operations in plan (offset) order, until every one before them is done: the head's end is the watermark.
     const order: Array<{ end: number; done: boolean }> = [];
     let head = 0;
@@ -508,14 +547,15 @@ export class CopyExecutor {
       }
       return watermark > before ? watermark : undefined;
     };
-    const scheduled = (async function* (): AsyncGenerator<PageOp & { slot: { end: number; done: boolean } }> {
+    const scheduled = (async function* (): AsyncGenerator<CoalescedOp & { slot: { end: number; done: boolean } }> {
       for await (const op of ops) {
+        tallyOp(tally, op);
         if (op.op === 'write') meter.bytesTotal += op.length;
         if (journal.isDone(op.offset, op.length)) {
           order.push({ end: op.offset + op.length, done: true });
           if (op.op === 'write') {
             meter.bytesDone += op.length;
-            meter.bytesSkipped += op.length;
+            meter.bytesSkipped += op.changedBytes ?? op.length;
           }
           meter.rangesDone += 1;
           continue;
@@ -566,7 +606,9 @@ export class CopyExecutor {
             meter.bytesRelayed += op.length;
           }
           await finish(op);
-          meter.bytesCopied += op.length;
+          // Bytes copied count what changed; the gaps a coalesced write rewrote count in bytesMoved only.
+          meter.bytesCopied += op.changedBytes ?? op.length;
+          bytesMoved += op.length;
           meter.moved(op.length);
         }
         meter.rangesDone += 1;
@@ -574,6 +616,7 @@ export class CopyExecutor {
       },
       plan.source.name,
     );
+    return bytesMoved;
   }
 
   /**
@@ -706,8 +749,13 @@ export class CopyExecutor {
    * Compares source and target by SHA-256 of what each returns for the same bytes: over the plan's
    * operations (verify `changed`) or over everything either side has allocated (verify `full`).
    */
-  async #verify(ctx: StepContext, meter: ProgressMeter, source: SasGrant, previous: SasGrant | undefined): Promise<void> {
+  async #verify(ctx: StepContext, meter: ProgressMeter, source: SasGrant, previous: SasGrant | undefined): Promise<VerifyOutcome> {
     const { plan, target } = ctx;
+    const percent = samplePercent(plan.verify);
+    const seed = percent === undefined ? undefined : (this.options.verifySeed ?? newSampleSeed(this.#random)) >>> 0;
+    const picked = percent === undefined || seed === undefined ? undefined : sampleSelector(seed, percent);
+    if (seed !== undefined) this.#notice(ctx.snapshotIndex, 'VerifySample', `Verifying a ${percent}% sample of the changed ranges of ${plan.source.name} (seed ${seed}).`);
+    const outcome = { bytes: 0, ranges: 0, seed };
     let ranges: AsyncIterable<PageRange>;
     // A full copy wrote over a blob that held other data: compare everything either side has allocated.
     if (plan.verify === 'full' || plan.mode === 'full') {
@@ -716,12 +764,20 @@ export class CopyExecutor {
       ranges = unionStream(src, tgt);
     } else {
       const throwaway = new ProgressMeter(ctx.snapshotIndex, ctx.snapshotCount, undefined, this.#now);
+      // The plan's requests, coalesced as the copy wrote them: every changed byte, and the gaps between
+      // neighbours read in the same request, so verification too makes one request where the copy made one.
       ranges = this.#planOps(plan, source, previous, throwaway);
     }
     // Reads of 1 MiB: both sides' bytes sit in memory until hashed, so smaller reads with more in
     // flight keep memory flat (16 pairs: 32 MiB) at the same speed.
     const chunked = (async function* (): AsyncGenerator<PageOp> {
-      for await (const r of ranges) for (const c of iterateChunks({ offset: r.offset, length: r.length }, Math.min(plan.maxChunkBytes, VERIFY_READ_BYTES))) yield { ...c, op: 'write' as const };
+      for await (const r of ranges) {
+        // A sample picks whole ranges (a write's chunks), by offset and seed alone.
+        if (picked && !picked(r.offset)) continue;
+        outcome.bytes += r.length;
+        outcome.ranges += 1;
+        for (const c of iterateChunks({ offset: r.offset, length: r.length }, Math.min(plan.maxChunkBytes, VERIFY_READ_BYTES))) yield { ...c, op: 'write' as const };
+      }
     })();
     const mismatches: PageRange[] = [];
     const hash = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
@@ -743,6 +799,7 @@ export class CopyExecutor {
       mismatches.sort((x, y) => x.offset - y.offset);
       throw new VerificationFailedError(mismatches.slice(0, 10), plan.source.name);
     }
+    return outcome;
   }
 
   async #import(ctx: StepContext, meter: ProgressMeter, sourceUri: string): Promise<string> {

@@ -20,6 +20,7 @@ export { describeNativeStatus, NativeCopy } from './native';
 export type { NativeCopyRequest, NativeCopyResult, NativeCopyStatus, NativeCopyStep } from './native';
 export { chooseMode, crossesFourTiBBoundary, DEFAULT_WINDOW_BYTES, planId, targetBlobName } from './plan';
 export type { CopyMode, CopyPlan, CopyTargetRef, FullCopyReason, ImportOptions, PageOp, SnapshotRef, VerifyMode } from './plan';
+export { newSampleSeed, parseVerifyMode, samplePercent, sampleSelector } from './sample';
 export { CopyProgressTracker, countOf, formatCopyProgress, secondsAtBlobLimit } from './progress';
 export type { CopyNotice, CopyPhase, CopyProgress, NoticeListener, OverallProgress, ProgressListener, SnapshotCopySummary } from './progress';
 export { DEFAULT_CONTAINER, nativeCopyName, prepareDifferentialCopy, previewDifferentialCopy, runNativeCopy, unreachableTarget } from './start';

@@ -20,7 +20,8 @@ export const MAX_PAGE_BLOB_BYTES = 8 * TIB;
 
 export type CopyMode = 'base' | 'delta' | 'full';
 export type FullCopyReason = 'resize4TiB' | 'previousMissing' | 'interruptedOtherCopy';
-export type VerifyMode = 'changed' | 'full' | 'none';
+/** `sample:<percent>`: hash a seeded random share of the changed ranges (sample.ts). */
+export type VerifyMode = 'changed' | 'full' | 'none' | `sample:${number}`;
 
 export interface ImportOptions {
   readonly kind: 'none' | 'snapshot' | 'disk';

@@ -43,7 +43,21 @@ export interface CopyNotice {
  * fields they know and pass the rest through.
  */
 export interface SnapshotCopySummary {
+  /** Changed bytes this run copied (the diff's; a coalesced write's gaps are not counted here). */
   readonly bytesCopied: number;
+  /** Bytes this run's write requests carried: bytesCopied plus the unchanged gaps coalesced writes rewrote. */
+  readonly bytesMoved?: number;
+  /** Changed bytes of the whole step's plan, those a resumed run skipped included. */
+  readonly changedBytes?: number;
+  /** Gaps between changed ranges that writes rewrote to save requests (coalesce.ts). */
+  readonly coalescedGaps?: number;
+  /** Which term of max(bytes / byteRate, requests / requestRate) bounds the step's plan. */
+  readonly bound?: 'requests' | 'bytes';
+  /** Bytes the verification hashed on both sides (0 without verification). */
+  readonly verifiedBytes?: number;
+  /** `sample:<percent>`: the seed that picked the sampled ranges, and how many were hashed. */
+  readonly verifySeed?: number;
+  readonly verifiedRanges?: number;
   readonly bytesCleared: number;
   /** Of `bytesCopied`, those that passed through this machine (read, then written) instead of being copied by URL. */
   readonly bytesRelayed: number;
