@@ -89,7 +89,7 @@ void describe('CLI help and shell completion', () => {
       const script = `source ${JSON.stringify(file)}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _disk_delta; printf '%s\\n' "\${COMPREPLY[@]}"`;
       return execFileSync(bash, ['-c', script], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).sort();
     };
-    assert.deepEqual(complete('disk-delta '), ['access', 'completion', 'copy', 'diff', 'export', 'families', 'help', 'restore', 'snapshot']);
+    assert.deepEqual(complete('disk-delta '), ['access', 'completion', 'copy', 'diff', 'doctor', 'export', 'families', 'get', 'help', 'ls', 'protect', 'restore', 'snapshot']);
     assert.deepEqual(complete('disk-delta snapshot '), ['create', 'delete', 'full']);
     assert.deepEqual(complete('disk-delta families -o '), ['json', 'jsonc', 'none', 'table', 'tsv', 'yaml']);
     assert.deepEqual(complete('disk-delta copy --verify '), ['changed', 'full', 'none']);
