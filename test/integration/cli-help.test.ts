@@ -24,6 +24,14 @@ const COMMANDS = [
   ['diff'],
   ['export'],
   ['copy'],
+  ['doctor'],
+  ['ls'],
+  ['get'],
+  ['protect'],
+  ['protect', 'run'],
+  ['protect', 'status'],
+  ['protect', 'drill'],
+  ['protect', 'schedule'],
   ['completion'],
 ];
 

@@ -21,7 +21,7 @@ import {
 } from '../../core/protect';
 import { redact } from '../../core/secret';
 import type { CliContext } from '../context';
-import type { CliRuntime } from '../runtime';
+import { withExamples, type CliRuntime } from '../runtime';
 import { formatTable } from '../output';
 
 /** A policy that does not validate: every problem on stderr as `<file>:<line>: <key path>: <what>`, exit 2, nothing touched. */
@@ -156,6 +156,10 @@ const SCHEDULE_KINDS: readonly ScheduleKind[] = ['github-actions', 'azure-pipeli
  */
 export function registerProtectCommands(program: Command, rt: CliRuntime): void {
   const protect = program.command('protect').description('continuous protection: keep disks copied to another region within an RPO, from a policy file');
+  withExamples(protect, [
+    ['one pass over every policy: copy what is older than its RPO', 'disk-delta protect run --policy disk-delta.policy.yaml'],
+    ['where each disk stands against its RPO', 'disk-delta protect status --policy disk-delta.policy.yaml'],
+  ]);
   const withPolicy = <T extends { policy: string }>(action: (ctx: CliContext, file: PolicyFile, o: T) => Promise<void>) => {
     return async (o: T, command: Command) => {
       const file = await loadPolicy(o.policy);
@@ -185,6 +189,15 @@ export function registerProtectCommands(program: Command, rt: CliRuntime): void 
     .option('--full', 'compare every allocated range (default: sampled ranges)')
     .option('--report-dir <dir>', 'where the JSON and Markdown reports go (default: the current folder)')
     .action(withPolicy((ctx, file, o: { policy: string; disk: string; full?: boolean; reportDir?: string }) => protectDrillCommand(ctx, file, o)));
+  const examples: Record<string, [string, string][]> = {
+    run: [
+      ['one pass, one JSON line per disk', 'disk-delta protect run --policy disk-delta.policy.yaml --json'],
+      ['shard 0 of 4 runners', 'disk-delta protect run --policy disk-delta.policy.yaml --shard 0/4'],
+    ],
+    status: [['per disk: the newest point against the RPO', 'disk-delta protect status --policy disk-delta.policy.yaml --json']],
+    drill: [['restore the newest copy of a disk and compare it', 'disk-delta protect drill --policy disk-delta.policy.yaml --disk orders-db --report-dir reports']],
+    schedule: [['a GitHub Actions workflow that runs protect run', 'disk-delta protect schedule --policy disk-delta.policy.yaml --github-actions > .github/workflows/dr.yml']],
+  };
   const schedule = protect
     .command('schedule')
     .description('print a scheduler definition that runs protect run, on a schedule derived from the RPO')
@@ -202,5 +215,5 @@ export function registerProtectCommands(program: Command, rt: CliRuntime): void 
     const file = await loadPolicy(o.policy);
     process.stdout.write(scheduleDefinition(chosen[0]!, file, { policyPath: o.policy.replace(/^\.\//, ''), image: o.image, shards: o.shards }));
   });
+  for (const sub of protect.commands) withExamples(sub, examples[sub.name()] ?? []);
 }
-
