@@ -38,6 +38,8 @@ export interface CopyOptions {
 /** `--verify changed|full|none|sample:<percent>`. */
 export function verifyOption(): Option {
   return new Option('--verify <mode>', 'verification after each snapshot: changed, full, none or sample:<percent> (a seeded random share of the changed ranges)')
+    // The fixed choices are what help and shell completion offer; the parser also takes sample:<percent>.
+    .choices(['changed', 'full', 'none'])
     .argParser((value: string): VerifyMode => {
       try {
         return parseVerifyMode(value);
