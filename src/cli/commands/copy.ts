@@ -10,7 +10,7 @@ import {
   type SnapshotCopySummary,
 } from '../../core/copy';
 import { resolveCopySource } from '../../core/copyTargets';
-import { DiskDeltaError } from '../../core/ports';
+import { DiskDeltaError } from '../../core/errors';
 import { validateContainerName } from '../../core/names';
 import type { CliContext } from '../context';
 import { copyPace } from '../options';

@@ -4,7 +4,7 @@
  */
 import type { SnapshotInfo } from '../model';
 import type { ComputeApi, DataPlane, TargetStore } from '../ports';
-import { DiskDeltaError, isAbortError } from '../ports';
+import { DiskDeltaError, isAbortError } from '../errors';
 import { sameResourceId } from '../resourceId';
 import type { CopyExecutorOptions, SnapshotCopyResult, StepPrefetch } from './executor';
 import { CopyExecutor, TARGET_METADATA } from './executor';

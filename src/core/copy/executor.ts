@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { PageRange, StorageAccountInfo } from '../model';
 import { iterateChunks, mergeAdjacentStream, rangeEnd } from '../pageRanges';
 import type { ByteWindow, ComputeApi, PageTarget } from '../ports';
-import { DiskDeltaError } from '../ports';
+import { DiskDeltaError } from '../errors';
 import { parseResourceId } from '../resourceId';
 import { redact } from '../secret';
 import type { GrantPool, SasGrant } from './grants';

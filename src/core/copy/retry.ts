@@ -2,7 +2,7 @@
  * How a data-plane request is retried: error classification, backoff honouring Retry-After, per-request
  * timeouts and an AIMD concurrency limit that keeps a copy near the target blob's request-rate cap.
  */
-import { DiskDeltaError, isAbortError } from '../ports';
+import { DiskDeltaError, isAbortError } from '../errors';
 
 export type ErrorClass =
   /** The caller cancelled: stop, not an error. */
