@@ -4,8 +4,8 @@ import {
   defaultStateDirectory,
   describeNativeStatus,
   prepareDifferentialCopy,
+  recordedPoint,
   runNativeCopy,
-  TARGET_METADATA,
   type NativeCopyStatus,
   type SnapshotCopySummary,
 } from '../../core/copy';
@@ -112,7 +112,7 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
       let last = summaries[summaries.length - 1];
       if (!last) {
         const metadata = await store.blob(blobName).getMetadata({ signal: ctx.signal }).catch(() => ({}) as Record<string, string>);
-        const snap = metadata[TARGET_METADATA.lastBlobSnapshot];
+        const snap = recordedPoint(metadata).lastBlobSnapshot;
         last = {
           bytesCopied: 0,
           bytesCleared: 0,

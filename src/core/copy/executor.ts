@@ -19,24 +19,7 @@ import type { NoticeListener, ProgressListener, SnapshotCopySummary } from './pr
 import { ProgressMeter } from './progress';
 import type { RetryPolicy } from './retry';
 import { abortError, AdaptiveConcurrency, backoffDelay, BlobPacer, classifyError, DEFAULT_RETRY_POLICY, sleep, throwIfAborted, withTimeout } from './retry';
-
-/** Metadata Disk Delta writes on the target blob and its snapshots (Azure lower-cases metadata names). */
-export const TARGET_METADATA = {
-  version: 'diskdelta_version',
-  family: 'diskdelta_family',
-  sourceDisk: 'diskdelta_sourcedisk',
-  lastSnapshot: 'diskdelta_lastsnapshot',
-  lastUniqueId: 'diskdelta_lastuniqueid',
-  lastTimeCreated: 'diskdelta_lasttimecreated',
-  lastSizeBytes: 'diskdelta_lastsizebytes',
-  lastBlobSnapshot: 'diskdelta_lastblobsnapshot',
-  snapshot: 'diskdelta_snapshot',
-  uniqueId: 'diskdelta_uniqueid',
-  timeCreated: 'diskdelta_timecreated',
-  mode: 'diskdelta_mode',
-  /** The snapshot a step is writing into the blob until it is recorded; a re-run for another snapshot must not diff over it. */
-  inProgress: 'diskdelta_inprogress',
-} as const;
+import { createdMetadata, inProgressSnapshot, markedInProgress, recordedMetadata, snapshotMetadata } from './targetMetadata';
 
 export interface CopyExecutorOptions {
   /** Most page requests at once (the AIMD limit starts here and never exceeds it); default 64. */
@@ -423,12 +406,7 @@ export class CopyExecutor {
       if (plan.mode !== 'base') {
         throw new DiskDeltaError(`The target blob ${plan.target.displayUrl} disappeared during the copy.`, 'TargetMissing', 'Copy the family again from its first snapshot.');
       }
-      const metadata = {
-        [TARGET_METADATA.version]: '1',
-        [TARGET_METADATA.family]: plan.familyId,
-        ...(ctx.sourceDiskId ? { [TARGET_METADATA.sourceDisk]: ctx.sourceDiskId } : {}),
-        [TARGET_METADATA.inProgress]: plan.source.id,
-      };
+      const metadata = createdMetadata(plan, ctx.sourceDiskId);
       await this.#request(meter, [], (signal) => target.create(plan.blobSizeBytes, metadata, { signal }), false);
       // A fresh blob holds nothing the journal may have recorded.
       await journal.restartStep();
@@ -436,8 +414,8 @@ export class CopyExecutor {
       return;
     }
     let metadata = known?.metadata ?? (await this.#request(meter, [], (signal) => target.getMetadata({ signal }), false));
-    if (metadata[TARGET_METADATA.inProgress] !== plan.source.id) {
-      const marked = { ...metadata, [TARGET_METADATA.inProgress]: plan.source.id };
+    if (inProgressSnapshot(metadata) !== plan.source.id) {
+      const marked = markedInProgress(metadata, plan.source.id);
       await this.#request(meter, [], (signal) => target.setMetadata(marked, { signal }), false);
       metadata = marked;
     }
@@ -778,31 +756,4 @@ export class CopyExecutor {
 /** Default name of an imported snapshot or disk: the source snapshot's, suffixed, within Azure's 80 characters. */
 export function importName(sourceName: string): string {
   return `${sourceName.slice(0, 75)}-copy`;
-}
-
-function snapshotMetadata(plan: CopyPlan): Record<string, string> {
-  return {
-    [TARGET_METADATA.version]: '1',
-    [TARGET_METADATA.family]: plan.familyId,
-    [TARGET_METADATA.snapshot]: plan.source.id,
-    [TARGET_METADATA.uniqueId]: plan.source.uniqueId,
-    [TARGET_METADATA.timeCreated]: plan.source.timeCreated,
-    [TARGET_METADATA.mode]: plan.mode,
-  };
-}
-
-function recordedMetadata(existing: Record<string, string>, plan: CopyPlan, blobSnapshot: string, sourceDiskId: string | undefined, nextSourceId: string | undefined): Record<string, string> {
-  const { [TARGET_METADATA.inProgress]: _done, ...rest } = existing;
-  return {
-    ...rest,
-    ...(nextSourceId ? { [TARGET_METADATA.inProgress]: nextSourceId } : {}),
-    [TARGET_METADATA.version]: '1',
-    [TARGET_METADATA.family]: plan.familyId,
-    ...(sourceDiskId ? { [TARGET_METADATA.sourceDisk]: sourceDiskId } : {}),
-    [TARGET_METADATA.lastSnapshot]: plan.source.id,
-    [TARGET_METADATA.lastUniqueId]: plan.source.uniqueId,
-    [TARGET_METADATA.lastTimeCreated]: plan.source.timeCreated,
-    [TARGET_METADATA.lastSizeBytes]: String(plan.source.sizeBytes),
-    [TARGET_METADATA.lastBlobSnapshot]: blobSnapshot,
-  };
 }
