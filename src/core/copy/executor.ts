@@ -17,8 +17,8 @@ import { Prefetch } from './prefetch';
 import { describeRange, diffOps, planId, unionStream, validatePlanShape, VHD_FOOTER_BYTES, windowedRanges, writeOps } from './plan';
 import type { NoticeListener, ProgressListener, SnapshotCopySummary } from './progress';
 import { ProgressMeter } from './progress';
-import type { RetryPolicy } from './retry';
-import { abortError, AdaptiveConcurrency, backoffDelay, BlobPacer, classifyError, DEFAULT_RETRY_POLICY, sleep, throwIfAborted, withTimeout } from './retry';
+import type { ClassifiedError, RetryPolicy, RetryScope } from './retry';
+import { abortError, AdaptiveConcurrency, ARM_SCOPE, BlobPacer, classifyError, dataPlaneScope, DEFAULT_RETRY_POLICY, retryDecision, sleep, throwIfAborted, withTimeout } from './retry';
 import { createdMetadata, inProgressSnapshot, markedInProgress, recordedMetadata, snapshotMetadata } from './targetMetadata';
 
 export interface CopyExecutorOptions {
@@ -175,13 +175,6 @@ export class VerificationFailedError extends DiskDeltaError {
     this.name = 'VerificationFailedError';
   }
 }
-
-/**
- * A 403 AuthenticationFailed on a request that carries no grant of ours (the target, by key or token) is
- * tried again a couple of times: the credential hands out a fresh token on the next try, and a one-off
- * refusal must not end a copy of hours (issue 9: faults include SAS expiry on any request).
- */
-const AUTH_RETRIES = 2;
 
 /** Size of each verification read. */
 const VERIFY_READ_BYTES = 1024 * 1024;
@@ -616,13 +609,21 @@ export class CopyExecutor {
       }
       const c = classifyError(error);
       this.limiter.release(ticket, c.kind === 'throttled' ? 'throttled' : 'other');
-      if (c.kind === 'aborted' || this.#signal?.aborted) throw abortError();
-      const retryable = c.kind === 'throttled' || c.kind === 'transient' || (c.kind === 'sasExpired' && (grants.length > 0 || attempt < AUTH_RETRIES));
-      if (!retryable || attempt >= this.policy.maxRetries) throw error;
-      meter.retries += 1;
-      if (c.kind === 'sasExpired') await Promise.all(grants.map((g, i) => g.renew(generations[i]!, this.#signal)));
-      await sleep(backoffDelay(this.policy, attempt, c.retryAfterMs, this.#random), this.#signal);
+      await this.#retryOrThrow(error, c, attempt, dataPlaneScope(grants.length), meter, grants, generations);
     }
+  }
+
+  /**
+   * After a failed attempt, carries out the one retry decision (`retryDecision`): throws when the operation
+   * is cancelled or may not be retried, else counts the retry, renews refused SAS grants and backs off.
+   */
+  async #retryOrThrow(error: unknown, failure: ClassifiedError, attempt: number, scope: RetryScope, meter: ProgressMeter, grants: readonly SasGrant[] = [], generations: readonly number[] = []): Promise<void> {
+    const decision = retryDecision(failure, attempt, this.policy, scope, this.#signal, this.#random);
+    if (decision.action === 'abort') throw abortError();
+    if (decision.action === 'fail') throw error;
+    meter.retries += 1;
+    if (decision.renewSas) await Promise.all(grants.map((g, i) => g.renew(generations[i]!, this.#signal)));
+    await sleep(decision.delayMs, this.#signal);
   }
 
   #abandon(p: Promise<unknown>): void {
@@ -669,13 +670,7 @@ export class CopyExecutor {
       }
       controller.abort();
       void Promise.resolve(iterator.return?.()).catch(() => undefined);
-      const c = classifyError(error);
-      if (c.kind === 'aborted' || this.#signal?.aborted) throw abortError();
-      const retryable = c.kind === 'throttled' || c.kind === 'transient' || (c.kind === 'sasExpired' && (grants.length > 0 || attempt < AUTH_RETRIES));
-      if (!retryable || attempt >= this.policy.maxRetries) throw error;
-      meter.retries += 1;
-      if (c.kind === 'sasExpired') await Promise.all(grants.map((g, i) => g.renew(generations[i]!, this.#signal)));
-      await sleep(backoffDelay(this.policy, attempt, c.retryAfterMs, this.#random), this.#signal);
+      await this.#retryOrThrow(error, classifyError(error), attempt, dataPlaneScope(grants.length), meter, grants, generations);
       attempt += 1;
     }
   }
@@ -743,11 +738,7 @@ export class CopyExecutor {
       try {
         return await op(this.#signal);
       } catch (error) {
-        const c = classifyError(error);
-        if (c.kind === 'aborted' || this.#signal?.aborted) throw abortError();
-        if ((c.kind !== 'throttled' && c.kind !== 'transient') || attempt >= this.policy.maxRetries) throw error;
-        meter.retries += 1;
-        await sleep(backoffDelay(this.policy, attempt, c.retryAfterMs, this.#random), this.#signal);
+        await this.#retryOrThrow(error, classifyError(error), attempt, ARM_SCOPE, meter);
       }
     }
   }
