@@ -1,10 +1,9 @@
 import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { EmulatorContext } from './context';
-import { managedSasSignature } from './blobService';
-import { overlay, overwriteInPlace, truncate, usedBytes, firstEndingAfter, type Extent } from './extentMap';
+import type { EmulatorContext, Handler } from './context';
+import { managedSasSignature } from './blobAuth';
+import { overwriteInPlace, truncate, usedBytes, firstEndingAfter, type Extent } from './extentMap';
 import { readExtents } from './pageLog';
-import { mergeFaults } from './faults';
 import { guid, isFixedVhdFooter, vhdFooter, type AccessGrant, type CreationData, type ManagedDisk, type ManagedSnapshot } from './state';
 import type { ArmOperationGroup } from './armThrottle';
 
@@ -18,32 +17,21 @@ export class ArmError extends Error {
   }
 }
 
-const GIB = 1024 ** 3;
+export const GIB = 1024 ** 3;
 const MIB = 1024 * 1024;
 const FIVE_MINUTES = 5 * 60_000;
 // Limits from docs/azure-behaviour.md#limits: 7 incremental snapshots per disk per 5 minutes, 500 per disk, 5 SAS per family.
 export const LIMITS = { snapshotsPer5Minutes: 7, snapshotsPerDisk: 500, sasPerFamily: 5 };
-const ZRS_REGIONS = new Set([
+export const ZRS_REGIONS = new Set([
   'eastus', 'eastus2', 'westus2', 'westus3', 'centralus', 'southcentralus', 'northeurope', 'westeurope', 'uksouth',
   'francecentral', 'germanywestcentral', 'swedencentral', 'japaneast', 'australiaeast', 'southeastasia', 'canadacentral',
 ]);
 const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$/;
 
-interface Operation {
-  id: string;
-  doneAt: number;
-  /** The operation's output (`properties.output`), computed when it is read. */
-  result?: () => unknown;
-  error?: { code: string; message: string };
-  started: number;
-}
-
 /** Azure refuses disk and snapshot SAS grants longer than 60 days (docs/azure-behaviour.md#access-sas-grants). */
 export const MAX_SAS_SECONDS = 5_184_000;
 
-const operations = new Map<string, Operation>();
-
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = body === undefined ? '' : JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -61,7 +49,7 @@ export function sendArmError(res: ServerResponse, err: ArmError): void {
   json(res, err.status, { error: { code: err.code, message: err.message } });
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
   for await (const c of req as AsyncIterable<Buffer>) chunks.push(c);
   const text = Buffer.concat(chunks).toString('utf8');
@@ -81,7 +69,7 @@ function snapshotTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
 }
 
-function rgName(ctx: EmulatorContext, name: string, location?: string): string {
+export function rgName(ctx: EmulatorContext, name: string, location?: string): string {
   const key = name.toLowerCase();
   const existing = ctx.state.resourceGroups[key];
   if (existing) return existing.name;
@@ -90,7 +78,7 @@ function rgName(ctx: EmulatorContext, name: string, location?: string): string {
   return name;
 }
 
-function resourceId(ctx: EmulatorContext, rg: string, kind: 'disks' | 'snapshots', name: string): string {
+export function resourceId(ctx: EmulatorContext, rg: string, kind: 'disks' | 'snapshots', name: string): string {
   return `/subscriptions/${ctx.state.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/${kind}/${name}`;
 }
 
@@ -99,7 +87,7 @@ function activeGrants(ctx: EmulatorContext, id: string): AccessGrant[] {
   return Object.values(ctx.state.grants).filter((g) => g.resourceId === id && g.expiresAt > now);
 }
 
-function pruneGrants(ctx: EmulatorContext): void {
+export function pruneGrants(ctx: EmulatorContext): void {
   const now = ctx.now();
   for (const [k, g] of Object.entries(ctx.state.grants)) if (g.expiresAt <= now) delete ctx.state.grants[k];
 }
@@ -202,6 +190,7 @@ function startOperation(
   outcome: { result?: () => unknown; error?: { code: string; message: string } } = {},
 ): void {
   const id = guid();
+  const operations = ctx.operations;
   if (operations.size > 10_000) {
     for (const [k, op] of operations) if (op.doneAt < Date.now() - 3_600_000) operations.delete(k);
   }
@@ -235,7 +224,7 @@ function acceptedBody(id: string, name: string, location: string, body: Record<s
 }
 
 function operationStatus(ctx: EmulatorContext, res: ServerResponse, id: string, monitor: boolean): void {
-  const op = operations.get(id);
+  const op = ctx.operations.get(id);
   if (!op) throw new ArmError(404, 'NotFound', `The operation '${id}' was not found.`);
   const done = Date.now() >= op.doneAt;
   const output = done && !op.error && op.result ? op.result() : undefined;
@@ -254,13 +243,13 @@ function operationStatus(ctx: EmulatorContext, res: ServerResponse, id: string, 
   }, done ? {} : { 'retry-after': '1' });
 }
 
-function checkName(name: string, kind: string): void {
+export function checkName(name: string, kind: string): void {
   if (!NAME.test(name)) {
     throw new ArmError(400, 'InvalidResourceName', `The ${kind} name '${name}' is invalid. Names are 1-80 letters, digits, '_', '-' or '.', start with a letter or digit and end with a letter, digit or '_'.`);
   }
 }
 
-function checkLocation(ctx: EmulatorContext, location: unknown): string {
+export function checkLocation(ctx: EmulatorContext, location: unknown): string {
   const loc = String(location ?? '').toLowerCase().replace(/\s/g, '');
   if (!loc) throw new ArmError(400, 'LocationRequired', 'The location property is required for this definition.');
   if (!ctx.state.regions.includes(loc)) {
@@ -269,7 +258,7 @@ function checkLocation(ctx: EmulatorContext, location: unknown): string {
   return loc;
 }
 
-function addFooter(ctx: EmulatorContext, extents: Extent[], size: number, uniqueId: string, created: number): void {
+export function addFooter(ctx: EmulatorContext, extents: Extent[], size: number, uniqueId: string, created: number): void {
   const pos = ctx.log.appendSync(vhdFooter(size, uniqueId, created));
   overwriteInPlace(extents, size, size + 512, { src: 0, delta: pos - size });
 }
@@ -677,69 +666,18 @@ function storageAccountJson(ctx: EmulatorContext, name: string): unknown {
   };
 }
 
-/** Emulator-only: content written "as a VM would", generated from (seed, version), without sending bytes. */
-async function syntheticWrites(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-  const disk = ctx.state.disks[id.toLowerCase()];
-  if (!disk) throw new ArmError(404, 'ResourceNotFound', `Disk '${id}' was not found.`);
-  const body = await readJson(req);
-  const seed = Number(body['seed'] ?? 1) >>> 0;
-  const version = ctx.state.nextSyntheticId;
-  const src = ctx.addSynthetic({ seed, version });
-  const ranges: { offset: number; length: number }[] = [];
-  if (Array.isArray(body['ranges'])) {
-    for (const r of body['ranges'] as { offset: number; length: number }[]) ranges.push({ offset: Number(r.offset), length: Number(r.length) });
-  }
-  const pattern = body['pattern'] as { count?: number; length?: number; start?: number; stride?: number; random?: boolean } | undefined;
-  if (pattern) {
-    const count = Number(pattern.count ?? 1);
-    const length = Number(pattern.length ?? 4096);
-    const start = Number(pattern.start ?? 0);
-    if (pattern.random) {
-      let x = seed || 1;
-      const pages = Math.floor((disk.sizeBytes - length) / 512);
-      for (let i = 0; i < count; i++) {
-        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-        const page = Math.floor((x / 4294967296) * pages);
-        ranges.push({ offset: page * 512, length });
-      }
-    } else {
-      const stride = Number(pattern.stride ?? length);
-      for (let i = 0; i < count; i++) ranges.push({ offset: start + i * stride, length });
-    }
-  }
-  ranges.sort((a, b) => a.offset - b.offset);
-  const pieces: Extent[] = [];
-  let bytes = 0;
-  for (const r of ranges) {
-    if (r.offset % 512 !== 0 || r.length % 512 !== 0 || r.length <= 0 || r.offset + r.length > disk.sizeBytes) {
-      throw new ArmError(400, 'InvalidParameter', `Range ${r.offset}+${r.length} must be 512-aligned and inside the disk (${disk.sizeBytes} bytes).`);
-    }
-    const last = pieces[pieces.length - 1];
-    const start = last && last.end > r.offset ? last.end : r.offset;
-    const end = r.offset + r.length;
-    if (end <= start) continue;
-    if (last && last.end === start) pieces[pieces.length - 1] = { ...last, end };
-    else pieces.push({ start, end, src, delta: 0 });
-    bytes += end - start;
-  }
-  disk.extents = overlay(disk.extents, pieces);
-  ctx.countWrite('synthetic', id.toLowerCase(), bytes);
-  ctx.markDirty();
-  json(res, 200, { ranges: pieces.length, bytes, extents: disk.extents.length });
-}
-
-function statsJson(ctx: EmulatorContext): unknown {
-  pruneGrants(ctx);
-  return { ...ctx.stats, faultsInjected: { ...ctx.faults.injected }, activeSasGrants: ctx.activeGrants(), pageLogBytes: ctx.log.size };
-}
-
 export async function handleArmRequest(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  return withArmAuth(ctx, req, res, url, routeArm);
+}
+
+/** Checks the bearer token as ARM does, then routes; an `ArmError` becomes ARM's error response. */
+export async function withArmAuth(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, url: URL, route: Handler): Promise<void> {
   try {
     const auth = String(req.headers.authorization ?? '');
     if (auth !== `Bearer ${ctx.state.token}`) {
       throw new ArmError(401, auth ? 'InvalidAuthenticationToken' : 'AuthenticationFailed', auth ? 'The access token is invalid.' : "Authentication failed. The 'Authorization' header is missing.");
     }
-    await routeArm(ctx, req, res, url);
+    await route(ctx, req, res, url);
   } catch (err) {
     if (err instanceof ArmError) {
       if (!req.readableEnded) req.resume();
@@ -754,34 +692,6 @@ async function routeArm(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
   const lower = path.toLowerCase();
   const sub = ctx.state.subscriptionId;
   const count = (op: string): void => ctx.countRequest(`arm:${op}`);
-
-  if (lower.startsWith('/emulator/')) {
-    if (lower === '/emulator/stats' && method === 'GET') return json(res, 200, statsJson(ctx));
-    if (lower === '/emulator/stats/reset' && method === 'POST') {
-      ctx.resetStats();
-      return json(res, 200, statsJson(ctx));
-    }
-    if (lower === '/emulator/faults' && method === 'GET') return json(res, 200, ctx.faults.settings);
-    if (lower === '/emulator/faults' && method === 'PUT') {
-      try {
-        ctx.faults.replace(mergeFaults(ctx.faults.settings, await readJson(req)));
-        ctx.armLimits.reset();
-      } catch (e) {
-        throw new ArmError(400, 'InvalidParameter', (e as Error).message);
-      }
-      return json(res, 200, ctx.faults.settings);
-    }
-    if (lower === '/emulator/clock' && method === 'POST') {
-      const body = await readJson(req);
-      ctx.state.clockOffsetMs += Number(body['advanceMs'] ?? 0);
-      ctx.markDirty();
-      return json(res, 200, { now: new Date(ctx.now()).toISOString(), offsetMs: ctx.state.clockOffsetMs });
-    }
-    const m = /^\/emulator\/disks\/(.+)\/synthetic-writes$/.exec(path);
-    if (m && method === 'POST') return syntheticWrites(ctx, req, res, decodeURIComponent(m[1]!));
-    if (lower === '/emulator/bulk' && method === 'POST') return bulkSeed(ctx, req, res);
-    throw new ArmError(404, 'NotFound', 'Unknown emulator endpoint.');
-  }
 
   if (lower === '/subscriptions' && method === 'GET') {
     count('ListSubscriptions');
@@ -994,49 +904,3 @@ function throttle(ctx: EmulatorContext, req: IncomingMessage, res: ServerRespons
   return false;
 }
 
-/**
- * Emulator-only: many disks and incremental snapshots at once, without rate limits or content, so that
- * a subscription the size of a real one can be listed in tests. Body:
- * `{resourceGroup, location?, disks, snapshotsPerDisk?, diskSizeGB?, prefix?}`.
- */
-async function bulkSeed(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const body = await readJson(req);
-  const location = checkLocation(ctx, body['location'] ?? ctx.state.regions[0]);
-  const rg = rgName(ctx, String(body['resourceGroup'] ?? 'bulk'), location);
-  const disks = Number(body['disks'] ?? 0);
-  const perDisk = Number(body['snapshotsPerDisk'] ?? 0);
-  const sizeGB = Number(body['diskSizeGB'] ?? 1);
-  const prefix = String(body['prefix'] ?? 'bulk');
-  if (!Number.isInteger(disks) || disks < 0 || disks > 10_000 || !Number.isInteger(perDisk) || perDisk < 0 || perDisk > LIMITS.snapshotsPerDisk || !Number.isInteger(sizeGB) || sizeGB < 1) {
-    throw new ArmError(400, 'InvalidParameter', `disks must be 0-10000, snapshotsPerDisk 0-${LIMITS.snapshotsPerDisk} and diskSizeGB a positive whole number.`);
-  }
-  const start = ctx.now() - (perDisk + 1) * 3_600_000;
-  let snapshots = 0;
-  for (let i = 0; i < disks; i++) {
-    const name = `${prefix}-disk-${String(i).padStart(4, '0')}`;
-    checkName(name, 'disk');
-    const id = resourceId(ctx, rg, 'disks', name);
-    const uniqueId = guid();
-    const extents: Extent[] = [];
-    const sizeBytes = sizeGB * GIB;
-    addFooter(ctx, extents, sizeBytes, uniqueId, start);
-    const disk: ManagedDisk = {
-      id, name, resourceGroup: rg, location, uniqueId, familyId: guid(), sizeBytes, sku: 'Premium_LRS',
-      creationData: { createOption: 'Empty' }, timeCreated: start, diskState: 'Unattached', extents, tags: { seed: prefix }, snapshotTimes: [],
-    };
-    ctx.state.disks[id.toLowerCase()] = disk;
-    for (let j = 0; j < perDisk; j++) {
-      const sname = `${name}-s${String(j).padStart(3, '0')}`;
-      const sid = resourceId(ctx, rg, 'snapshots', sname);
-      ctx.state.snapshots[sid.toLowerCase()] = {
-        id: sid, name: sname, resourceGroup: rg, location, uniqueId: guid(), incremental: true, familyId: disk.familyId, sizeBytes,
-        sku: ZRS_REGIONS.has(location) ? 'Standard_ZRS' : 'Standard_LRS',
-        creationData: { createOption: 'Copy', sourceResourceId: id, sourceUniqueId: uniqueId },
-        timeCreated: start + (j + 1) * 3_600_000, extents: extents.slice(), tags: { seed: prefix },
-      };
-      snapshots += 1;
-    }
-  }
-  ctx.markDirty();
-  json(res, 200, { resourceGroup: rg, disks, snapshots });
-}

@@ -3,32 +3,21 @@ import { saveState, type EmulatorState } from './state';
 import { PageLog, type SyntheticSource } from './pageLog';
 import { FaultInjector } from './faults';
 import { ArmRateLimits } from './armThrottle';
+import { emptyCounters, type EmulatorCounters } from './stats';
 
-export interface EmulatorStats {
-  since: string;
-  requests: Record<string, number>;
-  bytesWrittenByBlob: Record<string, number>;
-  bytesWrittenByAccount: Record<string, number>;
-  bytesClearedByBlob: Record<string, number>;
-  bytesReadByBlob: Record<string, number>;
-  faultsInjected: Record<string, number>;
-}
-
-function emptyStats(): EmulatorStats {
-  return {
-    since: new Date().toISOString(),
-    requests: {},
-    bytesWrittenByBlob: {},
-    bytesWrittenByAccount: {},
-    bytesClearedByBlob: {},
-    bytesReadByBlob: {},
-    faultsInjected: {},
-  };
+/** A long-running ARM operation, as its status resource (`.../DiskOperations/{id}`) reports it. */
+export interface ArmOperation {
+  id: string;
+  doneAt: number;
+  /** The operation's output (`properties.output`), computed when it is read. */
+  result?: () => unknown;
+  error?: { code: string; message: string };
+  started: number;
 }
 
 /** Everything a request handler needs: the state, the page log, faults and counters. */
 export class EmulatorContext {
-  stats: EmulatorStats = emptyStats();
+  stats: EmulatorCounters = emptyCounters();
   readonly synthetic = new Map<number, SyntheticSource>();
   #dirty = false;
   #timer: NodeJS.Timeout | undefined;
@@ -37,6 +26,8 @@ export class EmulatorContext {
   copyTimeScale = 1;
   /** Microsoft.Compute request buckets (the `armthrottle` fault). */
   readonly armLimits = new ArmRateLimits();
+  /** Long-running operations by id (202 Accepted + Azure-AsyncOperation), polled until done. */
+  readonly operations = new Map<string, ArmOperation>();
 
   constructor(
     readonly state: EmulatorState,
@@ -70,7 +61,7 @@ export class EmulatorContext {
   }
 
   resetStats(): void {
-    this.stats = emptyStats();
+    this.stats = emptyCounters();
     for (const k of Object.keys(this.faults.injected)) delete this.faults.injected[k];
   }
 

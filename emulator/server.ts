@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorContext } from './context';
 import { handleArmRequest } from './arm';
 import { handleBlobRequest } from './blobService';
+import { handleControlRequest } from './control';
 
 const ARM_PREFIXES = ['/subscriptions', '/providers', '/tenants', '/emulator'];
 
@@ -12,7 +13,8 @@ export function createEmulatorServer(ctx: EmulatorContext, tls: { cert: string; 
     const url = new URL(req.url ?? '/', 'https://emulator.invalid');
     const lower = url.pathname.toLowerCase();
     const isArm = ARM_PREFIXES.some((p) => lower === p || lower.startsWith(`${p}/`));
-    const handler = isArm ? handleArmRequest : handleBlobRequest;
+    // The emulator's own endpoints (`/emulator/...`) are routed apart from Azure's ARM routes.
+    const handler = lower.startsWith('/emulator/') ? handleControlRequest : isArm ? handleArmRequest : handleBlobRequest;
     // The emulator's clock (which tests can move forward), as Azure's Date header gives its own.
     res.setHeader('Date', new Date(ctx.now()).toUTCString());
     handler(ctx, req, res, url).catch((err: unknown) => {

@@ -6,7 +6,7 @@ import { StorageManagementClient } from '@azure/arm-storage';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import type { DiskInfo, SnapshotInfo, StorageAccountInfo, SubscriptionInfo } from '../core/model';
 import type { ComputeApi, CreateDiskRequest, CreateSnapshotRequest, OperationOptions } from '../core/ports';
-import { DiskDeltaError } from '../core/ports';
+import { DiskDeltaError } from '../core/errors';
 import { parseResourceId } from '../core/resourceId';
 import { Secret } from '../core/secret';
 import { azureCall, toDiskDeltaError } from './errors';

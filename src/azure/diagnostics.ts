@@ -3,7 +3,7 @@ import type { Agent } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
 import { createDefaultHttpClient, createPipelineRequest } from '@azure/core-rest-pipeline';
 import type { DiagnosticsApi, PermissionSet } from '../core/doctor';
-import { DiskDeltaError } from '../core/ports';
+import { DiskDeltaError } from '../core/errors';
 import type { ArmCompute } from './compute';
 import { toDiskDeltaError } from './errors';
 

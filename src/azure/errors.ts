@@ -1,4 +1,4 @@
-import { DiskDeltaError, isAbortError } from '../core/ports';
+import { DiskDeltaError, isAbortError } from '../core/errors';
 import { redact } from '../core/secret';
 
 interface SdkErrorLike {

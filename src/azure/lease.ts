@@ -7,7 +7,7 @@ import type { Agent } from 'node:https';
 import { BlobServiceClient, newPipeline, Pipeline, StorageSharedKeyCredential, type ContainerClient, type RequestPolicyFactory } from '@azure/storage-blob';
 import type { BlobLocation, HeldLease, ProtectionStorage, TargetPoint } from '../core/protect/ports';
 import type { OperationOptions } from '../core/ports';
-import { DiskDeltaError } from '../core/ports';
+import { DiskDeltaError } from '../core/errors';
 import { azureCall, toDiskDeltaError } from './errors';
 
 export interface ProtectionStorageOptions {

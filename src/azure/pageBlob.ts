@@ -15,7 +15,7 @@ import {
 import type { DiffRange, PageRange, StorageAccountInfo } from '../core/model';
 import { fromInclusive, fromSdkRange, interleaveDiff } from '../core/pageRanges';
 import type { ByteWindow, DataPlane, OperationOptions, PageSource, PageTarget, TargetStore } from '../core/ports';
-import { DiskDeltaError } from '../core/ports';
+import { DiskDeltaError } from '../core/errors';
 import { Secret, stripQuery } from '../core/secret';
 import { azureCall } from './errors';
 

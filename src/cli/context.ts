@@ -1,6 +1,6 @@
 import type { AzureClients } from '../azure';
 import { readEmulatorConnectionFile, type EmulatorConnection } from '../core/emulatorConnection';
-import { DiskDeltaError } from '../core/ports';
+import { DiskDeltaError } from '../core/errors';
 import type { NameScope } from '../core/resolve';
 import type { GlobalOptions } from './options';
 import { currentOutput, type CliOutput } from './output';

@@ -3,7 +3,7 @@
  * option, a value out of range, an invalid name or id, an ambiguous name), 130 cancelled.
  */
 import { CommanderError, type Command } from 'commander';
-import { DiskDeltaError, isAbortError } from '../core/ports';
+import { DiskDeltaError, isAbortError } from '../core/errors';
 
 export const EXIT_FAILED = 1;
 export const EXIT_INVALID_ARGUMENTS = 2;

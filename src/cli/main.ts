@@ -1,5 +1,5 @@
 import { Argument, Command, CommanderError } from 'commander';
-import { isAbortError } from '../core/ports';
+import { isAbortError } from '../core/errors';
 import { registerCopy } from './commands/copyCommandLine';
 import { registerProtectCommands } from './commands/protect';
 import { registerLs } from './commands/ls';

@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AZURE_TARGET_PACE } from '../core/copy';
 import { validateResourceGroupName } from '../core/names';
-import { DiskDeltaError } from '../core/ports';
+import { DiskDeltaError } from '../core/errors';
 import { checkQuery, OUTPUT_FORMATS, type OutputFormat, type OutputSettings } from './output';
 
 export const GLOBAL_HELP_GROUP = 'Global Options:';

@@ -6,7 +6,7 @@
  */
 import jmespath from 'jmespath';
 import { stringify as toYaml } from 'yaml';
-import { DiskDeltaError, isAbortError } from '../core/ports';
+import { DiskDeltaError, isAbortError } from '../core/errors';
 import { redact } from '../core/secret';
 
 export const OUTPUT_FORMATS = ['json', 'jsonc', 'table', 'tsv', 'yaml', 'none'] as const;

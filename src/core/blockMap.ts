@@ -9,7 +9,7 @@
  */
 import type { DiffKind, DiffRange, PageRange } from './model';
 import type { ByteWindow } from './ports';
-import { DiskDeltaError } from './ports';
+import { DiskDeltaError } from './errors';
 
 export interface ChangedBlockMap {
   readonly window: ByteWindow;

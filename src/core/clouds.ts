@@ -5,7 +5,7 @@
  * `microsoft-sovereign-cloud.customEnvironment` for "custom". Endpoints from @azure/ms-rest-azure-env
  * (lib/azureEnvironment.ts) - docs/azure-behaviour.md#sovereign-clouds.
  */
-import { DiskDeltaError } from './ports';
+import { DiskDeltaError } from './errors';
 
 export interface CloudEnvironment {
   /** "AzureCloud", "AzureChinaCloud", "AzureUSGovernment" or the custom cloud's name. */

@@ -1,7 +1,8 @@
 /** Resolving what a copy command names (a family, a disk, a snapshot, a storage account) into engine inputs. */
 import { compareByCreation, groupFamilies, type SnapshotFamily } from './families';
 import type { SnapshotInfo, StorageAccountInfo } from './model';
-import { DiskDeltaError, type ComputeApi, type OperationOptions } from './ports';
+import { type ComputeApi, type OperationOptions } from './ports';
+import { DiskDeltaError } from './errors';
 import { parseResourceId, sameResourceId } from './resourceId';
 import { collectAll } from './snapshots';
 

@@ -3,7 +3,8 @@ import { assertDiffPair } from './families';
 import type { DiffRange, SnapshotInfo } from './model';
 import { mergeAdjacentStream, offsetWindows } from './pageRanges';
 import { backoffDelay, classifyError, DEFAULT_RETRY_POLICY, sleep } from './copy/retry';
-import { DiskDeltaError, type ByteWindow, type ComputeApi, type DataPlane, type OperationOptions } from './ports';
+import { type ByteWindow, type ComputeApi, type DataPlane, type OperationOptions } from './ports';
+import { DiskDeltaError } from './errors';
 
 /** Size of one listing window: small enough that a fragmented window answers quickly, large enough for few calls. */
 export const DIFF_WINDOW_BYTES = 64 * 1024 ** 3;

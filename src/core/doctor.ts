@@ -5,7 +5,7 @@
  */
 import type { StorageAccountInfo } from './model';
 import type { ComputeApi, DataPlane } from './ports';
-import { DiskDeltaError, isAbortError } from './ports';
+import { DiskDeltaError, isAbortError } from './errors';
 import { parseResourceId } from './resourceId';
 import { redact } from './secret';
 

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { DiskDeltaError } from './ports';
+import { DiskDeltaError } from './errors';
 
 /** The connection file the emulator writes when it is ready (`--connection-file`). */
 export interface EmulatorStorageAccount {

@@ -4,7 +4,7 @@
  */
 import type { SnapshotInfo } from './model';
 import type { CreateDiskRequest, CreateSnapshotRequest } from './ports';
-import { DiskDeltaError } from './ports';
+import { DiskDeltaError } from './errors';
 import { redact } from './secret';
 
 /**

@@ -3,7 +3,7 @@
  * which pairs can be diffed.
  */
 import type { DiskInfo, SnapshotInfo } from './model';
-import { DiskDeltaError } from './ports';
+import { DiskDeltaError } from './errors';
 
 /** What became of the disk a family was taken from. */
 export type SourceDiskState =

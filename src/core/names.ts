@@ -3,7 +3,7 @@
  * Each `validate*` returns a message for the user, or undefined when the name is valid: the shape VS Code's
  * `InputBoxOptions.validateInput` expects, and what the CLI prints before refusing.
  */
-import { DiskDeltaError } from './ports';
+import { DiskDeltaError } from './errors';
 
 export type NameKind = 'disk' | 'snapshot' | 'resourceGroup' | 'storageAccount' | 'container';
 

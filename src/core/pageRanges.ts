@@ -7,7 +7,7 @@
  */
 import type { DiffKind, DiffRange, PageRange } from './model';
 import type { ByteWindow } from './ports';
-import { DiskDeltaError } from './ports';
+import { DiskDeltaError } from './errors';
 
 /** Azure: page blobs are written in 512-byte pages — docs/azure-behaviour.md#page-blobs. */
 export const PAGE = 512;

@@ -1,6 +1,6 @@
 import type { DiffKind, DiffRange } from './model';
 import type { ByteWindow } from './ports';
-import { DiskDeltaError } from './ports';
+import { DiskDeltaError } from './errors';
 
 /**
  * A diff's ranges held compactly (17 bytes a range in typed arrays, not objects), in offset order, so

@@ -6,7 +6,8 @@
 import type { SnapshotCatalog } from './families';
 import type { DiskInfo } from './model';
 import { validateDiskName, validateResourceGroupName, validateSnapshotName, validateStorageAccountName } from './names';
-import { DiskDeltaError, type ComputeApi, type OperationOptions } from './ports';
+import { type ComputeApi, type OperationOptions } from './ports';
+import { DiskDeltaError } from './errors';
 import { parseResourceId, resourceId } from './resourceId';
 import { collectAll, loadCatalog } from './snapshots';
 

@@ -1,4 +1,4 @@
-import { DiskDeltaError } from './ports';
+import { DiskDeltaError } from './errors';
 
 export interface ResourceIdParts {
   readonly subscriptionId: string;

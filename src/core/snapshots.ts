@@ -2,7 +2,8 @@
 import { checkCreateAllowed, groupFamilies, type SnapshotCatalog } from './families';
 import type { DiskInfo, SnapshotInfo } from './model';
 import { assertValidName } from './names';
-import { DiskDeltaError, type ComputeApi, type OperationOptions } from './ports';
+import { type ComputeApi, type OperationOptions } from './ports';
+import { DiskDeltaError } from './errors';
 import { parseResourceId, resourceId, sameResourceId } from './resourceId';
 
 export type SkuChoice = 'auto' | 'Standard_ZRS' | 'Standard_LRS';

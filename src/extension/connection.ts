@@ -3,7 +3,7 @@ import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { AzureClients } from '../azure';
 import { armScope, cloudFromSettings, portalUrlOf, type CloudEnvironment } from '../core/clouds';
 import { readEmulatorConnectionFile, type EmulatorConnection } from '../core/emulatorConnection';
-import { DiskDeltaError } from '../core/ports';
+import { DiskDeltaError } from '../core/errors';
 import type { Log } from './log';
 import { settings } from './settings';
 

@@ -14,7 +14,7 @@ import {
 } from '../core/copy';
 import type { SnapshotFamily } from '../core/families';
 import type { SnapshotInfo } from '../core/model';
-import { isAbortError } from '../core/ports';
+import { isAbortError } from '../core/errors';
 import { sameResourceId } from '../core/resourceId';
 import type { CatalogCache } from './catalog';
 import type { Connection } from './connection';

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { DiskDeltaError, isAbortError } from '../core/ports';
+import { DiskDeltaError, isAbortError } from '../core/errors';
 import { redact } from '../core/secret';
 import type { Log } from './log';
 

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { formatBytes } from '../core/cost';
 import type { SnapshotFamily } from '../core/families';
 import type { DiskInfo, SnapshotInfo, StorageAccountInfo } from '../core/model';
-import { DiskDeltaError } from '../core/ports';
+import { DiskDeltaError } from '../core/errors';
 import type { CatalogCache, SubscriptionCatalog } from './catalog';
 import type { Connection } from './connection';
 import { relativeTime } from './format';

@@ -17,7 +17,7 @@ import { parseJson, runCli } from '../support/cli';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import { describeNativeStatus, NativeCopy, type NativeCopyStatus } from '../../src/core/copy';
 import type { SnapshotInfo } from '../../src/core/model';
-import { DiskDeltaError } from '../../src/core/ports';
+import { DiskDeltaError } from '../../src/core/errors';
 import { blobServiceClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 
 const MIB = 1024 * 1024;

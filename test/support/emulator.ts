@@ -15,6 +15,7 @@ import { ComputeManagementClient } from '@azure/arm-compute';
 import { AnonymousCredential, BlobServiceClient, PageBlobClient, StorageSharedKeyCredential, type StoragePipelineOptions } from '@azure/storage-blob';
 import type { EmulatorConnection, EmulatorStorageAccount } from '../../src/core/emulatorConnection';
 import { httpClientTrusting } from '../../src/azure/tls';
+import type { EmulatorStats } from '../../emulator/stats';
 
 const root = path.resolve(__dirname, '../..');
 const bundle = path.join(root, 'dist', 'emulator.js');
@@ -30,16 +31,7 @@ export interface EmulatorOptions {
   copyTimeScale?: number;
 }
 
-export interface EmulatorStats {
-  requests: Record<string, number>;
-  bytesWrittenByBlob: Record<string, number>;
-  bytesWrittenByAccount: Record<string, number>;
-  bytesClearedByBlob: Record<string, number>;
-  bytesReadByBlob: Record<string, number>;
-  faultsInjected: Record<string, number>;
-  activeSasGrants: number;
-  pageLogBytes: number;
-}
+export type { EmulatorStats } from '../../emulator/stats';
 
 export interface RunningEmulator {
   readonly connection: EmulatorConnection;

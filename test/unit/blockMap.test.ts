@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { DiffRange } from '../../src/core/model';
 import type { ByteWindow } from '../../src/core/ports';
-import { DiskDeltaError } from '../../src/core/ports';
+import { DiskDeltaError } from '../../src/core/errors';
 import {
   BlockMapBinner,
   DiffSummaryAccumulator,

@@ -8,7 +8,7 @@ import { applyQuery, checkQuery, CliOutput, colorJson, formatTableOutput, format
 import { exitCodeFor } from '../../src/cli/exitCodes';
 import { collectTag, copyPace, integerIn, outputSettingsOf, positiveNumber } from '../../src/cli/options';
 import { AZURE_TARGET_PACE } from '../../src/core/copy';
-import { DiskDeltaError } from '../../src/core/ports';
+import { DiskDeltaError } from '../../src/core/errors';
 import { classifyRef, pickByName } from '../../src/core/resolve';
 
 const families: JsonValue = [

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AZURE_PUBLIC_CLOUD, armScope, blobEndpointOf, cloudFromSettings, portalUrlOf } from '../../src/core/clouds';
-import { DiskDeltaError } from '../../src/core/ports';
+import { DiskDeltaError } from '../../src/core/errors';
 
 const DISK = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/prod/providers/Microsoft.Compute/disks/orders-db';
 

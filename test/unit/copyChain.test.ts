@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, it } from 'node:test';
 import type { CopyNotice, CopyProgress } from '../../src/core/copy';
 import { ChainCopy, CopyFailedError, FamilyLock, TARGET_METADATA, targetBlobName, VerificationFailedError } from '../../src/core/copy';
-import { DiskDeltaError } from '../../src/core/ports';
+import { DiskDeltaError } from '../../src/core/errors';
 import { redact } from '../../src/core/secret';
 import type { Scenario } from './support/copyScenario';
 import { makeScenario, minimalRequests, MiB } from './support/copyScenario';

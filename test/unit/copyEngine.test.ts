@@ -5,7 +5,7 @@ import { AdaptiveConcurrency, classifyError, crossesFourTiBBoundary, DEFAULT_RET
 import { diffOps, windowedRanges, writeOps } from '../../src/core/copy/plan';
 import { backoffDelay, withTimeout } from '../../src/core/copy/retry';
 import type { ByteWindow } from '../../src/core/ports';
-import { DiskDeltaError } from '../../src/core/ports';
+import { DiskDeltaError } from '../../src/core/errors';
 
 const MiB = 1024 * 1024;
 

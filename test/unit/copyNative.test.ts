@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { CopyNotice, CopyProgress } from '../../src/core/copy';
 import { NativeCopy } from '../../src/core/copy';
 import type { SnapshotInfo } from '../../src/core/model';
-import type { DiskDeltaError } from '../../src/core/ports';
+import type { DiskDeltaError } from '../../src/core/errors';
 import { MemoryAzure } from './support/memoryAzure';
 
 const MiB = 1024 * 1024;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { describeNativeStatus, NativeCopy, type NativeCopyStatus } from '../../src/core/copy';
 import type { SnapshotInfo } from '../../src/core/model';
-import { DiskDeltaError, type ComputeApi } from '../../src/core/ports';
+import { type ComputeApi } from '../../src/core/ports';
+import { DiskDeltaError } from '../../src/core/errors';
 import { MemoryAzure } from './support/memoryAzure';
 
 const MiB = 1024 * 1024;

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
 import type { CopyNotice } from '../../src/core/copy';
 import { ChainCopy, CopyJournal, TARGET_METADATA } from '../../src/core/copy';
-import type { DiskDeltaError } from '../../src/core/ports';
+import type { DiskDeltaError } from '../../src/core/errors';
 import type { Scenario } from './support/copyScenario';
 import { makeScenario, minimalRequests } from './support/copyScenario';
 import type { WriteRecord } from './support/memoryAzure';

@@ -19,7 +19,7 @@ import {
   unreachableTarget,
 } from '../../src/core/copy';
 import type { DataPlane, TargetStore } from '../../src/core/ports';
-import { DiskDeltaError } from '../../src/core/ports';
+import { DiskDeltaError } from '../../src/core/errors';
 import { makeScenario, MiB, scratchDirectory, type Scenario } from './support/copyScenario';
 import { FAKE_ACCOUNT, sameContent, snapshotStore } from './support/memoryAzure';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { CopyNotice } from '../../src/core/copy';
 import { ChainCopy, parseVerifyMode, samplePercent, sampleSelector, targetBlobName, VerificationFailedError } from '../../src/core/copy';
-import { DiskDeltaError } from '../../src/core/ports';
+import { DiskDeltaError } from '../../src/core/errors';
 import type { Scenario } from './support/copyScenario';
 import { makeScenario, MiB } from './support/copyScenario';
 import type { FakeBlob } from './support/memoryAzure';

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { allows, doctorExitCode, formatDoctorMarkdown, formatDoctorReport, runDoctor, type DiagnosticsApi, type PermissionSet } from '../../src/core/doctor';
 import type { DiskInfo, StorageAccountInfo, SubscriptionInfo } from '../../src/core/model';
-import { DiskDeltaError, type ComputeApi, type DataPlane, type TargetStore } from '../../src/core/ports';
+import { type ComputeApi, type DataPlane, type TargetStore } from '../../src/core/ports';
+import { DiskDeltaError } from '../../src/core/errors';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const ACCOUNT: StorageAccountInfo = {

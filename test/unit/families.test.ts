@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { DiskInfo, SnapshotInfo } from '../../src/core/model';
-import { DiskDeltaError } from '../../src/core/ports';
+import { DiskDeltaError } from '../../src/core/errors';
 import {
   MAX_SNAPSHOTS_PER_DISK,
   RESIZE_BOUNDARY_BYTES,

@@ -6,14 +6,14 @@ import {
   describeNativeStatus,
   parseVerifyMode,
   prepareDifferentialCopy,
+  recordedPoint,
   runNativeCopy,
-  TARGET_METADATA,
   type NativeCopyStatus,
   type SnapshotCopySummary,
   type VerifyMode,
 } from '../../core/copy';
 import { resolveCopySource } from '../../core/copyTargets';
-import { DiskDeltaError } from '../../core/ports';
+import { DiskDeltaError } from '../../core/errors';
 import { validateContainerName } from '../../core/names';
 import type { CliContext } from '../context';
 import { copyPace } from '../options';
@@ -129,7 +129,7 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
       let last = summaries[summaries.length - 1];
       if (!last) {
         const metadata = await store.blob(blobName).getMetadata({ signal: ctx.signal }).catch(() => ({}) as Record<string, string>);
-        const snap = metadata[TARGET_METADATA.lastBlobSnapshot];
+        const snap = recordedPoint(metadata).lastBlobSnapshot;
         last = {
           bytesCopied: 0,
           bytesCleared: 0,

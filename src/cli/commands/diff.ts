@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { formatBytes } from '../../core/cost';
 import { withSnapshotDiff } from '../../core/diff';
 import type { DiffKind } from '../../core/model';
-import { DiskDeltaError } from '../../core/ports';
+import { DiskDeltaError } from '../../core/errors';
 import { resolveSnapshotRef } from '../../core/resolve';
 import { snapshotFileDiff } from '../../core/filesystems/snapshotFileDiff';
 import type { CliContext } from '../context';

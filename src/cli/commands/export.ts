@@ -1,7 +1,8 @@
 import { Argument, type Command } from 'commander';
 import { armDiskTemplate, armSnapshotTemplate, azDiskCreateFromSnapshot, azSnapshotCreate, formatArmTemplate, fullSnapshotRequest, restoreDiskRequest } from '../../core/exportCommands';
 import { assertValidName, suggestRestoredDiskName, suggestSnapshotName } from '../../core/names';
-import { DiskDeltaError, type ComputeApi, type CreateDiskRequest, type CreateSnapshotRequest } from '../../core/ports';
+import { type ComputeApi, type CreateDiskRequest, type CreateSnapshotRequest } from '../../core/ports';
+import { DiskDeltaError } from '../../core/errors';
 import { parseResourceId } from '../../core/resourceId';
 import { requireSnapshot, resolveDisk, resolveSku } from '../../core/snapshots';
 import { resolveDiskRef, resolveSnapshotRef, type NameScope } from '../../core/resolve';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { SnapshotFamily } from '../../core/families';
-import { DiskDeltaError } from '../../core/ports';
+import { DiskDeltaError } from '../../core/errors';
 import { resolveSourceDisk } from '../../core/resolve';
 import { sameResourceId } from '../../core/resourceId';
 import { loadCatalog } from '../../core/snapshots';

@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { resolvePath } from '../../core/filesystems/paths';
 import { withSnapshotImage } from '../../core/filesystems/snapshotImage';
-import { DiskDeltaError } from '../../core/ports';
+import { DiskDeltaError } from '../../core/errors';
 import type { CliContext } from '../context';
 import { fileNotFound, volumeFor } from './ls';
 

@@ -6,7 +6,7 @@ import { chooseVolume, VolumeChoiceError, type DiskImage } from '../../core/file
 import { resolvePath } from '../../core/filesystems/paths';
 import { withSnapshotImage } from '../../core/filesystems/snapshotImage';
 import type { FileType, Filesystem } from '../../core/filesystems/types';
-import { DiskDeltaError } from '../../core/ports';
+import { DiskDeltaError } from '../../core/errors';
 import type { CliContext } from '../context';
 import { formatTable, printJson } from '../output';
 

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { AZURE_TARGET_PACE, defaultStateDirectory } from '../../core/copy';
 import { formatDuration } from '../../core/cost';
-import { DiskDeltaError } from '../../core/ports';
+import { DiskDeltaError } from '../../core/errors';
 import {
   DEFAULT_PRICES,
   loadPolicyFile,

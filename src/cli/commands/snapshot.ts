@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { createFullSnapshot, createIncrementalSnapshot, deleteSnapshot, restoreDisk, revokeAccess } from '../../core/snapshots';
 import type { DiskInfo, SnapshotInfo } from '../../core/model';
 import { assertValidName } from '../../core/names';
-import { DiskDeltaError } from '../../core/ports';
+import { DiskDeltaError } from '../../core/errors';
 import { resolveDiskRef, resolveRef, resolveSnapshotRef } from '../../core/resolve';
 import type { CliContext } from '../context';
 import { formatBytes } from '../../core/cost';

@@ -4,16 +4,17 @@
  */
 import type { SnapshotInfo } from '../model';
 import type { ComputeApi, DataPlane, TargetStore } from '../ports';
-import { DiskDeltaError, isAbortError } from '../ports';
+import { DiskDeltaError, isAbortError } from '../errors';
 import { sameResourceId } from '../resourceId';
 import type { CopyExecutorOptions, SnapshotCopyResult, StepPrefetch } from './executor';
-import { CopyExecutor, TARGET_METADATA } from './executor';
+import { CopyExecutor } from './executor';
 import { GrantPool, revokeFailedMessage } from './grants';
 import { CopyJournal, FamilyLock } from './journal';
 import type { CopyPlan, ImportOptions, SnapshotRef, VerifyMode } from './plan';
 import { chooseMode, DEFAULT_WINDOW_BYTES, snapshotRef, targetBlobName, VHD_FOOTER_BYTES } from './plan';
 import { MAX_PUT_PAGES } from '../pageRanges';
 import type { SnapshotCopySummary } from './progress';
+import { TARGET_METADATA } from './targetMetadata';
 import * as path from 'node:path';
 
 export interface ChainCopyRequest extends CopyExecutorOptions {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { PageRange, StorageAccountInfo } from '../model';
 import { iterateChunks, mergeAdjacentStream, rangeEnd } from '../pageRanges';
 import type { ByteWindow, ComputeApi, PageTarget } from '../ports';
-import { DiskDeltaError } from '../ports';
+import { DiskDeltaError } from '../errors';
 import { parseResourceId } from '../resourceId';
 import { redact } from '../secret';
 import type { CoalescedOp, CoalesceTally } from './coalesce';
@@ -20,26 +20,9 @@ import { newSampleSeed, samplePercent, sampleSelector } from './sample';
 import { describeRange, diffOps, planId, unionStream, validatePlanShape, VHD_FOOTER_BYTES, windowedRanges, writeOps } from './plan';
 import type { NoticeListener, ProgressListener, SnapshotCopySummary } from './progress';
 import { ProgressMeter } from './progress';
-import type { RetryPolicy } from './retry';
-import { abortError, AdaptiveConcurrency, backoffDelay, BlobPacer, classifyError, DEFAULT_RETRY_POLICY, PAGE_BLOB_TARGETS, sleep, throwIfAborted, withTimeout } from './retry';
-
-/** Metadata Disk Delta writes on the target blob and its snapshots (Azure lower-cases metadata names). */
-export const TARGET_METADATA = {
-  version: 'diskdelta_version',
-  family: 'diskdelta_family',
-  sourceDisk: 'diskdelta_sourcedisk',
-  lastSnapshot: 'diskdelta_lastsnapshot',
-  lastUniqueId: 'diskdelta_lastuniqueid',
-  lastTimeCreated: 'diskdelta_lasttimecreated',
-  lastSizeBytes: 'diskdelta_lastsizebytes',
-  lastBlobSnapshot: 'diskdelta_lastblobsnapshot',
-  snapshot: 'diskdelta_snapshot',
-  uniqueId: 'diskdelta_uniqueid',
-  timeCreated: 'diskdelta_timecreated',
-  mode: 'diskdelta_mode',
-  /** The snapshot a step is writing into the blob until it is recorded; a re-run for another snapshot must not diff over it. */
-  inProgress: 'diskdelta_inprogress',
-} as const;
+import type { ClassifiedError, RetryPolicy, RetryScope } from './retry';
+import { abortError, AdaptiveConcurrency, ARM_SCOPE, BlobPacer, classifyError, dataPlaneScope, DEFAULT_RETRY_POLICY, PAGE_BLOB_TARGETS, retryDecision, sleep, throwIfAborted, withTimeout } from './retry';
+import { createdMetadata, inProgressSnapshot, markedInProgress, recordedMetadata, snapshotMetadata } from './targetMetadata';
 
 export interface CopyExecutorOptions {
   /** Most page requests at once (the AIMD limit starts here and never exceeds it); default 64. */
@@ -203,13 +186,6 @@ export class VerificationFailedError extends DiskDeltaError {
     this.name = 'VerificationFailedError';
   }
 }
-
-/**
- * A 403 AuthenticationFailed on a request that carries no grant of ours (the target, by key or token) is
- * tried again a couple of times: the credential hands out a fresh token on the next try, and a one-off
- * refusal must not end a copy of hours (issue 9: faults include SAS expiry on any request).
- */
-const AUTH_RETRIES = 2;
 
 /** What a verification hashed: bytes and ranges, and the seed when it was a sample. */
 interface VerifyOutcome {
@@ -450,12 +426,7 @@ export class CopyExecutor {
       if (plan.mode !== 'base') {
         throw new DiskDeltaError(`The target blob ${plan.target.displayUrl} disappeared during the copy.`, 'TargetMissing', 'Copy the family again from its first snapshot.');
       }
-      const metadata = {
-        [TARGET_METADATA.version]: '1',
-        [TARGET_METADATA.family]: plan.familyId,
-        ...(ctx.sourceDiskId ? { [TARGET_METADATA.sourceDisk]: ctx.sourceDiskId } : {}),
-        [TARGET_METADATA.inProgress]: plan.source.id,
-      };
+      const metadata = createdMetadata(plan, ctx.sourceDiskId);
       await this.#request(meter, [], (signal) => target.create(plan.blobSizeBytes, metadata, { signal }), false);
       // A fresh blob holds nothing the journal may have recorded.
       await journal.restartStep();
@@ -463,8 +434,8 @@ export class CopyExecutor {
       return;
     }
     let metadata = known?.metadata ?? (await this.#request(meter, [], (signal) => target.getMetadata({ signal }), false));
-    if (metadata[TARGET_METADATA.inProgress] !== plan.source.id) {
-      const marked = { ...metadata, [TARGET_METADATA.inProgress]: plan.source.id };
+    if (inProgressSnapshot(metadata) !== plan.source.id) {
+      const marked = markedInProgress(metadata, plan.source.id);
       await this.#request(meter, [], (signal) => target.setMetadata(marked, { signal }), false);
       metadata = marked;
     }
@@ -681,13 +652,21 @@ export class CopyExecutor {
       }
       const c = classifyError(error);
       this.limiter.release(ticket, c.kind === 'throttled' ? 'throttled' : 'other');
-      if (c.kind === 'aborted' || this.#signal?.aborted) throw abortError();
-      const retryable = c.kind === 'throttled' || c.kind === 'transient' || (c.kind === 'sasExpired' && (grants.length > 0 || attempt < AUTH_RETRIES));
-      if (!retryable || attempt >= this.policy.maxRetries) throw error;
-      meter.retries += 1;
-      if (c.kind === 'sasExpired') await Promise.all(grants.map((g, i) => g.renew(generations[i]!, this.#signal)));
-      await sleep(backoffDelay(this.policy, attempt, c.retryAfterMs, this.#random), this.#signal);
+      await this.#retryOrThrow(error, c, attempt, dataPlaneScope(grants.length), meter, grants, generations);
     }
+  }
+
+  /**
+   * After a failed attempt, carries out the one retry decision (`retryDecision`): throws when the operation
+   * is cancelled or may not be retried, else counts the retry, renews refused SAS grants and backs off.
+   */
+  async #retryOrThrow(error: unknown, failure: ClassifiedError, attempt: number, scope: RetryScope, meter: ProgressMeter, grants: readonly SasGrant[] = [], generations: readonly number[] = []): Promise<void> {
+    const decision = retryDecision(failure, attempt, this.policy, scope, this.#signal, this.#random);
+    if (decision.action === 'abort') throw abortError();
+    if (decision.action === 'fail') throw error;
+    meter.retries += 1;
+    if (decision.renewSas) await Promise.all(grants.map((g, i) => g.renew(generations[i]!, this.#signal)));
+    await sleep(decision.delayMs, this.#signal);
   }
 
   #abandon(p: Promise<unknown>): void {
@@ -734,13 +713,7 @@ export class CopyExecutor {
       }
       controller.abort();
       void Promise.resolve(iterator.return?.()).catch(() => undefined);
-      const c = classifyError(error);
-      if (c.kind === 'aborted' || this.#signal?.aborted) throw abortError();
-      const retryable = c.kind === 'throttled' || c.kind === 'transient' || (c.kind === 'sasExpired' && (grants.length > 0 || attempt < AUTH_RETRIES));
-      if (!retryable || attempt >= this.policy.maxRetries) throw error;
-      meter.retries += 1;
-      if (c.kind === 'sasExpired') await Promise.all(grants.map((g, i) => g.renew(generations[i]!, this.#signal)));
-      await sleep(backoffDelay(this.policy, attempt, c.retryAfterMs, this.#random), this.#signal);
+      await this.#retryOrThrow(error, classifyError(error), attempt, dataPlaneScope(grants.length), meter, grants, generations);
       attempt += 1;
     }
   }
@@ -822,11 +795,7 @@ export class CopyExecutor {
       try {
         return await op(this.#signal);
       } catch (error) {
-        const c = classifyError(error);
-        if (c.kind === 'aborted' || this.#signal?.aborted) throw abortError();
-        if ((c.kind !== 'throttled' && c.kind !== 'transient') || attempt >= this.policy.maxRetries) throw error;
-        meter.retries += 1;
-        await sleep(backoffDelay(this.policy, attempt, c.retryAfterMs, this.#random), this.#signal);
+        await this.#retryOrThrow(error, classifyError(error), attempt, ARM_SCOPE, meter);
       }
     }
   }
@@ -835,31 +804,4 @@ export class CopyExecutor {
 /** Default name of an imported snapshot or disk: the source snapshot's, suffixed, within Azure's 80 characters. */
 export function importName(sourceName: string): string {
   return `${sourceName.slice(0, 75)}-copy`;
-}
-
-function snapshotMetadata(plan: CopyPlan): Record<string, string> {
-  return {
-    [TARGET_METADATA.version]: '1',
-    [TARGET_METADATA.family]: plan.familyId,
-    [TARGET_METADATA.snapshot]: plan.source.id,
-    [TARGET_METADATA.uniqueId]: plan.source.uniqueId,
-    [TARGET_METADATA.timeCreated]: plan.source.timeCreated,
-    [TARGET_METADATA.mode]: plan.mode,
-  };
-}
-
-function recordedMetadata(existing: Record<string, string>, plan: CopyPlan, blobSnapshot: string, sourceDiskId: string | undefined, nextSourceId: string | undefined): Record<string, string> {
-  const { [TARGET_METADATA.inProgress]: _done, ...rest } = existing;
-  return {
-    ...rest,
-    ...(nextSourceId ? { [TARGET_METADATA.inProgress]: nextSourceId } : {}),
-    [TARGET_METADATA.version]: '1',
-    [TARGET_METADATA.family]: plan.familyId,
-    ...(sourceDiskId ? { [TARGET_METADATA.sourceDisk]: sourceDiskId } : {}),
-    [TARGET_METADATA.lastSnapshot]: plan.source.id,
-    [TARGET_METADATA.lastUniqueId]: plan.source.uniqueId,
-    [TARGET_METADATA.lastTimeCreated]: plan.source.timeCreated,
-    [TARGET_METADATA.lastSizeBytes]: String(plan.source.sizeBytes),
-    [TARGET_METADATA.lastBlobSnapshot]: blobSnapshot,
-  };
 }

@@ -4,7 +4,7 @@
  * family's 5 SAS slots and blocks the snapshot ("Active SAS") — docs/azure-behaviour.md#access-sas-grants.
  */
 import type { ComputeApi, DataPlane, PageSource } from '../ports';
-import { isAbortError } from '../ports';
+import { isAbortError } from '../errors';
 import type { Secret } from '../secret';
 import { backoffDelay, DEFAULT_RETRY_POLICY, sleep } from './retry';
 

@@ -13,11 +13,13 @@
  */
 export { ChainCopy, validateFamily } from './chain';
 export type { ChainCopyRequest, ChainCopyResult } from './chain';
-export { CopyExecutor, CopyFailedError, importName, TARGET_METADATA, VerificationFailedError } from './executor';
+export { CopyExecutor, CopyFailedError, importName, VerificationFailedError } from './executor';
 export type { CopyExecutorOptions, OperationFailure, SnapshotCopyResult, StepContext } from './executor';
 export { CopyJournal, defaultJournalPath, defaultStateDirectory, FamilyLock, JOURNAL_VERSION } from './journal';
 export { describeNativeStatus, NativeCopy } from './native';
 export type { NativeCopyRequest, NativeCopyResult, NativeCopyStatus, NativeCopyStep } from './native';
+export { recordedPoint, TARGET_METADATA } from './targetMetadata';
+export type { RecordedPoint } from './targetMetadata';
 export { chooseMode, crossesFourTiBBoundary, DEFAULT_WINDOW_BYTES, planId, targetBlobName } from './plan';
 export type { CopyMode, CopyPlan, CopyTargetRef, FullCopyReason, ImportOptions, PageOp, SnapshotRef, VerifyMode } from './plan';
 export { newSampleSeed, parseVerifyMode, samplePercent, sampleSelector } from './sample';

@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PageRange } from '../model';
-import { DiskDeltaError } from '../ports';
+import { DiskDeltaError } from '../errors';
 import { redact } from '../secret';
 import { shortHash } from './plan';
 

@@ -4,7 +4,7 @@
  */
 import type { SnapshotInfo } from '../model';
 import type { ComputeApi } from '../ports';
-import { DiskDeltaError, isAbortError } from '../ports';
+import { DiskDeltaError, isAbortError } from '../errors';
 import { parseResourceId, resourceId } from '../resourceId';
 import { validateFamily } from './chain';
 import type { NoticeListener, ProgressListener } from './progress';

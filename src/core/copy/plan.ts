@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { DiffRange, PageRange, SnapshotInfo } from '../model';
 import { chunkStream, clipRange, iterateChunks, MAX_PUT_PAGES, mergeAdjacentStream, offsetWindows, PAGE, rangeEnd } from '../pageRanges';
 import type { ByteWindow } from '../ports';
-import { DiskDeltaError } from '../ports';
+import { DiskDeltaError } from '../errors';
 
 /** The fixed VHD footer after the disk's bytes — docs/azure-behaviour.md#page-blobs: a disk SAS is diskSizeBytes + 512. */
 export const VHD_FOOTER_BYTES = 512;

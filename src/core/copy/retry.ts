@@ -2,7 +2,7 @@
  * How a data-plane request is retried: error classification, backoff honouring Retry-After, per-request
  * timeouts and an AIMD concurrency limit that keeps a copy near the target blob's request-rate cap.
  */
-import { DiskDeltaError, isAbortError } from '../ports';
+import { DiskDeltaError, isAbortError } from '../errors';
 
 export type ErrorClass =
   /** The caller cancelled: stop, not an error. */
@@ -143,6 +143,57 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, retryAfterMs:
   const jittered = exp / 2 + random() * (exp / 2);
   if (retryAfterMs === undefined) return jittered;
   return Math.min(policy.maxRetryAfterMs, retryAfterMs) + random() * Math.min(policy.baseDelayMs, 1000);
+}
+
+/**
+ * A 403 AuthenticationFailed on a request that carries no grant of ours (the target, by key or token) is
+ * tried again a couple of times: the credential hands out a fresh token on the next try, and a one-off
+ * refusal must not end a copy of hours (issue 9: faults include SAS expiry on any request).
+ */
+export const AUTH_RETRIES = 2;
+
+/** What an operation's failure allows besides throttling and transient faults, which are always retried. */
+export interface RetryScope {
+  /** SAS grants the operation carries: when one is refused as expired, they are renewed and the call retried. */
+  readonly grants: number;
+  /** Retries of a refused SAS or token when the operation carries no grant to renew (0: such a refusal is final). */
+  readonly authRetries: number;
+}
+
+/** Data-plane requests: a refusal without a grant of ours is retried `AUTH_RETRIES` times. */
+export function dataPlaneScope(grants: number): RetryScope {
+  return { grants, authRetries: AUTH_RETRIES };
+}
+
+/** ARM calls carry no SAS: only throttling and transient faults are retried. */
+export const ARM_SCOPE: RetryScope = { grants: 0, authRetries: 0 };
+
+export type RetryDecision =
+  /** The caller cancelled: end with an AbortError. */
+  | { readonly action: 'abort' }
+  /** Retrying will not help, or the retries are spent: the error stands. */
+  | { readonly action: 'fail' }
+  /** Try again after `delayMs`, renewing the operation's SAS grants first when `renewSas`. */
+  | { readonly action: 'retry'; readonly renewSas: boolean; readonly delayMs: number };
+
+/**
+ * The one decision every retried operation of the copy makes after a failed attempt: classify the error,
+ * then abort, give up, or back off (honouring Retry-After) and try again, with fresh SAS grants when the
+ * old ones were refused. `attempt` counts the retries already made for this operation.
+ */
+export function retryDecision(
+  failure: ClassifiedError,
+  attempt: number,
+  policy: RetryPolicy,
+  scope: RetryScope,
+  signal: AbortSignal | undefined,
+  random: () => number = Math.random,
+): RetryDecision {
+  if (failure.kind === 'aborted' || signal?.aborted) return { action: 'abort' };
+  const sasRefused = failure.kind === 'sasExpired';
+  const retryable = failure.kind === 'throttled' || failure.kind === 'transient' || (sasRefused && (scope.grants > 0 || attempt < scope.authRetries));
+  if (!retryable || attempt >= policy.maxRetries) return { action: 'fail' };
+  return { action: 'retry', renewSas: sasRefused && scope.grants > 0, delayMs: backoffDelay(policy, attempt, failure.retryAfterMs, random) };
 }
 
 export function abortError(): Error {

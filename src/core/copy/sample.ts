@@ -4,7 +4,7 @@
  * sampled follows from a seed and each range's offset alone, so the summary's seed says exactly what was read
  * and a second look at the same ranges needs nothing else.
  */
-import { DiskDeltaError } from '../ports';
+import { DiskDeltaError } from '../errors';
 import type { VerifyMode } from './plan';
 
 const SAMPLE = /^sample:(\d+(?:\.\d+)?)$/;

@@ -9,7 +9,7 @@ import { normaliseRegion, resolveTargetAccount } from '../copyTargets';
 import { validateContainerName } from '../names';
 import { MAX_PUT_PAGES } from '../pageRanges';
 import type { ComputeApi, DataPlane, OperationOptions, TargetStore } from '../ports';
-import { DiskDeltaError } from '../ports';
+import { DiskDeltaError } from '../errors';
 import { sameResourceId } from '../resourceId';
 import type { ChainCopyResult } from './chain';
 import { ChainCopy, validateFamily } from './chain';

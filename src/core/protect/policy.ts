@@ -9,7 +9,7 @@
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import schemaJson from '../../../schemas/disk-delta.policy.schema.json';
 import { readFile } from 'node:fs/promises';
-import { DiskDeltaError } from '../ports';
+import { DiskDeltaError } from '../errors';
 
 export const POLICY_SCHEMA: SchemaNode = schemaJson as unknown as SchemaNode;
 

@@ -9,7 +9,8 @@ import { ChainCopy, defaultJournalPath, importName, TARGET_METADATA, targetBlobN
 import type { RetryPolicy } from '../copy/retry';
 import { checkCreateAllowed, compareByCreation } from '../families';
 import type { DiskInfo, SnapshotInfo, StorageAccountInfo } from '../model';
-import { DiskDeltaError, isAbortError, type ComputeApi, type DataPlane, type PageTarget, type TargetStore } from '../ports';
+import { type ComputeApi, type DataPlane, type PageTarget, type TargetStore } from '../ports';
+import { DiskDeltaError, isAbortError } from '../errors';
 import { parseResourceId, resourceId, sameResourceId } from '../resourceId';
 import { redact } from '../secret';
 import { collectAll, resolveSku } from '../snapshots';

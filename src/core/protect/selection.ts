@@ -1,7 +1,7 @@
 /** Which disks a policy selects, and which of them a shard (`--shard i/n`) works on. */
 import { createHash } from 'node:crypto';
 import type { DiskInfo } from '../model';
-import { DiskDeltaError } from '../ports';
+import { DiskDeltaError } from '../errors';
 import { sameResourceId } from '../resourceId';
 import type { ProtectionPolicy } from './policy';
 

@@ -5,7 +5,8 @@
 import { TARGET_METADATA, targetBlobName } from '../copy';
 import { estimateCost } from '../cost';
 import type { DiskInfo, SnapshotInfo } from '../model';
-import { isAbortError, type PageSource, type PageTarget } from '../ports';
+import { type PageSource, type PageTarget } from '../ports';
+import { isAbortError } from '../errors';
 import type { PolicyFile } from './policy';
 import { azureNow, resolveScopes, type ProtectEnvironment } from './run';
 import type { Shard } from './selection';

@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { PageRange } from '../model';
-import { DiskDeltaError, type ComputeApi, type DataPlane, type PageTarget } from '../ports';
+import { type ComputeApi, type DataPlane, type PageTarget } from '../ports';
+import { DiskDeltaError } from '../errors';
 
 const MiB = 1024 * 1024;
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { finishActivity, parseActivity, serializeActivity, upsertActivity, type ActivityEntry, type ActivityKind } from '../../core/activity';
-import { isAbortError } from '../../core/ports';
+import { isAbortError } from '../../core/errors';
 import type { Log } from '../log';
 
 /** A started operation; end it once with its outcome. */

@@ -2,7 +2,7 @@
  * The host side of one block-map panel: answers the webview's requests from a BlockMapDataSource.
  * Free of `vscode` so it can be tested in plain node; panel.ts wires it to a WebviewPanel.
  */
-import { isAbortError } from '../../core/ports';
+import { isAbortError } from '../../core/errors';
 import { redact } from '../../core/secret';
 import {
   MAX_CELL_RANGES,

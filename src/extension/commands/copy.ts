@@ -4,7 +4,7 @@ import { countOf, DEFAULT_CONTAINER, formatCopyProgress, PAGE_BLOB_TARGETS, prev
 import type { SnapshotFamily } from '../../core/families';
 import type { SnapshotInfo } from '../../core/model';
 import { validateContainerName, validateResourceGroupName } from '../../core/names';
-import { DiskDeltaError } from '../../core/ports';
+import { DiskDeltaError } from '../../core/errors';
 import { normaliseRegion } from '../../core/copyTargets';
 import { sameResourceId } from '../../core/resourceId';
 import { pickFamily, pickSnapshot, pickStorageAccount, required } from '../pickers';

@@ -3,7 +3,7 @@ import { estimateCost, formatBytes } from '../../core/cost';
 import { withSnapshotDiff } from '../../core/diff';
 import { previousInFamily, validateDiffPair, type SnapshotFamily } from '../../core/families';
 import type { SnapshotInfo } from '../../core/model';
-import { DiskDeltaError } from '../../core/ports';
+import { DiskDeltaError } from '../../core/errors';
 import { DiffRangeStore } from '../../core/rangeStore';
 import { sameResourceId } from '../../core/resourceId';
 import { blockMapSourceFromStore, openBlockMap, registerBlockMapSerializer, type BlockMapDataSource, type FamilyBars } from '../blockMap';

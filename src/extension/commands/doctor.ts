@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { doctorExitCode, formatDoctorMarkdown, formatDoctorReport, runDoctor, type DoctorCheck } from '../../core/doctor';
-import { isAbortError } from '../../core/ports';
+import { isAbortError } from '../../core/errors';
 import { redact } from '../../core/secret';
 import { withCancellableProgress } from '../progress';
 import type { DiskDeltaServices } from '../services';

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { formatBytes } from '../../core/cost';
-import { DiskDeltaError } from '../../core/ports';
+import { DiskDeltaError } from '../../core/errors';
 import { parseResourceId, sameResourceId } from '../../core/resourceId';
 import { redact } from '../../core/secret';
 import { ActivityNode } from '../activity/activityTree';

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { defaultStateDirectory, AZURE_TARGET_PACE } from '../../core/copy';
 import { formatDuration } from '../../core/cost';
-import { DiskDeltaError } from '../../core/ports';
+import { DiskDeltaError } from '../../core/errors';
 import {
   parsePolicyText,
   PolicyError,

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { findFamily, previousInFamily } from '../../core/families';
 import type { SnapshotInfo } from '../../core/model';
-import { DiskDeltaError } from '../../core/ports';
+import { DiskDeltaError } from '../../core/errors';
 import { parseResourceId } from '../../core/resourceId';
 import { pickSnapshot, required } from '../pickers';
 import type { DiskDeltaServices } from '../services';

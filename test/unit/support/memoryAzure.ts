@@ -14,7 +14,7 @@ import type {
   PageTarget,
   TargetStore,
 } from '../../../src/core/ports';
-import { DiskDeltaError } from '../../../src/core/ports';
+import { DiskDeltaError } from '../../../src/core/errors';
 import { Secret } from '../../../src/core/secret';
 import { seededRandom } from '../../../emulator/faults';
 
