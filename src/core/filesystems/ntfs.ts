@@ -177,8 +177,12 @@ function parseBoot(b: Uint8Array, at: number, sizeBytes: number): Boot {
   };
 }
 
-/** Applies the update sequence array of a multi-sector record in place. */
-function applyFixups(b: Uint8Array, structure: string, at: number): void {
+/**
+ * A copy of a multi-sector record with its update sequence array applied. Never in place: the bytes may be
+ * a block reader's cache, and fixing them twice would read as a torn record.
+ */
+function withFixups(record: Uint8Array, structure: string, at: number): Uint8Array {
+  const b = record.slice();
   const dv = le(b);
   const usaOfs = dv.getUint16(4, true);
   const usaCount = dv.getUint16(6, true);
@@ -193,6 +197,7 @@ function applyFixups(b: Uint8Array, structure: string, at: number): void {
     }
     dv.setUint16(end, dv.getUint16(usaOfs + i * 2, true), true);
   }
+  return b;
 }
 
 /** Decodes a mapping-pairs array into runs. */
@@ -330,17 +335,16 @@ class NtfsFilesystem implements Filesystem {
       });
     }
     const group = await p;
-    // A copy: fixups are applied in place.
-    return { bytes: group.slice((no - first) * rs, (no - first + 1) * rs), at: this.base + at };
+    return { bytes: group.subarray((no - first) * rs, (no - first + 1) * rs), at: this.base + at };
   }
 
   private readonly groups = new Map<number, Promise<Uint8Array>>();
 
-  private parseRecord(no: number, b: Uint8Array, at: number): MftRecord {
+  private parseRecord(no: number, raw: Uint8Array, at: number): MftRecord {
     const structure = `NTFS MFT record ${no}`;
+    if (le(raw).getUint32(0, true) !== 0x454c4946) throw new FilesystemError(structure, at, 'wrong magic (not a FILE record)');
+    const b = withFixups(raw, structure, at);
     const dv = le(b);
-    if (dv.getUint32(0, true) !== 0x454c4946) throw new FilesystemError(structure, at, 'wrong magic (not a FILE record)');
-    applyFixups(b, structure, at);
     const flags = dv.getUint16(22, true);
     const attrOfs = dv.getUint16(20, true);
     const used = Math.min(dv.getUint32(24, true), b.length);
@@ -619,10 +623,10 @@ class NtfsFilesystem implements Filesystem {
       if (byte % blockSize !== 0 || byte + blockSize > blocks * blockSize) throw new FilesystemError(structure, root.at, `sub-node VCN ${vcn} outside the index allocation`);
       if (visited.has(vcn)) throw new FilesystemError(structure, root.at, `index loops back to block VCN ${vcn}`);
       visited.add(vcn);
-      const blk = whole ? whole.slice(byte, byte + blockSize) : await this.readRuns(alloc.runs, byte, blockSize, alloc.initializedSize, signal);
+      const raw = whole ? whole.subarray(byte, byte + blockSize) : await this.readRuns(alloc.runs, byte, blockSize, alloc.initializedSize, signal);
       const diskAt = this.base + this.streamDiskOffset(alloc.runs, byte);
-      if (le(blk).getUint32(0, true) !== 0x58444e49) throw new FilesystemError(`${structure} block VCN ${vcn}`, diskAt, 'wrong magic (not an INDX block)');
-      applyFixups(blk, `${structure} block VCN ${vcn}`, diskAt);
+      if (le(raw).getUint32(0, true) !== 0x58444e49) throw new FilesystemError(`${structure} block VCN ${vcn}`, diskAt, 'wrong magic (not an INDX block)');
+      const blk = withFixups(raw, `${structure} block VCN ${vcn}`, diskAt);
       const hdrEnd = 24 + le(blk).getUint32(24 + 4, true);
       this.indexEntries(blk, 24, Math.min(hdrEnd, blk.length), `${structure} block VCN ${vcn}`, diskAt, out, seen, children, includeSystem);
     }
