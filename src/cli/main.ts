@@ -42,6 +42,9 @@ const program = new Command('disk-delta')
   // Usage errors are printed once, by main(), in the same one-line form as every other error.
   .configureOutput({ outputError: () => undefined })
   .configureHelp({ showGlobalOptions: false })
+  // Every command has the global options itself; this keeps a command's own -o (get's output file) from being
+  // read as the program's -o <format>.
+  .enablePositionalOptions()
   .exitOverride();
 
 const rt = createRuntime(abort.signal);
