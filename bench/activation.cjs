@@ -42,10 +42,39 @@ const memento = () => {
 };
 
 // esbuild's CommonJS interop copies the module's own property names, so the stand-in lists the API's.
-const API = ['window', 'commands', 'workspace', 'env', 'extensions', 'languages', 'authentication', 'l10n', 'Uri', 'EventEmitter',
-  'Disposable', 'TreeItem', 'TreeItemCollapsibleState', 'ThemeIcon', 'ThemeColor', 'MarkdownString', 'ProgressLocation',
-  'StatusBarAlignment', 'ViewColumn', 'ConfigurationTarget', 'CancellationTokenSource', 'CancellationError', 'LogLevel',
-  'QuickPickItemKind', 'ExtensionMode', 'FileType', 'RelativePattern', 'Range', 'Position', 'Selection', 'TabInputWebview'];
+const API = [
+  'window',
+  'commands',
+  'workspace',
+  'env',
+  'extensions',
+  'languages',
+  'authentication',
+  'l10n',
+  'Uri',
+  'EventEmitter',
+  'Disposable',
+  'TreeItem',
+  'TreeItemCollapsibleState',
+  'ThemeIcon',
+  'ThemeColor',
+  'MarkdownString',
+  'ProgressLocation',
+  'StatusBarAlignment',
+  'ViewColumn',
+  'ConfigurationTarget',
+  'CancellationTokenSource',
+  'CancellationError',
+  'LogLevel',
+  'QuickPickItemKind',
+  'ExtensionMode',
+  'FileType',
+  'RelativePattern',
+  'Range',
+  'Position',
+  'Selection',
+  'TabInputWebview',
+];
 const vscode = Object.fromEntries(API.map((name) => [name, standIn(`vscode.${name}`)]));
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {

@@ -35,7 +35,12 @@ export interface CopyScenarioResult {
   readonly changedBytes: number;
   readonly minimalRequests: number;
   readonly limitSeconds: number;
-  readonly engine: Measured & { readonly successfulWrites: number; readonly copySeconds: number; readonly runSeconds: number[]; readonly phaseSeconds: Record<string, number> };
+  readonly engine: Measured & {
+    readonly successfulWrites: number;
+    readonly copySeconds: number;
+    readonly runSeconds: number[];
+    readonly phaseSeconds: Record<string, number>;
+  };
   readonly sample?: Measured;
   readonly full?: Measured;
   readonly loop?: Measured & { readonly concurrency: number; readonly tried: LimitLoopResult[] };
@@ -78,7 +83,15 @@ let engineBundle: string | undefined;
 export async function bundleEngineChild(dir: string): Promise<void> {
   const esbuild = await import('esbuild');
   const outfile = path.join(dir, 'engineCopy.cjs');
-  await esbuild.build({ entryPoints: [path.join(root, 'bench', 'engineCopy.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile, logLevel: 'warning' });
+  await esbuild.build({
+    entryPoints: [path.join(root, 'bench', 'engineCopy.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile,
+    logLevel: 'warning',
+  });
   engineBundle = outfile;
 }
 
@@ -198,9 +211,12 @@ export class CopyBench {
       const { value, counters: c } = await counted(this.em, () => runEngineChild(this.engineJob(family, engineBlob, { only: snapshots[i]!.id })));
       runs.push(value);
       runCounters.push(c);
-      log(`  engine run ${i + 1}: ${value.seconds.toFixed(2)} s (copy ${value.copySeconds.toFixed(2)} s), ${value.bytesCopied} bytes, ${c.writes} write requests, ${value.retries} retries, ${(value.maxRssBytes / MiB).toFixed(0)} MiB RSS`);
+      log(
+        `  engine run ${i + 1}: ${value.seconds.toFixed(2)} s (copy ${value.copySeconds.toFixed(2)} s), ${value.bytesCopied} bytes, ${c.writes} write requests, ${value.retries} retries, ${(value.maxRssBytes / MiB).toFixed(0)} MiB RSS`,
+      );
       if (value.bytesCopied !== changedBytes) failures.push(`${spec.name}: engine run ${i + 1} copied ${value.bytesCopied} bytes, expected ${changedBytes}`);
-      if (value.copyRequests - value.copyRetries !== minimal) failures.push(`${spec.name}: engine run ${i + 1} made ${value.copyRequests - value.copyRetries} successful write requests, expected ${minimal}`);
+      if (value.copyRequests - value.copyRetries !== minimal)
+        failures.push(`${spec.name}: engine run ${i + 1} made ${value.copyRequests - value.copyRetries} successful write requests, expected ${minimal}`);
       const bad = await this.check(snapshots[i]!, engineBlob, changes[i]!, i === 0 ? 1 : 5);
       if (bad.length) failures.push(`${spec.name}: engine run ${i + 1} target differs from ${snapshots[i]!.name} in ${bad.length} range(s)`);
     }
@@ -230,8 +246,12 @@ export class CopyBench {
       const inWindow = changes[0]!.filter((r) => r.offset + r.length <= windowBytes);
       const blob = await this.emptyTarget(`${spec.name}-sample`, first.sizeBytes);
       const emAccount = this.em.connection.storageAccounts.find((a) => a.name === this.account.name)!;
-      const { value, counters: c } = await counted(this.em, () => officialSampleCopy(this.em, this.clients.compute, emAccount, this.container, blob, [first], base, windowBytes));
-      log(`  official sample${f > 1 ? ` (first 1/${f} of the disk)` : ''}: ${value.seconds.toFixed(2)} s, ${value.bytesCopied} bytes, ${c.writes} write requests`);
+      const { value, counters: c } = await counted(this.em, () =>
+        officialSampleCopy(this.em, this.clients.compute, emAccount, this.container, blob, [first], base, windowBytes),
+      );
+      log(
+        `  official sample${f > 1 ? ` (first 1/${f} of the disk)` : ''}: ${value.seconds.toFixed(2)} s, ${value.bytesCopied} bytes, ${c.writes} write requests`,
+      );
       const scale = changedBytes / Math.max(1, totalBytes(inWindow));
       sample = {
         seconds: value.seconds * scale,
@@ -239,7 +259,11 @@ export class CopyBench {
         requests: Math.round(c.writes * scale),
         retries: c.writes - value.requests,
         runs: 1,
-        ...(f > 1 ? { note: `measured on the first 1/${f} of the disk (${inWindow.length} of ${changes[0]!.length} ranges, ${value.seconds.toFixed(1)} s) and scaled by ${scale.toFixed(2)}: the algorithm is sequential, so its time is linear in the ranges` } : {}),
+        ...(f > 1
+          ? {
+              note: `measured on the first 1/${f} of the disk (${inWindow.length} of ${changes[0]!.length} ranges, ${value.seconds.toFixed(1)} s) and scaled by ${scale.toFixed(2)}: the algorithm is sequential, so its time is linear in the ranges`,
+            }
+          : {}),
       };
       if (value.bytesCopied !== totalBytes(inWindow)) failures.push(`${spec.name}: sample copied ${value.bytesCopied} bytes, expected ${totalBytes(inWindow)}`);
       const bad = await this.check(first, blob, inWindow, 5);
@@ -253,7 +277,8 @@ export class CopyBench {
       log(`  full copy: ${value.seconds.toFixed(2)} s, ${value.bytesCopied} bytes, ${c.writes} write requests`);
       full = { seconds: value.seconds, bytesCopied: value.bytesCopied, requests: c.writes, retries: value.retries, maxRssBytes: value.maxRssBytes, runs: 1 };
       // A base copy also writes the 512-byte VHD footer after the disk.
-      if (value.bytesCopied !== spec.allocatedBytes + 512) failures.push(`${spec.name}: full copy moved ${value.bytesCopied} bytes, expected the ${spec.allocatedBytes} allocated + 512 (footer)`);
+      if (value.bytesCopied !== spec.allocatedBytes + 512)
+        failures.push(`${spec.name}: full copy moved ${value.bytesCopied} bytes, expected the ${spec.allocatedBytes} allocated + 512 (footer)`);
       const bad = await this.check(first, blob, changes[0]!, 5);
       if (bad.length) failures.push(`${spec.name}: full-copy target differs from ${first.name} in ${bad.length} range(s)`);
     }
@@ -286,7 +311,15 @@ export class CopyBench {
       }
       const bad = await this.check(first, blobs[0]!, changes[0]!, 5);
       if (bad.length) failures.push(`${spec.name}: plain-loop target differs from ${first.name} in ${bad.length} range(s)`);
-      loop = { seconds: best.seconds, bytesCopied: changedBytes, requests: best.requests, retries: best.retries, runs: 1, concurrency: best.concurrency, tried };
+      loop = {
+        seconds: best.seconds,
+        bytesCopied: changedBytes,
+        requests: best.requests,
+        retries: best.retries,
+        runs: 1,
+        concurrency: best.concurrency,
+        tried,
+      };
     }
 
     return {
@@ -335,7 +368,9 @@ export async function relayScenario(bench: CopyBench, log: (line: string) => voi
   } finally {
     await bench.em.setFaults(FAULTS);
   }
-  log(`  engine, relayed: ${value.seconds.toFixed(2)} s (copy ${value.copySeconds.toFixed(2)} s), ${value.bytesCopied} bytes, ${value.bytesRelayed} relayed, ${c.writes} write requests, ${value.retries} retries, ${(value.maxRssBytes / MiB).toFixed(0)} MiB RSS`);
+  log(
+    `  engine, relayed: ${value.seconds.toFixed(2)} s (copy ${value.copySeconds.toFixed(2)} s), ${value.bytesCopied} bytes, ${value.bytesRelayed} relayed, ${c.writes} write requests, ${value.retries} retries, ${(value.maxRssBytes / MiB).toFixed(0)} MiB RSS`,
+  );
   if (value.bytesCopied !== changedBytes) failures.push(`relay: copied ${value.bytesCopied} bytes, expected ${changedBytes}`);
   if (value.bytesRelayed !== changedBytes) failures.push(`relay: relayed ${value.bytesRelayed} bytes, expected all ${changedBytes}`);
   if (value.maxRssBytes >= RELAY_RSS_GOAL_BYTES) failures.push(`relay: peak RSS ${value.maxRssBytes} bytes, goal under ${RELAY_RSS_GOAL_BYTES}`);
@@ -345,7 +380,8 @@ export async function relayScenario(bench: CopyBench, log: (line: string) => voi
   for (const [k, v] of Object.entries(value.phaseSeconds)) phaseSeconds[k] = Math.round(v * 100) / 100;
   return {
     name: 'relay',
-    description: 'Delta copy of one snapshot with Put Page From URL refused (incrementalsource=1): 640 MiB appended to 8 logs, every page read and written by this machine',
+    description:
+      'Delta copy of one snapshot with Put Page From URL refused (incrementalsource=1): 640 MiB appended to 8 logs, every page read and written by this machine',
     changedBytes,
     minimalRequests: minimal,
     limitSeconds: limitSeconds(changedBytes, minimal),

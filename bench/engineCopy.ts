@@ -72,7 +72,8 @@ async function main(): Promise<void> {
     // As the CLI and the extension copy: paced just under the blob's targets.
     targetPace: AZURE_TARGET_PACE,
     onProgress: (p) => {
-      if ((p.phase === 'verifying' || p.phase === 'snapshotting') && !copyCounts.has(p.snapshotIndex)) copyCounts.set(p.snapshotIndex, { requests: p.requests, retries: p.retries });
+      if ((p.phase === 'verifying' || p.phase === 'snapshotting') && !copyCounts.has(p.snapshotIndex))
+        copyCounts.set(p.snapshotIndex, { requests: p.requests, retries: p.retries });
       if (p.phase === phase) return;
       const now = performance.now();
       if (phase) phaseSeconds[phase] = (phaseSeconds[phase] ?? 0) + (now - phaseStart) / 1000;

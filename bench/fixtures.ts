@@ -22,7 +22,6 @@ export const TARGET_REGION = 'westus2';
 export const BLOB_MIBPS = 60;
 export const BLOB_RPS = 500;
 
-
 /**
  * `count` ranges of `length` bytes scattered over [start, start + span): one per equal slot, at a random
  * page inside it, never touching its neighbours (so the diff lists exactly `count` ranges).

@@ -51,10 +51,14 @@ function vmHwm(pid: number): number {
 function runner(connection: string, policy: string, state: string, extra: string[]): Promise<RunnerMeasure> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
-    const child = spawn(process.execPath, [path.join(root, 'dist', 'cli.js'), '--emulator', connection, 'protect', 'run', '--policy', policy, '--json', ...extra], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, XDG_STATE_HOME: state },
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(root, 'dist', 'cli.js'), '--emulator', connection, 'protect', 'run', '--policy', policy, '--json', ...extra],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, XDG_STATE_HOME: state },
+      },
+    );
     let peak = 0;
     const poll = setInterval(() => (peak = Math.max(peak, vmHwm(child.pid!))), 25);
     let out = '';
@@ -64,7 +68,10 @@ function runner(connection: string, policy: string, state: string, extra: string
     child.on('error', reject);
     child.on('exit', () => clearInterval(poll));
     child.on('close', (code) => {
-      const lines = out.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as DiskOutcome | { summary: RunSummary });
+      const lines = out
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as DiskOutcome | { summary: RunSummary });
       const last = lines.pop() as { summary: RunSummary } | undefined;
       if (!last?.summary) return reject(new Error(`protect run printed no summary (exit ${code}): ${err}`));
       resolve({ seconds: (performance.now() - t) / 1000, peakRssBytes: peak, outcomes: lines as DiskOutcome[], summary: last.summary });
@@ -75,7 +82,10 @@ function runner(connection: string, policy: string, state: string, extra: string
 async function change(em: RunningEmulator, diskIds: readonly string[], pass: number): Promise<number> {
   let bytes = 0;
   for (const id of diskIds) {
-    const r = await em.arm('POST', `/emulator/disks/${encodeURIComponent(id)}/synthetic-writes`, { seed: pass * 7919 + 1, pattern: { count: RANGES, length: RANGE, stride: STRIDE, start: pass * RANGE } });
+    const r = await em.arm('POST', `/emulator/disks/${encodeURIComponent(id)}/synthetic-writes`, {
+      seed: pass * 7919 + 1,
+      pattern: { count: RANGES, length: RANGE, stride: STRIDE, start: pass * RANGE },
+    });
     if (r.status !== 200) throw new Error(`synthetic writes: ${r.status} ${JSON.stringify(r.body)}`);
     bytes += (r.body as { bytes: number }).bytes;
   }
@@ -83,7 +93,9 @@ async function change(em: RunningEmulator, diskIds: readonly string[], pass: num
 }
 
 function armRequests(stats: { requests: Record<string, number> }): number {
-  return Object.entries(stats.requests).filter(([k]) => k.startsWith('arm:')).reduce((n, [, v]) => n + v, 0);
+  return Object.entries(stats.requests)
+    .filter(([k]) => k.startsWith('arm:'))
+    .reduce((n, [, v]) => n + v, 0);
 }
 
 /** The bound of a pass: each disk's copy at its blob's limit (60 MiB/s, 500 requests/s), all disks at once. */
@@ -101,24 +113,44 @@ async function main(): Promise<void> {
     writeFileSync(connection, JSON.stringify(em.connection));
     const target = storageAccount(em, 'westus2');
     const policy = path.join(dir, 'fleet.policy.yaml');
-    writeFileSync(policy, `policies:\n  - name: fleet\n    disks: { resourceGroups: [fleet] }\n    target: { storageAccount: ${target.resourceId} }\n    rpo: 1h\n    retention: { source: { keep: 2 }, target: { keep: 3 } }\n    verify: none\n`);
+    writeFileSync(
+      policy,
+      `policies:\n  - name: fleet\n    disks: { resourceGroups: [fleet] }\n    target: { storageAccount: ${target.resourceId} }\n    rpo: 1h\n    retention: { source: { keep: 2 }, target: { keep: 3 } }\n    verify: none\n`,
+    );
     log(`creating ${DISKS} disks of ${DISK_GIB} GiB (1% = ${RANGES} ranges of 128 KiB)`);
     const ids: string[] = [];
-    for (let i = 0; i < DISKS; i++) ids.push((await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: 'fleet', name: `fleet-${String(i).padStart(3, '0')}`, location: 'eastus', createOption: 'Empty', diskSizeGB: DISK_GIB })).id);
+    for (let i = 0; i < DISKS; i++)
+      ids.push(
+        (
+          await clients.compute.createDisk({
+            subscriptionId: sub,
+            resourceGroup: 'fleet',
+            name: `fleet-${String(i).padStart(3, '0')}`,
+            location: 'eastus',
+            createOption: 'Empty',
+            diskSizeGB: DISK_GIB,
+          })
+        ).id,
+      );
     await change(em, ids, 0);
     log('base copies (not measured)');
     const base = await runner(connection, policy, path.join(dir, 'state-base'), ['--parallel', '16']);
     if (base.summary.failed > 0) throw new Error(`base pass failed: ${JSON.stringify(base.summary)}`);
 
     const passes: Record<string, unknown> = {};
-    for (const [name, shards] of [['oneRunner', 1], ['fourShards', SHARDS]] as const) {
+    for (const [name, shards] of [
+      ['oneRunner', 1],
+      ['fourShards', SHARDS],
+    ] as const) {
       await em.arm('POST', '/emulator/clock', { advanceMs: 3600_000 + 60_000 });
       const changed = await change(em, ids, name === 'oneRunner' ? 1 : 2);
       await em.resetStats();
       log(`${name}: ${DISKS} disks, ${(changed / MiB).toFixed(0)} MiB changed`);
       const t = performance.now();
       const runs = await Promise.all(
-        Array.from({ length: shards }, (_, i) => runner(connection, policy, path.join(dir, `state-${name}-${i}`), ['--parallel', '16', ...(shards > 1 ? ['--shard', `${i}/${shards}`] : [])])),
+        Array.from({ length: shards }, (_, i) =>
+          runner(connection, policy, path.join(dir, `state-${name}-${i}`), ['--parallel', '16', ...(shards > 1 ? ['--shard', `${i}/${shards}`] : [])]),
+        ),
       );
       const seconds = (performance.now() - t) / 1000;
       const stats = await em.getStats();
@@ -133,7 +165,9 @@ async function main(): Promise<void> {
         seconds: Math.round(seconds * 10) / 10,
         boundSeconds: Math.round(boundSeconds(perDisk) * 100) / 100,
         armRequestsPerDisk: Math.round((armRequests(stats) / DISKS) * 10) / 10,
-        dataRequests: Object.entries(stats.requests).filter(([k]) => !k.startsWith('arm:')).reduce((n, [, v]) => n + v, 0),
+        dataRequests: Object.entries(stats.requests)
+          .filter(([k]) => !k.startsWith('arm:'))
+          .reduce((n, [, v]) => n + v, 0),
         peakRssMBPerRunner: Math.round(Math.max(...runs.map((r) => r.peakRssBytes)) / 1e6),
         bytesChanged: changed,
         bytesMoved: moved,

@@ -140,11 +140,14 @@ async function chainScenario(bench: CopyBench): Promise<ChainResult> {
     const stats = await bench.em.getStats();
     const writes = (stats.requests['PutPageFromURL'] ?? 0) + (stats.requests['ClearPages'] ?? 0);
     const label = verified ? 'engine run with verification' : `engine run ${r + 1}`;
-    log(`  ${label}: ${result.seconds.toFixed(2)} s, ${result.steps} snapshots, ${result.bytesCopied} bytes, ${writes} write requests, ${result.retries} retries`);
+    log(
+      `  ${label}: ${result.seconds.toFixed(2)} s, ${result.steps} snapshots, ${result.bytesCopied} bytes, ${writes} write requests, ${result.retries} retries`,
+    );
     runs.push({ ...result, writes, verified });
     if (result.steps !== 10) failures.push(`chain: ${label} copied ${result.steps} snapshots, expected 10`);
     if (result.bytesCopied !== changedBytes) failures.push(`chain: ${label} copied ${result.bytesCopied} bytes, expected ${changedBytes}`);
-    if (result.copyRequests - result.copyRetries !== minimal) failures.push(`chain: ${label} made ${result.copyRequests - result.copyRetries} successful write requests, expected ${minimal}`);
+    if (result.copyRequests - result.copyRetries !== minimal)
+      failures.push(`chain: ${label} made ${result.copyRequests - result.copyRetries} successful write requests, expected ${minimal}`);
     if (r === 0 || verified) {
       const bad = await bench.check(last, blob, lastContent(sets), verified ? 5 : 1);
       if (bad.length) failures.push(`chain: ${label}: target differs from ${last.name} in ${bad.length} range(s)`);
@@ -269,7 +272,15 @@ async function main(): Promise<void> {
   if (wanted('blockmap')) {
     log('scenario: block map first paint and zoom (Chromium)');
     try {
-      const { measureBlockMap } = (await import(path.join(root, 'bench', 'blockmap.mjs'))) as { measureBlockMap: () => Promise<{ firstPaintMs: number; zoomMs: number; runs: number; zooms: number; targets: { firstPaintMs: number; zoomMs: number } }> };
+      const { measureBlockMap } = (await import(path.join(root, 'bench', 'blockmap.mjs'))) as {
+        measureBlockMap: () => Promise<{
+          firstPaintMs: number;
+          zoomMs: number;
+          runs: number;
+          zooms: number;
+          targets: { firstPaintMs: number; zoomMs: number };
+        }>;
+      };
       const measured = await measureBlockMap();
       blockMap = measured;
       log(`  first paint ${measured.firstPaintMs} ms, zoom ${measured.zoomMs} ms`);

@@ -37,7 +37,8 @@ export interface BenchResults {
   /** the request-bound scenario (absent in results from before it existed) */
   readonly requestBound?: RequestBoundResult;
   readonly diff?: DiffResult;
-  readonly blockMap?: { firstPaintMs: number; zoomMs: number; runs: number; zooms: number; targets: { firstPaintMs: number; zoomMs: number } } | { error: string };
+  readonly blockMap?:
+    { firstPaintMs: number; zoomMs: number; runs: number; zooms: number; targets: { firstPaintMs: number; zoomMs: number } } | { error: string };
   readonly activation?: ActivationResult;
   readonly totalSeconds: number;
   readonly failures: string[];
@@ -55,7 +56,16 @@ const n = (v: number | undefined) => (v === undefined ? '-' : v.toLocaleString('
 const x = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? '-' : `${(a / b).toFixed(2)}`);
 const met = (ok: boolean) => (ok ? 'met' : '**missed**');
 
-export function engineGoals(r: { changedBytes: number; minimalRequests: number; limitSeconds: number; rssGoalBytes?: number; engine: Measured & { successfulWrites: number; copySeconds?: number } }, rssGoal: number) {
+export function engineGoals(
+  r: {
+    changedBytes: number;
+    minimalRequests: number;
+    limitSeconds: number;
+    rssGoalBytes?: number;
+    engine: Measured & { successfulWrites: number; copySeconds?: number };
+  },
+  rssGoal: number,
+) {
   const copySeconds = r.engine.copySeconds ?? r.engine.seconds;
   return {
     bytes: r.engine.bytesCopied === r.changedBytes,
@@ -83,19 +93,42 @@ export function renderMarkdown(r: BenchResults): string {
     );
     for (const c of r.copies) {
       const e = c.engine;
-      lines.push(`| ${c.name} | **Disk Delta** (median of ${e.runs}; copy phase ${s(e.copySeconds)}) | ${s(e.seconds)} | ${mb(e.bytesCopied)} | ${n(e.requests)} | ${n(e.retries)} | ${mb(e.maxRssBytes)} | 1.00 |`);
-      if (c.sample) lines.push(`| | official sample's algorithm (sequential)${c.sample.note ? ' †' : ''} | ${s(c.sample.seconds)} | ${mb(c.sample.bytesCopied)} | ${n(c.sample.requests)} | ${n(c.sample.retries)} | - | ${x(e.copySeconds, c.sample.seconds)} (copy phase) |`);
-      if (c.full) lines.push(`| | full copy of every allocated range | ${s(c.full.seconds)} | ${mb(c.full.bytesCopied)} | ${n(c.full.requests)} | ${n(c.full.retries)} | ${mb(c.full.maxRssBytes)} | ${x(e.copySeconds, c.full.seconds)} (copy phase) |`);
-      if (c.loop) lines.push(`| | plain loop, minimal set, ×${c.loop.concurrency} in flight | ${s(c.loop.seconds)} | ${mb(c.loop.bytesCopied)} | ${n(c.loop.requests)} | ${n(c.loop.retries)} | - | ${x(e.copySeconds, c.loop.seconds)} (copy phase) |`);
-      lines.push(`| | limit: max(bytes ÷ 60 MiB/s, requests ÷ 500/s) | ${s(c.limitSeconds)} | ${mb(c.changedBytes)} | ${n(c.minimalRequests)} | 0 | - | ${x(e.copySeconds, c.limitSeconds)} (copy phase) |`);
+      lines.push(
+        `| ${c.name} | **Disk Delta** (median of ${e.runs}; copy phase ${s(e.copySeconds)}) | ${s(e.seconds)} | ${mb(e.bytesCopied)} | ${n(e.requests)} | ${n(e.retries)} | ${mb(e.maxRssBytes)} | 1.00 |`,
+      );
+      if (c.sample)
+        lines.push(
+          `| | official sample's algorithm (sequential)${c.sample.note ? ' †' : ''} | ${s(c.sample.seconds)} | ${mb(c.sample.bytesCopied)} | ${n(c.sample.requests)} | ${n(c.sample.retries)} | - | ${x(e.copySeconds, c.sample.seconds)} (copy phase) |`,
+        );
+      if (c.full)
+        lines.push(
+          `| | full copy of every allocated range | ${s(c.full.seconds)} | ${mb(c.full.bytesCopied)} | ${n(c.full.requests)} | ${n(c.full.retries)} | ${mb(c.full.maxRssBytes)} | ${x(e.copySeconds, c.full.seconds)} (copy phase) |`,
+        );
+      if (c.loop)
+        lines.push(
+          `| | plain loop, minimal set, ×${c.loop.concurrency} in flight | ${s(c.loop.seconds)} | ${mb(c.loop.bytesCopied)} | ${n(c.loop.requests)} | ${n(c.loop.retries)} | - | ${x(e.copySeconds, c.loop.seconds)} (copy phase) |`,
+        );
+      lines.push(
+        `| | limit: max(bytes ÷ 60 MiB/s, requests ÷ 500/s) | ${s(c.limitSeconds)} | ${mb(c.changedBytes)} | ${n(c.minimalRequests)} | 0 | - | ${x(e.copySeconds, c.limitSeconds)} (copy phase) |`,
+      );
     }
     for (const c of r.chains) {
       const e = c.engine;
-      lines.push(`| ${c.name} (${c.snapshots} snapshots) | **Disk Delta**, verification off (median of ${e.runs}) | ${s(e.copySeconds)} | ${mb(e.bytesCopied)} | ${n(e.requests)} | ${n(e.retries)} | ${mb(e.maxRssBytes)} | 1.00 |`);
-      lines.push(`| | Disk Delta at its defaults, verifying the changed ranges (1 run) | ${s(e.seconds)} | ${mb(e.bytesCopied)} | - | - | ${mb(e.verifiedMaxRssBytes)} | ${x(e.copySeconds, e.seconds)} |`);
-      lines.push(`| | official sample's algorithm (sequential) | ${s(c.sample.seconds)} | ${mb(c.sample.bytesCopied)} | ${n(c.sample.requests)} | ${n(c.sample.retries)} | - | ${x(e.copySeconds, c.sample.seconds)} |`);
-      lines.push(`| | full copy of each snapshot (estimated at 60 MiB/s, not run) | ${s(c.fullEstimate.seconds)} | ${mb(c.fullEstimate.bytes)} | ${n(c.fullEstimate.requests)} | - | - | ${x(e.copySeconds, c.fullEstimate.seconds)} |`);
-      lines.push(`| | limit: sum over snapshots | ${s(c.limitSeconds)} | ${mb(c.changedBytes)} | ${n(c.minimalRequests)} | 0 | - | ${x(e.copySeconds, c.limitSeconds)} |`);
+      lines.push(
+        `| ${c.name} (${c.snapshots} snapshots) | **Disk Delta**, verification off (median of ${e.runs}) | ${s(e.copySeconds)} | ${mb(e.bytesCopied)} | ${n(e.requests)} | ${n(e.retries)} | ${mb(e.maxRssBytes)} | 1.00 |`,
+      );
+      lines.push(
+        `| | Disk Delta at its defaults, verifying the changed ranges (1 run) | ${s(e.seconds)} | ${mb(e.bytesCopied)} | - | - | ${mb(e.verifiedMaxRssBytes)} | ${x(e.copySeconds, e.seconds)} |`,
+      );
+      lines.push(
+        `| | official sample's algorithm (sequential) | ${s(c.sample.seconds)} | ${mb(c.sample.bytesCopied)} | ${n(c.sample.requests)} | ${n(c.sample.retries)} | - | ${x(e.copySeconds, c.sample.seconds)} |`,
+      );
+      lines.push(
+        `| | full copy of each snapshot (estimated at 60 MiB/s, not run) | ${s(c.fullEstimate.seconds)} | ${mb(c.fullEstimate.bytes)} | ${n(c.fullEstimate.requests)} | - | - | ${x(e.copySeconds, c.fullEstimate.seconds)} |`,
+      );
+      lines.push(
+        `| | limit: sum over snapshots | ${s(c.limitSeconds)} | ${mb(c.changedBytes)} | ${n(c.minimalRequests)} | 0 | - | ${x(e.copySeconds, c.limitSeconds)} |`,
+      );
     }
     lines.push('');
     for (const c of r.copies) if (c.sample?.note) lines.push(`† ${c.name}: ${c.sample.note}.`, '');
@@ -110,7 +143,10 @@ export function renderMarkdown(r: BenchResults): string {
       '',
     );
     lines.push('### Goals', '');
-    lines.push('| scenario | bytes moved = changed bytes | requests = minimum | copy within 15% of the limit | peak RSS < 250 MB | speed-up over the sample |', '|---|---|---|---|---|---:|');
+    lines.push(
+      '| scenario | bytes moved = changed bytes | requests = minimum | copy within 15% of the limit | peak RSS < 250 MB | speed-up over the sample |',
+      '|---|---|---|---|---|---:|',
+    );
     for (const c of [...r.copies, ...r.chains]) {
       const g = engineGoals(c, r.rssGoalBytes);
       const sample = 'sample' in c && c.sample ? c.sample.seconds : undefined;
@@ -126,8 +162,14 @@ export function renderMarkdown(r: BenchResults): string {
   if (r.diff) {
     lines.push('## Diff of a 4 TiB disk with 1,000,000 changed ranges', '');
     lines.push('| command | wall time | ranges | JSON written | peak RSS | goal: peak RSS < 150 MB and < 10 s |', '|---|---:|---:|---:|---:|---|');
-    lines.push(`| \`disk-delta diff --json\` (output discarded) | ${s(r.diff.seconds)} | ${n(r.diff.rangeCount)} | ${mb(r.diff.outputBytes)} | ${mb(r.diff.maxRssBytes)} | ${met(diffGoalMet(r.diff))} |`, '');
-    lines.push('Peak RSS is the CLI process\'s VmHWM (/proc), polled every 25 ms; the listing pages through 100+ Get Page Ranges responses in 64 GiB windows.', '');
+    lines.push(
+      `| \`disk-delta diff --json\` (output discarded) | ${s(r.diff.seconds)} | ${n(r.diff.rangeCount)} | ${mb(r.diff.outputBytes)} | ${mb(r.diff.maxRssBytes)} | ${met(diffGoalMet(r.diff))} |`,
+      '',
+    );
+    lines.push(
+      "Peak RSS is the CLI process's VmHWM (/proc), polled every 25 ms; the listing pages through 100+ Get Page Ranges responses in 64 GiB windows.",
+      '',
+    );
   }
   if (r.blockMap) {
     lines.push('## Block map (webview in Chromium, 1,000,000 ranges over 4 TiB)', '');
@@ -175,22 +217,35 @@ function goalSummary(r: BenchResults): string[] {
   for (const c of [...r.copies, ...r.chains]) {
     const copySeconds = c.engine.copySeconds;
     const limitRatio = copySeconds / c.limitSeconds;
-    rows.push(`| ${c.name}: copy within 1.15 × the limit | ${met(limitRatio <= TIME_GOAL)} | ${limitRatio.toFixed(2)} × limit (${ratio(limitRatio, TIME_GOAL)} of the goal) |`);
+    rows.push(
+      `| ${c.name}: copy within 1.15 × the limit | ${met(limitRatio <= TIME_GOAL)} | ${limitRatio.toFixed(2)} × limit (${ratio(limitRatio, TIME_GOAL)} of the goal) |`,
+    );
   }
   if (r.requestBound) {
     const g = requestBoundGoals(r.requestBound);
     rows.push(`| request-bound: copy within 1.15 × the optimum | ${met(g.optimumRatio <= TIME_GOAL)} | ${g.optimumRatio.toFixed(2)} × optimum |`);
-    rows.push(`| request-bound: at least 5 × faster than the minimal-request plan | ${met(g.speedUp >= 5)} | ${g.speedUp.toFixed(1)} ×${g.speedUpMeasured ? '' : ' (against its bound)'} |`);
+    rows.push(
+      `| request-bound: at least 5 × faster than the minimal-request plan | ${met(g.speedUp >= 5)} | ${g.speedUp.toFixed(1)} ×${g.speedUpMeasured ? '' : ' (against its bound)'} |`,
+    );
   } else {
     rows.push('| request-bound: within 1.15 × the optimum, 5 × faster than the minimal-request plan | not measured in this run | - |');
   }
   if (r.diff) {
-    rows.push(`| diff 4 TiB / 1,000,000 ranges: peak RSS < 150 MB | ${met(r.diff.maxRssBytes < DIFF_RSS_GOAL_BYTES)} | ${mb(r.diff.maxRssBytes)} (${ratio(r.diff.maxRssBytes, DIFF_RSS_GOAL_BYTES)} of the goal) |`);
-    rows.push(`| diff 4 TiB / 1,000,000 ranges: under 10 s | ${met(r.diff.seconds < DIFF_SECONDS_GOAL)} | ${s(r.diff.seconds)} (${ratio(r.diff.seconds, DIFF_SECONDS_GOAL)} of the goal) |`);
+    rows.push(
+      `| diff 4 TiB / 1,000,000 ranges: peak RSS < 150 MB | ${met(r.diff.maxRssBytes < DIFF_RSS_GOAL_BYTES)} | ${mb(r.diff.maxRssBytes)} (${ratio(r.diff.maxRssBytes, DIFF_RSS_GOAL_BYTES)} of the goal) |`,
+    );
+    rows.push(
+      `| diff 4 TiB / 1,000,000 ranges: under 10 s | ${met(r.diff.seconds < DIFF_SECONDS_GOAL)} | ${s(r.diff.seconds)} (${ratio(r.diff.seconds, DIFF_SECONDS_GOAL)} of the goal) |`,
+    );
   }
-  if (r.activation) rows.push(`| activate() under 100 ms | ${met(r.activation.activateMs < ACTIVATION_GOAL_MS)} | ${r.activation.activateMs} ms (${ratio(r.activation.activateMs, ACTIVATION_GOAL_MS)} of the goal) |`);
+  if (r.activation)
+    rows.push(
+      `| activate() under 100 ms | ${met(r.activation.activateMs < ACTIVATION_GOAL_MS)} | ${r.activation.activateMs} ms (${ratio(r.activation.activateMs, ACTIVATION_GOAL_MS)} of the goal) |`,
+    );
   if (r.blockMap && !('error' in r.blockMap)) {
-    rows.push(`| block map first paint < ${r.blockMap.targets.firstPaintMs} ms | ${met(r.blockMap.firstPaintMs < r.blockMap.targets.firstPaintMs)} | ${r.blockMap.firstPaintMs} ms |`);
+    rows.push(
+      `| block map first paint < ${r.blockMap.targets.firstPaintMs} ms | ${met(r.blockMap.firstPaintMs < r.blockMap.targets.firstPaintMs)} | ${r.blockMap.firstPaintMs} ms |`,
+    );
     rows.push(`| block map zoom < ${r.blockMap.targets.zoomMs} ms | ${met(r.blockMap.zoomMs < r.blockMap.targets.zoomMs)} | ${r.blockMap.zoomMs} ms |`);
   } else {
     rows.push(`| block map first paint and zoom | not measured${r.blockMap && 'error' in r.blockMap ? `: ${r.blockMap.error}` : ' in this run'} | - |`);
@@ -210,9 +265,9 @@ function notes(r: BenchResults): string[] {
   if (diffMissed) {
     out.push(
       `- diff: peak RSS ${mb(r.diff!.maxRssBytes)} in ${s(r.diff!.seconds)}. The CLI with the Azure SDK loaded holds ~75 MB at rest; the rest comes and goes with ` +
-        "each 10,000-range Get Page Ranges response, which the SDK holds whole as text, parses into an object tree and maps into range objects before the " +
+        'each 10,000-range Get Page Ranges response, which the SDK holds whole as text, parses into an object tree and maps into range objects before the ' +
         'first range reaches the output, and which the garbage collector frees late. Parsing the response body as it streams in (ranges yielded as their ' +
-        '`<PageRange>`/`<ClearRange>` elements arrive, through the SDK\'s own pipeline) would keep the listing flat and spare the tree and the mapping.',
+        "`<PageRange>`/`<ClearRange>` elements arrive, through the SDK's own pipeline) would keep the listing flat and spare the tree and the mapping.",
     );
   }
   if (activationMissed) {
@@ -235,7 +290,7 @@ function notes(r: BenchResults): string[] {
   for (const c of r.copies) {
     if (c.sample && !c.sample.note && c.sample.seconds <= c.engine.copySeconds * 1.15) {
       out.push(
-        `- ${c.name}: with few large ranges the sequential algorithm already moves ~${((c.changedBytes / c.sample.seconds) / 2 ** 20).toFixed(0)} MiB/s: ` +
+        `- ${c.name}: with few large ranges the sequential algorithm already moves ~${(c.changedBytes / c.sample.seconds / 2 ** 20).toFixed(0)} MiB/s: ` +
           'each 4 MiB Put Page From URL reads its source inside the emulator, on the same machine, so one request at a time nearly fills the 60 MiB/s ' +
           'target. Across regions each source read is slower, which is where requests in flight pay off; here the engine adds verification and ' +
           "resumability at the same copy speed. The sample's time varies most between runs (one run each).",
@@ -255,7 +310,7 @@ function notes(r: BenchResults): string[] {
     } else {
       out.push(
         `- ${c.name}: the copy phase misses the 15% goal because the engine discovers the blob's caps through 503 ServerBusy: each throttled request ` +
-          "waits the Retry-After Azure sends (1 s) and the AIMD limit halves, while the plain loop retries after 20-60 ms. Pacing requests to the " +
+          'waits the Retry-After Azure sends (1 s) and the AIMD limit halves, while the plain loop retries after 20-60 ms. Pacing requests to the ' +
           'targets (a token bucket at ~95% of 500 requests/s and 60 MiB/s, lowered on each 503) instead of reacting to them would close it; concurrency ' +
           'must stay near 64 because each request takes ~50 ms (20 ms latency plus the source read inside Put Page From URL).',
       );

@@ -103,12 +103,25 @@ export async function requestBoundScenario(bench: CopyBench, quick: boolean, log
     const stats = await bench.em.getStats();
     const writes = (stats.requests['PutPageFromURL'] ?? 0) + (stats.requests['ClearPages'] ?? 0);
     const label = coalesce ? 'engine' : 'engine, coalescing off';
-    log(`  ${label}: ${r.seconds.toFixed(2)} s (copy ${r.copySeconds.toFixed(2)} s), ${r.bytesCopied} changed bytes, ${r.bytesMoved} moved, ${writes} write requests, ${r.coalescedGaps} gaps coalesced, bound ${r.bound}`);
-    if (r.bytesCopied !== totalBytes(sets[index]!)) failures.push(`request-bound: ${label} copied ${r.bytesCopied} changed bytes, expected ${totalBytes(sets[index]!)}`);
+    log(
+      `  ${label}: ${r.seconds.toFixed(2)} s (copy ${r.copySeconds.toFixed(2)} s), ${r.bytesCopied} changed bytes, ${r.bytesMoved} moved, ${writes} write requests, ${r.coalescedGaps} gaps coalesced, bound ${r.bound}`,
+    );
+    if (r.bytesCopied !== totalBytes(sets[index]!))
+      failures.push(`request-bound: ${label} copied ${r.bytesCopied} changed bytes, expected ${totalBytes(sets[index]!)}`);
     if (r.bytesMoved < r.bytesCopied) failures.push(`request-bound: ${label} moved fewer bytes than changed`);
     const bad = await bench.check(snaps[index]!, blob, sets[index]!, 5);
     if (bad.length) failures.push(`request-bound: ${label}: target differs from ${snaps[index]!.name} in ${bad.length} range(s)`);
-    return { copySeconds: r.copySeconds, seconds: r.seconds, bytesCopied: r.bytesCopied, bytesMoved: r.bytesMoved, requests: writes, retries: r.copyRetries, coalescedGaps: r.coalescedGaps, bound: r.bound, maxRssBytes: r.maxRssBytes };
+    return {
+      copySeconds: r.copySeconds,
+      seconds: r.seconds,
+      bytesCopied: r.bytesCopied,
+      bytesMoved: r.bytesMoved,
+      requests: writes,
+      retries: r.copyRetries,
+      coalescedGaps: r.coalescedGaps,
+      bound: r.bound,
+      maxRssBytes: r.maxRssBytes,
+    };
   };
   const engine = await run(0, true);
   // The minimal-request plan takes ~100 s: run in the default bench, estimated at its bound with --quick.
@@ -139,16 +152,28 @@ export function requestBoundGoals(r: RequestBoundResult): { optimumRatio: number
 export function renderRequestBound(r: RequestBoundResult): string[] {
   const g = requestBoundGoals(r);
   const lines = ['## Copies where requests dominate', '', `${r.description}.`, ''];
-  lines.push('| method | copy phase | wall time | changed bytes | bytes moved | write requests | gaps coalesced | bound | Disk Delta ÷ this |', '|---|---:|---:|---:|---:|---:|---:|---|---:|');
+  lines.push(
+    '| method | copy phase | wall time | changed bytes | bytes moved | write requests | gaps coalesced | bound | Disk Delta ÷ this |',
+    '|---|---:|---:|---:|---:|---:|---:|---|---:|',
+  );
   const e = r.engine;
-  lines.push(`| **Disk Delta** (coalescing) | ${s(e.copySeconds)} | ${s(e.seconds)} | ${mb(e.bytesCopied)} | ${mb(e.bytesMoved)} | ${n(e.requests)} | ${n(e.coalescedGaps)} | ${e.bound} | 1.00 |`);
+  lines.push(
+    `| **Disk Delta** (coalescing) | ${s(e.copySeconds)} | ${s(e.seconds)} | ${mb(e.bytesCopied)} | ${mb(e.bytesMoved)} | ${n(e.requests)} | ${n(e.coalescedGaps)} | ${e.bound} | 1.00 |`,
+  );
   if (r.minimal) {
     const m = r.minimal;
-    lines.push(`| minimal-request plan (Disk Delta, coalescing off) | ${s(m.copySeconds)} | ${s(m.seconds)} | ${mb(m.bytesCopied)} | ${mb(m.bytesMoved)} | ${n(m.requests)} | 0 | ${m.bound} | ${(e.copySeconds / m.copySeconds).toFixed(2)} |`);
+    lines.push(
+      `| minimal-request plan (Disk Delta, coalescing off) | ${s(m.copySeconds)} | ${s(m.seconds)} | ${mb(m.bytesCopied)} | ${mb(m.bytesMoved)} | ${n(m.requests)} | 0 | ${m.bound} | ${(e.copySeconds / m.copySeconds).toFixed(2)} |`,
+    );
   } else {
-    lines.push(`| minimal-request plan, its bound (not run) | ${s(r.minimalLimitSeconds)} | - | ${mb(r.changedBytes)} | ${mb(r.changedBytes)} | ${n(r.changes)} | 0 | requests | ${(e.copySeconds / r.minimalLimitSeconds).toFixed(2)} |`);
+    lines.push(
+      `| minimal-request plan, its bound (not run) | ${s(r.minimalLimitSeconds)} | - | ${mb(r.changedBytes)} | ${mb(r.changedBytes)} | ${n(r.changes)} | 0 | requests | ${(e.copySeconds / r.minimalLimitSeconds).toFixed(2)} |`,
+    );
   }
-  lines.push(`| optimum: best coalesced plan, max(bytes ÷ 60 MiB/s, requests ÷ 500/s) | ${s(r.optimum.seconds)} | - | ${mb(r.changedBytes)} | ${mb(r.optimum.bytes)} | ${n(r.optimum.requests)} | ${n(r.changes - r.optimum.requests)} | ${r.optimum.bound} | ${g.optimumRatio.toFixed(2)} |`, '');
+  lines.push(
+    `| optimum: best coalesced plan, max(bytes ÷ 60 MiB/s, requests ÷ 500/s) | ${s(r.optimum.seconds)} | - | ${mb(r.changedBytes)} | ${mb(r.optimum.bytes)} | ${n(r.optimum.requests)} | ${n(r.changes - r.optimum.requests)} | ${r.optimum.bound} | ${g.optimumRatio.toFixed(2)} |`,
+    '',
+  );
   lines.push(
     `Goals: copy phase within 1.15 × the optimum: ${g.optimumRatio <= 1.15 ? 'met' : '**missed**'} (${g.optimumRatio.toFixed(2)} ×); ` +
       `at least 5 × faster than the minimal-request plan: ${g.speedUp >= 5 ? 'met' : '**missed**'} (${g.speedUp.toFixed(1)} ×${g.speedUpMeasured ? '' : ', against its bound'}). ` +

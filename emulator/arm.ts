@@ -23,8 +23,22 @@ const FIVE_MINUTES = 5 * 60_000;
 // Limits from docs/azure-behaviour.md#limits: 7 incremental snapshots per disk per 5 minutes, 500 per disk, 5 SAS per family.
 export const LIMITS = { snapshotsPer5Minutes: 7, snapshotsPerDisk: 500, sasPerFamily: 5 };
 export const ZRS_REGIONS = new Set([
-  'eastus', 'eastus2', 'westus2', 'westus3', 'centralus', 'southcentralus', 'northeurope', 'westeurope', 'uksouth',
-  'francecentral', 'germanywestcentral', 'swedencentral', 'japaneast', 'australiaeast', 'southeastasia', 'canadacentral',
+  'eastus',
+  'eastus2',
+  'westus2',
+  'westus3',
+  'centralus',
+  'southcentralus',
+  'northeurope',
+  'westeurope',
+  'uksouth',
+  'francecentral',
+  'germanywestcentral',
+  'swedencentral',
+  'japaneast',
+  'australiaeast',
+  'southeastasia',
+  'canadacentral',
 ]);
 const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$/;
 
@@ -94,7 +108,11 @@ export function pruneGrants(ctx: EmulatorContext): void {
 
 function diskState(ctx: EmulatorContext, d: ManagedDisk): string {
   const grants = activeGrants(ctx, d.id.toLowerCase());
-  if (grants.length > 0) return d.diskState === 'ReadyToUpload' || grants.some((g) => g.access === 'Write' && d.creationData.createOption === 'Upload' && d.diskState !== 'Unattached') ? 'ActiveUpload' : 'ActiveSAS';
+  if (grants.length > 0)
+    return d.diskState === 'ReadyToUpload' ||
+      grants.some((g) => g.access === 'Write' && d.creationData.createOption === 'Upload' && d.diskState !== 'Unattached')
+      ? 'ActiveUpload'
+      : 'ActiveSAS';
   return d.diskState;
 }
 
@@ -207,7 +225,14 @@ const OPERATION_PARTITION = guid();
  * What a create PUT answers with its 202: the request's resource as accepted, `provisioningState: "Updating"`,
  * as in the REST specification's CopyStart example (docs/azure-behaviour.md#long-running-operations).
  */
-function acceptedBody(id: string, name: string, location: string, body: Record<string, unknown>, props: Record<string, unknown>, creationData?: CreationData): unknown {
+function acceptedBody(
+  id: string,
+  name: string,
+  location: string,
+  body: Record<string, unknown>,
+  props: Record<string, unknown>,
+  creationData?: CreationData,
+): unknown {
   return {
     id,
     name,
@@ -233,27 +258,42 @@ function operationStatus(ctx: EmulatorContext, res: ServerResponse, id: string, 
     if (op.error) return json(res, 400, { error: op.error });
     return json(res, 200, output);
   }
-  json(res, 200, {
-    startTime: iso(op.started),
-    ...(done ? { endTime: iso(ctx.now()) } : {}),
-    status: done ? (op.error ? 'Failed' : 'Succeeded') : 'InProgress',
-    ...(output !== undefined ? { properties: { output } } : {}),
-    ...(done && op.error ? { error: op.error } : {}),
-    name: id,
-  }, done ? {} : { 'retry-after': '1' });
+  json(
+    res,
+    200,
+    {
+      startTime: iso(op.started),
+      ...(done ? { endTime: iso(ctx.now()) } : {}),
+      status: done ? (op.error ? 'Failed' : 'Succeeded') : 'InProgress',
+      ...(output !== undefined ? { properties: { output } } : {}),
+      ...(done && op.error ? { error: op.error } : {}),
+      name: id,
+    },
+    done ? {} : { 'retry-after': '1' },
+  );
 }
 
 export function checkName(name: string, kind: string): void {
   if (!NAME.test(name)) {
-    throw new ArmError(400, 'InvalidResourceName', `The ${kind} name '${name}' is invalid. Names are 1-80 letters, digits, '_', '-' or '.', start with a letter or digit and end with a letter, digit or '_'.`);
+    throw new ArmError(
+      400,
+      'InvalidResourceName',
+      `The ${kind} name '${name}' is invalid. Names are 1-80 letters, digits, '_', '-' or '.', start with a letter or digit and end with a letter, digit or '_'.`,
+    );
   }
 }
 
 export function checkLocation(ctx: EmulatorContext, location: unknown): string {
-  const loc = String(location ?? '').toLowerCase().replace(/\s/g, '');
+  const loc = String(location ?? '')
+    .toLowerCase()
+    .replace(/\s/g, '');
   if (!loc) throw new ArmError(400, 'LocationRequired', 'The location property is required for this definition.');
   if (!ctx.state.regions.includes(loc)) {
-    throw new ArmError(400, 'LocationNotAvailableForResourceType', `The provided location '${loc}' is not available for resource type 'Microsoft.Compute/disks'. List of available regions for the resource type is '${ctx.state.regions.join(',')}'.`);
+    throw new ArmError(
+      400,
+      'LocationNotAvailableForResourceType',
+      `The provided location '${loc}' is not available for resource type 'Microsoft.Compute/disks'. List of available regions for the resource type is '${ctx.state.regions.join(',')}'.`,
+    );
   }
   return loc;
 }
@@ -294,7 +334,12 @@ function sourceBlob(ctx: EmulatorContext, sourceUri: string): { size: number; ex
 /** An Import whose blob is not a fixed VHD: Azure accepts the request and fails the operation. */
 class InvalidVhd extends Error {}
 
-async function importedContent(ctx: EmulatorContext, creation: Record<string, unknown>, location: string, name: string): Promise<{ size: number; extents: Extent[] }> {
+async function importedContent(
+  ctx: EmulatorContext,
+  creation: Record<string, unknown>,
+  location: string,
+  name: string,
+): Promise<{ size: number; extents: Extent[] }> {
   const sourceUri = String(creation['sourceUri'] ?? '');
   const storageAccountId = String(creation['storageAccountId'] ?? '');
   const blob = sourceBlob(ctx, sourceUri);
@@ -307,7 +352,10 @@ async function importedContent(ctx: EmulatorContext, creation: Record<string, un
   }
   // Import needs a fixed VHD: N MiB + 512 bytes ending in a "conectix" footer. Azure checks it inside the
   // operation, which then fails with BadRequest (docs/azure-behaviour.md#import-and-upload).
-  const footer = blob.size >= 512 ? await readExtents(ctx.log, ctx.synthetic, blob.extents, blob.size - 512, blob.size, firstEndingAfter(blob.extents, blob.size - 512)) : Buffer.alloc(0);
+  const footer =
+    blob.size >= 512
+      ? await readExtents(ctx.log, ctx.synthetic, blob.extents, blob.size - 512, blob.size, firstEndingAfter(blob.extents, blob.size - 512))
+      : Buffer.alloc(0);
   if (!isFixedVhdFooter(footer, blob.size)) {
     const u = new URL(sourceUri);
     throw new InvalidVhd(
@@ -345,7 +393,8 @@ async function putDisk(ctx: EmulatorContext, req: IncomingMessage, res: ServerRe
   let osType: string | undefined;
   switch (option) {
     case 'Empty': {
-      if (!sizeGB || !Number.isInteger(sizeGB) || sizeGB < 1 || sizeGB > 65536) throw new ArmError(400, 'InvalidParameter', "Required parameter 'diskSizeGB' is missing or invalid (1-65536).");
+      if (!sizeGB || !Number.isInteger(sizeGB) || sizeGB < 1 || sizeGB > 65536)
+        throw new ArmError(400, 'InvalidParameter', "Required parameter 'diskSizeGB' is missing or invalid (1-65536).");
       sizeBytes = sizeGB * GIB;
       addFooter(ctx, extents, sizeBytes, uniqueId, now);
       break;
@@ -387,7 +436,11 @@ async function putDisk(ctx: EmulatorContext, req: IncomingMessage, res: ServerRe
       }
       sizeBytes = content.size;
       extents = content.extents;
-      cd.sourceUri = String(creation['sourceUri']).split('?')[0]! + (new URL(String(creation['sourceUri'])).searchParams.get('snapshot') ? `?snapshot=${new URL(String(creation['sourceUri'])).searchParams.get('snapshot')}` : '');
+      cd.sourceUri =
+        String(creation['sourceUri']).split('?')[0]! +
+        (new URL(String(creation['sourceUri'])).searchParams.get('snapshot')
+          ? `?snapshot=${new URL(String(creation['sourceUri'])).searchParams.get('snapshot')}`
+          : '');
       cd.storageAccountId = String(creation['storageAccountId'] ?? '');
       break;
     }
@@ -422,7 +475,11 @@ function updateDisk(ctx: EmulatorContext, disk: ManagedDisk, sizeGB: number | un
   const newSize = sizeGB * GIB;
   if (newSize === disk.sizeBytes) return;
   if (activeGrants(ctx, disk.id.toLowerCase()).length > 0) {
-    throw new ArmError(409, 'OperationNotAllowed', `Disk '${disk.name}' is currently being accessed through a SAS (diskState ActiveSAS). Revoke access (endGetAccess) before resizing.`);
+    throw new ArmError(
+      409,
+      'OperationNotAllowed',
+      `Disk '${disk.name}' is currently being accessed through a SAS (diskState ActiveSAS). Revoke access (endGetAccess) before resizing.`,
+    );
   }
   if (newSize < disk.sizeBytes) {
     throw new ArmError(400, 'BadRequest', `Disk size can only be increased: '${disk.name}' is ${Math.ceil(disk.sizeBytes / GIB)} GB, requested ${sizeGB} GB.`);
@@ -454,7 +511,11 @@ async function putSnapshot(ctx: EmulatorContext, req: IncomingMessage, res: Serv
   const skuAsked = (body['sku'] as { name?: string } | undefined)?.name;
   // Incremental snapshots always live on Standard HDD storage (Azure docs, "incremental snapshots").
   if (incremental && skuAsked && !skuAsked.startsWith('Standard_')) {
-    throw new ArmError(400, 'BadRequest', `Incremental snapshots are stored on Standard HDD storage: sku '${skuAsked}' is not supported; use Standard_ZRS or Standard_LRS.`);
+    throw new ArmError(
+      400,
+      'BadRequest',
+      `Incremental snapshots are stored on Standard HDD storage: sku '${skuAsked}' is not supported; use Standard_ZRS or Standard_LRS.`,
+    );
   }
   const snapshot: ManagedSnapshot = {
     id,
@@ -475,16 +536,29 @@ async function putSnapshot(ctx: EmulatorContext, req: IncomingMessage, res: Serv
     const src = findSource(ctx, sourceResourceId);
     if (src.disk) {
       const disk = src.disk;
-      if (disk.location !== location) throw new ArmError(400, 'InvalidParameter', `A snapshot of disk '${disk.name}' must be created in its region '${disk.location}'; use CopyStart to copy it to another region.`);
+      if (disk.location !== location)
+        throw new ArmError(
+          400,
+          'InvalidParameter',
+          `A snapshot of disk '${disk.name}' must be created in its region '${disk.location}'; use CopyStart to copy it to another region.`,
+        );
       if (disk.diskState === 'ReadyToUpload') throw new ArmError(409, 'OperationNotAllowed', `Disk '${disk.name}' has not been uploaded yet (ReadyToUpload).`);
       if (incremental) {
         const recent = disk.snapshotTimes.filter((t) => now - t < FIVE_MINUTES);
         if (recent.length >= LIMITS.snapshotsPer5Minutes) {
-          throw new ArmError(409, 'OperationNotAllowed', `Disk '${disk.name}' already has ${recent.length} incremental snapshots created in the last 5 minutes; at most ${LIMITS.snapshotsPer5Minutes} are allowed per 5 minutes. Retry later.`);
+          throw new ArmError(
+            409,
+            'OperationNotAllowed',
+            `Disk '${disk.name}' already has ${recent.length} incremental snapshots created in the last 5 minutes; at most ${LIMITS.snapshotsPer5Minutes} are allowed per 5 minutes. Retry later.`,
+          );
         }
         const family = Object.values(ctx.state.snapshots).filter((s) => s.incremental && s.creationData.sourceUniqueId === disk.uniqueId);
         if (family.length >= LIMITS.snapshotsPerDisk) {
-          throw new ArmError(409, 'OperationNotAllowed', `Disk '${disk.name}' already has ${family.length} incremental snapshots; at most ${LIMITS.snapshotsPerDisk} are allowed per disk. Delete older snapshots first.`);
+          throw new ArmError(
+            409,
+            'OperationNotAllowed',
+            `Disk '${disk.name}' already has ${family.length} incremental snapshots; at most ${LIMITS.snapshotsPerDisk} are allowed per disk. Delete older snapshots first.`,
+          );
         }
         const previous = family.sort((a, b) => b.timeCreated - a.timeCreated)[0];
         if (!skuAsked && previous) snapshot.sku = previous.sku;
@@ -497,8 +571,14 @@ async function putSnapshot(ctx: EmulatorContext, req: IncomingMessage, res: Serv
       snapshot.osType = disk.osType;
     } else {
       const from = src.snapshot!;
-      if (incremental) throw new ArmError(400, 'BadRequest', 'An incremental snapshot cannot be created from a snapshot with createOption Copy; use CopyStart to copy it to another region, or create a full snapshot (incremental: false).');
-      if (from.location !== location) throw new ArmError(400, 'InvalidParameter', `Snapshot '${from.name}' is in '${from.location}'; use CopyStart to copy across regions.`);
+      if (incremental)
+        throw new ArmError(
+          400,
+          'BadRequest',
+          'An incremental snapshot cannot be created from a snapshot with createOption Copy; use CopyStart to copy it to another region, or create a full snapshot (incremental: false).',
+        );
+      if (from.location !== location)
+        throw new ArmError(400, 'InvalidParameter', `Snapshot '${from.name}' is in '${from.location}'; use CopyStart to copy across regions.`);
       snapshot.sizeBytes = from.sizeBytes;
       snapshot.extents = from.extents.slice();
       snapshot.creationData = { createOption: 'Copy', sourceResourceId: from.id, sourceUniqueId: from.uniqueId };
@@ -510,14 +590,36 @@ async function putSnapshot(ctx: EmulatorContext, req: IncomingMessage, res: Serv
     // CopyStart copies incremental snapshots only (docs/azure-behaviour.md#copystart).
     if (!from || !from.incremental) throw new ArmError(400, 'BadRequest', 'CopyStart is supported only for incremental snapshots.');
     if (!incremental) throw new ArmError(400, 'BadRequest', 'A CopyStart snapshot must be incremental (properties.incremental: true).');
-    const busy = Object.values(ctx.state.snapshots).some((s) => s.creationData.createOption === 'CopyStart' && s.location === location && ctx.state.snapshots[s.creationData.sourceResourceId?.toLowerCase() ?? '']?.familyId === from.familyId && (copyPercent(ctx, s) ?? 100) < 100);
-    if (busy) throw new ArmError(409, 'OperationNotAllowed', 'Another CopyStart of a snapshot of this disk is in progress; copies of one disk run one at a time, in creation order.');
-    const running = Object.values(ctx.state.snapshots).filter((s) => s.creationData.createOption === 'CopyStart' && s.location === location && (copyPercent(ctx, s) ?? 100) < 100).length;
+    const busy = Object.values(ctx.state.snapshots).some(
+      (s) =>
+        s.creationData.createOption === 'CopyStart' &&
+        s.location === location &&
+        ctx.state.snapshots[s.creationData.sourceResourceId?.toLowerCase() ?? '']?.familyId === from.familyId &&
+        (copyPercent(ctx, s) ?? 100) < 100,
+    );
+    if (busy)
+      throw new ArmError(
+        409,
+        'OperationNotAllowed',
+        'Another CopyStart of a snapshot of this disk is in progress; copies of one disk run one at a time, in creation order.',
+      );
+    const running = Object.values(ctx.state.snapshots).filter(
+      (s) => s.creationData.createOption === 'CopyStart' && s.location === location && (copyPercent(ctx, s) ?? 100) < 100,
+    ).length;
     // At most 100 CopyStart copies run at once per subscription and target region.
-    if (running >= 100) throw new ArmError(409, 'OperationNotAllowed', `${running} CopyStart copies are already running into '${location}'; at most 100 run at once per subscription and region.`);
+    if (running >= 100)
+      throw new ArmError(
+        409,
+        'OperationNotAllowed',
+        `${running} CopyStart copies are already running into '${location}'; at most 100 run at once per subscription and region.`,
+      );
     snapshot.sizeBytes = from.sizeBytes;
     snapshot.extents = from.extents.slice();
-    snapshot.familyId = crypto.createHash('sha256').update(`${from.familyId}|${location}`).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');
+    snapshot.familyId = crypto
+      .createHash('sha256')
+      .update(`${from.familyId}|${location}`)
+      .digest('hex')
+      .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');
     snapshot.creationData = { createOption: 'CopyStart', sourceResourceId: from.id, sourceUniqueId: from.uniqueId };
     const stall = ctx.faults.settings.copystall;
     if (stall > 0) {
@@ -529,11 +631,14 @@ async function putSnapshot(ctx: EmulatorContext, req: IncomingMessage, res: Serv
     } else {
       snapshot.copyStartedAt = now;
       const used = usedBytes(from.extents);
-      snapshot.copyDoneAt = now + Math.round((2000 + Math.min(8000, used / (256 * MIB) * 1000)) * ctx.copyTimeScale);
+      snapshot.copyDoneAt = now + Math.round((2000 + Math.min(8000, (used / (256 * MIB)) * 1000)) * ctx.copyTimeScale);
     }
     if (ctx.faults.chance(ctx.faults.settings.copyfail)) {
       ctx.faults.count('copyfail');
-      snapshot.copyError = { errorCode: 'CopySourceNotFound', errorMessage: 'The copy failed because the source was not available. Delete this snapshot and retry the copy.' };
+      snapshot.copyError = {
+        errorCode: 'CopySourceNotFound',
+        errorMessage: 'The copy failed because the source was not available. Delete this snapshot and retry the copy.',
+      };
     }
     snapshot.osType = from.osType;
   } else if (option === 'Import') {
@@ -549,7 +654,11 @@ async function putSnapshot(ctx: EmulatorContext, req: IncomingMessage, res: Serv
     snapshot.incremental = false;
     if (incremental) throw new ArmError(400, 'BadRequest', 'Import creates a full snapshot; set incremental to false.');
     const u = new URL(String(creation['sourceUri']));
-    snapshot.creationData = { createOption: 'Import', sourceUri: `${u.origin}${u.pathname}${u.searchParams.get('snapshot') ? `?snapshot=${u.searchParams.get('snapshot')}` : ''}`, storageAccountId: String(creation['storageAccountId'] ?? '') };
+    snapshot.creationData = {
+      createOption: 'Import',
+      sourceUri: `${u.origin}${u.pathname}${u.searchParams.get('snapshot') ? `?snapshot=${u.searchParams.get('snapshot')}` : ''}`,
+      storageAccountId: String(creation['storageAccountId'] ?? ''),
+    };
   } else {
     throw new ArmError(400, 'InvalidParameter', `createOption '${option}' is not supported for snapshots (Copy, CopyStart, Import).`);
   }
@@ -563,7 +672,11 @@ function deleteResource(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
   const found = kind === 'disks' ? ctx.state.disks[key] : ctx.state.snapshots[key];
   if (!found) return json(res, 204, undefined);
   if (activeGrants(ctx, key).length > 0) {
-    throw new ArmError(409, 'OperationNotAllowed', `${kind === 'disks' ? 'Disk' : 'Snapshot'} '${found.name}' has an active SAS (diskState ActiveSAS). Revoke access (endGetAccess) before deleting it.`);
+    throw new ArmError(
+      409,
+      'OperationNotAllowed',
+      `${kind === 'disks' ? 'Disk' : 'Snapshot'} '${found.name}' has an active SAS (diskState ActiveSAS). Revoke access (endGetAccess) before deleting it.`,
+    );
   }
   if (kind === 'disks') delete ctx.state.disks[key];
   else delete ctx.state.snapshots[key];
@@ -571,7 +684,14 @@ function deleteResource(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
   startOperation(ctx, req, res, found.location, undefined);
 }
 
-async function grantAccess(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, kind: 'disks' | 'snapshots', rg: string, name: string): Promise<void> {
+async function grantAccess(
+  ctx: EmulatorContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  kind: 'disks' | 'snapshots',
+  rg: string,
+  name: string,
+): Promise<void> {
   const body = await readJson(req);
   const key = resourceId(ctx, rg, kind, name).toLowerCase();
   const target = kind === 'disks' ? ctx.state.disks[key] : ctx.state.snapshots[key];
@@ -581,7 +701,11 @@ async function grantAccess(ctx: EmulatorContext, req: IncomingMessage, res: Serv
   if (access !== 'Read' && access !== 'Write') throw new ArmError(400, 'InvalidParameter', "access must be 'Read' or 'Write'.");
   if (!Number.isFinite(duration) || duration < 1) throw new ArmError(400, 'InvalidParameter', 'durationInSeconds must be a positive number.');
   if (duration > MAX_SAS_SECONDS) {
-    throw new ArmError(400, 'InvalidParameter', `The requested SAS duration of ${duration} seconds is longer than the maximum of ${MAX_SAS_SECONDS} seconds (60 days). Request a shorter durationInSeconds.`);
+    throw new ArmError(
+      400,
+      'InvalidParameter',
+      `The requested SAS duration of ${duration} seconds is longer than the maximum of ${MAX_SAS_SECONDS} seconds (60 days). Request a shorter durationInSeconds.`,
+    );
   }
   pruneGrants(ctx);
   let familyId: string | undefined;
@@ -590,18 +714,24 @@ async function grantAccess(ctx: EmulatorContext, req: IncomingMessage, res: Serv
     const s = target as ManagedSnapshot;
     if (access === 'Write') throw new ArmError(400, 'InvalidParameter', 'Write access can be granted on disks only.');
     const pct = copyPercent(ctx, s);
-    if (pct !== undefined && pct < 100) throw new ArmError(409, 'OperationNotAllowed', `Snapshot '${s.name}' is still being copied (completionPercent ${pct}).`);
+    if (pct !== undefined && pct < 100)
+      throw new ArmError(409, 'OperationNotAllowed', `Snapshot '${s.name}' is still being copied (completionPercent ${pct}).`);
     familyId = s.incremental ? s.familyId : undefined;
     snapshotStamp = snapshotTime(s.timeCreated);
     if (familyId) {
       const others = Object.values(ctx.state.grants).filter((g) => g.familyId === familyId && g.resourceId !== key);
       if (others.length >= LIMITS.sasPerFamily) {
-        throw new ArmError(409, 'OperationNotAllowed', `At most ${LIMITS.sasPerFamily} SAS URIs can be active at once for the snapshots of one incremental snapshot family; ${others.length} are active. Revoke access (endGetAccess) on a snapshot of this family first.`);
+        throw new ArmError(
+          409,
+          'OperationNotAllowed',
+          `At most ${LIMITS.sasPerFamily} SAS URIs can be active at once for the snapshots of one incremental snapshot family; ${others.length} are active. Revoke access (endGetAccess) on a snapshot of this family first.`,
+        );
       }
     }
   } else {
     const d = target as ManagedDisk;
-    if (d.diskState === 'ReadyToUpload' && access !== 'Write') throw new ArmError(409, 'OperationNotAllowed', `Disk '${d.name}' is ReadyToUpload: grant Write access to upload it.`);
+    if (d.diskState === 'ReadyToUpload' && access !== 'Write')
+      throw new ArmError(409, 'OperationNotAllowed', `Disk '${d.name}' is ReadyToUpload: grant Write access to upload it.`);
   }
   for (const g of activeGrants(ctx, key)) delete ctx.state.grants[g.id];
   const grant: AccessGrant = {
@@ -675,7 +805,11 @@ export async function withArmAuth(ctx: EmulatorContext, req: IncomingMessage, re
   try {
     const auth = String(req.headers.authorization ?? '');
     if (auth !== `Bearer ${ctx.state.token}`) {
-      throw new ArmError(401, auth ? 'InvalidAuthenticationToken' : 'AuthenticationFailed', auth ? 'The access token is invalid.' : "Authentication failed. The 'Authorization' header is missing.");
+      throw new ArmError(
+        401,
+        auth ? 'InvalidAuthenticationToken' : 'AuthenticationFailed',
+        auth ? 'The access token is invalid.' : "Authentication failed. The 'Authorization' header is missing.",
+      );
     }
     await route(ctx, req, res, url);
   } catch (err) {
@@ -698,7 +832,9 @@ async function routeArm(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
     return json(res, 200, { value: [subscriptionJson(ctx)] });
   }
   if (lower === '/tenants' && method === 'GET') {
-    return json(res, 200, { value: [{ id: `/tenants/${ctx.state.tenantId}`, tenantId: ctx.state.tenantId, displayName: 'Disk Delta Emulator', tenantCategory: 'Home' }] });
+    return json(res, 200, {
+      value: [{ id: `/tenants/${ctx.state.tenantId}`, tenantId: ctx.state.tenantId, displayName: 'Disk Delta Emulator', tenantCategory: 'Home' }],
+    });
   }
   const subPrefix = `/subscriptions/${sub}`;
   if (!lower.startsWith(subPrefix.toLowerCase())) {
@@ -770,7 +906,12 @@ async function routeArm(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
   if (!m[2]) {
     if (method !== 'GET') throw new ArmError(405, 'MethodNotAllowed', 'Method not allowed.');
     count(`List${label}s`);
-    return listPage(ctx, res, url, listOf(ctx, kind).filter((r) => (r as { id: string }).id.toLowerCase().includes(`/resourcegroups/${rg.toLowerCase()}/`)));
+    return listPage(
+      ctx,
+      res,
+      url,
+      listOf(ctx, kind).filter((r) => (r as { id: string }).id.toLowerCase().includes(`/resourcegroups/${rg.toLowerCase()}/`)),
+    );
   }
   const name = decodeURIComponent(tail.split('/')[4]!);
   if (m[3] === '/begingetaccess' && method === 'POST') {
@@ -787,7 +928,12 @@ async function routeArm(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
     case 'GET': {
       count(`Get${label}`);
       const r = kind === 'disks' ? ctx.state.disks[key] : ctx.state.snapshots[key];
-      if (!r) throw new ArmError(404, 'ResourceNotFound', `The Resource 'Microsoft.Compute/${kind}/${name}' under resource group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`);
+      if (!r)
+        throw new ArmError(
+          404,
+          'ResourceNotFound',
+          `The Resource 'Microsoft.Compute/${kind}/${name}' under resource group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+        );
       return json(res, 200, kind === 'disks' ? diskJson(ctx, r as ManagedDisk) : snapshotJson(ctx, r as ManagedSnapshot));
     }
     case 'PUT':
@@ -804,7 +950,14 @@ async function routeArm(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
       else r.tags = tags;
       ctx.markDirty();
       const read = (): unknown => (kind === 'disks' ? diskJson(ctx, r as ManagedDisk) : snapshotJson(ctx, r as ManagedSnapshot));
-      return startOperation(ctx, req, res, r.location, kind === 'disks' ? diskJson(ctx, r as ManagedDisk, 'Updating') : snapshotJson(ctx, r as ManagedSnapshot, 'Updating'), { result: read });
+      return startOperation(
+        ctx,
+        req,
+        res,
+        r.location,
+        kind === 'disks' ? diskJson(ctx, r as ManagedDisk, 'Updating') : snapshotJson(ctx, r as ManagedSnapshot, 'Updating'),
+        { result: read },
+      );
     }
     case 'DELETE':
       count(`Delete${label}`);
@@ -814,8 +967,13 @@ async function routeArm(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
 }
 
 function listOf(ctx: EmulatorContext, kind: 'disks' | 'snapshots'): unknown[] {
-  if (kind === 'disks') return Object.values(ctx.state.disks).sort((a, b) => a.timeCreated - b.timeCreated).map((d) => diskJson(ctx, d));
-  return Object.values(ctx.state.snapshots).sort((a, b) => a.timeCreated - b.timeCreated).map((s) => snapshotJson(ctx, s));
+  if (kind === 'disks')
+    return Object.values(ctx.state.disks)
+      .sort((a, b) => a.timeCreated - b.timeCreated)
+      .map((d) => diskJson(ctx, d));
+  return Object.values(ctx.state.snapshots)
+    .sort((a, b) => a.timeCreated - b.timeCreated)
+    .map((s) => snapshotJson(ctx, s));
 }
 
 function subscriptionJson(ctx: EmulatorContext): unknown {
@@ -831,7 +989,13 @@ function subscriptionJson(ctx: EmulatorContext): unknown {
 }
 
 function rgJson(ctx: EmulatorContext, name: string, location: string): unknown {
-  return { id: `/subscriptions/${ctx.state.subscriptionId}/resourceGroups/${name}`, name, type: 'Microsoft.Resources/resourceGroups', location, properties: { provisioningState: 'Succeeded' } };
+  return {
+    id: `/subscriptions/${ctx.state.subscriptionId}/resourceGroups/${name}`,
+    name,
+    type: 'Microsoft.Resources/resourceGroups',
+    location,
+    properties: { provisioningState: 'Succeeded' },
+  };
 }
 
 /** Lists are paged with `nextLink` like Azure's; a page holds at most this many resources. */
@@ -888,19 +1052,29 @@ function throttle(ctx: EmulatorContext, req: IncomingMessage, res: ServerRespons
   ctx.countRequest('arm:Throttled');
   if (!req.readableEnded) req.resume();
   // The shape of Microsoft.Compute's 429 (docs/azure-behaviour.md#arm-throttling).
-  json(res, 429, {
-    error: {
-      code: 'OperationNotAllowed',
-      message: 'The server rejected the request because too many requests have been received for this subscription.',
-      details: [
-        {
-          code: 'TooManyRequests',
-          target: `${group}3Min`,
-          message: JSON.stringify({ operationGroup: `${group}3Min`, startTime: new Date(ctx.now()).toISOString(), endTime: new Date(ctx.now() + d.retryAfterSeconds * 1000).toISOString(), allowedRequestCount: ctx.faults.settings.armthrottle, measuredRequestCount: ctx.faults.settings.armthrottle + 1 }),
-        },
-      ],
+  json(
+    res,
+    429,
+    {
+      error: {
+        code: 'OperationNotAllowed',
+        message: 'The server rejected the request because too many requests have been received for this subscription.',
+        details: [
+          {
+            code: 'TooManyRequests',
+            target: `${group}3Min`,
+            message: JSON.stringify({
+              operationGroup: `${group}3Min`,
+              startTime: new Date(ctx.now()).toISOString(),
+              endTime: new Date(ctx.now() + d.retryAfterSeconds * 1000).toISOString(),
+              allowedRequestCount: ctx.faults.settings.armthrottle,
+              measuredRequestCount: ctx.faults.settings.armthrottle + 1,
+            }),
+          },
+        ],
+      },
     },
-  }, { 'retry-after': String(d.retryAfterSeconds) });
+    { 'retry-after': String(d.retryAfterSeconds) },
+  );
   return false;
 }
-

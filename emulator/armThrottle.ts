@@ -59,7 +59,9 @@ export class ArmRateLimits {
     const enforced = this.#perMinute > 0;
     // Under the fault every group takes the given rate, except operation-status reads, which Azure allows
     // fifty times as often as snapshot creates (50,000 against 1,000 per 3 minutes): pollers are throttled last.
-    const capacity = enforced ? this.#perMinute * (group === 'GetOperation' ? DEFAULT_3MIN.GetOperation / DEFAULT_3MIN.HighCostSnapshotCreateHydrate : 1) : DEFAULT_3MIN[group];
+    const capacity = enforced
+      ? this.#perMinute * (group === 'GetOperation' ? DEFAULT_3MIN.GetOperation / DEFAULT_3MIN.HighCostSnapshotCreateHydrate : 1)
+      : DEFAULT_3MIN[group];
     // Refill per millisecond: the enforced bucket refills its capacity each minute, the default one each 3 minutes.
     const rate = capacity / (enforced ? 60_000 : THREE_MINUTES);
     let b = this.#buckets.get(group);

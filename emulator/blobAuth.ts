@@ -29,7 +29,15 @@ export interface Authenticated {
 const MANAGED_OPERATIONS = ['PutPage', 'PutPageFromURL', 'ClearPages', 'GetPageRanges', 'GetPageRangesDiff', 'GetBlob', 'GetBlobProperties'];
 
 /** Authenticates and authorizes one request, or throws the StorageError Azure answers with. */
-export function authenticate(ctx: EmulatorContext, req: IncomingMessage, url: URL, op: AuthorizedOperation, accountName: string, containerName: string, blobName: string): Authenticated {
+export function authenticate(
+  ctx: EmulatorContext,
+  req: IncomingMessage,
+  url: URL,
+  op: AuthorizedOperation,
+  accountName: string,
+  containerName: string,
+  blobName: string,
+): Authenticated {
   if (accountName.startsWith('md-')) {
     const grant = verifyManagedSas(ctx, url, accountName, containerName, blobName);
     if (op.need !== 'r' && grant.access !== 'Write') {
@@ -52,7 +60,12 @@ export function authenticate(ctx: EmulatorContext, req: IncomingMessage, url: UR
   } else if (op.blobLevel) {
     // Azure hides blobs of private containers from anonymous requests behind a 404.
     throw new StorageError(404, 'ResourceNotFound', 'The specified resource does not exist.');
-  } else throw new StorageError(401, 'NoAuthenticationInformation', 'Server failed to authenticate the request. Please refer to the information in the www-authenticate header.');
+  } else
+    throw new StorageError(
+      401,
+      'NoAuthenticationInformation',
+      'Server failed to authenticate the request. Please refer to the information in the www-authenticate header.',
+    );
   return { account };
 }
 
@@ -121,7 +134,19 @@ function verifySas(ctx: EmulatorContext, url: URL, account: StorageAccountState,
   const sp = q.get('sp') ?? '';
   let toSign: string;
   if (q.has('ss') || q.has('srt')) {
-    toSign = [account.name, sp, q.get('ss') ?? '', q.get('srt') ?? '', st, se, q.get('sip') ?? '', q.get('spr') ?? '', sv, ...(sv >= '2020-12-06' ? [q.get('ses') ?? ''] : []), ''].join('\n');
+    toSign = [
+      account.name,
+      sp,
+      q.get('ss') ?? '',
+      q.get('srt') ?? '',
+      st,
+      se,
+      q.get('sip') ?? '',
+      q.get('spr') ?? '',
+      sv,
+      ...(sv >= '2020-12-06' ? [q.get('ses') ?? ''] : []),
+      '',
+    ].join('\n');
   } else {
     const sr = q.get('sr') ?? '';
     const resource = sr === 'c' ? `/blob/${account.name}/${container}` : `/blob/${account.name}/${container}/${blob}`;

@@ -3,20 +3,20 @@ import https from 'node:https';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorContext } from './context';
-import {
-  CLEARED,
-  diffRanges,
-  firstEndingAfter,
-  overwriteInPlace,
-  PAGE,
-  truncate,
-  validRanges,
-  type Extent,
-  type RangeOut,
-} from './extentMap';
+import { CLEARED, diffRanges, firstEndingAfter, overwriteInPlace, PAGE, truncate, validRanges, type Extent, type RangeOut } from './extentMap';
 import { readExtents } from './pageLog';
 import { Crc64 } from './integrity';
-import { afterWrite, checkConditions, checkOptionalLease, checkWriteLease, leaseHeaders, leaseOperation, leaseProperties, LeaseError, type Leasable } from './leases';
+import {
+  afterWrite,
+  checkConditions,
+  checkOptionalLease,
+  checkWriteLease,
+  leaseHeaders,
+  leaseOperation,
+  leaseProperties,
+  LeaseError,
+  type Leasable,
+} from './leases';
 import { authenticate, authFailed, verifyManagedSas, type Need } from './blobAuth';
 import { StorageError } from './storageError';
 import type { AccessGrant, Container, ManagedDisk, ManagedSnapshot, PageBlob, StorageAccountState } from './state';
@@ -42,7 +42,12 @@ export function sendStorageError(req: IncomingMessage, res: ServerResponse, err:
   const requestId = crypto.randomUUID();
   if (err.status === 304) {
     // Azure's 304 carries the error code in a header and nothing else (docs/azure-behaviour.md#conditional-requests-and-leases).
-    res.writeHead(304, { 'x-ms-error-code': err.code, 'x-ms-request-id': requestId, 'x-ms-version': String(req.headers['x-ms-version'] ?? DEFAULT_VERSION), ...err.headers });
+    res.writeHead(304, {
+      'x-ms-error-code': err.code,
+      'x-ms-request-id': requestId,
+      'x-ms-version': String(req.headers['x-ms-version'] ?? DEFAULT_VERSION),
+      ...err.headers,
+    });
     res.end();
     return;
   }
@@ -199,8 +204,8 @@ function parseRange(value: string | undefined): { start: number; end: number } |
 }
 
 function pageRangeHeader(req: IncomingMessage): { start: number; end: number } {
-  const r = parseRange(String(req.headers['x-ms-range'] ?? req.headers.range ?? '')) ;
-  if (!r) throw new StorageError(400, 'MissingRequiredHeader', 'An HTTP header that\'s mandatory for this request is not specified.');
+  const r = parseRange(String(req.headers['x-ms-range'] ?? req.headers.range ?? ''));
+  if (!r) throw new StorageError(400, 'MissingRequiredHeader', "An HTTP header that's mandatory for this request is not specified.");
   return r;
 }
 
@@ -246,7 +251,7 @@ function classify(req: IncomingMessage, url: URL, hasContainer: boolean, hasBlob
     if (method === 'GET' && comp === 'list') return { name: 'ListContainers', need: 'l', blobLevel: false };
     if (restype === 'account' && comp === 'properties') return { name: 'GetAccountInfo', need: 'r', blobLevel: false };
     if (restype === 'service' && comp === 'properties') return { name: 'GetServiceProperties', need: 'r', blobLevel: false };
-    throw new StorageError(400, 'UnsupportedHttpVerb', 'The resource doesn\'t support specified Http Verb.');
+    throw new StorageError(400, 'UnsupportedHttpVerb', "The resource doesn't support specified Http Verb.");
   }
   if (!hasBlob) {
     if (method === 'GET' && comp === 'list') return { name: 'ListBlobs', need: 'l', blobLevel: false };
@@ -255,7 +260,7 @@ function classify(req: IncomingMessage, url: URL, hasContainer: boolean, hasBlob
       if (method === 'DELETE') return { name: 'DeleteContainer', need: 'd', blobLevel: false };
       if ((method === 'GET' || method === 'HEAD') && !comp) return { name: 'GetContainerProperties', need: 'r', blobLevel: false };
     }
-    throw new StorageError(400, 'UnsupportedHttpVerb', 'The resource doesn\'t support specified Http Verb.');
+    throw new StorageError(400, 'UnsupportedHttpVerb', "The resource doesn't support specified Http Verb.");
   }
   if (method === 'PUT') {
     if (comp === 'page') {
@@ -276,7 +281,7 @@ function classify(req: IncomingMessage, url: URL, hasContainer: boolean, hasBlob
   if (method === 'GET' && !comp) return { name: 'GetBlob', need: 'r', blobLevel: true };
   if (method === 'HEAD' && !comp) return { name: 'GetBlobProperties', need: 'r', blobLevel: true };
   if (method === 'DELETE' && !comp) return { name: 'DeleteBlob', need: 'd', blobLevel: true };
-  throw new StorageError(400, 'UnsupportedHttpVerb', 'The resource doesn\'t support specified Http Verb.');
+  throw new StorageError(400, 'UnsupportedHttpVerb', "The resource doesn't support specified Http Verb.");
 }
 
 function sleep(ms: number): Promise<void> {
@@ -411,12 +416,21 @@ async function accountOperation(
       const items = Object.values(account.containers)
         .filter((c) => c.name.startsWith(prefix))
         .sort((a, b) => (a.name < b.name ? -1 : 1))
-        .map((c) => `<Container><Name>${xmlEscape(c.name)}</Name><Properties><Last-Modified>${httpDate(c.created)}</Last-Modified><Etag>${c.etag}</Etag><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><HasImmutabilityPolicy>false</HasImmutabilityPolicy><HasLegalHold>false</HasLegalHold></Properties></Container>`)
+        .map(
+          (c) =>
+            `<Container><Name>${xmlEscape(c.name)}</Name><Properties><Last-Modified>${httpDate(c.created)}</Last-Modified><Etag>${c.etag}</Etag><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><HasImmutabilityPolicy>false</HasImmutabilityPolicy><HasLegalHold>false</HasLegalHold></Properties></Container>`,
+        )
         .join('');
-      return sendXml(req, res, 200, `<EnumerationResults ServiceEndpoint="${ctx.origin}/${account.name}/"><Prefix>${xmlEscape(prefix)}</Prefix><Containers>${items}</Containers><NextMarker/></EnumerationResults>`);
+      return sendXml(
+        req,
+        res,
+        200,
+        `<EnumerationResults ServiceEndpoint="${ctx.origin}/${account.name}/"><Prefix>${xmlEscape(prefix)}</Prefix><Containers>${items}</Containers><NextMarker/></EnumerationResults>`,
+      );
     }
     case 'CreateContainer': {
-      if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(containerName)) throw new StorageError(400, 'InvalidResourceName', 'The specifed resource name contains invalid characters.');
+      if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(containerName))
+        throw new StorageError(400, 'InvalidResourceName', 'The specifed resource name contains invalid characters.');
       if (account.containers[containerName]) throw new StorageError(409, 'ContainerAlreadyExists', 'The specified container already exists.');
       const c: Container = { name: containerName, created: ctx.now(), etag: newEtag(), blobs: {} };
       account.containers[containerName] = c;
@@ -432,7 +446,12 @@ async function accountOperation(
       ctx.markDirty();
       return sendEmpty(req, res, 202);
     case 'GetContainerProperties':
-      return sendEmpty(req, res, 200, { etag: container.etag, 'last-modified': httpDate(container.created), 'x-ms-lease-status': 'unlocked', 'x-ms-lease-state': 'available' });
+      return sendEmpty(req, res, 200, {
+        etag: container.etag,
+        'last-modified': httpDate(container.created),
+        'x-ms-lease-status': 'unlocked',
+        'x-ms-lease-state': 'available',
+      });
     case 'ListBlobs':
       return listBlobs(ctx, req, res, url, account, container);
     case 'PutBlob':
@@ -448,7 +467,8 @@ async function accountOperation(
       if (snapshot === undefined) checkWriteLease(blob, req, now);
       return deleteBlob(ctx, req, res, container, blob, snapshot);
     case 'LeaseBlob': {
-      if (snapshot !== undefined) throw new StorageError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
+      if (snapshot !== undefined)
+        throw new StorageError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
       const answer = leaseOperation(blob, req, now, () => crypto.randomUUID());
       ctx.markDirty();
       return sendEmpty(req, res, answer.status, { etag: blob.etag, 'last-modified': httpDate(blob.lastModified), ...answer.headers });
@@ -460,7 +480,12 @@ async function accountOperation(
       const ts = snapshotTimestamp(ctx, taken);
       blob.snapshots.push({ snapshot: ts, size: blob.size, extents: blob.extents.slice(), created: ctx.now() });
       ctx.markDirty();
-      return sendEmpty(req, res, 201, { 'x-ms-snapshot': ts, etag: blob.etag, 'last-modified': httpDate(blob.lastModified), 'x-ms-request-server-encrypted': 'false' });
+      return sendEmpty(req, res, 201, {
+        'x-ms-snapshot': ts,
+        etag: blob.etag,
+        'last-modified': httpDate(blob.lastModified),
+        'x-ms-request-server-encrypted': 'false',
+      });
     }
     case 'SetBlobProperties': {
       if (snapshot) throw new StorageError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
@@ -477,7 +502,11 @@ async function accountOperation(
       const ct = req.headers['x-ms-blob-content-type'];
       if (typeof ct === 'string') blob.contentType = ct;
       blobView(ctx, account.name, container.name, blob).touch();
-      return sendEmpty(req, res, 200, { etag: blob.etag, 'last-modified': httpDate(blob.lastModified), 'x-ms-blob-sequence-number': String(blob.sequenceNumber) });
+      return sendEmpty(req, res, 200, {
+        etag: blob.etag,
+        'last-modified': httpDate(blob.lastModified),
+        'x-ms-blob-sequence-number': String(blob.sequenceNumber),
+      });
     }
     case 'SetBlobMetadata': {
       checkWriteLease(blob, req, now);
@@ -498,18 +527,28 @@ async function accountOperation(
     let prev: Extent[] | undefined;
     if (req.headers['x-ms-previous-snapshot-url'] !== undefined) {
       // Azure: the header is for managed-disk snapshots only (Get Page Ranges, REST reference).
-      throw new StorageError(400, 'UnsupportedHeaderForNonManagedDisksAccount', 'The x-ms-previous-snapshot-url header is only supported for managed disk accounts.');
+      throw new StorageError(
+        400,
+        'UnsupportedHeaderForNonManagedDisksAccount',
+        'The x-ms-previous-snapshot-url header is only supported for managed disk accounts.',
+      );
     }
     const prevSnapshot = q.get('prevsnapshot');
     if (prevSnapshot) {
       const p = blob.snapshots.find((s) => s.snapshot === prevSnapshot);
       if (!p) throw new StorageError(409, 'PreviousSnapshotNotFound', 'The previous snapshot is not found.');
-      if (view.snapshot && p.snapshot > view.snapshot) throw new StorageError(400, 'PreviousSnapshotCannotBeNewer', 'The prevsnapshot query parameter value cannot be newer than snapshot query parameter value.');
+      if (view.snapshot && p.snapshot > view.snapshot)
+        throw new StorageError(
+          400,
+          'PreviousSnapshotCannotBeNewer',
+          'The prevsnapshot query parameter value cannot be newer than snapshot query parameter value.',
+        );
       prev = p.extents;
     }
     return pageRanges(ctx, req, res, url, view, prev);
   }
-  if (!view.writable) throw new StorageError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
+  if (!view.writable)
+    throw new StorageError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
   return pageWrite(ctx, req, res, op, view);
 }
 
@@ -519,7 +558,14 @@ function metadataFrom(req: IncomingMessage): Record<string, string> {
   return out;
 }
 
-async function putBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, account: StorageAccountState, container: Container, name: string): Promise<void> {
+async function putBlob(
+  ctx: EmulatorContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  account: StorageAccountState,
+  container: Container,
+  name: string,
+): Promise<void> {
   const type = String(req.headers['x-ms-blob-type'] ?? '');
   if (type !== 'PageBlob') {
     await drain(req);
@@ -601,13 +647,23 @@ function listBlobs(ctx: EmulatorContext, req: IncomingMessage, res: ServerRespon
     `<Properties><Creation-Time>${httpDate(created)}</Creation-Time><Last-Modified>${httpDate(modified)}</Last-Modified><Etag>${etag}</Etag><Content-Length>${size}</Content-Length><Content-Type>${xmlEscape(ct)}</Content-Type><x-ms-blob-sequence-number>${seq}</x-ms-blob-sequence-number><BlobType>PageBlob</BlobType>${leaseXml(leased)}<ServerEncrypted>true</ServerEncrypted></Properties>`;
   for (const b of Object.values(container.blobs)) {
     if (!b.name.startsWith(prefix)) continue;
-    const meta = withMetadata ? `<Metadata>${Object.entries(b.metadata).map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`).join('')}</Metadata>` : '';
+    const meta = withMetadata
+      ? `<Metadata>${Object.entries(b.metadata)
+          .map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`)
+          .join('')}</Metadata>`
+      : '';
     if (withSnapshots) {
       for (const s of b.snapshots) {
-        rows.push({ sort: `${b.name}\u0000${s.snapshot}`, xml: `<Blob><Name>${xmlEscape(b.name)}</Name><Snapshot>${s.snapshot}</Snapshot>${props(s.size, b.created, s.created, b.etag, b.sequenceNumber, b.contentType)}${meta}</Blob>` });
+        rows.push({
+          sort: `${b.name}\u0000${s.snapshot}`,
+          xml: `<Blob><Name>${xmlEscape(b.name)}</Name><Snapshot>${s.snapshot}</Snapshot>${props(s.size, b.created, s.created, b.etag, b.sequenceNumber, b.contentType)}${meta}</Blob>`,
+        });
       }
     }
-    rows.push({ sort: `${b.name}\u0000~`, xml: `<Blob><Name>${xmlEscape(b.name)}</Name>${props(b.size, b.created, b.lastModified, b.etag, b.sequenceNumber, b.contentType, b)}${meta}</Blob>` });
+    rows.push({
+      sort: `${b.name}\u0000~`,
+      xml: `<Blob><Name>${xmlEscape(b.name)}</Name>${props(b.size, b.created, b.lastModified, b.etag, b.sequenceNumber, b.contentType, b)}${meta}</Blob>`,
+    });
   }
   rows.sort((a, b) => (a.sort < b.sort ? -1 : a.sort > b.sort ? 1 : 0));
   const from = marker ? rows.findIndex((r) => r.sort >= Buffer.from(marker, 'base64url').toString('utf8')) : 0;
@@ -623,7 +679,14 @@ function listBlobs(ctx: EmulatorContext, req: IncomingMessage, res: ServerRespon
 
 // ---------------------------------------------------------------- page blob data
 
-async function readBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, view: BlobView, withBody: boolean, metadata: Record<string, string>): Promise<void> {
+async function readBlob(
+  ctx: EmulatorContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  view: BlobView,
+  withBody: boolean,
+  metadata: Record<string, string>,
+): Promise<void> {
   const headers: Record<string, string> = {
     ...commonHeaders(req),
     'x-ms-blob-type': 'PageBlob',
@@ -658,7 +721,9 @@ async function readBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
   let status = 200;
   if (range) {
     if (range.start >= view.size) {
-      throw new StorageError(416, 'InvalidRange', 'The range specified is invalid for the current size of the resource.', { 'content-range': `bytes */${view.size}` });
+      throw new StorageError(416, 'InvalidRange', 'The range specified is invalid for the current size of the resource.', {
+        'content-range': `bytes */${view.size}`,
+      });
     }
     start = range.start;
     end = Math.min(view.size, range.end + 1);
@@ -672,7 +737,11 @@ async function readBlob(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
     // Azure hashes a range of at most 4 MiB on request; without a range or beyond 4 MiB it refuses
     // (docs/azure-behaviour.md#integrity-headers).
     if (!range || end - start > MAX_PAGE_WRITE) {
-      throw new StorageError(400, 'OutOfRangeInput', 'The specified range is larger than the maximum allowed for a range read with a content hash (4 MiB), or no range was given.');
+      throw new StorageError(
+        400,
+        'OutOfRangeInput',
+        'The specified range is larger than the maximum allowed for a range read with a content hash (4 MiB), or no range was given.',
+      );
     }
     const body = await readExtents(ctx.log, ctx.synthetic, extents, start, end, firstEndingAfter(extents, start));
     if (wantMd5) headers['content-md5'] = crypto.createHash('md5').update(body).digest('base64');
@@ -752,7 +821,13 @@ function pageRanges(ctx: EmulatorContext, req: IncomingMessage, res: ServerRespo
       page = page.slice(0, keep);
     }
   }
-  const xml = page.map((r) => (r.clear ? `<ClearRange><Start>${r.start}</Start><End>${r.end - 1}</End></ClearRange>` : `<PageRange><Start>${r.start}</Start><End>${r.end - 1}</End></PageRange>`)).join('');
+  const xml = page
+    .map((r) =>
+      r.clear
+        ? `<ClearRange><Start>${r.start}</Start><End>${r.end - 1}</End></ClearRange>`
+        : `<PageRange><Start>${r.start}</Start><End>${r.end - 1}</End></PageRange>`,
+    )
+    .join('');
   sendXml(req, res, 200, `<PageList>${xml}${next ? `<NextMarker>${next}</NextMarker>` : ''}</PageList>`, {
     etag: view.etag,
     'last-modified': httpDate(view.lastModified),
@@ -857,7 +932,13 @@ function fetchSourceRange(ctx: EmulatorContext, source: string, start: number, e
         if (status !== 200 && status !== 206) {
           const code = String(response.headers['x-ms-error-code'] ?? 'Unknown');
           response.resume();
-          reject(new StorageError(status >= 500 ? status : status === 404 ? 404 : 403, 'CannotVerifyCopySource', `The source request failed with status ${status} (${code}).`));
+          reject(
+            new StorageError(
+              status >= 500 ? status : status === 404 ? 404 : 403,
+              'CannotVerifyCopySource',
+              `The source request failed with status ${status} (${code}).`,
+            ),
+          );
           return;
         }
         ctx.log
@@ -903,11 +984,19 @@ function previousSnapshotExtents(ctx: EmulatorContext, prevUrl: string, view: Bl
   if (!prev) throw new StorageError(409, 'PreviousSnapshotNotFound', 'The previous snapshot is not found.');
   if (!prev.familyId || prev.familyId !== view.familyId) {
     // Both snapshots must belong to one incremental snapshot family (docs/azure-behaviour.md#listing-page-ranges-and-diffs).
-    throw new StorageError(409, 'PreviousSnapshotOperationNotSupported', 'The previous snapshot is not an earlier snapshot of the same incremental snapshot family.');
+    throw new StorageError(
+      409,
+      'PreviousSnapshotOperationNotSupported',
+      'The previous snapshot is not an earlier snapshot of the same incremental snapshot family.',
+    );
   }
   const cur = view.size - 512;
-  if ((prev.sizeBytes > FOUR_TIB) !== (cur > FOUR_TIB)) {
-    throw new StorageError(409, 'PreviousSnapshotOperationNotSupported', 'The disk was resized across the 4 TB boundary between the two snapshots; a differential is not available. Copy the later snapshot in full.');
+  if (prev.sizeBytes > FOUR_TIB !== cur > FOUR_TIB) {
+    throw new StorageError(
+      409,
+      'PreviousSnapshotOperationNotSupported',
+      'The disk was resized across the 4 TB boundary between the two snapshots; a differential is not available. Copy the later snapshot in full.',
+    );
   }
   if (view.lastModified < prev.timeCreated && view.managed && view.snapshot) {
     throw new StorageError(400, 'PreviousSnapshotCannotBeNewer', 'The previous snapshot cannot be newer than the snapshot.');

@@ -116,7 +116,16 @@ async function bulkSeed(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
   const perDisk = Number(body['snapshotsPerDisk'] ?? 0);
   const sizeGB = Number(body['diskSizeGB'] ?? 1);
   const prefix = String(body['prefix'] ?? 'bulk');
-  if (!Number.isInteger(disks) || disks < 0 || disks > 10_000 || !Number.isInteger(perDisk) || perDisk < 0 || perDisk > LIMITS.snapshotsPerDisk || !Number.isInteger(sizeGB) || sizeGB < 1) {
+  if (
+    !Number.isInteger(disks) ||
+    disks < 0 ||
+    disks > 10_000 ||
+    !Number.isInteger(perDisk) ||
+    perDisk < 0 ||
+    perDisk > LIMITS.snapshotsPerDisk ||
+    !Number.isInteger(sizeGB) ||
+    sizeGB < 1
+  ) {
     throw new ArmError(400, 'InvalidParameter', `disks must be 0-10000, snapshotsPerDisk 0-${LIMITS.snapshotsPerDisk} and diskSizeGB a positive whole number.`);
   }
   const start = ctx.now() - (perDisk + 1) * 3_600_000;
@@ -130,18 +139,39 @@ async function bulkSeed(ctx: EmulatorContext, req: IncomingMessage, res: ServerR
     const sizeBytes = sizeGB * GIB;
     addFooter(ctx, extents, sizeBytes, uniqueId, start);
     const disk: ManagedDisk = {
-      id, name, resourceGroup: rg, location, uniqueId, familyId: guid(), sizeBytes, sku: 'Premium_LRS',
-      creationData: { createOption: 'Empty' }, timeCreated: start, diskState: 'Unattached', extents, tags: { seed: prefix }, snapshotTimes: [],
+      id,
+      name,
+      resourceGroup: rg,
+      location,
+      uniqueId,
+      familyId: guid(),
+      sizeBytes,
+      sku: 'Premium_LRS',
+      creationData: { createOption: 'Empty' },
+      timeCreated: start,
+      diskState: 'Unattached',
+      extents,
+      tags: { seed: prefix },
+      snapshotTimes: [],
     };
     ctx.state.disks[id.toLowerCase()] = disk;
     for (let j = 0; j < perDisk; j++) {
       const sname = `${name}-s${String(j).padStart(3, '0')}`;
       const sid = resourceId(ctx, rg, 'snapshots', sname);
       ctx.state.snapshots[sid.toLowerCase()] = {
-        id: sid, name: sname, resourceGroup: rg, location, uniqueId: guid(), incremental: true, familyId: disk.familyId, sizeBytes,
+        id: sid,
+        name: sname,
+        resourceGroup: rg,
+        location,
+        uniqueId: guid(),
+        incremental: true,
+        familyId: disk.familyId,
+        sizeBytes,
         sku: ZRS_REGIONS.has(location) ? 'Standard_ZRS' : 'Standard_LRS',
         creationData: { createOption: 'Copy', sourceResourceId: id, sourceUniqueId: uniqueId },
-        timeCreated: start + (j + 1) * 3_600_000, extents: extents.slice(), tags: { seed: prefix },
+        timeCreated: start + (j + 1) * 3_600_000,
+        extents: extents.slice(),
+        tags: { seed: prefix },
       };
       snapshots += 1;
     }

@@ -62,7 +62,10 @@ const KEYS = Object.keys(NO_FAULTS) as (keyof FaultSettings)[];
 
 export function parseFaultSpec(spec: string): FaultSettings {
   const out: FaultSettings = { ...NO_FAULTS };
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [k, v] = part.split('=');
     const key = (k ?? '').trim().toLowerCase() as keyof FaultSettings;
     const value = Number(v);

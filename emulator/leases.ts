@@ -73,7 +73,8 @@ function invalidHeader(name: string): LeaseError {
 }
 
 const NOT_PRESENT_LEASE_OP = (): LeaseError => new LeaseError(409, 'LeaseNotPresentWithLeaseOperation', 'There is currently no lease on the blob.');
-const MISMATCH_LEASE_OP = (): LeaseError => new LeaseError(409, 'LeaseIdMismatchWithLeaseOperation', 'The lease ID specified did not match the lease ID for the blob.');
+const MISMATCH_LEASE_OP = (): LeaseError =>
+  new LeaseError(409, 'LeaseIdMismatchWithLeaseOperation', 'The lease ID specified did not match the lease ID for the blob.');
 
 /**
  * Before a write, a metadata change, a resize or a delete: an active lease needs its id; an id sent
@@ -126,12 +127,17 @@ export function leaseOperation(blob: Leasable, req: IncomingMessage, now: number
     case 'acquire': {
       const raw = header(req, 'x-ms-lease-duration');
       const duration = Number(raw);
-      if (raw === undefined || !Number.isInteger(duration) || !(duration === -1 || (duration >= 15 && duration <= 60))) throw invalidHeader('x-ms-lease-duration');
+      if (raw === undefined || !Number.isInteger(duration) || !(duration === -1 || (duration >= 15 && duration <= 60)))
+        throw invalidHeader('x-ms-lease-duration');
       if (proposed !== undefined && !GUID.test(proposed)) throw invalidHeader('x-ms-proposed-lease-id');
       if (state === 'leased' && !same(proposed)) throw new LeaseError(409, 'LeaseAlreadyPresent', 'There is already a lease present.');
       if (state === 'breaking') {
         if (same(proposed)) {
-          throw new LeaseError(409, 'LeaseIsBreakingAndCannotBeAcquired', 'The lease ID matched, but the lease is currently in breaking state and cannot be acquired until it is broken.');
+          throw new LeaseError(
+            409,
+            'LeaseIsBreakingAndCannotBeAcquired',
+            'The lease ID matched, but the lease is currently in breaking state and cannot be acquired until it is broken.',
+          );
         }
         throw new LeaseError(409, 'LeaseAlreadyPresent', 'There is already a lease present.');
       }
@@ -140,27 +146,39 @@ export function leaseOperation(blob: Leasable, req: IncomingMessage, now: number
       return { status: 201, headers: { 'x-ms-lease-id': id } };
     }
     case 'renew': {
-      if (!given) throw new LeaseError(400, 'MissingRequiredHeader', 'An HTTP header that\'s mandatory for this request is not specified. (x-ms-lease-id)');
+      if (!given) throw new LeaseError(400, 'MissingRequiredHeader', "An HTTP header that's mandatory for this request is not specified. (x-ms-lease-id)");
       if (state === 'available') throw NOT_PRESENT_LEASE_OP();
       if (!same(given)) throw MISMATCH_LEASE_OP();
-      if (state === 'breaking') throw new LeaseError(409, 'LeaseIsBreakingAndCannotBeChanged', 'The lease ID matched, but the lease is currently in breaking state and cannot be changed.');
-      if (state === 'broken') throw new LeaseError(409, 'LeaseIsBrokenAndCannotBeRenewed', 'The lease ID matched, but the lease has been broken explicitly and cannot be renewed.');
+      if (state === 'breaking')
+        throw new LeaseError(
+          409,
+          'LeaseIsBreakingAndCannotBeChanged',
+          'The lease ID matched, but the lease is currently in breaking state and cannot be changed.',
+        );
+      if (state === 'broken')
+        throw new LeaseError(409, 'LeaseIsBrokenAndCannotBeRenewed', 'The lease ID matched, but the lease has been broken explicitly and cannot be renewed.');
       current!.expiresAt = current!.duration > 0 ? now + current!.duration * 1000 : undefined;
       return { status: 200, headers: { 'x-ms-lease-id': current!.id } };
     }
     case 'change': {
-      if (!given) throw new LeaseError(400, 'MissingRequiredHeader', 'An HTTP header that\'s mandatory for this request is not specified. (x-ms-lease-id)');
-      if (proposed === undefined) throw new LeaseError(400, 'MissingRequiredHeader', 'An HTTP header that\'s mandatory for this request is not specified. (x-ms-proposed-lease-id)');
+      if (!given) throw new LeaseError(400, 'MissingRequiredHeader', "An HTTP header that's mandatory for this request is not specified. (x-ms-lease-id)");
+      if (proposed === undefined)
+        throw new LeaseError(400, 'MissingRequiredHeader', "An HTTP header that's mandatory for this request is not specified. (x-ms-proposed-lease-id)");
       if (!GUID.test(proposed)) throw invalidHeader('x-ms-proposed-lease-id');
       if (state !== 'leased' && state !== 'breaking') throw NOT_PRESENT_LEASE_OP();
       // The current id changes it; proposing the id it already has (a repeated change) is accepted too.
       if (!same(given) && !same(proposed)) throw MISMATCH_LEASE_OP();
-      if (state === 'breaking') throw new LeaseError(409, 'LeaseIsBreakingAndCannotBeChanged', 'The lease ID matched, but the lease is currently in breaking state and cannot be changed.');
+      if (state === 'breaking')
+        throw new LeaseError(
+          409,
+          'LeaseIsBreakingAndCannotBeChanged',
+          'The lease ID matched, but the lease is currently in breaking state and cannot be changed.',
+        );
       current!.id = proposed;
       return { status: 200, headers: { 'x-ms-lease-id': proposed } };
     }
     case 'release': {
-      if (!given) throw new LeaseError(400, 'MissingRequiredHeader', 'An HTTP header that\'s mandatory for this request is not specified. (x-ms-lease-id)');
+      if (!given) throw new LeaseError(400, 'MissingRequiredHeader', "An HTTP header that's mandatory for this request is not specified. (x-ms-lease-id)");
       if (state === 'available') throw NOT_PRESENT_LEASE_OP();
       if (!same(given)) throw MISMATCH_LEASE_OP();
       delete blob.lease;

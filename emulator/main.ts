@@ -74,7 +74,11 @@ function parseOptions(argv: string[]): Options | 'help' {
   // --data and --memory: the later one on the command line wins.
   const storage = parsed.tokens.filter((t) => t.kind === 'option' && (t.name === 'data' || t.name === 'memory')).pop();
   if (storage?.kind === 'option' && storage.name === 'data' && v.data !== undefined) o.data = path.resolve(v.data);
-  if (v.regions !== undefined) o.regions = v.regions.split(',').map((r) => r.trim().toLowerCase()).filter(Boolean);
+  if (v.regions !== undefined)
+    o.regions = v.regions
+      .split(',')
+      .map((r) => r.trim().toLowerCase())
+      .filter(Boolean);
   if (v.seed !== undefined) {
     if (v.seed !== 'demo' && v.seed !== 'none') throw new Error('--seed must be demo or none');
     o.seed = v.seed;

@@ -117,7 +117,7 @@ export function fillSynthetic(target: Buffer, targetOffset: number, from: number
     const pageStart = p * 512;
     const s = Math.max(from, pageStart);
     const e = Math.min(to, pageStart + 512);
-    const at = (Math.imul(p ^ (p >>> 16), 0x45d9f3b) >>> 0) % (BASE_BYTES / 4) * 4;
+    const at = ((Math.imul(p ^ (p >>> 16), 0x45d9f3b) >>> 0) % (BASE_BYTES / 4)) * 4;
     if (s === pageStart && e === pageStart + 512) {
       const dst = targetOffset + (s - from);
       block.copy(target, dst, at, at + 512);

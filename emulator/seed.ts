@@ -96,7 +96,10 @@ export function seedDemo(ctx: EmulatorContext): void {
   let tail = 2 * GIB;
   for (let day = 6; day >= 1; day--) {
     const grow = (200 + Math.floor(random() * 300)) * 1024 * 1024;
-    write(logs, [{ offset: tail, length: grow }, { offset: 1024 * 1024, length: 64 * 1024 }]);
+    write(logs, [
+      { offset: tail, length: grow },
+      { offset: 1024 * 1024, length: 64 * 1024 },
+    ]);
     tail += grow;
     snapshot(logs, `web-logs-${stamp(now - day * DAY)}`, now - day * DAY + 3_600_000);
   }
@@ -107,7 +110,7 @@ export function seedDemo(ctx: EmulatorContext): void {
   for (let day = 5; day >= 1; day--) {
     const ranges: { offset: number; length: number }[] = [];
     const n = 2000 + Math.floor(random() * 3000);
-    for (let i = 0; i < n; i++) ranges.push({ offset: Math.floor(random() * (60 * GIB / 8192)) * 8192, length: 8192 });
+    for (let i = 0; i < n; i++) ranges.push({ offset: Math.floor(random() * ((60 * GIB) / 8192)) * 8192, length: 8192 });
     write(db, ranges);
     const s = snapshot(db, `orders-db-${stamp(now - day * DAY)}`, now - day * DAY + 7_200_000);
     if (day === 3) {

@@ -19,12 +19,8 @@ const production = process.argv.includes('--production');
 const lazyAzure = {
   name: 'lazy-azure',
   setup(build) {
-    build.onResolve({ filter: /^(\.\.\/)+azure(\/index)?$/ }, (args) =>
-      args.kind === 'dynamic-import' ? { path: './azure.js', external: true } : undefined,
-    );
-    build.onResolve({ filter: /^\.\/azureAccount$/ }, (args) =>
-      args.kind === 'dynamic-import' ? { path: './azureAccount.js', external: true } : undefined,
-    );
+    build.onResolve({ filter: /^(\.\.\/)+azure(\/index)?$/ }, (args) => (args.kind === 'dynamic-import' ? { path: './azure.js', external: true } : undefined));
+    build.onResolve({ filter: /^\.\/azureAccount$/ }, (args) => (args.kind === 'dynamic-import' ? { path: './azureAccount.js', external: true } : undefined));
   },
 };
 
@@ -41,7 +37,14 @@ const node = {
 };
 
 const builds = [
-  { ...node, entryPoints: { extension: 'src/extension/main.ts' }, outdir: 'dist', external: ['vscode'], plugins: [lazyAzure], supported: { 'dynamic-import': false } },
+  {
+    ...node,
+    entryPoints: { extension: 'src/extension/main.ts' },
+    outdir: 'dist',
+    external: ['vscode'],
+    plugins: [lazyAzure],
+    supported: { 'dynamic-import': false },
+  },
   { ...node, entryPoints: { azure: 'src/azure/index.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { azureAccount: 'src/extension/azureAccount.ts' }, outdir: 'dist', external: ['vscode'] },
   { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', plugins: [lazyAzure], supported: { 'dynamic-import': false } },

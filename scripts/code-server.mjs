@@ -75,9 +75,7 @@ function runToEnd(cmd, args, env) {
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
     child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve(output) : reject(new Error(`code-server ${args.slice(1).join(' ')} failed (exit ${code}):\n${output}`)),
-    );
+    child.on('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`code-server ${args.slice(1).join(' ')} failed (exit ${code}):\n${output}`))));
   });
 }
 
@@ -125,8 +123,10 @@ export async function startCodeServer(options) {
     node,
     [
       ...entry,
-      '--auth', 'none',
-      '--bind-addr', `127.0.0.1:${port}`,
+      '--auth',
+      'none',
+      '--bind-addr',
+      `127.0.0.1:${port}`,
       ...dirs,
       '--disable-telemetry',
       '--disable-update-check',

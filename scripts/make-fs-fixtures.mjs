@@ -27,11 +27,13 @@ function run(tool, args, input) {
 function text(seed, lines) {
   const words = ['GET', 'POST', '/api/orders', '/health', '200', '404', '503', 'user=alice', 'user=bob', 'ms=12', 'ms=340', 'cache=hit', 'cache=miss'];
   let x = seed >>> 0;
-  const rnd = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 4294967296);
+  const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 4294967296;
   const out = [];
   for (let i = 0; i < lines; i++) {
     const n = 4 + Math.floor(rnd() * 6);
-    out.push(`2026-11-${String(10 + (i % 18)).padStart(2, '0')}T${String(i % 24).padStart(2, '0')}:00:00Z ${Array.from({ length: n }, () => words[Math.floor(rnd() * words.length)]).join(' ')}`);
+    out.push(
+      `2026-11-${String(10 + (i % 18)).padStart(2, '0')}T${String(i % 24).padStart(2, '0')}:00:00Z ${Array.from({ length: n }, () => words[Math.floor(rnd() * words.length)]).join(' ')}`,
+    );
   }
   return out.join('\n') + '\n';
 }
@@ -66,7 +68,22 @@ function ext4Linux(work) {
     'home/azureuser/notes.md': '# deploy notes\n- v1.4 rolled out\n',
     'opt/app/release.txt': 'v1.4.0\n',
   });
-  run('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '4096', '-L', 'cloudimg-rootfs', '-E', `offset=${offset},lazy_itable_init=0,lazy_journal_init=0`, '-d', src, image, `${(126976 * 512) / 1024}k`]);
+  run('mke2fs', [
+    '-q',
+    '-F',
+    '-t',
+    'ext4',
+    '-b',
+    '4096',
+    '-L',
+    'cloudimg-rootfs',
+    '-E',
+    `offset=${offset},lazy_itable_init=0,lazy_journal_init=0`,
+    '-d',
+    src,
+    image,
+    `${(126976 * 512) / 1024}k`,
+  ]);
   const days = [readFileSync(image)];
   const day = (edit) => {
     mounted(image, 'ext4', work, edit, offset);
@@ -75,7 +92,11 @@ function ext4Linux(work) {
   // Day 1: logs grow, a deploy edits the config and the release file.
   day((m) => {
     appendFileSync(path.join(m, 'var/log/nginx/access.log'), text(11, 1500));
-    put(m, 'etc/nginx/nginx.conf', 'user www-data;\nworker_processes 4;\nevents { worker_connections 2048; }\nhttp { include /etc/nginx/sites-enabled/*; gzip on; }\n');
+    put(
+      m,
+      'etc/nginx/nginx.conf',
+      'user www-data;\nworker_processes 4;\nevents { worker_connections 2048; }\nhttp { include /etc/nginx/sites-enabled/*; gzip on; }\n',
+    );
     put(m, 'opt/app/release.txt', 'v1.5.0\n');
   });
   // Day 2: a new site, the syslog grows, a note is edited.

@@ -123,7 +123,14 @@ function sleep(ms) {
 
 /** The last line the emulator printed that says something (its ready line). */
 function lastLine(output) {
-  return output.trim().split('\n').filter((l) => l.trim()).pop()?.trim() ?? '';
+  return (
+    output
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim())
+      .pop()
+      ?.trim() ?? ''
+  );
 }
 
 /** What the emulator said on stderr (its error, which may span lines), as one line. */
@@ -187,19 +194,23 @@ async function startEmulator() {
 function listEmulatorDisks(connection) {
   return new Promise((resolve, reject) => {
     const url = new URL(`/subscriptions/${connection.subscriptionId}/providers/Microsoft.Compute/disks?api-version=2024-03-02`, connection.armEndpoint);
-    const req = https.request(url, { ca: readFileSync(connection.caCertPath), headers: { authorization: `Bearer ${connection.token}` }, timeout: 30_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`listing its disks answered ${res.statusCode}: ${body.slice(0, 200)}`));
-        try {
-          resolve(JSON.parse(body).value.length);
-        } catch (e) {
-          reject(new Error(`listing its disks answered something that is not a disk list (${e.message})`));
-        }
-      });
-    });
+    const req = https.request(
+      url,
+      { ca: readFileSync(connection.caCertPath), headers: { authorization: `Bearer ${connection.token}` }, timeout: 30_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => {
+          if (res.statusCode !== 200) return reject(new Error(`listing its disks answered ${res.statusCode}: ${body.slice(0, 200)}`));
+          try {
+            resolve(JSON.parse(body).value.length);
+          } catch (e) {
+            reject(new Error(`listing its disks answered something that is not a disk list (${e.message})`));
+          }
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`it did not answer ${connection.armEndpoint} within 30 s`)));
     req.on('error', reject);
     req.end();

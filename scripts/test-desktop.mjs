@@ -35,7 +35,9 @@ async function main() {
   });
   if (process.argv.includes('--build-only')) return;
   const vscodeExecutablePath = process.env.VSCODE_EXECUTABLE_PATH || undefined;
-  console.log(`test:desktop: ${vscodeExecutablePath ? `using ${vscodeExecutablePath}` : 'downloading VS Code (set VSCODE_EXECUTABLE_PATH to use an installed one)'}`);
+  console.log(
+    `test:desktop: ${vscodeExecutablePath ? `using ${vscodeExecutablePath}` : 'downloading VS Code (set VSCODE_EXECUTABLE_PATH to use an installed one)'}`,
+  );
   try {
     await runTests({
       vscodeExecutablePath,

@@ -78,12 +78,10 @@ for (const tier of tiers) {
   if (files.length === 0) continue;
   console.log(`\n== ${tier} tests (${files.length} files) ==`);
   const concurrency = tier === 'e2e' ? ['--test-concurrency=1'] : [];
-  const r = await run(
-    process.execPath,
-    ['--import', 'tsx', '--test', '--test-reporter=spec', ...concurrency, ...files],
-    true,
-    { ...process.env, DISK_DELTA_TEST_TIER: tier },
-  );
+  const r = await run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...concurrency, ...files], true, {
+    ...process.env,
+    DISK_DELTA_TEST_TIER: tier,
+  });
   const count = (label) => {
     const m = [...r.text.matchAll(new RegExp(`^\\S+ ${label} (\\d+)$`, 'gm'))].pop();
     return m ? Number(m[1]) : 0;

@@ -89,7 +89,9 @@ export function buildPanel(nonce = scriptNonce()): void {
   style.textContent = STYLES;
   document.head.append(style);
 
-  const summaryRows = SUMMARY_ROWS.map(([id, label]) => `<dt id="summary-${id}-label">${label}</dt><dd id="summary-${id}" aria-labelledby="summary-${id}-label">…</dd>`).join('');
+  const summaryRows = SUMMARY_ROWS.map(
+    ([id, label]) => `<dt id="summary-${id}-label">${label}</dt><dd id="summary-${id}" aria-labelledby="summary-${id}-label">…</dd>`,
+  ).join('');
   // Static markup only: every dynamic value below is set with textContent.
   document.body.innerHTML = `
 <div id="app">

@@ -10,7 +10,18 @@ import { buildPanel, dom, el } from './dom';
 import { bindInput, CELL_PX, type MapActions } from './input';
 import { MapRenderer, themeColours } from './render';
 import { HostRequests } from './requests';
-import { clearSelection, fractionText, moreText, offsetsText, rangeItems, renderFamily, renderSummary, setStatus, showSelectionLoading, showSelectionRanges } from './sidePanel';
+import {
+  clearSelection,
+  fractionText,
+  moreText,
+  offsetsText,
+  rangeItems,
+  renderFamily,
+  renderSummary,
+  setStatus,
+  showSelectionLoading,
+  showSelectionRanges,
+} from './sidePanel';
 import { cellHasChanges, initialState, persistedState, selectedCell } from './state';
 import { cellBytes, cellCount, clampOffset, fitView, isFit, panCells, relayout, resample, windowOf, zoom, type MapView } from './view';
 
@@ -142,7 +153,10 @@ function showTooltip(cell: number): void {
     tip.hidden = true;
     return;
   }
-  tip.replaceChildren(el('div', { id: 'tooltip-offsets' }, offsetsText(bytes.offset, bytes.length)), el('div', { id: 'tooltip-fraction' }, fractionText(state, cell)));
+  tip.replaceChildren(
+    el('div', { id: 'tooltip-offsets' }, offsetsText(bytes.offset, bytes.length)),
+    el('div', { id: 'tooltip-fraction' }, fractionText(state, cell)),
+  );
   tip.dataset.offset = String(bytes.offset);
   tip.hidden = false;
   const col = cell % view.cols;

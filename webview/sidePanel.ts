@@ -27,7 +27,11 @@ export function fractionText(state: MapState, cell: number): string {
 
 export function rangeItems(ranges: CellRangesMessage['ranges']): HTMLLIElement[] {
   return ranges.map((r) => {
-    const item = el('li', { class: r.kind }, `${r.kind === 'cleared' ? 'cleared' : 'changed'} ${formatHex(r.offset)} – ${formatHex(r.offset + r.length - 1)}, ${formatBytes(r.length)}`);
+    const item = el(
+      'li',
+      { class: r.kind },
+      `${r.kind === 'cleared' ? 'cleared' : 'changed'} ${formatHex(r.offset)} – ${formatHex(r.offset + r.length - 1)}, ${formatBytes(r.length)}`,
+    );
     item.title = `${r.offset} – ${r.offset + r.length - 1} (${r.length} bytes)`;
     return item;
   });
@@ -46,7 +50,8 @@ export function showSelectionLoading(text: string): void {
 
 export function showSelectionRanges(m: CellRangesMessage): void {
   dom.selectionRanges.replaceChildren(...rangeItems(m.ranges));
-  dom.selectionMore.textContent = moreText(m) || (m.ranges.length === 0 ? 'No ranges in this cell.' : `${m.total.toLocaleString('en-US')} range${m.total === 1 ? '' : 's'}.`);
+  dom.selectionMore.textContent =
+    moreText(m) || (m.ranges.length === 0 ? 'No ranges in this cell.' : `${m.total.toLocaleString('en-US')} range${m.total === 1 ? '' : 's'}.`);
 }
 
 export function clearSelection(): void {
@@ -70,8 +75,17 @@ export function renderSummary(s: BlockMapSummary): void {
   setSummaryValue('share', formatPercent(s.shareOfDisk), s.shareOfDisk);
   setSummaryValue('disk', formatBytes(s.diskSizeBytes), s.diskSizeBytes);
   setSummaryValue('used', s.usedBytes === undefined ? 'unknown' : formatBytes(s.usedBytes), s.usedBytes);
-  setSummaryValue('cost', s.monthlyCost === undefined ? 'unknown' : `${formatCost(s.monthlyCost.amount, 2, s.monthlyCost.currency)} / month`, s.monthlyCost?.amount);
-  for (const [id, exact] of [['changed', s.changedBytes], ['cleared', s.clearedBytes], ['largest', s.largestRangeBytes], ['used', s.usedBytes]] as const) {
+  setSummaryValue(
+    'cost',
+    s.monthlyCost === undefined ? 'unknown' : `${formatCost(s.monthlyCost.amount, 2, s.monthlyCost.currency)} / month`,
+    s.monthlyCost?.amount,
+  );
+  for (const [id, exact] of [
+    ['changed', s.changedBytes],
+    ['cleared', s.clearedBytes],
+    ['largest', s.largestRangeBytes],
+    ['used', s.usedBytes],
+  ] as const) {
     if (exact !== undefined) dom.summary(id).title = `${exact.toLocaleString('en-US')} bytes`;
   }
   const pair = s.fromLabel && s.toLabel ? ` from ${s.fromLabel} to ${s.toLabel}` : '';

@@ -47,7 +47,12 @@ export function initialState(saved: unknown, colours: MapColours): MapState {
 
 /** What the webview keeps with `setState` (no data, no secrets). */
 export function persistedState(state: MapState): BlockMapViewState {
-  return { restoreKey: state.restoreKey, title: state.title, window: state.view ? windowOf(state.view) : state.restored.window, selectedOffset: state.selectedOffset };
+  return {
+    restoreKey: state.restoreKey,
+    title: state.title,
+    window: state.view ? windowOf(state.view) : state.restored.window,
+    selectedOffset: state.selectedOffset,
+  };
 }
 
 export function selectedCell(state: MapState): number | undefined {

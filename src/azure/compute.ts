@@ -142,9 +142,10 @@ export function operationFailure(error: unknown, context: string): unknown {
   const m = /^The long-running operation has failed\. ([A-Za-z][\w.]*)\. ([\s\S]*)$/.exec(message);
   if (!m) return error;
   const code = m[1]!;
-  const hint = code === 'BadRequest' && /conectix/.test(m[2]!)
-    ? 'The blob must be a fixed VHD: a whole number of MiB plus a 512-byte footer. Copy the source disk\'s footer too, then import again.'
-    : 'See the message for what Azure refused; the resource was not created or changed.';
+  const hint =
+    code === 'BadRequest' && /conectix/.test(m[2]!)
+      ? "The blob must be a fixed VHD: a whole number of MiB plus a 512-byte footer. Copy the source disk's footer too, then import again."
+      : 'See the message for what Azure refused; the resource was not created or changed.';
   return new DiskDeltaError(`${context}: ${m[2]!.trim()}`, code, hint, 400);
 }
 
@@ -270,9 +271,7 @@ export class ArmCompute implements ComputeApi {
   async getSnapshot(id: string, options?: OperationOptions): Promise<SnapshotInfo | undefined> {
     const p = parseResourceId(id);
     try {
-      return toSnapshotInfo(
-        await this.#computeFor(p.subscriptionId).snapshots.get(p.resourceGroup, p.name, { abortSignal: options?.signal }),
-      );
+      return toSnapshotInfo(await this.#computeFor(p.subscriptionId).snapshots.get(p.resourceGroup, p.name, { abortSignal: options?.signal }));
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return undefined;
       return azureCall(`Reading snapshot ${p.name}`, () => Promise.reject(error));
@@ -296,9 +295,7 @@ export class ArmCompute implements ComputeApi {
 
   async createSnapshot(r: CreateSnapshotRequest, options?: OperationOptions): Promise<SnapshotInfo> {
     return lroCall(`Creating snapshot ${r.name}`, async () =>
-      toSnapshotInfo(
-        await this.#computeFor(r.subscriptionId).snapshots.createOrUpdate(r.resourceGroup, r.name, this.#snapshotBody(r), this.#lro(options)),
-      ),
+      toSnapshotInfo(await this.#computeFor(r.subscriptionId).snapshots.createOrUpdate(r.resourceGroup, r.name, this.#snapshotBody(r), this.#lro(options))),
     );
   }
 
@@ -306,15 +303,13 @@ export class ArmCompute implements ComputeApi {
     return lroCall(`Starting snapshot ${r.name}`, async () => {
       // The create PUT answers 202 and its operation succeeds within seconds, also for CopyStart, whose copy
       // goes on afterwards (docs/azure-behaviour.md#copystart): wait for the operation, not for the copy.
-      const poller = await this.#computeFor(r.subscriptionId).snapshots.beginCreateOrUpdate(
-        r.resourceGroup,
-        r.name,
-        this.#snapshotBody(r),
-        this.#lro(options),
-      );
+      const poller = await this.#computeFor(r.subscriptionId).snapshots.beginCreateOrUpdate(r.resourceGroup, r.name, this.#snapshotBody(r), this.#lro(options));
       const result = await poller.pollUntilDone({ abortSignal: options?.signal });
       if (result?.id) return toSnapshotInfo(result);
-      const s = await this.getSnapshot(`/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.Compute/snapshots/${r.name}`, options);
+      const s = await this.getSnapshot(
+        `/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.Compute/snapshots/${r.name}`,
+        options,
+      );
       if (!s) throw new DiskDeltaError(`Snapshot ${r.name} was accepted but cannot be read back.`, 'NotFound');
       return s;
     });
@@ -341,16 +336,12 @@ export class ArmCompute implements ComputeApi {
 
   async deleteSnapshot(id: string, options?: OperationOptions): Promise<void> {
     const p = parseResourceId(id);
-    await lroCall(`Deleting snapshot ${p.name}`, () =>
-      this.#computeFor(p.subscriptionId).snapshots.delete(p.resourceGroup, p.name, this.#lro(options)),
-    );
+    await lroCall(`Deleting snapshot ${p.name}`, () => this.#computeFor(p.subscriptionId).snapshots.delete(p.resourceGroup, p.name, this.#lro(options)));
   }
 
   async deleteDisk(id: string, options?: OperationOptions): Promise<void> {
     const p = parseResourceId(id);
-    await lroCall(`Deleting disk ${p.name}`, () =>
-      this.#computeFor(p.subscriptionId).disks.delete(p.resourceGroup, p.name, this.#lro(options)),
-    );
+    await lroCall(`Deleting disk ${p.name}`, () => this.#computeFor(p.subscriptionId).disks.delete(p.resourceGroup, p.name, this.#lro(options)));
   }
 
   async grantAccess(id: string, access: 'Read' | 'Write', durationSeconds: number, options?: OperationOptions): Promise<Secret> {
@@ -389,7 +380,12 @@ export class ArmCompute implements ComputeApi {
     }
     if (response.status >= 400) {
       const error = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new DiskDeltaError(`Reading ${pathAndQuery.split('?')[0]}: ${error?.message ?? `HTTP ${response.status}`}`, error?.code ?? `Http${response.status}`, undefined, response.status);
+      throw new DiskDeltaError(
+        `Reading ${pathAndQuery.split('?')[0]}: ${error?.message ?? `HTTP ${response.status}`}`,
+        error?.code ?? `Http${response.status}`,
+        undefined,
+        response.status,
+      );
     }
     return body;
   }
@@ -418,8 +414,14 @@ export class ArmCompute implements ComputeApi {
       await azureCall(`Reading ${p.name}`, async () => {
         if (type === 'microsoft.compute/disks') await this.#computeFor(p.subscriptionId).disks.get(p.resourceGroup, p.name, base);
         else if (type === 'microsoft.compute/snapshots') await this.#computeFor(p.subscriptionId).snapshots.get(p.resourceGroup, p.name, base);
-        else if (type === 'microsoft.storage/storageaccounts') await this.#storageFor(p.subscriptionId).storageAccounts.getProperties(p.resourceGroup, p.name, base);
-        else throw new DiskDeltaError(`Disk Delta cannot read resources of type ${p.provider}/${p.type}.`, 'UnsupportedResourceType', 'Open it in the portal instead.');
+        else if (type === 'microsoft.storage/storageaccounts')
+          await this.#storageFor(p.subscriptionId).storageAccounts.getProperties(p.resourceGroup, p.name, base);
+        else
+          throw new DiskDeltaError(
+            `Disk Delta cannot read resources of type ${p.provider}/${p.type}.`,
+            'UnsupportedResourceType',
+            'Open it in the portal instead.',
+          );
       });
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return undefined;

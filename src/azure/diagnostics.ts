@@ -17,7 +17,8 @@ function tokenSubject(token: string): string {
   if (!payload) return 'a token was issued';
   try {
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-    const who = claims['upn'] ?? claims['unique_name'] ?? claims['preferred_username'] ?? (claims['appid'] ? `application ${String(claims['appid'])}` : undefined);
+    const who =
+      claims['upn'] ?? claims['unique_name'] ?? claims['preferred_username'] ?? (claims['appid'] ? `application ${String(claims['appid'])}` : undefined);
     const tenant = claims['tid'] ? `, tenant ${String(claims['tid'])}` : '';
     return who ? `${String(who)}${tenant}` : `a token was issued${tenant}`;
   } catch {
@@ -40,13 +41,17 @@ export class ArmDiagnostics implements DiagnosticsApi {
   }
 
   async providerState(subscriptionId: string, namespace: string, signal?: AbortSignal): Promise<string> {
-    const body = (await this.compute.armGet(subscriptionId, `/subscriptions/${subscriptionId}/providers/${namespace}?api-version=${PROVIDERS_API}`, { signal })) as { registrationState?: string } | undefined;
+    const body = (await this.compute.armGet(subscriptionId, `/subscriptions/${subscriptionId}/providers/${namespace}?api-version=${PROVIDERS_API}`, {
+      signal,
+    })) as { registrationState?: string } | undefined;
     return body?.registrationState ?? 'Unknown';
   }
 
   async permissions(scopeId: string, signal?: AbortSignal): Promise<PermissionSet[] | undefined> {
     const subscriptionId = scopeId.split('/')[2] ?? '';
-    const body = (await this.compute.armGet(subscriptionId, `${scopeId}/providers/Microsoft.Authorization/permissions?api-version=${PERMISSIONS_API}`, { signal })) as { value?: PermissionSet[] } | undefined;
+    const body = (await this.compute.armGet(subscriptionId, `${scopeId}/providers/Microsoft.Authorization/permissions?api-version=${PERMISSIONS_API}`, {
+      signal,
+    })) as { value?: PermissionSet[] } | undefined;
     return body?.value;
   }
 

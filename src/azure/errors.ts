@@ -18,7 +18,7 @@ const HINTS: Record<string, string> = {
   NotFound: 'Refresh the list: the resource may have been deleted.',
   BlobNotFound: 'The blob does not exist (yet); check the account and container.',
   ContainerNotFound: 'Create the container first or pick another one.',
-  OperationNotAllowed: 'Azure refused the operation in the resource\'s current state; see the message for the limit or state involved.',
+  OperationNotAllowed: "Azure refused the operation in the resource's current state; see the message for the limit or state involved.",
   TooManyRequests: 'Azure is throttling requests; wait a moment and try again.',
   ServerBusy: 'Azure storage is busy; the operation will be retried.',
   InvalidPageRange: 'Page ranges must be 512-byte aligned and at most 4 MiB per request.',
@@ -44,13 +44,7 @@ export function toDiskDeltaError(error: unknown, context?: string): DiskDeltaErr
     code = code === 'REQUEST_SEND_ERROR' ? 'NetworkError' : code;
   }
   const retryAfter = e.response?.headers?.get?.('retry-after');
-  const err = new DiskDeltaError(
-    redact(context ? `${context}: ${message}` : message),
-    code,
-    HINTS[code],
-    statusCode,
-    { cause: undefined },
-  );
+  const err = new DiskDeltaError(redact(context ? `${context}: ${message}` : message), code, HINTS[code], statusCode, { cause: undefined });
   if (retryAfter !== undefined) {
     const seconds = Number(retryAfter);
     (err as DiskDeltaError & { retryAfterMs?: number }).retryAfterMs = Number.isFinite(seconds)

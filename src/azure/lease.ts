@@ -37,8 +37,16 @@ export class BlobProtectionStorage implements ProtectionStorage {
     if (!client) {
       const accountKey = this.options.accountKeys?.get(location.account.name);
       const credential = accountKey ? new StorageSharedKeyCredential(location.account.name, accountKey) : this.options.tokenCredential;
-      if (!credential) throw new DiskDeltaError(`No credential for storage account ${location.account.name}.`, 'NoStorageCredential', 'Sign in again or check your access to the account.');
-      let pipeline = newPipeline(credential, { retryOptions: { maxTries: 4, tryTimeoutInMs: 20_000, retryDelayInMs: 500, maxRetryDelayInMs: 10_000 }, userAgentOptions: { userAgentPrefix: 'disk-delta' } });
+      if (!credential)
+        throw new DiskDeltaError(
+          `No credential for storage account ${location.account.name}.`,
+          'NoStorageCredential',
+          'Sign in again or check your access to the account.',
+        );
+      let pipeline = newPipeline(credential, {
+        retryOptions: { maxTries: 4, tryTimeoutInMs: 20_000, retryDelayInMs: 500, maxRetryDelayInMs: 10_000 },
+        userAgentOptions: { userAgentPrefix: 'disk-delta' },
+      });
       const agent = this.options.agent;
       if (agent && credential instanceof StorageSharedKeyCredential) {
         // The emulator's CA is trusted through its own agent, chosen per request by a request policy.
@@ -86,7 +94,12 @@ export class BlobProtectionStorage implements ProtectionStorage {
     const container = this.#container(location);
     const points: TargetPoint[] = [];
     try {
-      for await (const item of container.listBlobsFlat({ prefix: location.blobName, includeSnapshots: true, includeMetadata: true, abortSignal: options?.signal })) {
+      for await (const item of container.listBlobsFlat({
+        prefix: location.blobName,
+        includeSnapshots: true,
+        includeMetadata: true,
+        abortSignal: options?.signal,
+      })) {
         if (item.name !== location.blobName || !item.snapshot) continue;
         points.push({ snapshot: item.snapshot, metadata: { ...(item.metadata ?? {}) } });
       }

@@ -92,9 +92,7 @@ class PageBlobSource implements PageSource {
 
   async *listRanges(window: ByteWindow, options?: OperationOptions): AsyncIterable<PageRange> {
     if (window.length <= 0) return;
-    const pages = this.reader
-      .listPageRanges(window.offset, window.length, { abortSignal: options?.signal })
-      .byPage({ maxPageSize: MAX_RANGES_PER_PAGE });
+    const pages = this.reader.listPageRanges(window.offset, window.length, { abortSignal: options?.signal }).byPage({ maxPageSize: MAX_RANGES_PER_PAGE });
     for (;;) {
       const page = await azureCall('Listing page ranges', () => pages.next());
       if (page.done) return;
@@ -331,7 +329,11 @@ export class BlobDataPlane implements DataPlane {
     const sharedKey = key ? new StorageSharedKeyCredential(account.name, key) : undefined;
     const credential = sharedKey ?? this.options.tokenCredential;
     if (!credential) {
-      throw new DiskDeltaError(`No credential for storage account ${account.name}.`, 'NoStorageCredential', 'Sign in again or check your access to the account.');
+      throw new DiskDeltaError(
+        `No credential for storage account ${account.name}.`,
+        'NoStorageCredential',
+        'Sign in again or check your access to the account.',
+      );
     }
     const reader = new BlobServiceClient(account.blobEndpoint, pipeline(credential, this.options, this.options.maxTries ?? 4));
     const writer = new BlobServiceClient(account.blobEndpoint, pipeline(credential, this.options, 1));

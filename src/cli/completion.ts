@@ -45,7 +45,9 @@ export function completionSpecs(program: Command): CommandSpec[] {
         file: /file/i.test(o.flags),
       }));
     options.push({ flags: ['-h', '--help'], description: 'show help with examples', takesValue: false, file: false });
-    const subcommands = cmd.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden).map((c) => ({ name: c.name(), description: oneLine(c.description()) }));
+    const subcommands = cmd.commands
+      .filter((c) => !(c as unknown as { _hidden?: boolean })._hidden)
+      .map((c) => ({ name: c.name(), description: oneLine(c.description()) }));
     if (path === '' && subcommands.length) subcommands.push({ name: 'help', description: 'show the help of a command' });
     const argumentChoices = cmd.registeredArguments.flatMap((a) => a.argChoices ?? []);
     specs.push({ path, description: oneLine(cmd.description()), subcommands, options, argumentChoices });
@@ -84,7 +86,11 @@ function bashScript(program: Command, specs: readonly CommandSpec[]): string {
   for (const s of specs) {
     for (const o of s.options.filter((x) => x.takesValue)) {
       const pattern = o.flags.map((f) => shQuote(`${s.path}|${f}`)).join('|');
-      const action = o.choices ? `COMPREPLY=( $(compgen -W ${shQuote(o.choices.join(' '))} -- "$cur") )` : o.file ? 'COMPREPLY=( $(compgen -f -- "$cur") )' : 'COMPREPLY=()';
+      const action = o.choices
+        ? `COMPREPLY=( $(compgen -W ${shQuote(o.choices.join(' '))} -- "$cur") )`
+        : o.file
+          ? 'COMPREPLY=( $(compgen -f -- "$cur") )'
+          : 'COMPREPLY=()';
       valueCases.push(`    ${pattern}) ${action}; return 0 ;;`);
     }
   }
@@ -203,7 +209,15 @@ function fishScript(program: Command, specs: readonly CommandSpec[]): string {
   const name = program.name();
   const fn = `__${name.replace(/[^A-Za-z0-9]/g, '_')}`;
   const steps = specs.flatMap((s) => s.subcommands.filter((c) => c.name !== 'help').map((c) => fishQuote(`${s.path} ${c.name}`)));
-  const valueOptionCases = specs.map((s) => `        case ${fishQuote(s.path)}\n            echo ${fishQuote(s.options.filter((o) => o.takesValue).flatMap((o) => o.flags).join(' '))}`);
+  const valueOptionCases = specs.map(
+    (s) =>
+      `        case ${fishQuote(s.path)}\n            echo ${fishQuote(
+        s.options
+          .filter((o) => o.takesValue)
+          .flatMap((o) => o.flags)
+          .join(' '),
+      )}`,
+  );
   const lines: string[] = [];
   for (const s of specs) {
     const at = `-n ${fishQuote(`${fn}_at ${fishQuote(s.path)}`)}`;

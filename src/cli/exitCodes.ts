@@ -58,7 +58,8 @@ function commandPath(program: Command, args: readonly string[]): string {
  * commander already printed what was asked (help) or the error is not one to show.
  */
 export function commanderErrorLine(error: CommanderError, program: Command, args: readonly string[]): string | undefined {
-  if (error.exitCode === 0 || error.code === 'commander.help' || error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return undefined;
+  if (error.exitCode === 0 || error.code === 'commander.help' || error.code === 'commander.helpDisplayed' || error.code === 'commander.version')
+    return undefined;
   const code = COMMANDER_CODES[error.code] ?? 'InvalidArguments';
   const message = error.message.replace(/^error:\s*/, '').trim();
   return `error ${code}: ${message}\n  Run \`${commandPath(program, args)} --help\` for the options and examples.`;

@@ -69,7 +69,10 @@ program.hook('preAction', (_program, command) => {
 });
 withExamples(program, [
   ['the snapshot families of the subscription as a table', 'disk-delta families -o table'],
-  ['snapshot a disk by name, then copy its family to another region', 'disk-delta snapshot create --disk orders-db --name orders-db-20261120 && disk-delta copy --family orders-db --target-account <storage account id>'],
+  [
+    'snapshot a disk by name, then copy its family to another region',
+    'disk-delta snapshot create --disk orders-db --name orders-db-20261120 && disk-delta copy --family orders-db --target-account <storage account id>',
+  ],
   ['the help of one command', 'disk-delta help snapshot create'],
 ]);
 program.addHelpText(

@@ -95,7 +95,8 @@ export function globalOptionsOf(command: Command): GlobalOptions {
   for (let c: Command | null = command; c; c = c.parent) chain.unshift(c);
   const merged: Record<string, unknown> = {};
   for (const c of chain) {
-    for (const [k, v] of Object.entries(c.opts())) if (v !== undefined && ['subscription', 'emulator', 'output', 'query', 'json', 'onlyShowErrors'].includes(k)) merged[k] = v;
+    for (const [k, v] of Object.entries(c.opts()))
+      if (v !== undefined && ['subscription', 'emulator', 'output', 'query', 'json', 'onlyShowErrors'].includes(k)) merged[k] = v;
   }
   return merged as GlobalOptions;
 }

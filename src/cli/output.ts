@@ -53,7 +53,11 @@ export function applyQuery(value: JsonValue, expression: string): JsonValue {
     // What the expression selects is JSON-shaped (the typings say `any`); undefined becomes null.
     return (jmespath.search(value, expression) as JsonValue | undefined) ?? null;
   } catch (error) {
-    throw new DiskDeltaError(`The query "${expression}" failed on the result: ${(error as Error).message}`, 'InvalidQuery', 'Check the --query expression against the result of -o json.');
+    throw new DiskDeltaError(
+      `The query "${expression}" failed on the result: ${(error as Error).message}`,
+      'InvalidQuery',
+      'Check the --query expression against the result of -o json.',
+    );
   }
 }
 
@@ -76,12 +80,15 @@ export function formatJson(value: JsonValue, options: { compact?: boolean; color
 
 /** Colours JSON text token by token (keys, strings, numbers, true/false/null); the text itself is unchanged. */
 export function colorJson(text: string): string {
-  return text.replace(/("(?:[^"\\]|\\.)*")(\s*:)?|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|\b(true|false|null)\b/g, (match, str: string | undefined, colon: string | undefined, num: string | undefined, lit: string | undefined) => {
-    if (str !== undefined) return colon !== undefined ? `${ANSI.key}${str}${ANSI.reset}${colon}` : `${ANSI.string}${str}${ANSI.reset}`;
-    if (num !== undefined) return `${ANSI.number}${num}${ANSI.reset}`;
-    if (lit !== undefined) return `${ANSI.literal}${lit}${ANSI.reset}`;
-    return match;
-  });
+  return text.replace(
+    /("(?:[^"\\]|\\.)*")(\s*:)?|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|\b(true|false|null)\b/g,
+    (match, str: string | undefined, colon: string | undefined, num: string | undefined, lit: string | undefined) => {
+      if (str !== undefined) return colon !== undefined ? `${ANSI.key}${str}${ANSI.reset}${colon}` : `${ANSI.string}${str}${ANSI.reset}`;
+      if (num !== undefined) return `${ANSI.number}${num}${ANSI.reset}`;
+      if (lit !== undefined) return `${ANSI.literal}${lit}${ANSI.reset}`;
+      return match;
+    },
+  );
 }
 
 export function formatYaml(value: JsonValue): string {
@@ -122,9 +129,18 @@ export function formatTableOutput(value: JsonValue, options: { queried?: boolean
   for (const row of rows) for (const k of row.keys()) if (!headers.includes(k)) headers.push(k);
   if (items.length === 0) return '';
   if (headers.length === 0) {
-    throw new DiskDeltaError('The result has no fields a table can show.', 'TableUnavailable', 'Pick fields with --query (for example --query "[].{name:name}"), or use -o json.');
+    throw new DiskDeltaError(
+      'The result has no fields a table can show.',
+      'TableUnavailable',
+      'Pick fields with --query (for example --query "[].{name:name}"), or use -o json.',
+    );
   }
-  return formatTable(headers, rows.map((row) => headers.map((h) => row.get(h) ?? ''))) + '\n';
+  return (
+    formatTable(
+      headers,
+      rows.map((row) => headers.map((h) => row.get(h) ?? '')),
+    ) + '\n'
+  );
 }
 
 /**
@@ -233,7 +249,11 @@ export function printJson(value: unknown): void {
 /** A plain, aligned text table for people (the `simple` layout az's table output uses). */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (c ?? '').padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 

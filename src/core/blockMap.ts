@@ -112,11 +112,7 @@ function toFractions(cells: Float64Array): Float32Array {
 }
 
 /** Bins a stream of diff ranges over a window into `bins` cells; holds only the cells. */
-export async function binDiff(
-  ranges: AsyncIterable<DiffRange> | Iterable<DiffRange>,
-  window: ByteWindow,
-  bins: number,
-): Promise<ChangedBlockMap> {
+export async function binDiff(ranges: AsyncIterable<DiffRange> | Iterable<DiffRange>, window: ByteWindow, bins: number): Promise<ChangedBlockMap> {
   const binner = new BlockMapBinner(window, bins);
   if (Symbol.asyncIterator in ranges) {
     for await (const r of ranges) binner.add(r);
@@ -165,13 +161,10 @@ export interface HistogramBucket {
 const FIRST_BUCKET_LOG2 = 9; // 512 B
 const LAST_BUCKET_LOG2 = 32; // 4 GiB and more
 /** Power-of-two range-size buckets: [512 B, 1 KiB), [1 KiB, 2 KiB), ... [2 GiB, 4 GiB), [4 GiB, ∞). */
-export const RANGE_SIZE_BUCKETS: readonly HistogramBucket[] = Array.from(
-  { length: LAST_BUCKET_LOG2 - FIRST_BUCKET_LOG2 + 1 },
-  (_, i) => {
-    const log2 = FIRST_BUCKET_LOG2 + i;
-    return log2 === LAST_BUCKET_LOG2 ? { min: 2 ** log2 } : { min: 2 ** log2, max: 2 ** (log2 + 1) };
-  },
-);
+export const RANGE_SIZE_BUCKETS: readonly HistogramBucket[] = Array.from({ length: LAST_BUCKET_LOG2 - FIRST_BUCKET_LOG2 + 1 }, (_, i) => {
+  const log2 = FIRST_BUCKET_LOG2 + i;
+  return log2 === LAST_BUCKET_LOG2 ? { min: 2 ** log2 } : { min: 2 ** log2, max: 2 ** (log2 + 1) };
+});
 
 /** Index into `RANGE_SIZE_BUCKETS` for a range length (lengths below 512 count in the first bucket). */
 export function histogramBucket(length: number): number {

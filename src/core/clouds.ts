@@ -75,15 +75,16 @@ export function cloudFromSettings(environment: unknown, customEnvironment?: unkn
     throw new DiskDeltaError(
       'The custom cloud is chosen (microsoft-sovereign-cloud.environment = "custom") but microsoft-sovereign-cloud.customEnvironment is not set.',
       'InvalidCloudSetting',
-      'Set microsoft-sovereign-cloud.customEnvironment to the cloud\'s endpoints, or choose another environment.',
+      "Set microsoft-sovereign-cloud.customEnvironment to the cloud's endpoints, or choose another environment.",
     );
   }
   const c = customEnvironment as Record<string, unknown>;
   const arm = httpsUrl(c['resourceManagerEndpointUrl'], 'resourceManagerEndpointUrl');
-  const suffix = typeof c['storageEndpointSuffix'] === 'string' && c['storageEndpointSuffix'].trim() ? c['storageEndpointSuffix'].trim().replace(/^\.+/, '') : undefined;
+  const suffix =
+    typeof c['storageEndpointSuffix'] === 'string' && c['storageEndpointSuffix'].trim() ? c['storageEndpointSuffix'].trim().replace(/^\.+/, '') : undefined;
   if (!suffix) {
     throw new DiskDeltaError(
-      'microsoft-sovereign-cloud.customEnvironment.storageEndpointSuffix is not set: Disk Delta cannot tell where the cloud\'s blob endpoints are.',
+      "microsoft-sovereign-cloud.customEnvironment.storageEndpointSuffix is not set: Disk Delta cannot tell where the cloud's blob endpoints are.",
       'InvalidCloudSetting',
       'Add storageEndpointSuffix (e.g. "local.azurestack.external") to the microsoft-sovereign-cloud.customEnvironment setting.',
     );

@@ -38,7 +38,11 @@ export async function resolveCopySource(
     const snapshot = snapshots.find((s) => sameResourceId(s.id, id));
     if (!snapshot) throw new DiskDeltaError(`Snapshot ${id} was not found.`, 'SnapshotNotFound', 'Check the id, or list snapshots with `disk-delta families`.');
     if (!snapshot.incremental) {
-      throw new DiskDeltaError(`${snapshot.name} is a full snapshot; only incremental snapshots can be copied by difference.`, 'NotIncremental', 'Copy an incremental snapshot, or use az snapshot create --copy-start for a full one.');
+      throw new DiskDeltaError(
+        `${snapshot.name} is a full snapshot; only incremental snapshots can be copied by difference.`,
+        'NotIncremental',
+        'Copy an incremental snapshot, or use az snapshot create --copy-start for a full one.',
+      );
     }
     const family = catalog.families.find((f) => f.snapshots.some((s) => sameResourceId(s.id, id)))!;
     return { family, snapshots: [...family.snapshots].sort(compareByCreation), upTo: snapshot };
@@ -51,11 +55,11 @@ export async function resolveCopySource(
   const family = disk ? candidates.find((f) => f.sourceUniqueId === disk.uniqueId) : candidates.length === 1 ? candidates[0] : undefined;
   if (!family) {
     throw new DiskDeltaError(
-      candidates.length > 1
-        ? `The deleted disk ${ref2} had ${candidates.length} snapshot families.`
-        : `No snapshot family matches ${ref2}.`,
+      candidates.length > 1 ? `The deleted disk ${ref2} had ${candidates.length} snapshot families.` : `No snapshot family matches ${ref2}.`,
       candidates.length > 1 ? 'AmbiguousFamily' : 'FamilyNotFound',
-      candidates.length > 1 ? 'Pass the family id (from `disk-delta families --json`).' : 'Pass a disk id with incremental snapshots, or a family id from `disk-delta families`.',
+      candidates.length > 1
+        ? 'Pass the family id (from `disk-delta families --json`).'
+        : 'Pass a disk id with incremental snapshots, or a family id from `disk-delta families`.',
     );
   }
   return { family, snapshots: [...family.snapshots].sort(compareByCreation) };
@@ -70,7 +74,11 @@ export async function resolveTargetAccount(
 ): Promise<StorageAccountInfo> {
   const p = parseResourceId(accountId);
   if (p.provider.toLowerCase() !== 'microsoft.storage' || p.type.toLowerCase() !== 'storageaccounts') {
-    throw new DiskDeltaError(`${accountId} is not a storage account id.`, 'InvalidTargetAccount', 'Pass /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Storage/storageAccounts/<name>.');
+    throw new DiskDeltaError(
+      `${accountId} is not a storage account id.`,
+      'InvalidTargetAccount',
+      'Pass /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Storage/storageAccounts/<name>.',
+    );
   }
   const accounts = await compute.listStorageAccounts(p.subscriptionId, options);
   const account = accounts.find((a) => sameResourceId(a.id, accountId));

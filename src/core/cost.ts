@@ -77,5 +77,3 @@ export function familyCost(usages: readonly SnapshotUsage[], pricePerGiBMonth: n
     at,
   );
 }
-
-

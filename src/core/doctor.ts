@@ -74,7 +74,13 @@ export const TARGET_DATA_ACTIONS = [
 ] as const;
 
 function matches(pattern: string, action: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`, 'i');
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+      .join('.*')}$`,
+    'i',
+  );
   return re.test(action);
 }
 
@@ -117,7 +123,13 @@ export async function runDoctor(request: DoctorRequest): Promise<DoctorCheck[]> 
   // 1. Sign-in: a token for Azure Resource Manager.
   const token = await guard(() => diagnostics.signIn(signal));
   if (token.error !== undefined) {
-    results.push(fail('sign-in', `No ARM token: ${message(token.error)}`, 'Sign in: `az login` (or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or use a managed identity); in VS Code run "Disk Delta: Sign in to Azure".'));
+    results.push(
+      fail(
+        'sign-in',
+        `No ARM token: ${message(token.error)}`,
+        'Sign in: `az login` (or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or use a managed identity); in VS Code run "Disk Delta: Sign in to Azure".',
+      ),
+    );
     return results;
   }
   results.push(ok('sign-in', `Signed in (${token.value}).`));
@@ -125,21 +137,39 @@ export async function runDoctor(request: DoctorRequest): Promise<DoctorCheck[]> 
   // 2. Subscription.
   const subs = await guard(() => compute.listSubscriptions({ signal }));
   if (subs.error !== undefined) {
-    results.push(fail('subscription', `Cannot list subscriptions: ${message(subs.error)}`, 'Check the network path to Azure Resource Manager and that the sign-in is for the right tenant.'));
+    results.push(
+      fail(
+        'subscription',
+        `Cannot list subscriptions: ${message(subs.error)}`,
+        'Check the network path to Azure Resource Manager and that the sign-in is for the right tenant.',
+      ),
+    );
     return results;
   }
   const list = subs.value ?? [];
   let subscriptionId = request.subscriptionId;
   if (!subscriptionId) {
     if (list.length !== 1) {
-      results.push(fail('subscription', list.length === 0 ? 'No subscription is available to this sign-in.' : `${list.length} subscriptions are available; none was chosen.`, 'Pass --subscription <id> (or set AZURE_SUBSCRIPTION_ID); ask for Reader access if none is listed.'));
+      results.push(
+        fail(
+          'subscription',
+          list.length === 0 ? 'No subscription is available to this sign-in.' : `${list.length} subscriptions are available; none was chosen.`,
+          'Pass --subscription <id> (or set AZURE_SUBSCRIPTION_ID); ask for Reader access if none is listed.',
+        ),
+      );
       return results;
     }
     subscriptionId = list[0]!.subscriptionId;
   }
   const sub = list.find((s) => s.subscriptionId.toLowerCase() === subscriptionId!.toLowerCase());
   if (!sub) {
-    results.push(fail('subscription', `Subscription ${subscriptionId} is not available to this sign-in.`, 'Check the id, sign in to its tenant, or ask for at least Reader on it.'));
+    results.push(
+      fail(
+        'subscription',
+        `Subscription ${subscriptionId} is not available to this sign-in.`,
+        'Check the id, sign in to its tenant, or ask for at least Reader on it.',
+      ),
+    );
     return results;
   }
   results.push(ok('subscription', `${sub.displayName} (${sub.subscriptionId}).`));
@@ -148,9 +178,19 @@ export async function runDoctor(request: DoctorRequest): Promise<DoctorCheck[]> 
   for (const namespace of ['Microsoft.Compute', 'Microsoft.Storage']) {
     const name = `provider ${namespace}`;
     const state = await guard(() => diagnostics.providerState(subscriptionId!, namespace, signal));
-    if (state.error !== undefined) results.push(warn(name, `Cannot read the registration: ${message(state.error)}`, `Check it in the portal (Subscriptions > Resource providers) or with \`az provider show --namespace ${namespace}\`.`));
+    if (state.error !== undefined)
+      results.push(
+        warn(
+          name,
+          `Cannot read the registration: ${message(state.error)}`,
+          `Check it in the portal (Subscriptions > Resource providers) or with \`az provider show --namespace ${namespace}\`.`,
+        ),
+      );
     else if (state.value === 'Registered') results.push(ok(name, 'Registered.'));
-    else results.push(fail(name, `Registration state: ${state.value}.`, `Register it: \`az provider register --namespace ${namespace} --subscription ${subscriptionId}\`.`));
+    else
+      results.push(
+        fail(name, `Registration state: ${state.value}.`, `Register it: \`az provider register --namespace ${namespace} --subscription ${subscriptionId}\`.`),
+      );
   }
 
   // 4. Source resource groups: a list (read) and the permissions a diff and a copy use.
@@ -161,11 +201,18 @@ export async function runDoctor(request: DoctorRequest): Promise<DoctorCheck[]> 
       for await (const d of compute.listDisks(subscriptionId!, { signal })) if (seen.size < 10) seen.set(d.resourceGroup.toLowerCase(), d.resourceGroup);
     });
     if (disks.error !== undefined) {
-      results.push(fail('disks', `Cannot list the subscription's disks: ${message(disks.error)}`, 'Ask for the Reader role (or Disk Snapshot Contributor) on the subscription or the disks\' resource groups.'));
+      results.push(
+        fail(
+          'disks',
+          `Cannot list the subscription's disks: ${message(disks.error)}`,
+          "Ask for the Reader role (or Disk Snapshot Contributor) on the subscription or the disks' resource groups.",
+        ),
+      );
       groups = [];
     } else {
       groups = [...seen.values()];
-      if (groups.length === 0) results.push(warn('disks', 'The subscription has no managed disks.', 'Pass --resource-group <name> to check the group your disks will be in.'));
+      if (groups.length === 0)
+        results.push(warn('disks', 'The subscription has no managed disks.', 'Pass --resource-group <name> to check the group your disks will be in.'));
     }
   }
   for (const rg of groups) {
@@ -173,17 +220,32 @@ export async function runDoctor(request: DoctorRequest): Promise<DoctorCheck[]> 
     const listed = await guard(() => diagnostics.listResourceGroup(subscriptionId!, rg, signal));
     if (listed.error !== undefined) {
       const status = statusOf(listed.error);
-      results.push(fail(name, `Cannot list its disks and snapshots: ${message(listed.error)}`, status === 404 ? 'Check the resource group name.' : 'Ask for Disk Snapshot Contributor (or Contributor) on this resource group.'));
+      results.push(
+        fail(
+          name,
+          `Cannot list its disks and snapshots: ${message(listed.error)}`,
+          status === 404 ? 'Check the resource group name.' : 'Ask for Disk Snapshot Contributor (or Contributor) on this resource group.',
+        ),
+      );
       continue;
     }
     const sets = await guard(() => diagnostics.permissions(`/subscriptions/${subscriptionId}/resourceGroups/${rg}`, signal));
     const counts = `${listed.value!.disks} disk(s), ${listed.value!.snapshots} snapshot(s)`;
     if (sets.error !== undefined || sets.value === undefined) {
-      results.push(warn(name, `${counts} readable; the permissions could not be read${sets.error !== undefined ? ` (${message(sets.error)})` : ''}.`, 'Make sure you hold Disk Snapshot Contributor (snapshots write, beginGetAccess, endGetAccess) on it.'));
+      results.push(
+        warn(
+          name,
+          `${counts} readable; the permissions could not be read${sets.error !== undefined ? ` (${message(sets.error)})` : ''}.`,
+          'Make sure you hold Disk Snapshot Contributor (snapshots write, beginGetAccess, endGetAccess) on it.',
+        ),
+      );
       continue;
     }
     const missing = SOURCE_ACTIONS.filter((a) => !allows(sets.value!, a));
-    if (missing.length > 0) results.push(fail(name, `${counts} readable, but missing: ${missing.join(', ')}.`, 'Ask for Disk Snapshot Contributor (or Contributor) on this resource group.'));
+    if (missing.length > 0)
+      results.push(
+        fail(name, `${counts} readable, but missing: ${missing.join(', ')}.`, 'Ask for Disk Snapshot Contributor (or Contributor) on this resource group.'),
+      );
     else results.push(ok(name, `${counts}; snapshots can be created, granted and revoked.`));
   }
 
@@ -199,51 +261,129 @@ export async function runDoctor(request: DoctorRequest): Promise<DoctorCheck[]> 
       parts = undefined;
     }
     if (!parts || parts.type.toLowerCase() !== 'storageaccounts') {
-      results.push(fail('target account', `${request.targetAccountId} is not a storage account resource id.`, 'Pass /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Storage/storageAccounts/<name>.'));
+      results.push(
+        fail(
+          'target account',
+          `${request.targetAccountId} is not a storage account resource id.`,
+          'Pass /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Storage/storageAccounts/<name>.',
+        ),
+      );
     } else {
       const accounts = await guard(() => compute.listStorageAccounts(parts!.subscriptionId, { signal }));
       account = accounts.value?.find((a) => a.id.toLowerCase() === request.targetAccountId!.toLowerCase());
-      if (accounts.error !== undefined) results.push(fail('target account', `Cannot read storage accounts: ${message(accounts.error)}`, 'Ask for Reader (or Storage Account Contributor) on the target account.'));
-      else if (!account) results.push(fail('target account', `${parts.name} was not found in subscription ${parts.subscriptionId}.`, 'Check the id; `az storage account show --ids <id>` should find it.'));
-      else results.push(ok('target account', `${account.name} in ${account.location}${account.kind ? ` (${account.kind}` : ''}${account.sku ? `, ${account.sku})` : account.kind ? ')' : ''}.`));
+      if (accounts.error !== undefined)
+        results.push(
+          fail(
+            'target account',
+            `Cannot read storage accounts: ${message(accounts.error)}`,
+            'Ask for Reader (or Storage Account Contributor) on the target account.',
+          ),
+        );
+      else if (!account)
+        results.push(
+          fail(
+            'target account',
+            `${parts.name} was not found in subscription ${parts.subscriptionId}.`,
+            'Check the id; `az storage account show --ids <id>` should find it.',
+          ),
+        );
+      else
+        results.push(
+          ok(
+            'target account',
+            `${account.name} in ${account.location}${account.kind ? ` (${account.kind}` : ''}${account.sku ? `, ${account.sku})` : account.kind ? ')' : ''}.`,
+          ),
+        );
 
       if (account) {
         endpoints.set(account.name, account.blobEndpoint);
         const sets = await guard(() => diagnostics.permissions(`/subscriptions/${parts!.subscriptionId}/resourceGroups/${parts!.resourceGroup}`, signal));
         if (sets.error !== undefined || sets.value === undefined) {
-          results.push(warn('target account permissions', 'The permissions could not be read.', 'Make sure you hold Storage Account Contributor, or Storage Blob Data Contributor, on the account.'));
+          results.push(
+            warn(
+              'target account permissions',
+              'The permissions could not be read.',
+              'Make sure you hold Storage Account Contributor, or Storage Blob Data Contributor, on the account.',
+            ),
+          );
         } else {
           const missing = [
             ...TARGET_ACTIONS.filter((a) => !allows(sets.value!, a)),
             ...TARGET_DATA_ACTIONS.filter((a) => !allows(sets.value!, a, true)).map((a) => `data action ${a}`),
           ];
           if (missing.length === 0) results.push(ok('target account permissions', 'The account can be read and its blobs read and written with Entra ID.'));
-          else results.push(fail('target account permissions', `Missing: ${missing.join(', ')}.`, 'Ask for Storage Blob Data Contributor on the target account (Disk Delta writes blobs with Entra ID, not account keys), and Reader on it.'));
+          else
+            results.push(
+              fail(
+                'target account permissions',
+                `Missing: ${missing.join(', ')}.`,
+                'Ask for Storage Blob Data Contributor on the target account (Disk Delta writes blobs with Entra ID, not account keys), and Reader on it.',
+              ),
+            );
         }
         const exists = await guard(async () => (await request.dataPlane.targetStore(account!, container)).containerExists({ signal }));
         if (exists.error !== undefined) {
           const status = statusOf(exists.error);
-          results.push(fail(`container ${account.name}/${container}`, `Cannot read it: ${message(exists.error)}`, status === 403 ? 'Ask for Storage Blob Data Contributor on the account, or allow key access; check the account\'s firewall allows this network.' : 'Check that the blob endpoint is reachable from here (firewall, private endpoint, proxy).'));
+          results.push(
+            fail(
+              `container ${account.name}/${container}`,
+              `Cannot read it: ${message(exists.error)}`,
+              status === 403
+                ? "Ask for Storage Blob Data Contributor on the account, or allow key access; check the account's firewall allows this network."
+                : 'Check that the blob endpoint is reachable from here (firewall, private endpoint, proxy).',
+            ),
+          );
         } else {
-          results.push(exists.value ? ok(`container ${account.name}/${container}`, 'Exists and is readable.') : ok(`container ${account.name}/${container}`, 'Readable; it does not exist yet and a copy creates it.'));
+          results.push(
+            exists.value
+              ? ok(`container ${account.name}/${container}`, 'Exists and is readable.')
+              : ok(`container ${account.name}/${container}`, 'Readable; it does not exist yet and a copy creates it.'),
+          );
         }
       }
     }
   }
   if (!request.targetAccountId) {
     const accounts = await guard(() => compute.listStorageAccounts(subscriptionId!, { signal }));
-    if (accounts.error !== undefined) results.push(warn('storage accounts', `Cannot list storage accounts: ${message(accounts.error)}`, 'Ask for Reader on the subscription, or pass --target-account <id>.'));
+    if (accounts.error !== undefined)
+      results.push(
+        warn(
+          'storage accounts',
+          `Cannot list storage accounts: ${message(accounts.error)}`,
+          'Ask for Reader on the subscription, or pass --target-account <id>.',
+        ),
+      );
     else {
       const byRegion = new Map<string, StorageAccountInfo>();
       for (const a of accounts.value ?? []) if (!byRegion.has(a.location)) byRegion.set(a.location, a);
       for (const a of [...byRegion.values()].slice(0, 4)) endpoints.set(a.name, a.blobEndpoint);
-      if (byRegion.size === 0) results.push(warn('storage accounts', 'The subscription has no storage account to copy into.', 'Create a StorageV2 account in the target region, then pass it as --target-account.'));
-      else results.push(ok('storage accounts', `${accounts.value!.length} storage account(s) in ${byRegion.size} region(s); one blob endpoint per region is checked (pass --target-account <id> to check a copy target).`));
+      if (byRegion.size === 0)
+        results.push(
+          warn(
+            'storage accounts',
+            'The subscription has no storage account to copy into.',
+            'Create a StorageV2 account in the target region, then pass it as --target-account.',
+          ),
+        );
+      else
+        results.push(
+          ok(
+            'storage accounts',
+            `${accounts.value!.length} storage account(s) in ${byRegion.size} region(s); one blob endpoint per region is checked (pass --target-account <id> to check a copy target).`,
+          ),
+        );
     }
   }
   for (const [name, url] of endpoints) {
     const reached = await guard(() => diagnostics.reachable(url, signal));
-    if (reached.error !== undefined) results.push(fail(`blob endpoint ${name}`, `${url} cannot be reached: ${message(reached.error)}`, 'Check DNS, proxy and firewall rules (or the private endpoint) between this machine and the account.'));
+    if (reached.error !== undefined)
+      results.push(
+        fail(
+          `blob endpoint ${name}`,
+          `${url} cannot be reached: ${message(reached.error)}`,
+          'Check DNS, proxy and firewall rules (or the private endpoint) between this machine and the account.',
+        ),
+      );
     else results.push(ok(`blob endpoint ${name}`, `${url} answers.`));
   }
   return results;
@@ -264,7 +404,10 @@ export function formatDoctorReport(checks: readonly DoctorCheck[]): string {
   }
   const failed = checks.filter((c) => c.status === 'fail').length;
   const warned = checks.filter((c) => c.status === 'warn').length;
-  lines.push('', failed ? `${failed} check(s) failed, ${warned} warning(s).` : warned ? `All required checks passed, ${warned} warning(s).` : 'All checks passed.');
+  lines.push(
+    '',
+    failed ? `${failed} check(s) failed, ${warned} warning(s).` : warned ? `All required checks passed, ${warned} warning(s).` : 'All checks passed.',
+  );
   return lines.join('\n');
 }
 

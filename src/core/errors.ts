@@ -18,8 +18,6 @@ export class DiskDeltaError extends Error {
 
 export function isAbortError(error: unknown): boolean {
   return (
-    typeof error === 'object' &&
-    error !== null &&
-    ((error as { name?: string }).name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR')
+    typeof error === 'object' && error !== null && ((error as { name?: string }).name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR')
   );
 }

@@ -138,11 +138,7 @@ export function groupFamilies(snapshots: Iterable<SnapshotInfo>, disks?: Iterabl
     });
   }
   // Stable display order: by source name, then by the family's first snapshot.
-  families.sort(
-    (a, b) =>
-      a.sourceName.toLowerCase().localeCompare(b.sourceName.toLowerCase()) ||
-      compareByCreation(a.snapshots[0], b.snapshots[0]),
-  );
+  families.sort((a, b) => a.sourceName.toLowerCase().localeCompare(b.sourceName.toLowerCase()) || compareByCreation(a.snapshots[0], b.snapshots[0]));
   full.sort(compareByCreation);
   return { families, fullSnapshots: full };
 }
@@ -223,8 +219,7 @@ export function crossesResizeBoundary(a: SnapshotInfo, b: SnapshotInfo): boolean
 }
 
 export type DiffPairCheck =
-  | { readonly ok: true; readonly older: SnapshotInfo; readonly newer: SnapshotInfo }
-  | { readonly ok: false; readonly error: DiskDeltaError };
+  { readonly ok: true; readonly older: SnapshotInfo; readonly newer: SnapshotInfo } | { readonly ok: false; readonly error: DiskDeltaError };
 
 /** Checks that two snapshots can be diffed and puts them in order, older first. */
 export function validateDiffPair(a: SnapshotInfo, b: SnapshotInfo): DiffPairCheck {

@@ -99,7 +99,11 @@ export function validateName(kind: NameKind, name: string): string | undefined {
 export function assertValidName(kind: NameKind, name: string): void {
   const problem = validateName(kind, name);
   if (problem !== undefined) {
-    throw new DiskDeltaError(`"${name}" is not a valid ${LABEL[kind].toLowerCase()} name: ${problem}`, 'InvalidName', `Choose another ${LABEL[kind].toLowerCase()} name.`);
+    throw new DiskDeltaError(
+      `"${name}" is not a valid ${LABEL[kind].toLowerCase()} name: ${problem}`,
+      'InvalidName',
+      `Choose another ${LABEL[kind].toLowerCase()} name.`,
+    );
   }
 }
 
@@ -109,10 +113,7 @@ function pad2(n: number): string {
 
 /** `YYYYMMDD-HHMM` in UTC: snapshots of one disk can live in several regions, so names use one clock. */
 export function nameTimestamp(date: Date): string {
-  return (
-    `${date.getUTCFullYear()}${pad2(date.getUTCMonth() + 1)}${pad2(date.getUTCDate())}` +
-    `-${pad2(date.getUTCHours())}${pad2(date.getUTCMinutes())}`
-  );
+  return `${date.getUTCFullYear()}${pad2(date.getUTCMonth() + 1)}${pad2(date.getUTCDate())}` + `-${pad2(date.getUTCHours())}${pad2(date.getUTCMinutes())}`;
 }
 
 /** A name derived from `base`, made valid for a disk or snapshot and short enough to take `suffix`. */

@@ -61,9 +61,7 @@ export function fromInclusive(start: number, endInclusive: number, kind?: DiffKi
 export function fromSdkRange(range: { offset: number; count: number }): PageRange;
 export function fromSdkRange(range: { offset: number; count: number }, kind: DiffKind): DiffRange;
 export function fromSdkRange(range: { offset: number; count: number }, kind?: DiffKind): PageRange | DiffRange {
-  return kind === undefined
-    ? fromInclusive(range.offset, range.offset + range.count)
-    : fromInclusive(range.offset, range.offset + range.count, kind);
+  return kind === undefined ? fromInclusive(range.offset, range.offset + range.count) : fromInclusive(range.offset, range.offset + range.count, kind);
 }
 
 /** The inclusive end offset Azure's headers want (`x-ms-range: bytes=offset-end`). */
@@ -281,7 +279,10 @@ export function splitIntoChunks<T extends PageRange>(range: T, maxBytes: number 
 }
 
 /** Every range of the stream split into aligned chunks of at most `maxBytes`, in order, O(1) memory. */
-export async function* chunkStream<T extends PageRange>(ranges: AsyncIterable<T> | Iterable<T>, maxBytes: number = MAX_PUT_PAGES): AsyncGenerator<T, void, undefined> {
+export async function* chunkStream<T extends PageRange>(
+  ranges: AsyncIterable<T> | Iterable<T>,
+  maxBytes: number = MAX_PUT_PAGES,
+): AsyncGenerator<T, void, undefined> {
   assertChunkSize(maxBytes);
   for await (const r of ranges) yield* iterateChunks(r, maxBytes);
 }

@@ -74,7 +74,8 @@ export function classifyRef(ref: string, kinds: readonly NamedKind[]): ResourceR
 function checkResourceGroup(resourceGroup: string | undefined): void {
   if (resourceGroup === undefined) return;
   const problem = validateResourceGroupName(resourceGroup);
-  if (problem) throw new DiskDeltaError(`"${resourceGroup}" is not a valid resource group name: ${problem}`, 'InvalidName', 'Check the -g/--resource-group value.');
+  if (problem)
+    throw new DiskDeltaError(`"${resourceGroup}" is not a valid resource group name: ${problem}`, 'InvalidName', 'Check the -g/--resource-group value.');
 }
 
 /**
@@ -90,7 +91,11 @@ export function pickByName<T extends NamedResource>(kind: NamedKind | string, na
   const where = scope.resourceGroup ? `resource group ${scope.resourceGroup}` : `subscription ${scope.subscriptionId}`;
   if (matches.length === 0) {
     const code = kind === 'disk' ? 'DiskNotFound' : kind === 'snapshot' ? 'SnapshotNotFound' : kind === 'storageAccount' ? 'TargetAccountNotFound' : 'NotFound';
-    throw new DiskDeltaError(`No ${label} named ${name} in ${where}.`, code, `Check the name (disk-delta families lists disks and snapshots), or pass the full id.`);
+    throw new DiskDeltaError(
+      `No ${label} named ${name} in ${where}.`,
+      code,
+      `Check the name (disk-delta families lists disks and snapshots), or pass the full id.`,
+    );
   }
   const ids = matches.map((m) => m.id).sort();
   throw new DiskDeltaError(

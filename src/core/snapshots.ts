@@ -13,11 +13,38 @@ export type SkuChoice = 'auto' | 'Standard_ZRS' | 'Standard_LRS';
  * Standard HDD; ZRS is the default where the region has it, else LRS — docs/azure-behaviour.md#incremental-snapshots.
  */
 const ZRS_REGIONS = new Set([
-  'australiaeast', 'brazilsouth', 'canadacentral', 'centralindia', 'centralus', 'chinanorth3', 'eastasia', 'eastus',
-  'eastus2', 'francecentral', 'germanywestcentral', 'israelcentral', 'italynorth', 'japaneast', 'koreacentral',
-  'mexicocentral', 'newzealandnorth', 'northeurope', 'norwayeast', 'polandcentral', 'qatarcentral', 'southafricanorth',
-  'southcentralus', 'southeastasia', 'spaincentral', 'swedencentral', 'switzerlandnorth', 'uaenorth', 'uksouth',
-  'westeurope', 'westus2', 'westus3',
+  'australiaeast',
+  'brazilsouth',
+  'canadacentral',
+  'centralindia',
+  'centralus',
+  'chinanorth3',
+  'eastasia',
+  'eastus',
+  'eastus2',
+  'francecentral',
+  'germanywestcentral',
+  'israelcentral',
+  'italynorth',
+  'japaneast',
+  'koreacentral',
+  'mexicocentral',
+  'newzealandnorth',
+  'northeurope',
+  'norwayeast',
+  'polandcentral',
+  'qatarcentral',
+  'southafricanorth',
+  'southcentralus',
+  'southeastasia',
+  'spaincentral',
+  'swedencentral',
+  'switzerlandnorth',
+  'uaenorth',
+  'uksouth',
+  'westeurope',
+  'westus2',
+  'westus3',
 ]);
 
 export function regionHasZrs(location: string): boolean {
@@ -39,11 +66,7 @@ export async function collectAll<T>(items: AsyncIterable<T>): Promise<T[]> {
 }
 
 /** Every disk and snapshot of a subscription, snapshots grouped into families (paging followed to the end). */
-export async function loadCatalog(
-  compute: ComputeApi,
-  subscriptionId: string,
-  options?: OperationOptions,
-): Promise<SnapshotCatalog & { disks: DiskInfo[] }> {
+export async function loadCatalog(compute: ComputeApi, subscriptionId: string, options?: OperationOptions): Promise<SnapshotCatalog & { disks: DiskInfo[] }> {
   const [disks, snapshots] = await Promise.all([
     collectAll(compute.listDisks(subscriptionId, options)),
     collectAll(compute.listSnapshots(subscriptionId, options)),
@@ -118,7 +141,11 @@ export async function restoreDisk(compute: ComputeApi, params: RestoreParams, op
   const snapshot = await requireSnapshot(compute, params.snapshotId, options);
   const target = resourceId(snapshot.subscriptionId, params.resourceGroup ?? snapshot.resourceGroup, 'Microsoft.Compute', 'disks', params.name);
   if (await compute.getDisk(target, options)) {
-    throw new DiskDeltaError(`A disk named ${params.name} already exists in ${params.resourceGroup ?? snapshot.resourceGroup}.`, 'DiskExists', 'Choose another name.');
+    throw new DiskDeltaError(
+      `A disk named ${params.name} already exists in ${params.resourceGroup ?? snapshot.resourceGroup}.`,
+      'DiskExists',
+      'Choose another name.',
+    );
   }
   return compute.createDisk(
     {

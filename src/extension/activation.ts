@@ -43,8 +43,7 @@ export async function activateDiskDelta(context: vscode.ExtensionContext, log: L
   const activityTree = new ActivityTreeProvider(activity);
   const describeView = () => {
     view.description = connection.kind === 'emulator' ? 'Local emulator' : undefined;
-    view.message =
-      connection.kind === 'emulator' ? `Showing the Disk Delta local emulator (${connection.emulator?.armEndpoint ?? ''}), not Azure.` : undefined;
+    view.message = connection.kind === 'emulator' ? `Showing the Disk Delta local emulator (${connection.emulator?.armEndpoint ?? ''}), not Azure.` : undefined;
   };
   context.subscriptions.push(
     connection,
@@ -81,9 +80,7 @@ function offerResume(s: DiskDeltaServices): void {
   const pending = s.copies.interrupted();
   if (!pending.length || s.connection.kind === 'none') return;
   const names = pending.map((r) => r.familyName).join(', ');
-  void vscode.window
-    .showInformationMessage(`An interrupted copy of ${names} can be resumed where it stopped.`, 'Resume', 'Not Now')
-    .then((choice) => {
-      if (choice === 'Resume') void vscode.commands.executeCommand('diskDelta.resumeCopy', pending.length === 1 ? pending[0]!.familyId : undefined);
-    });
+  void vscode.window.showInformationMessage(`An interrupted copy of ${names} can be resumed where it stopped.`, 'Resume', 'Not Now').then((choice) => {
+    if (choice === 'Resume') void vscode.commands.executeCommand('diskDelta.resumeCopy', pending.length === 1 ? pending[0]!.familyId : undefined);
+  });
 }

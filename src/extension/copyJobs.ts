@@ -117,7 +117,8 @@ export class CopyJobs implements vscode.Disposable {
     const r = this.recordOf(family.snapshots[0]?.familyId ?? family.id) ?? this.recordOf(family.id);
     if (!r) return undefined;
     const where = `${r.targetAccountName}/${r.container} (${r.targetRegion})`;
-    if (r.state === 'running' || r.state === 'interrupted') return { label: 'interrupted', detail: `A copy to ${where} was interrupted; run Resume Interrupted Copy.`, state: 'interrupted' };
+    if (r.state === 'running' || r.state === 'interrupted')
+      return { label: 'interrupted', detail: `A copy to ${where} was interrupted; run Resume Interrupted Copy.`, state: 'interrupted' };
     if (r.state === 'failed') return { label: 'failed', detail: `The last copy to ${where} failed: ${r.error ?? ''}`, state: 'failed' };
     const index = family.snapshots.findIndex((s) => sameResourceId(s.id, r.lastCopiedSnapshotId));
     const behind = index < 0 ? family.snapshots.length : family.snapshots.length - 1 - index;
@@ -183,7 +184,12 @@ export class CopyJobs implements vscode.Disposable {
   }
 
   /** Feeds one engine event to the notification, the tree and the status bar (those at most once a second). */
-  #progressReporter(active: ActiveCopy, familyId: string, familyName: string, report: (u: { message: string; fraction: number }) => void): (p: CopyProgress) => void {
+  #progressReporter(
+    active: ActiveCopy,
+    familyId: string,
+    familyName: string,
+    report: (u: { message: string; fraction: number }) => void,
+  ): (p: CopyProgress) => void {
     let lastTick = 0;
     return (p) => {
       const overall = active.tracker.update(p);
@@ -285,7 +291,13 @@ export class CopyJobs implements vscode.Disposable {
       }
       const last = result.summaries[result.summaries.length - 1];
       const snapshotUrl = last ? blobSnapshotUrlWithoutSas(last.targetBlobSnapshotUrl) : record.lastBlobSnapshotUrl;
-      await this.#saveRecord({ ...record, state: 'done', lastCopiedSnapshotId: upTo.id, lastCopiedAt: new Date().toISOString(), lastBlobSnapshotUrl: snapshotUrl });
+      await this.#saveRecord({
+        ...record,
+        state: 'done',
+        lastCopiedSnapshotId: upTo.id,
+        lastCopiedAt: new Date().toISOString(),
+        lastBlobSnapshotUrl: snapshotUrl,
+      });
       end();
       if (request.importKind !== 'none') this.catalogs.invalidate(first.subscriptionId);
       const where = `${account.name}/${container} (${account.location})`;
@@ -306,7 +318,12 @@ export class CopyJobs implements vscode.Disposable {
       const aborted = isAbortError(error);
       // A copy that failed before it started (the account is gone) still marks a family copied before.
       const known = record ?? this.recordOf(familyId);
-      if (known) await this.#saveRecord({ ...known, state: aborted ? 'interrupted' : 'failed', error: aborted ? undefined : error instanceof Error ? error.message : String(error) });
+      if (known)
+        await this.#saveRecord({
+          ...known,
+          state: aborted ? 'interrupted' : 'failed',
+          error: aborted ? undefined : error instanceof Error ? error.message : String(error),
+        });
       if (!aborted) this.#lastFailure = { title: active.title, error: error instanceof Error ? error.message : String(error) };
       // The copy is over now, whatever the user does with the message below.
       end();
@@ -377,7 +394,9 @@ export class CopyJobs implements vscode.Disposable {
         void vscode.window.showInformationMessage('Stopped following the copy. Azure goes on copying in the background; the tree shows its progress.');
         return { outcome: 'cancelled' };
       }
-      void vscode.window.showInformationMessage(`${countOf(result.steps.length, 'snapshot')} of ${family.sourceName} copied to ${targetRegion} (resource group ${targetResourceGroup}).`);
+      void vscode.window.showInformationMessage(
+        `${countOf(result.steps.length, 'snapshot')} of ${family.sourceName} copied to ${targetRegion} (resource group ${targetResourceGroup}).`,
+      );
       return { outcome: 'succeeded', targetSnapshotId: result.steps[result.steps.length - 1]?.targetSnapshotId };
     } catch (error) {
       if (!isAbortError(error)) this.#lastFailure = { title, error: error instanceof Error ? error.message : String(error) };

@@ -12,10 +12,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     await activateDiskDelta(context, log);
   } catch (error) {
     log.error('Disk Delta failed to activate:', error);
-    const choice = await vscode.window.showErrorMessage(
-      `Disk Delta failed to activate: ${error instanceof Error ? error.message : String(error)}`,
-      'Show Log',
-    );
+    const choice = await vscode.window.showErrorMessage(`Disk Delta failed to activate: ${error instanceof Error ? error.message : String(error)}`, 'Show Log');
     if (choice === 'Show Log') log.show();
     throw error;
   }

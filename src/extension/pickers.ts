@@ -75,11 +75,7 @@ export async function pickFamily(connection: Connection, catalogs: CatalogCache,
   return item.family;
 }
 
-export async function pickStorageAccount(
-  accounts: readonly StorageAccountInfo[],
-  sourceRegion: string,
-  title: string,
-): Promise<StorageAccountInfo> {
+export async function pickStorageAccount(accounts: readonly StorageAccountInfo[], sourceRegion: string, title: string): Promise<StorageAccountInfo> {
   const others = accounts.filter((a) => a.location.toLowerCase() !== sourceRegion.toLowerCase());
   if (!others.length) {
     throw new DiskDeltaError(

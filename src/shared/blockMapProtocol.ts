@@ -145,15 +145,7 @@ export interface ErrorMessage {
 }
 
 export type ToWebviewMessage =
-  | InitMessage
-  | SummaryMessage
-  | FamilyMessage
-  | BinsMessage
-  | CellRangesMessage
-  | PairSelectedMessage
-  | ExportDoneMessage
-  | NoticeMessage
-  | ErrorMessage;
+  InitMessage | SummaryMessage | FamilyMessage | BinsMessage | CellRangesMessage | PairSelectedMessage | ExportDoneMessage | NoticeMessage | ErrorMessage;
 
 // ---- webview -> host ----
 
@@ -282,7 +274,8 @@ function float32Bytes(value: unknown, entries: number, what: string): ArrayBuffe
 function summary(value: unknown): BlockMapSummary {
   const s = record(value, 'summary');
   const histogram = s.sizeHistogram;
-  if (!Array.isArray(histogram) || histogram.length > MAX_HISTOGRAM_BUCKETS) fail(`summary.sizeHistogram is not a list of at most ${MAX_HISTOGRAM_BUCKETS} counts`);
+  if (!Array.isArray(histogram) || histogram.length > MAX_HISTOGRAM_BUCKETS)
+    fail(`summary.sizeHistogram is not a list of at most ${MAX_HISTOGRAM_BUCKETS} counts`);
   let monthlyCost: BlockMapSummary['monthlyCost'];
   if (s.monthlyCost !== undefined) {
     const c = record(s.monthlyCost, 'summary.monthlyCost');
@@ -338,7 +331,12 @@ export function validateToWebviewMessage(value: unknown): Validated<ToWebviewMes
   return validate(value, (m): ToWebviewMessage => {
     switch (m.type) {
       case 'init':
-        return { type: 'init', title: text(m.title, 'title'), diskSizeBytes: count(m.diskSizeBytes, 'diskSizeBytes'), restoreKey: optionalText(m.restoreKey, 'restoreKey') };
+        return {
+          type: 'init',
+          title: text(m.title, 'title'),
+          diskSizeBytes: count(m.diskSizeBytes, 'diskSizeBytes'),
+          restoreKey: optionalText(m.restoreKey, 'restoreKey'),
+        };
       case 'summary':
         return { type: 'summary', summary: summary(m.summary) };
       case 'family':
@@ -355,7 +353,13 @@ export function validateToWebviewMessage(value: unknown): Validated<ToWebviewMes
         };
       }
       case 'cellRanges':
-        return { type: 'cellRanges', requestId: count(m.requestId, 'requestId'), window: mapWindow(m.window, 'window'), ranges: diffRanges(m.ranges, 'ranges'), total: count(m.total, 'total') };
+        return {
+          type: 'cellRanges',
+          requestId: count(m.requestId, 'requestId'),
+          window: mapWindow(m.window, 'window'),
+          ranges: diffRanges(m.ranges, 'ranges'),
+          total: count(m.total, 'total'),
+        };
       case 'pairSelected':
         return {
           type: 'pairSelected',
@@ -368,7 +372,13 @@ export function validateToWebviewMessage(value: unknown): Validated<ToWebviewMes
       case 'exportDone': {
         const outcome = m.outcome;
         if (outcome !== 'saved' && outcome !== 'cancelled' && outcome !== 'failed') fail('outcome is not saved, cancelled or failed');
-        return { type: 'exportDone', requestId: count(m.requestId, 'requestId'), outcome, rangeCount: count(m.rangeCount, 'rangeCount'), message: text(m.message, 'message') };
+        return {
+          type: 'exportDone',
+          requestId: count(m.requestId, 'requestId'),
+          outcome,
+          rangeCount: count(m.rangeCount, 'rangeCount'),
+          message: text(m.message, 'message'),
+        };
       }
       case 'notice':
         return { type: 'notice', message: text(m.message, 'message') };
@@ -392,7 +402,12 @@ export function validateFromWebviewMessage(value: unknown): Validated<FromWebvie
         return { type: 'bin', requestId: count(m.requestId, 'requestId'), window: mapWindow(m.window, 'window'), bins };
       }
       case 'cellRanges':
-        return { type: 'cellRanges', requestId: count(m.requestId, 'requestId'), window: mapWindow(m.window, 'window'), max: count(m.max, 'max', MAX_CELL_RANGES) };
+        return {
+          type: 'cellRanges',
+          requestId: count(m.requestId, 'requestId'),
+          window: mapWindow(m.window, 'window'),
+          max: count(m.max, 'max', MAX_CELL_RANGES),
+        };
       case 'selectPair':
         return { type: 'selectPair', requestId: count(m.requestId, 'requestId'), index: count(m.index, 'index', 100_000) };
       case 'export': {

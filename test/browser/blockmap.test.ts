@@ -225,7 +225,10 @@ void describe('block map webview (1,000,000 ranges over 4 TiB)', { timeout: 180_
     await page.waitForSelector('#selection-ranges li');
     assert.ok((await page.locator('#selection-ranges li').count()) > 0);
     const selected = await host();
-    assert.ok(selected.sent.some((m) => m.type === 'cellRanges'), 'ranges are asked of the host');
+    assert.ok(
+      selected.sent.some((m) => m.type === 'cellRanges'),
+      'ranges are asked of the host',
+    );
 
     await page.keyboard.press('PageDown');
     await settled();

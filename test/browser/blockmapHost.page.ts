@@ -194,7 +194,10 @@ function handle(raw: unknown): void {
       return;
     case 'bin': {
       const binned = bin(m.window, m.bins);
-      reply({ type: 'bins', requestId: m.requestId, window: m.window, bins: m.bins, changed: binned.changed.buffer, cleared: binned.cleared.buffer }, [binned.changed.buffer, binned.cleared.buffer]);
+      reply({ type: 'bins', requestId: m.requestId, window: m.window, bins: m.bins, changed: binned.changed.buffer, cleared: binned.cleared.buffer }, [
+        binned.changed.buffer,
+        binned.cleared.buffer,
+      ]);
       return;
     }
     case 'cellRanges': {
@@ -203,17 +206,31 @@ function handle(raw: unknown): void {
       const end = m.window.offset + m.window.length;
       for (let i = firstEndingAfter(m.window.offset); i < fixture.offsets.length && fixture.offsets[i]! < end; i++) {
         total += 1;
-        if (ranges.length < m.max) ranges.push({ offset: fixture.offsets[i]!, length: fixture.lengths[i]!, kind: fixture.cleared[i] ? ('cleared' as const) : ('changed' as const) });
+        if (ranges.length < m.max)
+          ranges.push({ offset: fixture.offsets[i]!, length: fixture.lengths[i]!, kind: fixture.cleared[i] ? ('cleared' as const) : ('changed' as const) });
       }
       reply({ type: 'cellRanges', requestId: m.requestId, window: m.window, ranges, total });
       return;
     }
     case 'selectPair':
-      reply({ type: 'pairSelected', requestId: m.requestId, index: m.index, title: `snap-${m.index} → snap-${m.index + 1}`, diskSizeBytes: landmarks.diskSizeBytes, restoreKey: `pair-${m.index}` });
+      reply({
+        type: 'pairSelected',
+        requestId: m.requestId,
+        index: m.index,
+        title: `snap-${m.index} → snap-${m.index + 1}`,
+        diskSizeBytes: landmarks.diskSizeBytes,
+        restoreKey: `pair-${m.index}`,
+      });
       reply({ type: 'summary', summary });
       return;
     case 'export':
-      reply({ type: 'exportDone', requestId: m.requestId, outcome: 'saved', rangeCount: landmarks.rangeCount, message: `Exported ${landmarks.rangeCount} ranges.` });
+      reply({
+        type: 'exportDone',
+        requestId: m.requestId,
+        outcome: 'saved',
+        rangeCount: landmarks.rangeCount,
+        message: `Exported ${landmarks.rangeCount} ranges.`,
+      });
       return;
     case 'copySummary':
       reply({ type: 'notice', message: 'Summary copied to the clipboard.' });

@@ -8,18 +8,24 @@ import { startVsCode, type VsCodeSession } from './harness';
 let vscode: VsCodeSession;
 
 // A cold first run installs code-server (minutes); later runs start in about 15 s.
-before(async () => {
-  vscode = await startVsCode({ name: 'activation' });
-}, { timeout: 15 * 60_000 });
+before(
+  async () => {
+    vscode = await startVsCode({ name: 'activation' });
+  },
+  { timeout: 15 * 60_000 },
+);
 
-after(async () => {
-  await vscode?.stop();
-}, { timeout: 60_000 });
+after(
+  async () => {
+    await vscode?.stop();
+  },
+  { timeout: 60_000 },
+);
 
 void test('the activity bar has a "Disk Delta" entry', async () => {
   const entry = vscode.page.locator('.activitybar [aria-label*="Disk Delta"]');
   await entry.first().waitFor({ state: 'visible', timeout: 30_000 });
-  assert.match((await entry.first().getAttribute('aria-label')) ?? "", /Disk Delta/);
+  assert.match((await entry.first().getAttribute('aria-label')) ?? '', /Disk Delta/);
 });
 
 void test('opening the view activates the extension and shows the welcome view', async () => {
@@ -29,8 +35,14 @@ void test('opening the view activates the extension and shows the welcome view',
     throw new Error('the welcome view is hidden: activation must set the context key diskDelta.connection to "none"');
   });
   const buttons = await welcome.locator('.monaco-button').allInnerTexts();
-  assert.ok(buttons.some((b) => b.includes('Sign in to Azure')), `buttons: ${buttons.join(', ')}`);
-  assert.ok(buttons.some((b) => b.includes('Connect to Local Emulator')), `buttons: ${buttons.join(', ')}`);
+  assert.ok(
+    buttons.some((b) => b.includes('Sign in to Azure')),
+    `buttons: ${buttons.join(', ')}`,
+  );
+  assert.ok(
+    buttons.some((b) => b.includes('Connect to Local Emulator')),
+    `buttons: ${buttons.join(', ')}`,
+  );
   const file = await vscode.screenshot('welcome');
   assert.ok(existsSync(file));
 });
@@ -41,7 +53,10 @@ void test('the Disk Delta commands are in the command palette', async () => {
   await vscode.quickInput.type('>Disk Delta: Connect to Local Emulator');
   await vscode.page.locator('.quick-input-list .monaco-list-row').first().waitFor({ state: 'visible' });
   const items = await vscode.quickInput.items();
-  assert.ok(items.some((i) => i.includes('Connect to Local Emulator')), `items: ${items.join(', ')}`);
+  assert.ok(
+    items.some((i) => i.includes('Connect to Local Emulator')),
+    `items: ${items.join(', ')}`,
+  );
   await vscode.quickInput.cancel();
   await vscode.quickInput.waitForClosed();
 });

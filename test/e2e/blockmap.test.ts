@@ -15,18 +15,24 @@ let dir: string;
 let connectionFile: string;
 let families: { sourceName: string; snapshots: { id: string; name: string }[] }[];
 
-before(async () => {
-  emulator = await startEmulator({ seed: 'demo' });
-  dir = mkdtempSync(path.join(os.tmpdir(), 'dd-e2e-map-'));
-  connectionFile = path.join(dir, 'connection.json');
-  writeFileSync(connectionFile, JSON.stringify(emulator.connection));
-  families = parseJson(await runCli(connectionFile, ['--json', 'families']));
-}, { timeout: 5 * 60_000 });
+before(
+  async () => {
+    emulator = await startEmulator({ seed: 'demo' });
+    dir = mkdtempSync(path.join(os.tmpdir(), 'dd-e2e-map-'));
+    connectionFile = path.join(dir, 'connection.json');
+    writeFileSync(connectionFile, JSON.stringify(emulator.connection));
+    families = parseJson(await runCli(connectionFile, ['--json', 'families']));
+  },
+  { timeout: 5 * 60_000 },
+);
 
-after(async () => {
-  await emulator?.stop();
-  rmSync(dir, { recursive: true, force: true });
-}, { timeout: 60_000 });
+after(
+  async () => {
+    await emulator?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  },
+  { timeout: 60_000 },
+);
 
 async function openMap(vscode: VsCodeSession, snapshotName: string): Promise<Frame> {
   await vscode.openView();

@@ -31,7 +31,15 @@ const diskId = (): string => resourceId(sub, RG, 'Microsoft.Compute', 'disks', D
 
 async function snapshotDisk(name: string, writes: { offset: number; length: number }[]): Promise<void> {
   await writeDisk(clients, diskId(), writes);
-  await clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: RG, name, location: 'eastus', incremental: true, createOption: 'Copy', sourceResourceId: diskId() });
+  await clients.compute.createSnapshot({
+    subscriptionId: sub,
+    resourceGroup: RG,
+    name,
+    location: 'eastus',
+    incremental: true,
+    createOption: 'Copy',
+    sourceResourceId: diskId(),
+  });
 }
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -81,33 +89,50 @@ async function restartEmulator(): Promise<void> {
   const port = new URL(emulator.connection.armEndpoint).port;
   assert.notEqual(port, before, 'the emulator came back on another port');
   writeFileSync(connectionFile, JSON.stringify(emulator.connection, null, 2));
-  await until('the extension to use the new port', 60_000, async () => ((await vscode.page.locator('body').innerText()).includes(`127.0.0.1:${port}`) ? true : undefined));
+  await until('the extension to use the new port', 60_000, async () =>
+    (await vscode.page.locator('body').innerText()).includes(`127.0.0.1:${port}`) ? true : undefined,
+  );
 }
 
-before(async () => {
-  dataDir = mkdtempSync(path.join(os.tmpdir(), 'dd-e2e-copy-ux-'));
-  emulator = await startEmulator({ dataDir });
-  clients = connectToEmulator(emulator.connection, emulator.ca);
-  sub = emulator.connection.subscriptionId;
-  await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: RG, name: DISK, location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
-  // Three snapshots, each with scattered 1 MiB writes, so a copy of the chain takes a few seconds under latency.
-  await snapshotDisk(`${DISK}-1`, Array.from({ length: 12 }, (_, i) => ({ offset: (8 + i * 32) * MiB, length: MiB })));
-  await snapshotDisk(`${DISK}-2`, Array.from({ length: 8 }, (_, i) => ({ offset: (24 + i * 64) * MiB, length: MiB })));
-  await snapshotDisk(`${DISK}-3`, Array.from({ length: 16 }, (_, i) => ({ offset: (40 + i * 48) * MiB, length: MiB })));
-  vscode = await startVsCode({
-    name: 'copy-ux',
-    emulator: { connection: emulator.connection },
-    settings: { 'diskDelta.copy.concurrency': 2 },
-    viewport: { width: 1400, height: 900 },
-  });
-  connectionFile = path.join(vscode.scratch, 'emulator-connection.json');
-}, { timeout: 15 * 60_000 });
+before(
+  async () => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'dd-e2e-copy-ux-'));
+    emulator = await startEmulator({ dataDir });
+    clients = connectToEmulator(emulator.connection, emulator.ca);
+    sub = emulator.connection.subscriptionId;
+    await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: RG, name: DISK, location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
+    // Three snapshots, each with scattered 1 MiB writes, so a copy of the chain takes a few seconds under latency.
+    await snapshotDisk(
+      `${DISK}-1`,
+      Array.from({ length: 12 }, (_, i) => ({ offset: (8 + i * 32) * MiB, length: MiB })),
+    );
+    await snapshotDisk(
+      `${DISK}-2`,
+      Array.from({ length: 8 }, (_, i) => ({ offset: (24 + i * 64) * MiB, length: MiB })),
+    );
+    await snapshotDisk(
+      `${DISK}-3`,
+      Array.from({ length: 16 }, (_, i) => ({ offset: (40 + i * 48) * MiB, length: MiB })),
+    );
+    vscode = await startVsCode({
+      name: 'copy-ux',
+      emulator: { connection: emulator.connection },
+      settings: { 'diskDelta.copy.concurrency': 2 },
+      viewport: { width: 1400, height: 900 },
+    });
+    connectionFile = path.join(vscode.scratch, 'emulator-connection.json');
+  },
+  { timeout: 15 * 60_000 },
+);
 
-after(async () => {
-  await vscode?.stop();
-  await emulator?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-}, { timeout: 60_000 });
+after(
+  async () => {
+    await vscode?.stop();
+    await emulator?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  },
+  { timeout: 60_000 },
+);
 
 void test('(c, d) a first copy asks first, saying how many snapshots and bytes, and its total never changes once final', { timeout: 10 * 60_000 }, async () => {
   const target = emulator.connection.storageAccounts.find((a) => a.region === 'westus2')!;
@@ -158,14 +183,21 @@ void test('(c, d) a first copy asks first, saying how many snapshots and bytes, 
   assert.ok(firstFinal >= 0, `a final total was shown: ${totals.map((m) => m[0]).join(', ')}`);
   for (const m of totals.slice(firstFinal)) assert.equal(m[0], totals[firstFinal]![0], 'a total shown as final never changes');
   for (const s of samples) assert.doesNotMatch(s, /(revoking|granting|snapshot|listing)[^·]*\d+(\.\d+)? [KMG]?i?B of/, `bytes only while they move: ${s}`);
-  assert.ok(samples.some((s) => /ux-app-\d \[\d\/3\]/.test(s)), 'the progress names the snapshot being copied');
+  assert.ok(
+    samples.some((s) => /ux-app-\d \[\d\/3\]/.test(s)),
+    'the progress names the snapshot being copied',
+  );
 
   const done = await vscode.waitForNotification(/Copied 3 snapshots of ux-app/, 10_000);
   assert.match(done, new RegExp(`to ${target.name}/disk-delta \\(westus2\\), blob snapshot \\d{4}-\\d{2}-\\d{2}T`));
   assert.match(done, /verified/);
   const toast = vscode.page.locator('.notifications-toasts .notification-toast', { hasText: 'Copied 3 snapshots' }).first();
   const buttons = await toast.locator('.monaco-button').allInnerTexts();
-  for (const b of ['Reveal', 'Show Log', 'Copy URL']) assert.ok(buttons.some((x) => x.includes(b)), `the end offers ${b}: ${buttons.join(', ')}`);
+  for (const b of ['Reveal', 'Show Log', 'Copy URL'])
+    assert.ok(
+      buttons.some((x) => x.includes(b)),
+      `the end offers ${b}: ${buttons.join(', ')}`,
+    );
   const row = await waitForRow(`${DISK} family`, /copy: up to date/);
   assert.match(row, /ux-app family\s*copy: up to date/, `the copy state comes first: ${row}`);
   assert.equal(await vscode.treeItem(`${DISK} family`).locator('.codicon-check').count(), 1, 'the family row has the check icon');
@@ -202,49 +234,59 @@ void test('(a) after the emulator restarts on another port, a copy to the rememb
   await vscode.screenshot('after-restart');
 });
 
-void test('(b) a copy to a target that refuses fails within seconds, shows in the tree and status bar while its message is open, and another copy can start at once', { timeout: 10 * 60_000 }, async () => {
-  await snapshotDisk(`${DISK}-5`, [{ offset: 200 * MiB, length: MiB }]);
-  await vscode.runCommand('Disk Delta: Refresh');
-  await expand(DISK);
-  await expand(`${DISK} family`);
-  await vscode.waitForTreeItem(`${DISK}-5`, 60_000);
-  // Nothing listens on the remembered endpoint any more: every connection is refused.
-  emulator.process.kill('SIGTERM');
-  await new Promise<void>((resolve) => (emulator.process.exitCode !== null ? resolve() : emulator.process.once('exit', () => resolve())));
-  await vscode.treeContextMenu(`${DISK} family`, 'Copy Family to Another Region');
-  await vscode.quickInput.waitForItem('where this family was copied before', 30_000);
-  await vscode.quickInput.pick('where this family was copied before');
-  await vscode.quickInput.waitForItem('Page blob only');
-  await vscode.quickInput.pick('Page blob only');
-  await waitForDialog(/Copy 1 snapshot of ux-app/);
-  const started = Date.now();
-  await vscode.clickDialogButton('Copy');
-  const failure = await vscode.waitForNotification(/Copy of ux-app failed/, 60_000);
-  const seconds = (Date.now() - started) / 1000;
-  assert.ok(seconds < 30, `the refusal surfaced in ${seconds.toFixed(1)} s`);
-  assert.match(failure, /ECONNREFUSED/);
-  assert.match(failure, /cannot be reached/);
-  // While the error message is still open, the tree row and the status bar already say the copy failed.
-  const row = await waitForRow(`${DISK} family`, /copy: failed/, 10_000);
-  assert.doesNotMatch(row, /copying/);
-  assert.equal(await vscode.treeItem(`${DISK} family`).locator('.codicon-error').count(), 1, 'the family row has the error icon');
-  assert.match(await until('the status bar to show the failure', 10_000, async () => ((await statusBarText()).includes('copy failed') ? statusBarText() : undefined)), /copy failed/);
-  assert.ok((await vscode.notifications()).some((t) => /Copy of ux-app failed/.test(t)), 'the error message is still open');
-  await vscode.screenshot('failed-message-open');
+void test(
+  '(b) a copy to a target that refuses fails within seconds, shows in the tree and status bar while its message is open, and another copy can start at once',
+  { timeout: 10 * 60_000 },
+  async () => {
+    await snapshotDisk(`${DISK}-5`, [{ offset: 200 * MiB, length: MiB }]);
+    await vscode.runCommand('Disk Delta: Refresh');
+    await expand(DISK);
+    await expand(`${DISK} family`);
+    await vscode.waitForTreeItem(`${DISK}-5`, 60_000);
+    // Nothing listens on the remembered endpoint any more: every connection is refused.
+    emulator.process.kill('SIGTERM');
+    await new Promise<void>((resolve) => (emulator.process.exitCode !== null ? resolve() : emulator.process.once('exit', () => resolve())));
+    await vscode.treeContextMenu(`${DISK} family`, 'Copy Family to Another Region');
+    await vscode.quickInput.waitForItem('where this family was copied before', 30_000);
+    await vscode.quickInput.pick('where this family was copied before');
+    await vscode.quickInput.waitForItem('Page blob only');
+    await vscode.quickInput.pick('Page blob only');
+    await waitForDialog(/Copy 1 snapshot of ux-app/);
+    const started = Date.now();
+    await vscode.clickDialogButton('Copy');
+    const failure = await vscode.waitForNotification(/Copy of ux-app failed/, 60_000);
+    const seconds = (Date.now() - started) / 1000;
+    assert.ok(seconds < 30, `the refusal surfaced in ${seconds.toFixed(1)} s`);
+    assert.match(failure, /ECONNREFUSED/);
+    assert.match(failure, /cannot be reached/);
+    // While the error message is still open, the tree row and the status bar already say the copy failed.
+    const row = await waitForRow(`${DISK} family`, /copy: failed/, 10_000);
+    assert.doesNotMatch(row, /copying/);
+    assert.equal(await vscode.treeItem(`${DISK} family`).locator('.codicon-error').count(), 1, 'the family row has the error icon');
+    assert.match(
+      await until('the status bar to show the failure', 10_000, async () => ((await statusBarText()).includes('copy failed') ? statusBarText() : undefined)),
+      /copy failed/,
+    );
+    assert.ok(
+      (await vscode.notifications()).some((t) => /Copy of ux-app failed/.test(t)),
+      'the error message is still open',
+    );
+    await vscode.screenshot('failed-message-open');
 
-  // Another copy of the family, at once, with the message still open.
-  await restartEmulator();
-  await vscode.treeContextMenu(`${DISK} family`, 'Copy Family to Another Region');
-  await vscode.quickInput.waitForItem('where this family was copied before', 30_000);
-  await vscode.quickInput.pick('where this family was copied before');
-  await vscode.quickInput.waitForItem('Page blob only');
-  await vscode.quickInput.pick('Page blob only');
-  await waitForDialog(/Copy 1 snapshot of ux-app/);
-  await vscode.clickDialogButton('Copy');
-  const done = await vscode.waitForNotification(/Copied 1 snapshot of ux-app/, 180_000);
-  assert.doesNotMatch((await vscode.notifications()).join('\n'), /already being copied/);
-  assert.match(done, /blob snapshot/);
-  await waitForRow(`${DISK} family`, /copy: up to date/);
-  assert.doesNotMatch(await statusBarText(), /failed/, 'the failure is cleared by the copy that followed');
-  await vscode.screenshot('copied-again');
-});
+    // Another copy of the family, at once, with the message still open.
+    await restartEmulator();
+    await vscode.treeContextMenu(`${DISK} family`, 'Copy Family to Another Region');
+    await vscode.quickInput.waitForItem('where this family was copied before', 30_000);
+    await vscode.quickInput.pick('where this family was copied before');
+    await vscode.quickInput.waitForItem('Page blob only');
+    await vscode.quickInput.pick('Page blob only');
+    await waitForDialog(/Copy 1 snapshot of ux-app/);
+    await vscode.clickDialogButton('Copy');
+    const done = await vscode.waitForNotification(/Copied 1 snapshot of ux-app/, 180_000);
+    assert.doesNotMatch((await vscode.notifications()).join('\n'), /already being copied/);
+    assert.match(done, /blob snapshot/);
+    await waitForRow(`${DISK} family`, /copy: up to date/);
+    assert.doesNotMatch(await statusBarText(), /failed/, 'the failure is cleared by the copy that followed');
+    await vscode.screenshot('copied-again');
+  },
+);

@@ -9,15 +9,21 @@ import { startVsCode, type VsCodeSession } from './harness';
 let emulator: RunningEmulator;
 let vscode: VsCodeSession;
 
-before(async () => {
-  emulator = await startEmulator({ seed: 'demo' });
-  vscode = await startVsCode({ name: 'copystart-queued', emulator: { connection: emulator.connection } });
-}, { timeout: 15 * 60_000 });
+before(
+  async () => {
+    emulator = await startEmulator({ seed: 'demo' });
+    vscode = await startVsCode({ name: 'copystart-queued', emulator: { connection: emulator.connection } });
+  },
+  { timeout: 15 * 60_000 },
+);
 
-after(async () => {
-  await vscode?.stop();
-  await emulator?.stop();
-}, { timeout: 60_000 });
+after(
+  async () => {
+    await vscode?.stop();
+    await emulator?.stop();
+  },
+  { timeout: 60_000 },
+);
 
 async function expand(label: string): Promise<void> {
   const row = await vscode.waitForTreeItem(label);

@@ -8,15 +8,21 @@ import { startVsCode, type VsCodeSession } from './harness';
 let emulator: RunningEmulator;
 let vscode: VsCodeSession;
 
-before(async () => {
-  emulator = await startEmulator({ seed: 'demo' });
-  vscode = await startVsCode({ name: 'doctor', emulator: { connection: emulator.connection } });
-}, { timeout: 15 * 60_000 });
+before(
+  async () => {
+    emulator = await startEmulator({ seed: 'demo' });
+    vscode = await startVsCode({ name: 'doctor', emulator: { connection: emulator.connection } });
+  },
+  { timeout: 15 * 60_000 },
+);
 
-after(async () => {
-  await vscode?.stop();
-  await emulator?.stop();
-}, { timeout: 60_000 });
+after(
+  async () => {
+    await vscode?.stop();
+    await emulator?.stop();
+  },
+  { timeout: 60_000 },
+);
 
 void test('Run Diagnostics checks the emulator connection and target account, all passing', { timeout: 5 * 60_000 }, async () => {
   await vscode.openView();

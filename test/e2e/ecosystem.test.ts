@@ -107,30 +107,56 @@ function activityRows(): ReturnType<Page['locator']> {
   return pane.locator('.monaco-list-row');
 }
 
-before(async () => {
-  emulator = await startEmulator({ seed: 'demo' });
-  clients = connectToEmulator(emulator.connection, emulator.ca);
-  sub = emulator.connection.subscriptionId;
-  tenant = emulator.connection.tenantId;
-  // A small disk of our own, so the copy takes seconds.
-  const disk = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: RG, name: 'eco-app', location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
-  smallDiskId = disk.id;
-  await writeDisk(clients, disk.id, [{ offset: 0, length: 4 * MiB }, { offset: 256 * MiB, length: 2 * MiB }]);
-  await clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: RG, name: 'eco-app-1', location: 'eastus', incremental: true, createOption: 'Copy', sourceResourceId: disk.id });
-  vscode = await startVsCode({
-    name: 'ecosystem',
-    emulator: { connection: emulator.connection },
-    settings: { 'diskDelta.copy.concurrency': 2, 'diskDelta.cost.currency': 'EUR', 'diskDelta.cost.pricePerGiBMonth': 0.05 },
-    viewport: { width: 1600, height: 1000 },
-  });
-  await vscode.page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(vscode.url).origin });
-  await vscode.page.context().route(/portal\.azure\.(com|cn|us)/, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<title>portal</title>' }));
-}, { timeout: 15 * 60_000 });
+before(
+  async () => {
+    emulator = await startEmulator({ seed: 'demo' });
+    clients = connectToEmulator(emulator.connection, emulator.ca);
+    sub = emulator.connection.subscriptionId;
+    tenant = emulator.connection.tenantId;
+    // A small disk of our own, so the copy takes seconds.
+    const disk = await clients.compute.createDisk({
+      subscriptionId: sub,
+      resourceGroup: RG,
+      name: 'eco-app',
+      location: 'eastus',
+      createOption: 'Empty',
+      diskSizeGB: 1,
+    });
+    smallDiskId = disk.id;
+    await writeDisk(clients, disk.id, [
+      { offset: 0, length: 4 * MiB },
+      { offset: 256 * MiB, length: 2 * MiB },
+    ]);
+    await clients.compute.createSnapshot({
+      subscriptionId: sub,
+      resourceGroup: RG,
+      name: 'eco-app-1',
+      location: 'eastus',
+      incremental: true,
+      createOption: 'Copy',
+      sourceResourceId: disk.id,
+    });
+    vscode = await startVsCode({
+      name: 'ecosystem',
+      emulator: { connection: emulator.connection },
+      settings: { 'diskDelta.copy.concurrency': 2, 'diskDelta.cost.currency': 'EUR', 'diskDelta.cost.pricePerGiBMonth': 0.05 },
+      viewport: { width: 1600, height: 1000 },
+    });
+    await vscode.page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(vscode.url).origin });
+    await vscode.page
+      .context()
+      .route(/portal\.azure\.(com|cn|us)/, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<title>portal</title>' }));
+  },
+  { timeout: 15 * 60_000 },
+);
 
-after(async () => {
-  await vscode?.stop();
-  await emulator?.stop();
-}, { timeout: 60_000 });
+after(
+  async () => {
+    await vscode?.stop();
+    await emulator?.stop();
+  },
+  { timeout: 60_000 },
+);
 
 void test('Copy Resource ID puts the disk id on the clipboard', async () => {
   await vscode.openView();
@@ -184,7 +210,9 @@ void test('Open in Portal opens the public portal, then the Azure China portal o
   const cn = await externalUrlOf(() => vscode.treeContextMenu('eco-app', 'Open in Portal'));
   assert.equal(cn, `https://portal.azure.cn/#${tenant ? `@${tenant}/` : ''}resource${smallDiskId}`);
   await updateUserSettings({ 'microsoft-sovereign-cloud.environment': 'USGovernment' });
-  await waitFor('VS Code to take the US Government cloud setting', 90_000, async () => (/Azure cloud: AzureUSGovernment/.test(vscode.logs()) ? true : undefined));
+  await waitFor('VS Code to take the US Government cloud setting', 90_000, async () =>
+    /Azure cloud: AzureUSGovernment/.test(vscode.logs()) ? true : undefined,
+  );
   const us = await externalUrlOf(() => vscode.treeContextMenu('eco-app', 'Open in Portal'));
   assert.ok(us.startsWith('https://portal.azure.us/#'), us);
   await updateUserSettings({ 'microsoft-sovereign-cloud.environment': undefined });
@@ -230,7 +258,10 @@ void test('the Activity view lists a copy made here, succeeded, and keeps a tag 
   assert.match(text, /succeeded/);
   assert.match(text, /\d+(\.\d+)? (ms|s|min)/, `a duration: ${text}`);
   const all = await Promise.all((await activityRows().all()).map((r) => r.innerText()));
-  assert.ok(all.some((t) => /Edit tags of eco-app/.test(t) && /succeeded/.test(t)), all.join('\n'));
+  assert.ok(
+    all.some((t) => /Edit tags of eco-app/.test(t) && /succeeded/.test(t)),
+    all.join('\n'),
+  );
   await vscode.screenshot('activity');
   // Kept across restarts: in the global storage file, without any SAS.
   const activityFile = path.join(vscode.userDataDir, 'User', 'globalStorage', 'disk-delta.disk-delta', 'activity.json');

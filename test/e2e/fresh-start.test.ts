@@ -155,8 +155,14 @@ void describe('npm start from an empty state folder', { timeout: 20 * 60_000 }, 
     await browser?.close();
     browser = undefined;
     started = descendants(start.pid!).filter((p) => p.pid !== start.pid);
-    assert.ok(started.some((p) => p.cmd.includes('emulator.js')), `the emulator is among: ${started.map((p) => p.cmd).join('\n')}`);
-    assert.ok(started.some((p) => p.cmd.includes('code-server')), `code-server is among: ${started.map((p) => p.cmd).join('\n')}`);
+    assert.ok(
+      started.some((p) => p.cmd.includes('emulator.js')),
+      `the emulator is among: ${started.map((p) => p.cmd).join('\n')}`,
+    );
+    assert.ok(
+      started.some((p) => p.cmd.includes('code-server')),
+      `code-server is among: ${started.map((p) => p.cmd).join('\n')}`,
+    );
     process.kill(-start.pid!, 'SIGINT');
     const code = await Promise.race([exited(start), new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))]);
     assert.equal(code, 0, `npm start after Ctrl+C:\n${output}`);
@@ -170,6 +176,10 @@ void describe('npm start from an empty state folder', { timeout: 20 * 60_000 }, 
       await new Promise((r) => setTimeout(r, 200));
       left = leftRunning();
     }
-    assert.deepEqual(left.map((p) => `${p.pid} ${p.cmd}`), [], 'processes left running');
+    assert.deepEqual(
+      left.map((p) => `${p.pid} ${p.cmd}`),
+      [],
+      'processes left running',
+    );
   });
 });

@@ -307,8 +307,7 @@ function createSession(s: {
     if (toast) throw new Error(`the extension ${extensionId} failed to activate: ${toast}`);
   };
 
-  const notifications = async (): Promise<string[]> =>
-    page.locator('.notifications-toasts .notification-list-item-message').allInnerTexts();
+  const notifications = async (): Promise<string[]> => page.locator('.notifications-toasts .notification-list-item-message').allInnerTexts();
 
   const quickInput: QuickInput = {
     waitForOpen: (timeoutMs = 30_000) => widget.waitFor({ state: 'visible', timeout: timeoutMs }),
@@ -400,7 +399,10 @@ function createSession(s: {
       // The palette closes; a quick pick or input box the command opens reuses the same widget.
       await waitFor(`the command palette to run "${title}"`, 10_000, async () => {
         if (!(await widget.isVisible())) return true;
-        const value = await widget.locator('.quick-input-box input').inputValue().catch(() => '');
+        const value = await widget
+          .locator('.quick-input-box input')
+          .inputValue()
+          .catch(() => '');
         return value.startsWith('>') ? undefined : true;
       });
     },
@@ -436,7 +438,12 @@ function createSession(s: {
       await item.hover();
       await page.waitForTimeout(200);
       await item.click();
-      if (!(await menu.waitFor({ state: 'hidden', timeout: 1500 }).then(() => true, () => false))) {
+      if (
+        !(await menu.waitFor({ state: 'hidden', timeout: 1500 }).then(
+          () => true,
+          () => false,
+        ))
+      ) {
         await item.hover();
         await page.keyboard.press('Enter');
         await menu.waitFor({ state: 'hidden', timeout: 10_000 });

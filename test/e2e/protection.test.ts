@@ -15,35 +15,50 @@ let emulator: RunningEmulator;
 let vscode: VsCodeSession;
 let dir: string;
 
-before(async () => {
-  emulator = await startEmulator({});
-  const clients = connectToEmulator(emulator.connection, emulator.ca);
-  const sub = emulator.connection.subscriptionId;
-  dir = mkdtempSync(path.join(os.tmpdir(), 'dd-e2e-protection-'));
-  const folder = path.join(dir, 'workspace');
-  mkdirSync(folder, { recursive: true });
-  for (const name of ['safe-disk', 'fresh-disk']) {
-    const d = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: name === 'safe-disk' ? 'prod' : 'prod2', name, location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
-    await writeDisk(clients, d.id, [{ offset: 0, length: 1024 * 1024 }]);
-  }
-  const account = storageAccount(emulator, 'westus2').resourceId;
-  const policy = (groups: string) => `policies:\n  - name: prod-dr\n    disks: { resourceGroups: [${groups}] }\n    target: { storageAccount: ${account} }\n    rpo: 4h\n`;
-  // safe-disk is copied before VS Code starts; the workspace's policy covers both disks.
-  const conn = path.join(dir, 'connection.json');
-  writeFileSync(conn, JSON.stringify(emulator.connection));
-  writeFileSync(path.join(dir, 'safe.policy.yaml'), policy('prod'));
-  const r = await runCli(conn, ['protect', 'run', '--policy', path.join(dir, 'safe.policy.yaml')], { env: { XDG_STATE_HOME: path.join(dir, 'state') } });
-  assert.equal(r.code, 0, r.stderr);
-  writeFileSync(path.join(folder, 'disk-delta.policy.yaml'), policy('prod, prod2'));
-  vscode = await startVsCode({ name: 'protection', emulator: { connection: emulator.connection }, folder });
-}, { timeout: 15 * 60_000 });
+before(
+  async () => {
+    emulator = await startEmulator({});
+    const clients = connectToEmulator(emulator.connection, emulator.ca);
+    const sub = emulator.connection.subscriptionId;
+    dir = mkdtempSync(path.join(os.tmpdir(), 'dd-e2e-protection-'));
+    const folder = path.join(dir, 'workspace');
+    mkdirSync(folder, { recursive: true });
+    for (const name of ['safe-disk', 'fresh-disk']) {
+      const d = await clients.compute.createDisk({
+        subscriptionId: sub,
+        resourceGroup: name === 'safe-disk' ? 'prod' : 'prod2',
+        name,
+        location: 'eastus',
+        createOption: 'Empty',
+        diskSizeGB: 1,
+      });
+      await writeDisk(clients, d.id, [{ offset: 0, length: 1024 * 1024 }]);
+    }
+    const account = storageAccount(emulator, 'westus2').resourceId;
+    const policy = (groups: string) =>
+      `policies:\n  - name: prod-dr\n    disks: { resourceGroups: [${groups}] }\n    target: { storageAccount: ${account} }\n    rpo: 4h\n`;
+    // safe-disk is copied before VS Code starts; the workspace's policy covers both disks.
+    const conn = path.join(dir, 'connection.json');
+    writeFileSync(conn, JSON.stringify(emulator.connection));
+    writeFileSync(path.join(dir, 'safe.policy.yaml'), policy('prod'));
+    const r = await runCli(conn, ['protect', 'run', '--policy', path.join(dir, 'safe.policy.yaml')], { env: { XDG_STATE_HOME: path.join(dir, 'state') } });
+    assert.equal(r.code, 0, r.stderr);
+    writeFileSync(path.join(folder, 'disk-delta.policy.yaml'), policy('prod, prod2'));
+    vscode = await startVsCode({ name: 'protection', emulator: { connection: emulator.connection }, folder });
+  },
+  { timeout: 15 * 60_000 },
+);
 
-after(async () => {
-  await vscode?.stop();
-  await emulator?.stop();
-}, { timeout: 60_000 });
+after(
+  async () => {
+    await vscode?.stop();
+    await emulator?.stop();
+  },
+  { timeout: 60_000 },
+);
 
-const pane = () => vscode.page.locator('[id="workbench.view.extension.diskDelta"] .pane', { has: vscode.page.locator('.pane-header', { hasText: /protection/i }) }).first();
+const pane = () =>
+  vscode.page.locator('[id="workbench.view.extension.diskDelta"] .pane', { has: vscode.page.locator('.pane-header', { hasText: /protection/i }) }).first();
 const row = (text: string) => pane().locator('.monaco-list-row', { hasText: text }).first();
 
 void test('the Protection view lists the policy and its disks with RPO badges; Run Now protects the breached disk', { timeout: 5 * 60_000 }, async () => {

@@ -17,20 +17,45 @@ let sub: string;
 let first: VsCodeSession | undefined;
 let second: VsCodeSession | undefined;
 
-before(async () => {
-  emulator = await startEmulator();
-  clients = connectToEmulator(emulator.connection, emulator.ca);
-  sub = emulator.connection.subscriptionId;
-  const disk = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: RG, name: 'restart-app', location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
-  await writeDisk(clients, disk.id, Array.from({ length: 24 }, (_, i) => ({ offset: (8 + i * 32) * MiB, length: MiB })));
-  await clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: RG, name: 'restart-app-1', location: 'eastus', incremental: true, createOption: 'Copy', sourceResourceId: disk.id });
-}, { timeout: 5 * 60_000 });
+before(
+  async () => {
+    emulator = await startEmulator();
+    clients = connectToEmulator(emulator.connection, emulator.ca);
+    sub = emulator.connection.subscriptionId;
+    const disk = await clients.compute.createDisk({
+      subscriptionId: sub,
+      resourceGroup: RG,
+      name: 'restart-app',
+      location: 'eastus',
+      createOption: 'Empty',
+      diskSizeGB: 1,
+    });
+    await writeDisk(
+      clients,
+      disk.id,
+      Array.from({ length: 24 }, (_, i) => ({ offset: (8 + i * 32) * MiB, length: MiB })),
+    );
+    await clients.compute.createSnapshot({
+      subscriptionId: sub,
+      resourceGroup: RG,
+      name: 'restart-app-1',
+      location: 'eastus',
+      incremental: true,
+      createOption: 'Copy',
+      sourceResourceId: disk.id,
+    });
+  },
+  { timeout: 5 * 60_000 },
+);
 
-after(async () => {
-  await first?.stop();
-  await second?.stop();
-  await emulator?.stop();
-}, { timeout: 60_000 });
+after(
+  async () => {
+    await first?.stop();
+    await second?.stop();
+    await emulator?.stop();
+  },
+  { timeout: 60_000 },
+);
 
 async function putPageFromUrlCount(): Promise<number> {
   const stats = await emulator.getStats();

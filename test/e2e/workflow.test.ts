@@ -31,7 +31,10 @@ async function waitForRow(label: string, pattern: RegExp, timeoutMs = 30_000): P
   const deadline = Date.now() + timeoutMs;
   let text = '';
   while (Date.now() < deadline) {
-    text = await vscode.treeItem(label).innerText({ timeout: 1000 }).catch(() => '');
+    text = await vscode
+      .treeItem(label)
+      .innerText({ timeout: 1000 })
+      .catch(() => '');
     if (pattern.test(text)) return text;
     await vscode.page.waitForTimeout(250);
   }
@@ -57,31 +60,70 @@ async function hashOf(read: (offset: number, length: number) => Promise<Uint8Arr
   return h.digest('hex');
 }
 
-before(async () => {
-  emulator = await startEmulator({ seed: 'demo' });
-  clients = connectToEmulator(emulator.connection, emulator.ca);
-  sub = emulator.connection.subscriptionId;
-  // A small disk of our own, so a copy takes seconds: three phases, the last one a snapshot.
-  const disk = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: RG, name: 'small-app', location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
-  await writeDisk(clients, disk.id, [{ offset: 0, length: 6 * MiB }, { offset: 512 * MiB, length: 2 * MiB }]);
-  await clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: RG, name: 'small-app-1', location: 'eastus', incremental: true, createOption: 'Copy', sourceResourceId: disk.id });
-  // A disk that already had 7 snapshots in the last 5 minutes: the create dialog must refuse it.
-  const busy = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: RG, name: 'busy-disk', location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
-  for (let i = 0; i < 7; i++) {
-    await clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: RG, name: `busy-disk-${i}`, location: 'eastus', incremental: true, createOption: 'Copy', sourceResourceId: busy.id });
-  }
-  vscode = await startVsCode({
-    name: 'workflow',
-    emulator: { connection: emulator.connection },
-    settings: { 'diskDelta.copy.concurrency': 2 },
-    viewport: { width: 1600, height: 1000 },
-  });
-}, { timeout: 15 * 60_000 });
+before(
+  async () => {
+    emulator = await startEmulator({ seed: 'demo' });
+    clients = connectToEmulator(emulator.connection, emulator.ca);
+    sub = emulator.connection.subscriptionId;
+    // A small disk of our own, so a copy takes seconds: three phases, the last one a snapshot.
+    const disk = await clients.compute.createDisk({
+      subscriptionId: sub,
+      resourceGroup: RG,
+      name: 'small-app',
+      location: 'eastus',
+      createOption: 'Empty',
+      diskSizeGB: 1,
+    });
+    await writeDisk(clients, disk.id, [
+      { offset: 0, length: 6 * MiB },
+      { offset: 512 * MiB, length: 2 * MiB },
+    ]);
+    await clients.compute.createSnapshot({
+      subscriptionId: sub,
+      resourceGroup: RG,
+      name: 'small-app-1',
+      location: 'eastus',
+      incremental: true,
+      createOption: 'Copy',
+      sourceResourceId: disk.id,
+    });
+    // A disk that already had 7 snapshots in the last 5 minutes: the create dialog must refuse it.
+    const busy = await clients.compute.createDisk({
+      subscriptionId: sub,
+      resourceGroup: RG,
+      name: 'busy-disk',
+      location: 'eastus',
+      createOption: 'Empty',
+      diskSizeGB: 1,
+    });
+    for (let i = 0; i < 7; i++) {
+      await clients.compute.createSnapshot({
+        subscriptionId: sub,
+        resourceGroup: RG,
+        name: `busy-disk-${i}`,
+        location: 'eastus',
+        incremental: true,
+        createOption: 'Copy',
+        sourceResourceId: busy.id,
+      });
+    }
+    vscode = await startVsCode({
+      name: 'workflow',
+      emulator: { connection: emulator.connection },
+      settings: { 'diskDelta.copy.concurrency': 2 },
+      viewport: { width: 1600, height: 1000 },
+    });
+  },
+  { timeout: 15 * 60_000 },
+);
 
-after(async () => {
-  await vscode?.stop();
-  await emulator?.stop();
-}, { timeout: 60_000 });
+after(
+  async () => {
+    await vscode?.stop();
+    await emulator?.stop();
+  },
+  { timeout: 60_000 },
+);
 
 void test('the tree shows the demo subscription, disks, both families of the re-created disk, and snapshot details', async () => {
   await vscode.openView();
@@ -174,10 +216,15 @@ void test('copying a snapshot to the other region from the context menu finishes
 
   // The emulator's target blob snapshot holds exactly what the source snapshot holds.
   const source = (await snapshotNamed('small-app-2'))!;
-  const store = await clients.dataPlane.targetStore({ id: target.resourceId, name: target.name, resourceGroup: target.resourceGroup, location: target.region, blobEndpoint: target.blobEndpoint }, 'disk-delta');
+  const store = await clients.dataPlane.targetStore(
+    { id: target.resourceId, name: target.name, resourceGroup: target.resourceGroup, location: target.region, blobEndpoint: target.blobEndpoint },
+    'disk-delta',
+  );
   const blobs = await (async () => {
     const list = await emulator.arm('GET', '/emulator/stats');
-    return Object.keys((list.body as { bytesWrittenByBlob: Record<string, number> }).bytesWrittenByBlob).filter((k) => k.startsWith(`${target.name}/disk-delta/`));
+    return Object.keys((list.body as { bytesWrittenByBlob: Record<string, number> }).bytesWrittenByBlob).filter((k) =>
+      k.startsWith(`${target.name}/disk-delta/`),
+    );
   })();
   assert.equal(blobs.length, 1, `one target blob: ${blobs.join(', ')}`);
   const blob = store.blob(blobs[0]!.split('/').slice(2).join('/'));
@@ -192,7 +239,10 @@ void test('copying a snapshot to the other region from the context menu finishes
     assert.equal(await targetSnap.size(), size);
     const ranges = [];
     for await (const r of src.listRanges({ offset: 0, length: size })) ranges.push(r);
-    assert.ok(ranges.some((r) => r.offset + r.length === size), 'the VHD footer is among the ranges');
+    assert.ok(
+      ranges.some((r) => r.offset + r.length === size),
+      'the VHD footer is among the ranges',
+    );
     assert.equal(await hashOf((o, l) => targetSnap.read(o, l), ranges), await hashOf((o, l) => src.read(o, l), ranges));
   } finally {
     await clients.compute.revokeAccess(source.id);
@@ -203,7 +253,15 @@ void test('cancelling a copy midway leaves no SAS active, and resume completes i
   const disk = resourceId(sub, RG, 'Microsoft.Compute', 'disks', 'small-app');
   const writes = Array.from({ length: 24 }, (_, i) => ({ offset: (64 + i * 16) * MiB, length: MiB }));
   await writeDisk(clients, disk, writes);
-  await clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: RG, name: 'small-app-3', location: 'eastus', incremental: true, createOption: 'Copy', sourceResourceId: disk });
+  await clients.compute.createSnapshot({
+    subscriptionId: sub,
+    resourceGroup: RG,
+    name: 'small-app-3',
+    location: 'eastus',
+    incremental: true,
+    createOption: 'Copy',
+    sourceResourceId: disk,
+  });
   await vscode.runCommand('Disk Delta: Refresh');
   await expand('small-app');
   await expand('small-app family');

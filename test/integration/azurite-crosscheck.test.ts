@@ -9,7 +9,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AnonymousCredential, BlobSASPermissions, BlobServiceClient, PageBlobClient, StorageSharedKeyCredential, type StoragePipelineOptions } from '@azure/storage-blob';
+import {
+  AnonymousCredential,
+  BlobSASPermissions,
+  BlobServiceClient,
+  PageBlobClient,
+  StorageSharedKeyCredential,
+  type StoragePipelineOptions,
+} from '@azure/storage-blob';
 import { blobServiceClient, sasPipelineOptions, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 
 const MIB = 1024 * 1024;
@@ -25,10 +32,14 @@ interface Target {
 function startAzurite(dir: string): Promise<{ child: ChildProcess; port: number }> {
   const bin = path.resolve(__dirname, '../../node_modules/azurite/dist/src/blob/main.js');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, '--blobHost', '127.0.0.1', '--blobPort', '0', '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck', '--silent'], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [bin, '--blobHost', '127.0.0.1', '--blobPort', '0', '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck', '--silent'],
+      {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     const timer = setTimeout(() => reject(new Error(`azurite did not start: ${out}`)), 20_000);
     child.stdout!.on('data', (d: Buffer) => {
@@ -111,10 +122,17 @@ async function runSequence(t: Target): Promise<unknown[]> {
   seen.push(['shrunk', (await blob.getProperties()).contentLength, merged((await blob.getPageRanges()).pageRange)]);
   seen.push(['shrunk-bytes', sha(await blob.downloadToBuffer(0, 3 * MIB))]);
   const listed = [];
-  for await (const b of container.listBlobsFlat({ includeSnapshots: true })) listed.push([b.name, b.snapshot === undefined ? 'base' : 'snapshot', b.properties.contentLength, b.properties.blobType]);
+  for await (const b of container.listBlobsFlat({ includeSnapshots: true }))
+    listed.push([b.name, b.snapshot === undefined ? 'base' : 'snapshot', b.properties.contentLength, b.properties.blobType]);
   seen.push(['list', listed]);
   // Azurite answers 416 without an x-ms-error-code here; Azure's code is InvalidPageRange (checked elsewhere).
-  seen.push(['misaligned', await blob.uploadPages(Buffer.alloc(512), 100, 512).then(() => 'ok', (e: unknown) => (e as { statusCode?: number }).statusCode)]);
+  seen.push([
+    'misaligned',
+    await blob.uploadPages(Buffer.alloc(512), 100, 512).then(
+      () => 'ok',
+      (e: unknown) => (e as { statusCode?: number }).statusCode,
+    ),
+  ]);
   seen.push(['delete-with-snapshots', await blob.delete().then(() => 'ok', errorOf)]);
   await blob.delete({ deleteSnapshots: 'include' });
   seen.push(['deleted', await blob.getProperties().then(() => 'ok', errorOf)]);
@@ -146,7 +164,10 @@ void describe('emulator against Azurite: plain page-blob operations', () => {
 
   void it('gives identical observable results', async () => {
     const ours = await runSequence({ service: blobServiceClient(em, storageAccount(em)), pipeline: sasPipelineOptions(em) });
-    const theirs = await runSequence({ service: new BlobServiceClient(azuriteUrl, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)), pipeline: {} });
+    const theirs = await runSequence({
+      service: new BlobServiceClient(azuriteUrl, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)),
+      pipeline: {},
+    });
     assert.equal(ours.length, theirs.length);
     for (let i = 0; i < ours.length; i++) assert.deepEqual(ours[i], theirs[i], `step ${JSON.stringify((theirs[i] as unknown[])[0])}`);
   });

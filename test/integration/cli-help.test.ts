@@ -97,12 +97,29 @@ void describe('CLI help and shell completion', () => {
       const script = `source ${JSON.stringify(file)}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _disk_delta; printf '%s\\n' "\${COMPREPLY[@]}"`;
       return execFileSync(bash, ['-c', script], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).sort();
     };
-    assert.deepEqual(complete('disk-delta '), ['access', 'completion', 'copy', 'diff', 'doctor', 'export', 'families', 'get', 'help', 'ls', 'protect', 'restore', 'snapshot']);
+    assert.deepEqual(complete('disk-delta '), [
+      'access',
+      'completion',
+      'copy',
+      'diff',
+      'doctor',
+      'export',
+      'families',
+      'get',
+      'help',
+      'ls',
+      'protect',
+      'restore',
+      'snapshot',
+    ]);
     assert.deepEqual(complete('disk-delta snapshot '), ['create', 'delete', 'full']);
     assert.deepEqual(complete('disk-delta families -o '), ['json', 'jsonc', 'none', 'table', 'tsv', 'yaml']);
     assert.deepEqual(complete('disk-delta copy --verify '), ['changed', 'full', 'none']);
     assert.deepEqual(complete('disk-delta snapshot create --sku '), ['Standard_LRS', 'Standard_ZRS', 'auto']);
-    assert.deepEqual(complete('disk-delta completion ').filter((w) => !w.startsWith('-')), ['bash', 'fish', 'zsh']);
+    assert.deepEqual(
+      complete('disk-delta completion ').filter((w) => !w.startsWith('-')),
+      ['bash', 'fish', 'zsh'],
+    );
     // An option's value is skipped when finding the command: "--disk snapshot" does not enter `snapshot`.
     assert.ok(complete('disk-delta families --disk snapshot --').includes('--resource-group'));
     assert.ok(complete('disk-delta snapshot create --').includes('--disk'));
@@ -120,7 +137,15 @@ void describe('CLI help and shell completion', () => {
     if (!zsh) return t.skip('zsh is not installed');
     execFileSync(zsh, ['-n', file]);
     // Loaded by compinit from an fpath directory, it defines the completion function.
-    const defined = execFileSync(zsh, ['-f', '-c', `fpath=(${JSON.stringify(dir)} $fpath); autoload -Uz compinit; compinit -u -d ${JSON.stringify(path.join(dir, 'zcompdump'))}; print -r -- "\${_comps[disk-delta]}"`], { encoding: 'utf8' });
+    const defined = execFileSync(
+      zsh,
+      [
+        '-f',
+        '-c',
+        `fpath=(${JSON.stringify(dir)} $fpath); autoload -Uz compinit; compinit -u -d ${JSON.stringify(path.join(dir, 'zcompdump'))}; print -r -- "\${_comps[disk-delta]}"`,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(defined.trim(), '_disk-delta');
   });
 

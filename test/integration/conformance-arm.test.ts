@@ -88,7 +88,7 @@ void describe('conformance: Microsoft.Compute exchanges recorded from Azure', { 
     const v = x.headers[name.toLowerCase()];
     return Array.isArray(v) ? v.join(',') : (v ?? '');
   };
-  const props = (x: Json | undefined): Json => ((x?.['properties'] ?? {}) as Json);
+  const props = (x: Json | undefined): Json => (x?.['properties'] ?? {}) as Json;
   const resourcePath = (rg: string, kind: string, name: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/${kind}/${name}`;
 
   /** R1: every long-running answer is 202 with both operation URLs (one with monitor=true) and Retry-After. */
@@ -96,14 +96,19 @@ void describe('conformance: Microsoft.Compute exchanges recorded from Azure', { 
     assert.equal(x.status, 202, x.text);
     const asyncOp = header(x, 'azure-asyncoperation');
     const monitor = header(x, 'location');
-    const opPath = new RegExp(`/subscriptions/${sub}/providers/Microsoft\\.Compute/locations/${location}/DiskOperations/[0-9a-f-]{36}\\?p=[0-9a-f-]+&(monitor=true&)?api-version=`);
+    const opPath = new RegExp(
+      `/subscriptions/${sub}/providers/Microsoft\\.Compute/locations/${location}/DiskOperations/[0-9a-f-]{36}\\?p=[0-9a-f-]+&(monitor=true&)?api-version=`,
+    );
     assert.match(asyncOp, opPath);
     assert.match(monitor, opPath);
     assert.match(monitor, /&monitor=true&/);
     assert.doesNotMatch(asyncOp, /monitor=true/);
     assert.equal(new URL(asyncOp).pathname, new URL(monitor).pathname);
     assert.match(header(x, 'retry-after'), /^\d+$/);
-    assert.match(header(x, 'x-ms-ratelimit-remaining-resource'), new RegExp(`^Microsoft\\.Compute/${bucket}3Min;\\d+,Microsoft\\.Compute/${bucket}30Min;\\d+$`));
+    assert.match(
+      header(x, 'x-ms-ratelimit-remaining-resource'),
+      new RegExp(`^Microsoft\\.Compute/${bucket}3Min;\\d+,Microsoft\\.Compute/${bucket}30Min;\\d+$`),
+    );
     return { asyncOp, monitor };
   }
 
@@ -256,7 +261,10 @@ void describe('conformance: Microsoft.Compute exchanges recorded from Azure', { 
   });
 
   void it('azure-cli#29431: a grant longer than 60 days (5,184,000 s) is refused; 60 days is accepted', async () => {
-    const tooLong = await raw('POST', `${resourcePath(rgA, 'snapshots', 'diskrp4767')}/beginGetAccess?${API}`, { access: 'Read', durationInSeconds: 5_184_001 });
+    const tooLong = await raw('POST', `${resourcePath(rgA, 'snapshots', 'diskrp4767')}/beginGetAccess?${API}`, {
+      access: 'Read',
+      durationInSeconds: 5_184_001,
+    });
     assert.equal(tooLong.status, 400, tooLong.text);
     const error = tooLong.body?.['error'] as Json;
     assert.equal(error['code'], 'InvalidParameter');
@@ -317,7 +325,7 @@ void describe('conformance: Microsoft.Compute exchanges recorded from Azure', { 
       assert.match(header(r, 'x-ms-ratelimit-remaining-resource'), /^Microsoft\.Compute\/GetDisk3Min;0,Microsoft\.Compute\/GetDisk30Min;\d+$/);
       const error = r.body?.['error'] as Json;
       assert.equal(error['code'], 'OperationNotAllowed');
-      assert.equal(((error['details'] as Json[])[0]!)['code'], 'TooManyRequests');
+      assert.equal((error['details'] as Json[])[0]!['code'], 'TooManyRequests');
       // Another operation group has its own bucket.
       assert.equal((await raw('GET', `${resourcePath(rgA, 'disks', 'diskrp4432')}?${API}`)).status, 200);
     } finally {

@@ -14,7 +14,14 @@ import crypto from 'node:crypto';
 import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import type { ComputeManagementClient } from '@azure/arm-compute';
-import { AccountSASPermissions, AccountSASResourceTypes, AccountSASServices, generateAccountSASQueryParameters, SASProtocol, StorageSharedKeyCredential } from '@azure/storage-blob';
+import {
+  AccountSASPermissions,
+  AccountSASResourceTypes,
+  AccountSASServices,
+  generateAccountSASQueryParameters,
+  SASProtocol,
+  StorageSharedKeyCredential,
+} from '@azure/storage-blob';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import { writeDisk } from '../support/disks';
 import { computeClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
@@ -130,7 +137,13 @@ void describe('page-blob conformance with Azure SDK recordings', () => {
     assert.equal(snap1.headers.etag, created.headers.etag, 'a snapshot answers the ETag of the blob it was taken from');
     assert.equal(snap1.headers['x-ms-request-server-encrypted'], 'false');
 
-    const put = await raw(em, 'PUT', url(blob, { comp: 'page' }), { 'x-ms-page-write': 'update', 'x-ms-range': 'bytes=0-1535', 'content-type': 'application/octet-stream' }, Buffer.alloc(1536, 'a'));
+    const put = await raw(
+      em,
+      'PUT',
+      url(blob, { comp: 'page' }),
+      { 'x-ms-page-write': 'update', 'x-ms-range': 'bytes=0-1535', 'content-type': 'application/octet-stream' },
+      Buffer.alloc(1536, 'a'),
+    );
     assert.equal(put.status, 201);
     assert.equal(put.headers['x-ms-blob-sequence-number'], '0');
     assert.equal(put.headers['x-ms-content-crc64'], 'h0C9OBmisio=', 'the CRC64 Azure answered for these 1,536 bytes');
@@ -148,7 +161,7 @@ void describe('page-blob conformance with Azure SDK recordings', () => {
     const diff1 = await raw(em, 'GET', url(blob, { prevsnapshot: snap1.headers['x-ms-snapshot']!, comp: 'pagelist' }));
     assert.equal(diff1.status, 200);
     assert.equal(diff1.headers['content-type'], 'application/xml');
-    assert.equal(diff1.headers.etag, clear.headers.etag, 'the blob\'s current ETag');
+    assert.equal(diff1.headers.etag, clear.headers.etag, "the blob's current ETag");
     assert.ok(diff1.headers['last-modified']);
     assert.equal(diff1.headers['x-ms-blob-content-length'], '2048');
     assert.deepEqual(pageList(diff1.text), { ranges: ['PageRange 0-511', 'ClearRange 512-1023', 'PageRange 1024-1535'], next: undefined });
@@ -166,9 +179,18 @@ void describe('page-blob conformance with Azure SDK recordings', () => {
     assert.equal(base.headers['x-ms-content-crc64'], 'hZKj+vsuWCQ=', 'the CRC64 Azure answered for 4,096 bytes of "b"');
     const snap = (await raw(em, 'PUT', url(blob, { comp: 'snapshot' }))).headers['x-ms-snapshot']!;
     for (let at = 0; at < 4096; at += 1024) {
-      const w = await raw(em, 'PUT', url(blob, { comp: 'page' }), { 'x-ms-page-write': 'update', 'x-ms-range': `bytes=${at}-${at + 511}` }, Buffer.alloc(512, 'a'));
+      const w = await raw(
+        em,
+        'PUT',
+        url(blob, { comp: 'page' }),
+        { 'x-ms-page-write': 'update', 'x-ms-range': `bytes=${at}-${at + 511}` },
+        Buffer.alloc(512, 'a'),
+      );
       assert.equal(w.headers['x-ms-content-crc64'], 'u661BimQ84c=', 'the CRC64 Azure answered for 512 bytes of "a"');
-      assert.equal((await raw(em, 'PUT', url(blob, { comp: 'page' }), { 'x-ms-page-write': 'clear', 'x-ms-range': `bytes=${at + 512}-${at + 1023}` })).status, 201);
+      assert.equal(
+        (await raw(em, 'PUT', url(blob, { comp: 'page' }), { 'x-ms-page-write': 'clear', 'x-ms-range': `bytes=${at + 512}-${at + 1023}` })).status,
+        201,
+      );
     }
     const pages: string[][] = [];
     let marker: string | undefined;
@@ -187,7 +209,16 @@ void describe('page-blob conformance with Azure SDK recordings', () => {
       ['PageRange 0-511', 'ClearRange 512-1023'],
       ['PageRange 1024-1535', 'ClearRange 1536-2047'],
     ]);
-    assert.deepEqual(pages.flat(), ['PageRange 0-511', 'ClearRange 512-1023', 'PageRange 1024-1535', 'ClearRange 1536-2047', 'PageRange 2048-2559', 'ClearRange 2560-3071', 'PageRange 3072-3583', 'ClearRange 3584-4095']);
+    assert.deepEqual(pages.flat(), [
+      'PageRange 0-511',
+      'ClearRange 512-1023',
+      'PageRange 1024-1535',
+      'ClearRange 1536-2047',
+      'PageRange 2048-2559',
+      'ClearRange 2560-3071',
+      'PageRange 3072-3583',
+      'ClearRange 3584-4095',
+    ]);
     assert.equal(marker, undefined, 'the listing ends with no NextMarker');
   });
 
@@ -243,13 +274,21 @@ void describe('page-blob conformance with Azure SDK recordings', () => {
         { offset: 558452736, length: 4096 },
         { offset: 600 * 1024 * 1024, length: 8192 },
       ]);
-      await compute.snapshots.beginCreateOrUpdateAndWait(rg, 'md-s1', { location: 'eastus', incremental: true, creationData: { createOption: 'Copy', sourceResourceId: disk.id! } });
+      await compute.snapshots.beginCreateOrUpdateAndWait(rg, 'md-s1', {
+        location: 'eastus',
+        incremental: true,
+        creationData: { createOption: 'Copy', sourceResourceId: disk.id! },
+      });
       await writeDisk(clients, disk.id!, [
         { offset: 4096, length: 4096 },
         { offset: 600 * 1024 * 1024, length: 4096, clear: true },
         { offset: 900 * 1024 * 1024, length: 12288 },
       ]);
-      await compute.snapshots.beginCreateOrUpdateAndWait(rg, 'md-s2', { location: 'eastus', incremental: true, creationData: { createOption: 'Copy', sourceResourceId: disk.id! } });
+      await compute.snapshots.beginCreateOrUpdateAndWait(rg, 'md-s2', {
+        location: 'eastus',
+        incremental: true,
+        creationData: { createOption: 'Copy', sourceResourceId: disk.id! },
+      });
       s1Sas = (await compute.snapshots.beginGrantAccessAndWait(rg, 'md-s1', { access: 'Read', durationInSeconds: 3600 })).accessSAS!;
       s2Sas = (await compute.snapshots.beginGrantAccessAndWait(rg, 'md-s2', { access: 'Read', durationInSeconds: 3600 })).accessSAS!;
     });
@@ -266,7 +305,11 @@ void describe('page-blob conformance with Azure SDK recordings', () => {
       assert.equal(diff.headers['x-ms-blob-content-length'], String(size));
       assert.ok(diff.headers.etag && diff.headers['last-modified']);
       assert.deepEqual(pageList(diff.text), {
-        ranges: [`PageRange 4096-8191`, `ClearRange ${600 * 1024 * 1024}-${600 * 1024 * 1024 + 4095}`, `PageRange ${900 * 1024 * 1024}-${900 * 1024 * 1024 + 12287}`],
+        ranges: [
+          `PageRange 4096-8191`,
+          `ClearRange ${600 * 1024 * 1024}-${600 * 1024 * 1024 + 4095}`,
+          `PageRange ${900 * 1024 * 1024}-${900 * 1024 * 1024 + 12287}`,
+        ],
         next: undefined,
       });
       const read = await raw(em, 'GET', s1Sas, { 'x-ms-range': 'bytes=558452736-558456831' });
@@ -282,7 +325,12 @@ void describe('page-blob conformance with Azure SDK recordings', () => {
     // azure-sdk-for-net sdk/storage/Azure.Storage.Blobs/tests/SessionRecords/ManagedDiskTests/GetManagedDiskPageRangesDiffAsync_Error.json
     void it('Get Page Ranges with a range past the end: 416 InvalidRange (GetManagedDiskPageRangesDiffAsync_Error)', async () => {
       const past = await raw(em, 'GET', withQuery(s2Sas, { comp: 'pagelist' }), { 'x-ms-range': `bytes=${size + 1024 * 1024}-${size + 1024 * 1024 + 4095}` });
-      assert.deepEqual(errorCode(past), { status: 416, header: 'InvalidRange', code: 'InvalidRange', message: 'The range specified is invalid for the current size of the resource.' });
+      assert.deepEqual(errorCode(past), {
+        status: 416,
+        header: 'InvalidRange',
+        code: 'InvalidRange',
+        message: 'The range specified is invalid for the current size of the resource.',
+      });
       assert.equal(past.headers['content-type'], 'application/xml');
     });
 
@@ -308,10 +356,20 @@ void describe('page-blob conformance with Azure SDK recordings', () => {
       assert.equal(notModified.body.length, 0);
 
       const unmodified = await raw(em, 'GET', list, { ...common, 'if-unmodified-since': new Date(modified - day).toUTCString() });
-      assert.deepEqual(errorCode(unmodified), { status: 412, header: 'ConditionNotMet', code: 'ConditionNotMet', message: 'The condition specified using HTTP conditional header(s) is not met.' });
+      assert.deepEqual(errorCode(unmodified), {
+        status: 412,
+        header: 'ConditionNotMet',
+        code: 'ConditionNotMet',
+        message: 'The condition specified using HTTP conditional header(s) is not met.',
+      });
 
       const match = await raw(em, 'GET', list, { ...common, 'if-match': '"garbage"' });
-      assert.deepEqual(errorCode(match), { status: 412, header: 'ConditionNotMet', code: 'ConditionNotMet', message: 'The condition specified using HTTP conditional header(s) is not met.' });
+      assert.deepEqual(errorCode(match), {
+        status: 412,
+        header: 'ConditionNotMet',
+        code: 'ConditionNotMet',
+        message: 'The condition specified using HTTP conditional header(s) is not met.',
+      });
 
       // The recording sends the ETag unquoted.
       const noneMatch = await raw(em, 'GET', list, { ...common, 'if-none-match': head.headers.etag!.replace(/"/g, '') });

@@ -13,7 +13,17 @@ import { connectToEmulator, type AzureClients } from '../../src/azure';
 import type { DiffRange, SnapshotInfo } from '../../src/core/model';
 import { startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { parseJson, runCli } from '../support/cli';
-import { assertSameBytes, assertSummaryShape, blobKey, changed, lastJsonLine, minimumPutRequests, targetSnapshotSource, withReadGrant, type CopySummaryJson } from '../support/copyChecks';
+import {
+  assertSameBytes,
+  assertSummaryShape,
+  blobKey,
+  changed,
+  lastJsonLine,
+  minimumPutRequests,
+  targetSnapshotSource,
+  withReadGrant,
+  type CopySummaryJson,
+} from '../support/copyChecks';
 import type { DiskWrite } from '../support/disks';
 import { createPhasedDisk } from '../support/phasedDisk';
 
@@ -22,7 +32,10 @@ const MiB = 1024 * KiB;
 
 /** s1: some data; s2: 30 clusters of ten 4 KiB writes 4 KiB apart, the middle of every third cluster cleared. */
 function phases(): DiskWrite[][] {
-  const s1: DiskWrite[] = [{ offset: 0, length: 2 * MiB }, { offset: 48 * MiB, length: 3 * MiB }];
+  const s1: DiskWrite[] = [
+    { offset: 0, length: 2 * MiB },
+    { offset: 48 * MiB, length: 3 * MiB },
+  ];
   const s2: DiskWrite[] = [];
   for (let c = 0; c < 30; c++) {
     const base = c * 3 * MiB + 4 * KiB;
@@ -48,7 +61,11 @@ void describe('coalesced differential copy against the emulator', () => {
     file = path.join(dir, 'connection.json');
     process.env.XDG_STATE_HOME = path.join(dir, 'state');
     writeFileSync(file, JSON.stringify(em.connection));
-    ({ snapshots: snaps } = await createPhasedDisk(clients, file, em.connection.subscriptionId, { resourceGroup: 'coalesce-test', name: 'scattered', phases: phases() }));
+    ({ snapshots: snaps } = await createPhasedDisk(clients, file, em.connection.subscriptionId, {
+      resourceGroup: 'coalesce-test',
+      name: 'scattered',
+      phases: phases(),
+    }));
   });
 
   after(async () => {

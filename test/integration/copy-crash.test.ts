@@ -77,7 +77,10 @@ void describe('copy killed with SIGKILL and resumed', () => {
             corruptJournalLine(journal, damaged, 3);
             const r = await runCli(file, ['copy', '--snapshot', snap.id, '--target-account', target, '--journal', damaged]);
             assert.notEqual(r.code, 0);
-            const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('disk-delta: error'));
+            const lines = r.stderr
+              .trim()
+              .split('\n')
+              .filter((l) => l.startsWith('disk-delta: error'));
             assert.equal(lines.length, 1, r.stderr);
             assert.match(lines[0]!, /^disk-delta: error JournalCorrupt: The copy journal .* is damaged at line 3/);
             const after = await em.getStats();

@@ -12,7 +12,15 @@ import { connectToEmulator, type AzureClients } from '../../src/azure';
 import type { SnapshotInfo } from '../../src/core/model';
 import { startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { runCli } from '../support/cli';
-import { assertNoActiveSas, assertSameBytes, assertSummaryShape, lastJsonLine, targetSnapshotSource, withReadGrant, type CopySummaryJson } from '../support/copyChecks';
+import {
+  assertNoActiveSas,
+  assertSameBytes,
+  assertSummaryShape,
+  lastJsonLine,
+  targetSnapshotSource,
+  withReadGrant,
+  type CopySummaryJson,
+} from '../support/copyChecks';
 import { chainedCopiesUnderFaults, tenPercentFaults } from '../support/copyScenarios';
 import { createPhasedDisk, randomPhases } from '../support/phasedDisk';
 
@@ -68,7 +76,18 @@ void describe('copies and diffs under injected faults', () => {
     await em.setFaults(tenPercentFaults(FAULT_SEED + 1));
     let r;
     try {
-      r = await runCli(file, ['--json', 'copy', '--family', diskId, '--target-account', target, '--journal', path.join(dir, 'chain.jsonl'), '--import', 'snapshot']);
+      r = await runCli(file, [
+        '--json',
+        'copy',
+        '--family',
+        diskId,
+        '--target-account',
+        target,
+        '--journal',
+        path.join(dir, 'chain.jsonl'),
+        '--import',
+        'snapshot',
+      ]);
     } finally {
       await em.setFaults({});
     }

@@ -89,7 +89,20 @@ void describe('disk-delta copy against the emulator', () => {
     const journal = path.join(dir, 'one-by-one.jsonl');
     for (const [i, snap] of snaps.entries()) {
       await em.resetStats();
-      const args = ['--json', 'copy', '--snapshot', snap.id, '--target-account', targetAccountId, '--journal', journal, '--import', 'snapshot', '--target-resource-group', 'copies-one'];
+      const args = [
+        '--json',
+        'copy',
+        '--snapshot',
+        snap.id,
+        '--target-account',
+        targetAccountId,
+        '--journal',
+        journal,
+        '--import',
+        'snapshot',
+        '--target-resource-group',
+        'copies-one',
+      ];
       const r = await runCli(file, args);
       assert.equal(r.code, 0, r.stderr);
       const summary = lastJsonLine<CopySummaryJson>(r.stdout);
@@ -126,15 +139,37 @@ void describe('disk-delta copy against the emulator', () => {
 
   void it('copies the family as a chain onto a fresh target, imports each, and the imports restore to identical disks', async () => {
     await em.resetStats();
-    const r = await runCli(file, ['--json', 'copy', '--family', diskId, '--target-account', otherAccountId, '--journal', path.join(dir, 'chain.jsonl'), '--import', 'snapshot', '--target-resource-group', 'copies-chain', '--verify', 'full']);
+    const r = await runCli(file, [
+      '--json',
+      'copy',
+      '--family',
+      diskId,
+      '--target-account',
+      otherAccountId,
+      '--journal',
+      path.join(dir, 'chain.jsonl'),
+      '--import',
+      'snapshot',
+      '--target-resource-group',
+      'copies-chain',
+      '--verify',
+      'full',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const summaries = lastJsonLine<CopySummaryJson[]>(r.stdout);
     assert.ok(Array.isArray(summaries));
     assert.equal(summaries.length, snaps.length, 'one summary per snapshot');
     const stats = await em.getStats();
     const key = blobKey(summaries[0]!.targetBlobSnapshotUrl);
-    assert.equal(stats.bytesWrittenByBlob[key], sumLength(expectations.map((e) => ({ offset: 0, length: e.writeBytes }))), 'the chain writes the sum of the changed bytes');
-    assert.equal(stats.requests.PutPageFromURL, expectations.reduce((n, e) => n + e.putRequests, 0));
+    assert.equal(
+      stats.bytesWrittenByBlob[key],
+      sumLength(expectations.map((e) => ({ offset: 0, length: e.writeBytes }))),
+      'the chain writes the sum of the changed bytes',
+    );
+    assert.equal(
+      stats.requests.PutPageFromURL,
+      expectations.reduce((n, e) => n + e.putRequests, 0),
+    );
     for (const [i, s] of summaries.entries()) {
       assertSummaryShape(s);
       assert.equal(s.bytesCopied, expectations[i]!.writeBytes, `s${i + 1} bytes`);
@@ -150,7 +185,11 @@ void describe('disk-delta copy against the emulator', () => {
       assert.equal(restored.code, 0, restored.stderr);
       const disk = parseJson<{ id: string; sizeBytes: number }>(restored);
       assert.equal(disk.sizeBytes, snaps[i]!.sizeBytes);
-      await withReadGrant(clients, disk.id, (restoredDisk) => withReadGrant(clients, snaps[i]!.id, (source) => assertSameBytes(source, restoredDisk, `disk restored from the import of s${i + 1}`, { diskOnly: true })));
+      await withReadGrant(clients, disk.id, (restoredDisk) =>
+        withReadGrant(clients, snaps[i]!.id, (source) =>
+          assertSameBytes(source, restoredDisk, `disk restored from the import of s${i + 1}`, { diskOnly: true }),
+        ),
+      );
     }
 
     // Up to date: a second chain run copies nothing.
@@ -182,7 +221,10 @@ void describe('disk-delta copy against the emulator', () => {
     try {
       const failed = await runCli(file, ['--json', 'copy', '--native', '--snapshot', snaps[2]!.id, '--target-region', 'westus2']);
       assert.notEqual(failed.code, 0);
-      const line = failed.stderr.trim().split('\n').find((l) => l.startsWith('disk-delta: error'));
+      const line = failed.stderr
+        .trim()
+        .split('\n')
+        .find((l) => l.startsWith('disk-delta: error'));
       assert.ok(line, failed.stderr);
       assert.match(line, /^disk-delta: error CopySourceNotFound: .*phased-s3/, 'the copy error code Azure reported');
     } finally {

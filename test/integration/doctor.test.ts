@@ -44,7 +44,15 @@ void describe('disk-delta doctor', { timeout: 300_000 }, () => {
       assert.equal(c.status, 'ok', `${c.check}: ${c.detail}`);
     }
     const names = checks.map((c) => c.check);
-    for (const expected of ['sign-in', 'subscription', 'provider Microsoft.Compute', 'provider Microsoft.Storage', 'target account', 'target account permissions']) assert.ok(names.includes(expected), expected);
+    for (const expected of [
+      'sign-in',
+      'subscription',
+      'provider Microsoft.Compute',
+      'provider Microsoft.Storage',
+      'target account',
+      'target account permissions',
+    ])
+      assert.ok(names.includes(expected), expected);
     assert.ok(names.some((n) => /^resource group demo-eastus$/.test(n)));
     assert.ok(names.some((n) => n.startsWith('container ')));
     assert.ok(names.some((n) => n.startsWith('blob endpoint ')));

@@ -50,7 +50,10 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
     assert.equal(list[0]!.subscriptionId, em.connection.subscriptionId);
     assert.equal(list[0]!.tenantId, em.connection.tenantId);
 
-    const storage = new StorageManagementClient(em.credential, em.connection.subscriptionId, { endpoint: em.connection.armEndpoint, httpClient: em.httpClient });
+    const storage = new StorageManagementClient(em.credential, em.connection.subscriptionId, {
+      endpoint: em.connection.armEndpoint,
+      httpClient: em.httpClient,
+    });
     const accounts = [];
     for await (const a of storage.storageAccounts.list()) accounts.push(a);
     assert.deepEqual(new Set(accounts.map((a) => a.location)), new Set(['eastus', 'westus2']));
@@ -79,7 +82,11 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
   void it('rejects invalid names and unknown regions', async () => {
     await rejectsWith(emptyDisk('-bad'), 400, 'InvalidResourceName');
     await rejectsWith(emptyDisk('bad.'), 400, 'InvalidResourceName');
-    await rejectsWith(compute.disks.createOrUpdate(rg, 'x', { location: 'mars', creationData: { createOption: 'Empty' }, diskSizeGB: 1 }), 400, 'LocationNotAvailableForResourceType');
+    await rejectsWith(
+      compute.disks.createOrUpdate(rg, 'x', { location: 'mars', creationData: { createOption: 'Empty' }, diskSizeGB: 1 }),
+      400,
+      'LocationNotAvailableForResourceType',
+    );
   });
 
   void it('models incremental snapshot families: a re-created disk gets a new uniqueId and a new family', async () => {
@@ -106,11 +113,20 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
     assert.equal((await compute.snapshots.get(rg, 'fam-s1')).uniqueId, s1.uniqueId);
 
     await rejectsWith(
-      compute.snapshots.createOrUpdate(rg, 'fam-premium', { location: 'eastus', sku: { name: 'Premium_LRS' }, incremental: true, creationData: { createOption: 'Copy', sourceResourceId: d2.id } }),
+      compute.snapshots.createOrUpdate(rg, 'fam-premium', {
+        location: 'eastus',
+        sku: { name: 'Premium_LRS' },
+        incremental: true,
+        creationData: { createOption: 'Copy', sourceResourceId: d2.id },
+      }),
       400,
       'BadRequest',
     );
-    const full = await compute.snapshots.createOrUpdate(rg, 'fam-full', { location: 'eastus', incremental: false, creationData: { createOption: 'Copy', sourceResourceId: s2.id } });
+    const full = await compute.snapshots.createOrUpdate(rg, 'fam-full', {
+      location: 'eastus',
+      incremental: false,
+      creationData: { createOption: 'Copy', sourceResourceId: s2.id },
+    });
     assert.equal(full.incremental, false);
     assert.equal(full.incrementalSnapshotFamilyId, undefined);
   });
@@ -175,7 +191,11 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
     const size = 20 * MIB + 512;
     const disk = await compute.disks.createOrUpdate(rg, 'upload-disk', { location: 'eastus', creationData: { createOption: 'Upload', uploadSizeBytes: size } });
     assert.equal(disk.diskState, 'ReadyToUpload');
-    await rejectsWith(compute.disks.createOrUpdate(rg, 'upload-small', { location: 'eastus', creationData: { createOption: 'Upload', uploadSizeBytes: 10 * MIB + 512 } }), 400, 'InvalidParameter');
+    await rejectsWith(
+      compute.disks.createOrUpdate(rg, 'upload-small', { location: 'eastus', creationData: { createOption: 'Upload', uploadSizeBytes: 10 * MIB + 512 } }),
+      400,
+      'InvalidParameter',
+    );
     const grant = await compute.disks.grantAccess(rg, 'upload-disk', { access: 'Write', durationInSeconds: 600 });
     assert.equal((await compute.disks.get(rg, 'upload-disk')).diskState, 'ActiveUpload');
     const blob = sasBlobClient(em, grant.accessSAS!);
@@ -191,7 +211,11 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
     const before = await incremental('vm-s1', disk);
     const grant = await compute.disks.grantAccess(rg, 'vm-disk', { access: 'Write', durationInSeconds: 600 });
     assert.equal((await compute.disks.get(rg, 'vm-disk')).diskState, 'ActiveSAS');
-    await rejectsWith(compute.disks.createOrUpdate(rg, 'vm-disk', { location: 'eastus', creationData: { createOption: 'Empty' }, diskSizeGB: 2 }), 409, 'OperationNotAllowed');
+    await rejectsWith(
+      compute.disks.createOrUpdate(rg, 'vm-disk', { location: 'eastus', creationData: { createOption: 'Empty' }, diskSizeGB: 2 }),
+      409,
+      'OperationNotAllowed',
+    );
     const blob = sasBlobClient(em, grant.accessSAS!);
     await blob.uploadPages(Buffer.alloc(8192, 1), MIB, 8192);
     await blob.clearPages(0, 512);
@@ -212,7 +236,10 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
     await sasBlobClient(em, w.accessSAS!).uploadPages(Buffer.alloc(512, 9), 4096, 512);
     await compute.disks.revokeAccess(rg, 'src-disk');
     const snap = await incremental('src-s1', disk);
-    const restored = await compute.disks.createOrUpdate(rg, 'restored', { location: 'eastus', creationData: { createOption: 'Copy', sourceResourceId: snap.id } });
+    const restored = await compute.disks.createOrUpdate(rg, 'restored', {
+      location: 'eastus',
+      creationData: { createOption: 'Copy', sourceResourceId: snap.id },
+    });
     assert.notEqual(restored.uniqueId, disk.uniqueId);
     assert.equal(restored.creationData?.sourceUniqueId, snap.uniqueId);
     const r = await compute.disks.grantAccess(rg, 'restored', { access: 'Read', durationInSeconds: 600 });
@@ -225,11 +252,28 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
     const disk = await emptyDisk('copy-disk');
     const snap = await incremental('copy-s1', disk);
     await rejectsWith(
-      compute.snapshots.createOrUpdate(rg, 'copy-full', { location: 'westus2', incremental: true, creationData: { createOption: 'CopyStart', sourceResourceId: (await compute.snapshots.createOrUpdate(rg, 'copy-fullsrc', { location: 'eastus', incremental: false, creationData: { createOption: 'Copy', sourceResourceId: disk.id } })).id } }),
+      compute.snapshots.createOrUpdate(rg, 'copy-full', {
+        location: 'westus2',
+        incremental: true,
+        creationData: {
+          createOption: 'CopyStart',
+          sourceResourceId: (
+            await compute.snapshots.createOrUpdate(rg, 'copy-fullsrc', {
+              location: 'eastus',
+              incremental: false,
+              creationData: { createOption: 'Copy', sourceResourceId: disk.id },
+            })
+          ).id,
+        },
+      }),
       400,
       'BadRequest',
     );
-    const copy = await compute.snapshots.createOrUpdate(rg, 'copy-west', { location: 'westus2', incremental: true, creationData: { createOption: 'CopyStart', sourceResourceId: snap.id } });
+    const copy = await compute.snapshots.createOrUpdate(rg, 'copy-west', {
+      location: 'westus2',
+      incremental: true,
+      creationData: { createOption: 'CopyStart', sourceResourceId: snap.id },
+    });
     assert.equal(copy.creationData?.createOption, 'CopyStart');
     assert.equal(copy.creationData?.sourceResourceId, snap.id);
     const seen: number[] = [copy.completionPercent ?? -1];
@@ -242,7 +286,11 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, 'completionPercent never goes down');
 
     await em.setFaults({ copyfail: 1 });
-    await compute.snapshots.createOrUpdate(rg, 'copy-west-2', { location: 'westus2', incremental: true, creationData: { createOption: 'CopyStart', sourceResourceId: snap.id } });
+    await compute.snapshots.createOrUpdate(rg, 'copy-west-2', {
+      location: 'westus2',
+      incremental: true,
+      creationData: { createOption: 'CopyStart', sourceResourceId: snap.id },
+    });
     await em.setFaults({});
     let failed: Snapshot | undefined;
     for (let i = 0; i < 200; i++) {
@@ -299,10 +347,12 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
     assert.equal(s2.incrementalSnapshotFamilyId, s1.incrementalSnapshotFamilyId);
     const a = await compute.snapshots.grantAccess(rg, 'big-s2', { access: 'Read', durationInSeconds: 600 });
     const b = await compute.snapshots.grantAccess(rg, 'big-s1', { access: 'Read', durationInSeconds: 600 });
-    const err = await sasBlobClient(em, a.accessSAS!).getPageRangesDiffForManagedDisks(0, 4096 * GIB, b.accessSAS!).then(
-      () => undefined,
-      (e: unknown) => restError(e),
-    );
+    const err = await sasBlobClient(em, a.accessSAS!)
+      .getPageRangesDiffForManagedDisks(0, 4096 * GIB, b.accessSAS!)
+      .then(
+        () => undefined,
+        (e: unknown) => restError(e),
+      );
     assert.equal(err?.statusCode, 409);
     assert.equal(err?.code, 'PreviousSnapshotOperationNotSupported');
     await compute.snapshots.revokeAccess(rg, 'big-s1');

@@ -24,7 +24,9 @@ async function pageBlob(em: RunningEmulator, name: string, size = 4 * MIB): Prom
   const container: ContainerClient = blobServiceClient(em, storageAccount(em), fast).getContainerClient('faults');
   await container.createIfNotExists();
   await container.getPageBlobClient(name).create(size);
-  return blobServiceClient(em, storageAccount(em), { retryOptions: { maxTries: 1 } }).getContainerClient('faults').getPageBlobClient(name);
+  return blobServiceClient(em, storageAccount(em), { retryOptions: { maxTries: 1 } })
+    .getContainerClient('faults')
+    .getPageBlobClient(name);
 }
 
 void describe('emulator fault injection', () => {
@@ -115,7 +117,11 @@ void describe('emulator persistence and load', () => {
       const blob = await pageBlob(em, 'kept.vhd');
       await blob.uploadPages(Buffer.alloc(4096, 0x42), MIB, 4096);
       const snap = await blob.createSnapshot();
-      await compute.snapshots.createOrUpdate('rg', 'kept-s1', { location: 'eastus', incremental: true, creationData: { createOption: 'Copy', sourceResourceId: disk.id } });
+      await compute.snapshots.createOrUpdate('rg', 'kept-s1', {
+        location: 'eastus',
+        incremental: true,
+        creationData: { createOption: 'Copy', sourceResourceId: disk.id },
+      });
       const before = em.connection;
       const ca = em.ca;
       await em.restart();
@@ -143,14 +149,21 @@ void describe('emulator persistence and load', () => {
       const compute = computeClient(em);
       const disk = await compute.disks.createOrUpdate('rg', 'load', { location: 'eastus', creationData: { createOption: 'Empty' }, diskSizeGB: 1 });
       await em.arm('POST', `/emulator/disks/${encodeURIComponent(disk.id!)}/synthetic-writes`, { seed: 9, ranges: [{ offset: 0, length: 800 * MIB }] });
-      await compute.snapshots.createOrUpdate('rg', 'load-s1', { location: 'eastus', incremental: true, creationData: { createOption: 'Copy', sourceResourceId: disk.id } });
+      await compute.snapshots.createOrUpdate('rg', 'load-s1', {
+        location: 'eastus',
+        incremental: true,
+        creationData: { createOption: 'Copy', sourceResourceId: disk.id },
+      });
       const grant = await compute.snapshots.grantAccess('rg', 'load-s1', { access: 'Read', durationInSeconds: 600 });
       const target = await pageBlob(em, 'target.vhd', 800 * MIB);
       await em.resetStats();
       const results = await Promise.all(
         Array.from({ length: 200 }, (_, i) => attempt(target.uploadPagesFromURL(grant.accessSAS!, i * 4 * MIB, i * 4 * MIB, 4 * MIB))),
       );
-      assert.deepEqual(results.filter((r) => r !== 'ok'), []);
+      assert.deepEqual(
+        results.filter((r) => r !== 'ok'),
+        [],
+      );
       const stats = await em.getStats();
       assert.equal(stats.bytesWrittenByBlob[`${storageAccount(em).name}/faults/target.vhd`], 800 * MIB);
       const status = readFileSync(`/proc/${em.process.pid}/status`, 'utf8');
@@ -160,7 +173,10 @@ void describe('emulator persistence and load', () => {
       const sample = await target.downloadToBuffer(123 * 4 * MIB, 4096);
       const source = await compute.snapshots.get('rg', 'load-s1');
       assert.ok(source.id);
-      assert.ok(sample.some((b) => b !== 0), 'the synthetic source content was copied');
+      assert.ok(
+        sample.some((b) => b !== 0),
+        'the synthetic source content was copied',
+      );
       await compute.snapshots.revokeAccess('rg', 'load-s1');
     } finally {
       await em.stop();

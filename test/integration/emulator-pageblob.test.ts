@@ -172,7 +172,11 @@ void describe('emulator page-blob data plane', () => {
   void it('validates account SAS, service SAS and shared key', async () => {
     const account = storageAccount(em, 'eastus');
     const blob = container.getPageBlobClient('basic');
-    const accountSas = blobServiceClient(em, account).generateAccountSasUrl(new Date(Date.now() + 3_600_000), AccountSASPermissions.parse('rl'), AccountSASResourceTypes.parse('sco').toString());
+    const accountSas = blobServiceClient(em, account).generateAccountSasUrl(
+      new Date(Date.now() + 3_600_000),
+      AccountSASPermissions.parse('rl'),
+      AccountSASResourceTypes.parse('sco').toString(),
+    );
     const viaAccountSas = new BlobServiceClient(accountSas, undefined, sasPipelineOptions(em)).getContainerClient('pages').getPageBlobClient('basic');
     assert.equal((await viaAccountSas.getProperties()).contentLength, 4 * MIB);
     await failsWith(viaAccountSas.uploadPages(Buffer.alloc(512), 0, 512), 403, 'AuthorizationPermissionMismatch');
@@ -180,12 +184,20 @@ void describe('emulator page-blob data plane', () => {
     const readSas = await blob.generateSasUrl({ permissions: BlobSASPermissions.parse('r'), expiresOn: new Date(Date.now() + 3_600_000) });
     assert.equal((await sasBlobClient(em, readSas).getProperties()).contentLength, 4 * MIB);
     await failsWith(sasBlobClient(em, readSas).uploadPages(Buffer.alloc(512), 0, 512), 403, 'AuthorizationPermissionMismatch');
-    const expired = await blob.generateSasUrl({ permissions: BlobSASPermissions.parse('r'), startsOn: new Date(Date.now() - 7_200_000), expiresOn: new Date(Date.now() - 3_600_000) });
+    const expired = await blob.generateSasUrl({
+      permissions: BlobSASPermissions.parse('r'),
+      startsOn: new Date(Date.now() - 7_200_000),
+      expiresOn: new Date(Date.now() - 3_600_000),
+    });
     await failsWith(sasBlobClient(em, expired).getProperties(), 403, 'AuthenticationFailed');
     const tampered = readSas.replace(/sp=r/, 'sp=rw');
     await failsWith(sasBlobClient(em, tampered).getProperties(), 403, 'AuthenticationFailed');
 
-    const wrongKey = new BlobServiceClient(account.blobEndpoint, new StorageSharedKeyCredential(account.name, Buffer.alloc(64, 1).toString('base64')), sasPipelineOptions(em));
+    const wrongKey = new BlobServiceClient(
+      account.blobEndpoint,
+      new StorageSharedKeyCredential(account.name, Buffer.alloc(64, 1).toString('base64')),
+      sasPipelineOptions(em),
+    );
     await failsWith(wrongKey.getContainerClient('pages').getPageBlobClient('basic').getProperties(), 403, 'AuthenticationFailed');
   });
 
@@ -196,7 +208,11 @@ void describe('emulator page-blob data plane', () => {
     for (let i = 0; i < pattern.length; i++) pattern[i] = (i * 7) & 0xff;
     await sasBlobClient(em, w.accessSAS!).uploadPages(pattern, 8 * MIB, 2 * MIB);
     await compute.disks.revokeAccess(rg, 'src');
-    await compute.snapshots.createOrUpdate(rg, 'src-s1', { location: 'eastus', incremental: true, creationData: { createOption: 'Copy', sourceResourceId: disk.id } });
+    await compute.snapshots.createOrUpdate(rg, 'src-s1', {
+      location: 'eastus',
+      incremental: true,
+      creationData: { createOption: 'Copy', sourceResourceId: disk.id },
+    });
     const r = await compute.snapshots.grantAccess(rg, 'src-s1', { access: 'Read', durationInSeconds: 600 });
 
     const target = blobServiceClient(em, storageAccount(em, 'westus2')).getContainerClient('copies');
@@ -216,11 +232,22 @@ void describe('emulator page-blob data plane', () => {
 
   void it('answers a managed-disk diff in one request without paging (10,000 ranges), ranges as {offset, count: end - start}', async () => {
     const disk = await compute.disks.createOrUpdate(rg, 'frag', { location: 'eastus', creationData: { createOption: 'Empty' }, diskSizeGB: 4096 });
-    await compute.snapshots.createOrUpdate(rg, 'frag-s1', { location: 'eastus', incremental: true, creationData: { createOption: 'Copy', sourceResourceId: disk.id } });
-    const w = await em.arm('POST', `/emulator/disks/${encodeURIComponent(disk.id!)}/synthetic-writes`, { seed: 3, pattern: { count: 15_000, length: 512, stride: 1024, start: 2 * TIB } });
+    await compute.snapshots.createOrUpdate(rg, 'frag-s1', {
+      location: 'eastus',
+      incremental: true,
+      creationData: { createOption: 'Copy', sourceResourceId: disk.id },
+    });
+    const w = await em.arm('POST', `/emulator/disks/${encodeURIComponent(disk.id!)}/synthetic-writes`, {
+      seed: 3,
+      pattern: { count: 15_000, length: 512, stride: 1024, start: 2 * TIB },
+    });
     assert.equal(w.status, 200);
     assert.equal((w.body as { bytes: number }).bytes, 15_000 * 512);
-    await compute.snapshots.createOrUpdate(rg, 'frag-s2', { location: 'eastus', incremental: true, creationData: { createOption: 'Copy', sourceResourceId: disk.id } });
+    await compute.snapshots.createOrUpdate(rg, 'frag-s2', {
+      location: 'eastus',
+      incremental: true,
+      creationData: { createOption: 'Copy', sourceResourceId: disk.id },
+    });
     const a = await compute.snapshots.grantAccess(rg, 'frag-s2', { access: 'Read', durationInSeconds: 600 });
     const b = await compute.snapshots.grantAccess(rg, 'frag-s1', { access: 'Read', durationInSeconds: 600 });
     await em.resetStats();
@@ -239,7 +266,11 @@ void describe('emulator page-blob data plane', () => {
 
     // The previous snapshot must be in the same family.
     const other = await compute.disks.createOrUpdate(rg, 'other', { location: 'eastus', creationData: { createOption: 'Empty' }, diskSizeGB: 1 });
-    await compute.snapshots.createOrUpdate(rg, 'other-s1', { location: 'eastus', incremental: true, creationData: { createOption: 'Copy', sourceResourceId: other.id } });
+    await compute.snapshots.createOrUpdate(rg, 'other-s1', {
+      location: 'eastus',
+      incremental: true,
+      creationData: { createOption: 'Copy', sourceResourceId: other.id },
+    });
     const c = await compute.snapshots.grantAccess(rg, 'other-s1', { access: 'Read', durationInSeconds: 600 });
     await failsWith(sasBlobClient(em, a.accessSAS!).getPageRangesDiffForManagedDisks(0, MIB, c.accessSAS!), 409, 'PreviousSnapshotOperationNotSupported');
     // A managed-disk SAS signs its snapshot parameter: strip it and the request fails.
@@ -259,7 +290,12 @@ void describe('emulator page-blob data plane', () => {
     await compute.disks.revokeAccess(rg, 'sparse');
     const afterWrites = (await em.getStats()).pageLogBytes;
     assert.ok(afterWrites - before < 3 * MIB, `wrote ${afterWrites - before} bytes for a 4 TiB disk`);
-    for (let i = 0; i < 3; i++) await compute.snapshots.createOrUpdate(rg, `sparse-s${i}`, { location: 'eastus', incremental: true, creationData: { createOption: 'Copy', sourceResourceId: disk.id } });
+    for (let i = 0; i < 3; i++)
+      await compute.snapshots.createOrUpdate(rg, `sparse-s${i}`, {
+        location: 'eastus',
+        incremental: true,
+        creationData: { createOption: 'Copy', sourceResourceId: disk.id },
+      });
     assert.equal((await em.getStats()).pageLogBytes, afterWrites, 'snapshots share pages with the disk');
   });
 });

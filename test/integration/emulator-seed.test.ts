@@ -37,9 +37,16 @@ void describe('emulator --seed demo', () => {
     assert.deepEqual(new Set(disks.map((d) => d.location)), new Set(['eastus', 'westus2']));
     assert.ok(snapshots.length >= 15);
     assert.ok(snapshots.every((s) => s.timeCreated!.getTime() < Date.now() - 86_400_000 + 3 * 3_600_000));
-    assert.ok(snapshots.some((s) => s.incremental === false), 'a full snapshot too');
+    assert.ok(
+      snapshots.some((s) => s.incremental === false),
+      'a full snapshot too',
+    );
     const logs = disks.find((d) => d.name === 'web-logs')!;
-    const fresh = await compute.snapshots.createOrUpdate('demo-eastus', 'web-logs-now', { location: 'eastus', incremental: true, creationData: { createOption: 'Copy', sourceResourceId: logs.id } });
+    const fresh = await compute.snapshots.createOrUpdate('demo-eastus', 'web-logs-now', {
+      location: 'eastus',
+      incremental: true,
+      creationData: { createOption: 'Copy', sourceResourceId: logs.id },
+    });
     assert.equal(fresh.incrementalSnapshotFamilyId, snapshots.find((s) => s.name!.startsWith('web-logs-'))!.incrementalSnapshotFamilyId);
   });
 
@@ -66,10 +73,12 @@ void describe('emulator --seed demo', () => {
     const before2 = await grant('archive-data-before-resize-2');
     const after1 = await grant('archive-data-after-resize-1');
     const after2 = await grant('archive-data-after-resize-2');
-    const across = await sasBlobClient(em, after1).getPageRangesDiffForManagedDisks(0, GIB, before2).then(
-      () => 0,
-      (e: unknown) => (e as { statusCode: number }).statusCode,
-    );
+    const across = await sasBlobClient(em, after1)
+      .getPageRangesDiffForManagedDisks(0, GIB, before2)
+      .then(
+        () => 0,
+        (e: unknown) => (e as { statusCode: number }).statusCode,
+      );
     assert.equal(across, 409);
     const within = await sasBlobClient(em, after2).getPageRangesDiffForManagedDisks(0, 6144 * GIB, after1);
     assert.deepEqual(within.pageRange, [{ offset: 11 * GIB, count: 512 * 1024 * 1024 - 1 }]);

@@ -85,7 +85,14 @@ void describe('snapshot engine and CLI against the emulator', () => {
     file = path.join(dir, 'connection.json');
     writeFileSync(file, JSON.stringify(em.connection));
     sub = em.connection.subscriptionId;
-    const disk = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: 'engine-test', name: 'phased', location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
+    const disk = await clients.compute.createDisk({
+      subscriptionId: sub,
+      resourceGroup: 'engine-test',
+      name: 'phased',
+      location: 'eastus',
+      createOption: 'Empty',
+      diskSizeGB: 1,
+    });
     diskId = disk.id;
     for (const [i, phase] of PHASES.entries()) {
       await writeDisk(clients, diskId, phase);
@@ -116,8 +123,14 @@ void describe('snapshot engine and CLI against the emulator', () => {
           assert.equal(r.code, 0, r.stderr);
           const out = parseJson<{ changedBytes: number; clearedBytes: number; ranges: DiffRange[] }>(r);
           assert.deepEqual(out.ranges, expected, `diff s${i + 1} -> s${j + 1}`);
-          assert.equal(out.changedBytes, expected.filter((x) => x.kind === 'changed').reduce((n, x) => n + x.length, 0));
-          assert.equal(out.clearedBytes, expected.filter((x) => x.kind === 'cleared').reduce((n, x) => n + x.length, 0));
+          assert.equal(
+            out.changedBytes,
+            expected.filter((x) => x.kind === 'changed').reduce((n, x) => n + x.length, 0),
+          );
+          assert.equal(
+            out.clearedBytes,
+            expected.filter((x) => x.kind === 'cleared').reduce((n, x) => n + x.length, 0),
+          );
         }
       }
     }
@@ -142,14 +155,30 @@ void describe('snapshot engine and CLI against the emulator', () => {
   });
 
   void it('keeps families of deleted and re-created disks, and starts a new family for the new disk', async () => {
-    const disk = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: 'engine-test', name: 'reborn', location: 'westus2', createOption: 'Empty', diskSizeGB: 1 });
+    const disk = await clients.compute.createDisk({
+      subscriptionId: sub,
+      resourceGroup: 'engine-test',
+      name: 'reborn',
+      location: 'westus2',
+      createOption: 'Empty',
+      diskSizeGB: 1,
+    });
     await writeDisk(clients, disk.id, [{ offset: 0, length: MiB }]);
     assert.equal((await runCli(file, ['snapshot', 'create', '--disk', disk.id, '--name', 'reborn-a'])).code, 0);
     await clients.compute.deleteDisk(disk.id);
-    let families = parseJson<{ id: string; sourceDiskState: string; snapshots: { id: string }[] }[]>(await runCli(file, ['--json', 'families', '--disk', disk.id]));
+    let families = parseJson<{ id: string; sourceDiskState: string; snapshots: { id: string }[] }[]>(
+      await runCli(file, ['--json', 'families', '--disk', disk.id]),
+    );
     assert.equal(families.length, 1);
     assert.equal(families[0]!.sourceDiskState, 'deleted');
-    const again = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: 'engine-test', name: 'reborn', location: 'westus2', createOption: 'Empty', diskSizeGB: 1 });
+    const again = await clients.compute.createDisk({
+      subscriptionId: sub,
+      resourceGroup: 'engine-test',
+      name: 'reborn',
+      location: 'westus2',
+      createOption: 'Empty',
+      diskSizeGB: 1,
+    });
     assert.notEqual(again.uniqueId, disk.uniqueId);
     const r = await runCli(file, ['--json', 'snapshot', 'create', '--disk', again.id, '--name', 'reborn-b']);
     assert.equal(r.code, 0, r.stderr);
@@ -169,7 +198,14 @@ void describe('snapshot engine and CLI against the emulator', () => {
   });
 
   void it('refuses the 8th snapshot within 5 minutes before calling Azure, and says when the next is allowed', async () => {
-    const disk = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: 'engine-test', name: 'busy', location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
+    const disk = await clients.compute.createDisk({
+      subscriptionId: sub,
+      resourceGroup: 'engine-test',
+      name: 'busy',
+      location: 'eastus',
+      createOption: 'Empty',
+      diskSizeGB: 1,
+    });
     for (let i = 0; i < 7; i++) assert.equal((await runCli(file, ['snapshot', 'create', '--disk', disk.id, '--name', `busy-${i}`])).code, 0);
     await em.resetStats();
     const r = await runCli(file, ['snapshot', 'create', '--disk', disk.id, '--name', 'busy-7']);
@@ -211,11 +247,35 @@ void describe('snapshot engine and CLI against the emulator', () => {
 
   void it('reports the family SAS limit as Azure does and leaves other grants alone', async () => {
     const fam = snaps.map((s) => s.id);
-    const extra = await clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: 'engine-test', name: 'phased-s4', location: 'eastus', incremental: true, createOption: 'Copy', sourceResourceId: diskId });
-    const extra2 = await clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: 'engine-test', name: 'phased-s5', location: 'eastus', incremental: true, createOption: 'Copy', sourceResourceId: diskId });
+    const extra = await clients.compute.createSnapshot({
+      subscriptionId: sub,
+      resourceGroup: 'engine-test',
+      name: 'phased-s4',
+      location: 'eastus',
+      incremental: true,
+      createOption: 'Copy',
+      sourceResourceId: diskId,
+    });
+    const extra2 = await clients.compute.createSnapshot({
+      subscriptionId: sub,
+      resourceGroup: 'engine-test',
+      name: 'phased-s5',
+      location: 'eastus',
+      incremental: true,
+      createOption: 'Copy',
+      sourceResourceId: diskId,
+    });
     const holders = [...fam, extra.id, extra2.id];
     for (const id of holders) await clients.compute.grantAccess(id, 'Read', 600);
-    const extra3 = await clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: 'engine-test', name: 'phased-s6', location: 'eastus', incremental: true, createOption: 'Copy', sourceResourceId: diskId });
+    const extra3 = await clients.compute.createSnapshot({
+      subscriptionId: sub,
+      resourceGroup: 'engine-test',
+      name: 'phased-s6',
+      location: 'eastus',
+      incremental: true,
+      createOption: 'Copy',
+      sourceResourceId: diskId,
+    });
     try {
       const r = await runCli(file, ['diff', '--from', extra2.id, '--to', extra3.id]);
       assert.notEqual(r.code, 0);
@@ -267,7 +327,9 @@ void describe('snapshot engine and CLI against the emulator', () => {
     assert.match(az.stdout, /--sku Standard_LRS/);
     const arm = await runCli(file, ['export', '--arm', 'restore', '--snapshot', snaps[0]!.id, '--name', 'restored-x']);
     assert.equal(arm.code, 0, arm.stderr);
-    const template = JSON.parse(arm.stdout) as { resources: { type: string; apiVersion: string; properties: { creationData: { createOption: string; sourceResourceId: string } } }[] };
+    const template = JSON.parse(arm.stdout) as {
+      resources: { type: string; apiVersion: string; properties: { creationData: { createOption: string; sourceResourceId: string } } }[];
+    };
     assert.equal(template.resources[0]!.type, 'Microsoft.Compute/disks');
     assert.match(template.resources[0]!.apiVersion, /^\d{4}-\d{2}-\d{2}$/);
     assert.equal(template.resources[0]!.properties.creationData.createOption, 'Copy');
@@ -277,7 +339,9 @@ void describe('snapshot engine and CLI against the emulator', () => {
     // A connection file that does not exist: any attempt to connect would fail the command.
     const nowhere = path.join(os.tmpdir(), 'disk-delta-no-such-connection.json');
     const env = { AZURE_SUBSCRIPTION_ID: '', AZURE_CLIENT_ID: '', AZURE_TENANT_ID: '', AZURE_CLIENT_SECRET: '' };
-    const az = await runCli(nowhere, ['export', '--az', 'create', '--disk', diskId, '--name', 'offline-next', '--location', 'westeurope', '--offline'], { env });
+    const az = await runCli(nowhere, ['export', '--az', 'create', '--disk', diskId, '--name', 'offline-next', '--location', 'westeurope', '--offline'], {
+      env,
+    });
     assert.equal(az.code, 0, az.stderr);
     assert.match(az.stdout, /az snapshot create/);
     assert.match(az.stdout, /--location westeurope/);
@@ -295,11 +359,26 @@ void describe('snapshot engine and CLI against the emulator', () => {
   });
 
   void it('revokes its grants when interrupted with Ctrl+C in the middle of a long diff', async () => {
-    const big = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: 'engine-test', name: 'fragmented', location: 'eastus', createOption: 'Empty', diskSizeGB: 1024 });
+    const big = await clients.compute.createDisk({
+      subscriptionId: sub,
+      resourceGroup: 'engine-test',
+      name: 'fragmented',
+      location: 'eastus',
+      createOption: 'Empty',
+      diskSizeGB: 1024,
+    });
     const encoded = encodeURIComponent(big.id);
-    assert.equal((await em.arm('POST', `/emulator/disks/${encoded}/synthetic-writes`, { seed: 1, pattern: { count: 1000, length: 4096, stride: 1048576, start: 0 } })).status, 200);
+    assert.equal(
+      (await em.arm('POST', `/emulator/disks/${encoded}/synthetic-writes`, { seed: 1, pattern: { count: 1000, length: 4096, stride: 1048576, start: 0 } }))
+        .status,
+      200,
+    );
     const a = parseJson<SnapshotInfo>(await runCli(file, ['--json', 'snapshot', 'create', '--disk', big.id, '--name', 'frag-1']));
-    assert.equal((await em.arm('POST', `/emulator/disks/${encoded}/synthetic-writes`, { seed: 2, pattern: { count: 300000, length: 512, stride: 2048, start: 0 } })).status, 200);
+    assert.equal(
+      (await em.arm('POST', `/emulator/disks/${encoded}/synthetic-writes`, { seed: 2, pattern: { count: 300000, length: 512, stride: 2048, start: 0 } }))
+        .status,
+      200,
+    );
     const b = parseJson<SnapshotInfo>(await runCli(file, ['--json', 'snapshot', 'create', '--disk', big.id, '--name', 'frag-2']));
     await em.setFaults({ latency: 50 });
     try {

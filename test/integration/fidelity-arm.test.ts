@@ -39,7 +39,15 @@ void describe('ARM fidelity: the product against Azure-shaped answers', { timeou
 
   async function diskWithSnapshot(name: string): Promise<SnapshotInfo> {
     const disk = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: rg, name, location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
-    return clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: rg, name: `${name}-s1`, location: 'eastus', incremental: true, createOption: 'Copy', sourceResourceId: disk.id });
+    return clients.compute.createSnapshot({
+      subscriptionId: sub,
+      resourceGroup: rg,
+      name: `${name}-s1`,
+      location: 'eastus',
+      incremental: true,
+      createOption: 'Copy',
+      sourceResourceId: disk.id,
+    });
   }
 
   void it('an Import of a blob that is not a fixed VHD fails with BadRequest and the conectix message, and creates nothing', async () => {
@@ -49,8 +57,20 @@ void describe('ARM fidelity: the product against Azure-shaped answers', { timeou
     const blob = container.getPageBlobClient('no-footer.vhd');
     await blob.create(4 * MIB + 512);
     const error = await clients.compute
-      .createSnapshot({ subscriptionId: sub, resourceGroup: rg, name: 'imported', location: 'eastus', incremental: false, createOption: 'Import', sourceUri: blob.url, storageAccountId: account.resourceId })
-      .then(() => undefined, (e: unknown) => e);
+      .createSnapshot({
+        subscriptionId: sub,
+        resourceGroup: rg,
+        name: 'imported',
+        location: 'eastus',
+        incremental: false,
+        createOption: 'Import',
+        sourceUri: blob.url,
+        storageAccountId: account.resourceId,
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     assert.ok(error instanceof DiskDeltaError, String(error));
     assert.equal(error.code, 'BadRequest');
     assert.match(error.message, /^Creating snapshot imported: .*cookie value 'conectix'/);
@@ -60,7 +80,10 @@ void describe('ARM fidelity: the product against Azure-shaped answers', { timeou
 
   void it('a grant longer than 60 days is refused with a clear error; 60 days is granted', async () => {
     const snap = await diskWithSnapshot('grant-disk');
-    const error = await clients.compute.grantAccess(snap.id, 'Read', 5_184_001).then(() => undefined, (e: unknown) => e);
+    const error = await clients.compute.grantAccess(snap.id, 'Read', 5_184_001).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof DiskDeltaError, String(error));
     assert.equal(error.code, 'InvalidParameter');
     assert.equal(error.statusCode, 400);
@@ -93,7 +116,11 @@ void describe('ARM fidelity: the product against Azure-shaped answers', { timeou
     assert.ok(queued[queued.length - 1]!.elapsedSeconds >= 3, 'the time waited grows');
     assert.ok(queued[queued.length - 1]!.elapsedSeconds > queued[0]!.elapsedSeconds);
     assert.match(describeNativeStatus(queued[queued.length - 1]!), /^\[1\/1\] stall-disk-s1: queued, 0% · \d+ s$/);
-    assert.equal(statuses.some((s) => s.state === 'copying'), false, 'Azure never reports a percentage in between');
+    assert.equal(
+      statuses.some((s) => s.state === 'copying'),
+      false,
+      'Azure never reports a percentage in between',
+    );
     assert.equal(statuses[statuses.length - 1]!.state, 'done');
     const target = await clients.compute.getSnapshot(`/subscriptions/${sub}/resourceGroups/fidelity-west/providers/Microsoft.Compute/snapshots/stall-disk-s1`);
     assert.equal(target?.completionPercent, 100);
@@ -162,7 +189,9 @@ void describe('ARM fidelity: the product against Azure-shaped answers', { timeou
         writeFileSync(file, JSON.stringify(em.connection));
         const r = await runCli(file, ['--json', 'families']);
         assert.equal(r.code, 0, r.stderr);
-        const families = parseJson<{ sourceResourceId: string; snapshotCount: number }[]>(r).filter((f) => /\/resourceGroups\/bulk-list\//i.test(f.sourceResourceId));
+        const families = parseJson<{ sourceResourceId: string; snapshotCount: number }[]>(r).filter((f) =>
+          /\/resourceGroups\/bulk-list\//i.test(f.sourceResourceId),
+        );
         assert.equal(families.length, 500);
         assert.ok(families.every((f) => f.snapshotCount === 10));
       } finally {
@@ -201,7 +230,15 @@ void describe('ARM fidelity: the product against Azure-shaped answers', { timeou
         assert.match(sas.reveal(), /sig=/);
         await clients.compute.revokeAccess(snap.id);
       }
-      const again = await clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: rg, name: 'throttle-full', location: 'eastus', incremental: false, createOption: 'Copy', sourceResourceId: snap.id });
+      const again = await clients.compute.createSnapshot({
+        subscriptionId: sub,
+        resourceGroup: rg,
+        name: 'throttle-full',
+        location: 'eastus',
+        incremental: false,
+        createOption: 'Copy',
+        sourceResourceId: snap.id,
+      });
       assert.equal(again.provisioningState, 'Succeeded');
       const stats = await em.getStats();
       assert.ok((stats.faultsInjected['armthrottle'] ?? 0) > 0, 'the calls were throttled');

@@ -49,7 +49,11 @@ void describe('emulator data-plane details clients notice', () => {
   void it('a managed snapshot SAS blob reads as a completed incremental copy', async () => {
     await compute.disks.beginCreateOrUpdateAndWait(rg, 'd1', { location: 'eastus', creationData: { createOption: 'Empty' }, diskSizeGB: 1 });
     const disk = await compute.disks.get(rg, 'd1');
-    await compute.snapshots.beginCreateOrUpdateAndWait(rg, 's1', { location: 'eastus', incremental: true, creationData: { createOption: 'Copy', sourceResourceId: disk.id! } });
+    await compute.snapshots.beginCreateOrUpdateAndWait(rg, 's1', {
+      location: 'eastus',
+      incremental: true,
+      creationData: { createOption: 'Copy', sourceResourceId: disk.id! },
+    });
     const grant = await compute.snapshots.beginGrantAccessAndWait(rg, 's1', { access: 'Read', durationInSeconds: 600 });
     try {
       const blob = sasBlobClient(em, grant.accessSAS!);
@@ -104,7 +108,10 @@ void describe('emulator data-plane details clients notice', () => {
     assert.equal(Buffer.from(okCrc.xMsContentCrc64!).toString('base64'), crc.toString('base64'));
     // A range read of at most 4 MiB answers the range's MD5 when asked.
     const read = await blob.download(0, 8192, { rangeGetContentMD5: true });
-    const expected = crypto.createHash('md5').update(Buffer.concat([body, body])).digest('base64');
+    const expected = crypto
+      .createHash('md5')
+      .update(Buffer.concat([body, body]))
+      .digest('base64');
     assert.equal(Buffer.from(read.contentMD5!).toString('base64'), expected);
     const read64 = await blob.download(4096, 4096, { rangeGetContentCrc64: true });
     assert.equal(Buffer.from(read64.contentCrc64!).toString('base64'), crc.toString('base64'));
@@ -113,9 +120,13 @@ void describe('emulator data-plane details clients notice', () => {
     await failsWith(big.download(0, 4 * MIB + 512, { rangeGetContentMD5: true }), 400, 'OutOfRangeInput');
   });
 
-  void it('the CRC64 is Azure\'s (CRC-64/NVME check value), answered on every Put Page sent without Content-MD5', async () => {
+  void it("the CRC64 is Azure's (CRC-64/NVME check value), answered on every Put Page sent without Content-MD5", async () => {
     assert.equal(new Crc64().update(Buffer.from('123456789')).hex(), 'ae8b14860a799888');
-    assert.equal(new Crc64().update(Buffer.alloc(13, 1)).update(Buffer.alloc(3000, 2)).base64(), new Crc64().update(Buffer.concat([Buffer.alloc(13, 1), Buffer.alloc(3000, 2)])).base64(), 'fed in pieces');
+    assert.equal(
+      new Crc64().update(Buffer.alloc(13, 1)).update(Buffer.alloc(3000, 2)).base64(),
+      new Crc64().update(Buffer.concat([Buffer.alloc(13, 1), Buffer.alloc(3000, 2)])).base64(),
+      'fed in pieces',
+    );
     const blob = container.getPageBlobClient('crc-answer');
     await blob.create(1 * MIB);
     const body = crypto.randomBytes(8192);

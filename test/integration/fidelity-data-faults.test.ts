@@ -61,7 +61,11 @@ async function setUp(name: string, faults: Record<string, number> = {}): Promise
   process.env.XDG_STATE_HOME = path.join(dir, 'state');
   writeFileSync(file, JSON.stringify(em.connection));
   const sub = em.connection.subscriptionId;
-  const { diskId, snapshots: snaps } = await createPhasedDisk(clients, file, sub, { resourceGroup: `fidelity-${name}`, name: `disk-${name}`, phases: PHASES.slice(0, 3) });
+  const { diskId, snapshots: snaps } = await createPhasedDisk(clients, file, sub, {
+    resourceGroup: `fidelity-${name}`,
+    name: `disk-${name}`,
+    phases: PHASES.slice(0, 3),
+  });
   assert.equal(snaps.length, 3);
   const diffs: DiffJson[] = [];
   const writes = [sumLength(await allocatedRanges(clients, snaps[0]!.id))];
@@ -85,16 +89,35 @@ async function tearDown(s: Setup | undefined): Promise<void> {
 }
 
 /** Copies the three-snapshot family as a chain to westus2 and checks bytes, volume and grants. */
-async function chainCopy(s: Setup, targetIndex: number, label: string): Promise<{ summaries: CopySummaryJson[]; stderr: string; requests: Record<string, number> }> {
+async function chainCopy(
+  s: Setup,
+  targetIndex: number,
+  label: string,
+): Promise<{ summaries: CopySummaryJson[]; stderr: string; requests: Record<string, number> }> {
   await s.em.resetStats();
   const target = storageAccount(s.em, 'westus2', targetIndex).resourceId;
-  const r = await runCli(s.file, ['--json', 'copy', '--family', s.diskId, '--target-account', target, '--journal', path.join(s.dir, `${label}.jsonl`), '--verify', 'full']);
+  const r = await runCli(s.file, [
+    '--json',
+    'copy',
+    '--family',
+    s.diskId,
+    '--target-account',
+    target,
+    '--journal',
+    path.join(s.dir, `${label}.jsonl`),
+    '--verify',
+    'full',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const summaries = lastJsonLine<CopySummaryJson[]>(r.stdout);
   assert.equal(summaries.length, 3, 'one summary per snapshot');
   const stats = await s.em.getStats();
   const key = blobKey(summaries[0]!.targetBlobSnapshotUrl);
-  assert.equal(stats.bytesWrittenByBlob[key], s.writes.reduce((a, b) => a + b, 0), `${label}: the chain writes the base and then exactly each diff's changed bytes`);
+  assert.equal(
+    stats.bytesWrittenByBlob[key],
+    s.writes.reduce((a, b) => a + b, 0),
+    `${label}: the chain writes the base and then exactly each diff's changed bytes`,
+  );
   for (const [i, summary] of summaries.entries()) {
     assertSummaryShape(summary);
     assert.equal(summary.bytesCopied, s.writes[i], `${label}: s${i + 1} bytes copied`);
@@ -113,10 +136,13 @@ void describe('Put Page From URL refused for managed snapshot sources (increment
   });
   after(() => tearDown(s));
 
-  void it('the fault refuses every Put Page From URL from a snapshot SAS with Azure\'s code and message', async () => {
+  void it("the fault refuses every Put Page From URL from a snapshot SAS with Azure's code and message", async () => {
     const { em, clients, snaps } = s!;
     const a = storageAccount(em, 'westus2', 1);
-    const store = await clients.dataPlane.targetStore({ id: a.resourceId, name: a.name, resourceGroup: a.resourceGroup, location: a.region, blobEndpoint: a.blobEndpoint }, 'probe');
+    const store = await clients.dataPlane.targetStore(
+      { id: a.resourceId, name: a.name, resourceGroup: a.resourceGroup, location: a.region, blobEndpoint: a.blobEndpoint },
+      'probe',
+    );
     await store.createContainer();
     const blob = store.blob('probe.vhd');
     await blob.create(4 * 1024 * 1024, {});

@@ -24,7 +24,15 @@ interface FilesJson {
   from: string;
   to: string;
   filesystems: Array<{ partition: number; type: string; label: string; offsetBytes: number; sizeBytes: number; supported: boolean; reason: string | null }>;
-  files: Array<{ path: string; change: string; previousPath?: string; changedBytes: number; sizeBefore: number | null; sizeAfter: number | null; partition: number }>;
+  files: Array<{
+    path: string;
+    change: string;
+    previousPath?: string;
+    changedBytes: number;
+    sizeBefore: number | null;
+    sizeAfter: number | null;
+    partition: number;
+  }>;
   unattributed: { freeSpace: number; metadata: number; outsidePartitions: number };
 }
 
@@ -44,7 +52,7 @@ void describe('diff --files, ls and get on the demo ext4 disk', { timeout: 600_0
     const all: SnapshotInfo[] = [];
     for await (const s of clients.compute.listSnapshots(em.connection.subscriptionId)) all.push(s);
     for (let i = 0; i < 5; i++) day.push(all.find((s) => s.name === `linux-web-01-day${i}`)!);
-    assert.ok(day.every(Boolean), 'the demo seed has the ext4 disk\'s five daily snapshots');
+    assert.ok(day.every(Boolean), "the demo seed has the ext4 disk's five daily snapshots");
   });
   after(async () => {
     await em?.stop();
@@ -61,13 +69,16 @@ void describe('diff --files, ls and get on the demo ext4 disk', { timeout: 600_0
     const d = parseJson<{ changedBytes: number; clearedBytes: number }>(r);
     return d.changedBytes + d.clearedBytes;
   };
-  const addsUp = (d: FilesJson) => d.files.reduce((s, f) => s + f.changedBytes, 0) + d.unattributed.freeSpace + d.unattributed.metadata + d.unattributed.outsidePartitions;
+  const addsUp = (d: FilesJson) =>
+    d.files.reduce((s, f) => s + f.changedBytes, 0) + d.unattributed.freeSpace + d.unattributed.metadata + d.unattributed.outsidePartitions;
 
   void it('names the files a deploy touched, and the bytes add up to the block diff', async () => {
     const d = await files(day[0]!, day[1]!);
     assert.equal(d.from, day[0]!.id);
     assert.equal(d.to, day[1]!.id);
-    assert.deepEqual(d.filesystems, [{ partition: 1, type: 'ext4', label: 'cloudimg-rootfs', offsetBytes: PARTITION_OFFSET, sizeBytes: 126976 * 512, supported: true, reason: null }]);
+    assert.deepEqual(d.filesystems, [
+      { partition: 1, type: 'ext4', label: 'cloudimg-rootfs', offsetBytes: PARTITION_OFFSET, sizeBytes: 126976 * 512, supported: true, reason: null },
+    ]);
     const byPath = new Map(d.files.map((f) => [f.path, f]));
     for (const p of ['/var/log/nginx/access.log', '/etc/nginx/nginx.conf', '/opt/app/release.txt']) {
       assert.ok(['modified', 'added'].includes(byPath.get(p)?.change ?? ''), `${p} changed: ${JSON.stringify(byPath.get(p))}`);
@@ -78,7 +89,10 @@ void describe('diff --files, ls and get on the demo ext4 disk', { timeout: 600_0
     assert.ok(log.changedBytes > 0);
     assert.deepEqual(Object.keys(d.files[0]!).sort(), ['change', 'changedBytes', 'partition', 'path', 'sizeAfter', 'sizeBefore']);
     assert.equal(addsUp(d), await blockDiffBytes(day[0]!, day[1]!));
-    const nonDirs = d.files.filter((f) => !['/', '/etc', '/etc/nginx', '/var', '/var/log', '/var/log/nginx', '/opt', '/opt/app'].includes(f.path)).map((f) => f.path).sort();
+    const nonDirs = d.files
+      .filter((f) => !['/', '/etc', '/etc/nginx', '/var', '/var/log', '/var/log/nginx', '/opt', '/opt/app'].includes(f.path))
+      .map((f) => f.path)
+      .sort();
     assert.deepEqual(nonDirs, ['/etc/nginx/nginx.conf', '/opt/app/release.txt', '/var/log/nginx/access.log']);
   });
 
@@ -92,7 +106,10 @@ void describe('diff --files, ls and get on the demo ext4 disk', { timeout: 600_0
     assert.equal(addsUp(d), await blockDiffBytes(day[2]!, day[3]!));
 
     const renamed = (await files(day[3]!, day[4]!)).files.find((f) => f.change === 'renamed');
-    assert.deepEqual(renamed && { path: renamed.path, previousPath: renamed.previousPath }, { path: '/home/azureuser/deploy-notes.md', previousPath: '/home/azureuser/notes.md' });
+    assert.deepEqual(renamed && { path: renamed.path, previousPath: renamed.previousPath }, {
+      path: '/home/azureuser/deploy-notes.md',
+      previousPath: '/home/azureuser/notes.md',
+    });
 
     const back = await files(day[3]!, day[2]!);
     assert.equal(back.from, day[3]!.id);
@@ -112,9 +129,17 @@ void describe('diff --files, ls and get on the demo ext4 disk', { timeout: 600_0
       const from = pick(`${disk}-day0`);
       const to = pick(`${disk}-day1`);
       const d = await files(from, to);
-      assert.deepEqual(d.filesystems.map((f) => [f.partition, f.type]), [[partition, type]], disk);
+      assert.deepEqual(
+        d.filesystems.map((f) => [f.partition, f.type]),
+        [[partition, type]],
+        disk,
+      );
       const v = d.filesystems[0]!;
-      if (v.supported) assert.ok(d.files.some((f) => f.path.toLowerCase() === expected.toLowerCase()), `${disk}: ${expected} in ${JSON.stringify(d.files.map((f) => f.path))}`);
+      if (v.supported)
+        assert.ok(
+          d.files.some((f) => f.path.toLowerCase() === expected.toLowerCase()),
+          `${disk}: ${expected} in ${JSON.stringify(d.files.map((f) => f.path))}`,
+        );
       else assert.match(v.reason ?? '', new RegExp(type.toUpperCase()));
       assert.equal(addsUp(d), await blockDiffBytes(from, to), disk);
     }
@@ -132,15 +157,27 @@ void describe('diff --files, ls and get on the demo ext4 disk', { timeout: 600_0
     const r = await runCli(conn, ['--json', 'ls', '--snapshot', day[3]!.id, '/var/www/uploads']);
     assert.equal(r.code, 0, r.stderr);
     const entries = parseJson<Array<{ path: string; type: string; sizeBytes: number; modified: string }>>(r);
-    assert.deepEqual(entries.map((e) => [e.path, e.type]), [1, 2, 3].map((i) => [`/var/www/uploads/report-${i}.csv`, 'file']));
+    assert.deepEqual(
+      entries.map((e) => [e.path, e.type]),
+      [1, 2, 3].map((i) => [`/var/www/uploads/report-${i}.csv`, 'file']),
+    );
     assert.ok(entries.every((e) => e.sizeBytes > 0 && !Number.isNaN(Date.parse(e.modified))));
     const root = parseJson<Array<{ path: string; type: string }>>(await runCli(conn, ['--json', 'ls', '--snapshot', day[0]!.id, '--partition', '1']));
-    assert.deepEqual(root.filter((e) => e.type === 'dir').map((e) => e.path).sort(), ['/etc', '/home', '/lost+found', '/opt', '/var']);
+    assert.deepEqual(
+      root
+        .filter((e) => e.type === 'dir')
+        .map((e) => e.path)
+        .sort(),
+      ['/etc', '/home', '/lost+found', '/opt', '/var'],
+    );
   });
 
   void it('get writes the exact bytes debugfs dumps from the same image; a missing path exits 1 with FileNotFound', async () => {
     // Day 0's image, rebuilt from the fixture's pages, read by debugfs as the independent oracle.
-    const manifest = JSON.parse(readFileSync(path.join(fixtures, 'manifest.json'), 'utf8')) as { imageBytes: number; days: Array<{ file: string; runs: Array<[number, number]> }> };
+    const manifest = JSON.parse(readFileSync(path.join(fixtures, 'manifest.json'), 'utf8')) as {
+      imageBytes: number;
+      days: Array<{ file: string; runs: Array<[number, number]> }>;
+    };
     const image = Buffer.alloc(manifest.imageBytes);
     const pages = gunzipSync(readFileSync(path.join(fixtures, manifest.days[0]!.file)));
     let pos = 0;

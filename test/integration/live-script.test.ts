@@ -57,7 +57,15 @@ void describe('npm run test:live', { timeout: 600_000 }, () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const rg = /Resource group: (disk-delta-live-\d{14}-[0-9a-f]{6}) /.exec(r.stdout)?.[1];
     assert.ok(rg, r.stdout);
-    for (const step of ['live-s1 holds exactly the uploaded pages', 'diff live-s1..live-s2', 'The imported copy is byte-identical', 'The CopyStart copy is byte-identical', 'The restored disk holds exactly', 'No grant is left open', 'PASS']) {
+    for (const step of [
+      'live-s1 holds exactly the uploaded pages',
+      'diff live-s1..live-s2',
+      'The imported copy is byte-identical',
+      'The CopyStart copy is byte-identical',
+      'The restored disk holds exactly',
+      'No grant is left open',
+      'PASS',
+    ]) {
       assert.ok(r.stdout.includes(step), `missing: ${step}`);
     }
     assert.match(r.stdout, /cost: about \$\d+\.\d+/);

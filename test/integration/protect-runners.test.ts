@@ -23,7 +23,10 @@ const RUNNER_DISKS = Number(process.env.PROTECT_RUNNER_DISKS ?? 20);
 const FAULT_DISKS = Number(process.env.PROTECT_FAULT_DISKS ?? (process.env.CI ? 50 : 8));
 
 function runLines(r: CliResult): { disks: DiskOutcome[]; summary: RunSummary } {
-  const lines = r.stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as DiskOutcome | { summary: RunSummary });
+  const lines = r.stdout
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as DiskOutcome | { summary: RunSummary });
   const last = lines.pop() as { summary: RunSummary } | undefined;
   assert.ok(last && 'summary' in last, `a summary line last: ${r.stdout.slice(-300)} / ${r.stderr.slice(0, 800)}`);
   return { disks: lines as DiskOutcome[], summary: last.summary };
@@ -40,7 +43,14 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
   const makeDisks = async (group: string, count: number, bytes: number): Promise<DiskInfo[]> => {
     const out: DiskInfo[] = [];
     for (let i = 0; i < count; i++) {
-      const d = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: group, name: `${group}-${i}`, location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
+      const d = await clients.compute.createDisk({
+        subscriptionId: sub,
+        resourceGroup: group,
+        name: `${group}-${i}`,
+        location: 'eastus',
+        createOption: 'Empty',
+        diskSizeGB: 1,
+      });
       await writeDisk(clients, d.id, [{ offset: (i % 16) * 16 * MiB, length: bytes }]);
       out.push(d);
     }
@@ -48,11 +58,17 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
   };
   const policyFor = (group: string, verify = 'changed'): string => {
     const file = path.join(dir, `${group}.policy.yaml`);
-    writeFileSync(file, `policies:\n  - name: ${group}\n    disks: { resourceGroups: [${group}] }\n    target: { storageAccount: ${target().resourceId} }\n    rpo: 1h\n    verify: ${verify}\n`);
+    writeFileSync(
+      file,
+      `policies:\n  - name: ${group}\n    disks: { resourceGroups: [${group}] }\n    target: { storageAccount: ${target().resourceId} }\n    rpo: 1h\n    verify: ${verify}\n`,
+    );
     return file;
   };
   const run = (policy: string, state: string, args: string[] = [], onSpawn?: (kill: (s: NodeJS.Signals) => void) => void) =>
-    runCli(conn, ['protect', 'run', '--policy', policy, '--json', ...args], { env: { XDG_STATE_HOME: path.join(dir, state) }, ...(onSpawn ? { onSpawn } : {}) });
+    runCli(conn, ['protect', 'run', '--policy', policy, '--json', ...args], {
+      env: { XDG_STATE_HOME: path.join(dir, state) },
+      ...(onSpawn ? { onSpawn } : {}),
+    });
   const snapshotsOf = async (d: DiskInfo): Promise<SnapshotInfo[]> => {
     const out: SnapshotInfo[] = [];
     for await (const s of clients.compute.listSnapshots(sub)) if (s.sourceResourceId?.toLowerCase() === d.id.toLowerCase()) out.push(s);
@@ -61,7 +77,8 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
   /** Lease state of every blob in the target container (lock blobs included). */
   const leaseStates = async (): Promise<Map<string, string>> => {
     const out = new Map<string, string>();
-    for await (const b of blobServiceClient(em, target()).getContainerClient('disk-delta').listBlobsFlat()) out.set(b.name, b.properties.leaseState ?? 'available');
+    for await (const b of blobServiceClient(em, target()).getContainerClient('disk-delta').listBlobsFlat())
+      out.set(b.name, b.properties.leaseState ?? 'available');
     return out;
   };
 
@@ -94,7 +111,11 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
     for (const d of disks) {
       const outcomes = [...ra.disks, ...rb.disks].filter((o) => o.disk === d.id);
       assert.equal(outcomes.length, 2);
-      assert.deepEqual(outcomes.map((o) => o.action).filter((x) => x === 'copied'), ['copied'], `${d.name}: ${outcomes.map((o) => o.action).join(', ')}`);
+      assert.deepEqual(
+        outcomes.map((o) => o.action).filter((x) => x === 'copied'),
+        ['copied'],
+        `${d.name}: ${outcomes.map((o) => o.action).join(', ')}`,
+      );
       const other = outcomes.find((o) => o.action !== 'copied')!;
       assert.ok(other.action === 'busy' || other.action === 'upToDate', `${d.name}: the other runner says ${other.action}`);
       assert.equal((await snapshotsOf(d)).length, 1, `${d.name}: one snapshot taken`);
@@ -114,10 +135,16 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
     await em.resetStats();
     const dry = runLines(await run(policy, 'state-dry', ['--dry-run']));
     assert.equal(dry.summary.disks, 6);
-    assert.ok(dry.disks.every((o) => o.action === 'copied' && o.bytesCopied === 0 && o.snapshot === null), 'all due, nothing done');
+    assert.ok(
+      dry.disks.every((o) => o.action === 'copied' && o.bytesCopied === 0 && o.snapshot === null),
+      'all due, nothing done',
+    );
     const stats = await em.getStats();
     assert.equal(stats.requests['arm:CreateSnapshot'] ?? 0, 0);
-    assert.equal(Object.values(stats.bytesWrittenByAccount).reduce((a, b) => a + b, 0), 0);
+    assert.equal(
+      Object.values(stats.bytesWrittenByAccount).reduce((a, b) => a + b, 0),
+      0,
+    );
     for (const d of disks) assert.equal((await snapshotsOf(d)).length, 0);
 
     const shards = await Promise.all([0, 1, 2].map((i) => run(policy, `state-shard-${i}`, ['--shard', `${i}/3`])));
@@ -130,10 +157,15 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
       }
     }
     assert.deepEqual([...seen.keys()].sort(), disks.map((d) => d.id).sort(), 'the shards together cover every disk');
-    assert.ok([...seen.values()].every((n) => n === 1), 'each disk in one shard only');
+    assert.ok(
+      [...seen.values()].every((n) => n === 1),
+      'each disk in one shard only',
+    );
 
     // A drill of a copy that was not imported restores straight from the blob snapshot.
-    const drill = await runCli(conn, ['protect', 'drill', '--policy', policy, '--disk', disks[0]!.id, '--report-dir', path.join(dir, 'reports'), '--json'], { env: { XDG_STATE_HOME: path.join(dir, 'state-drill') } });
+    const drill = await runCli(conn, ['protect', 'drill', '--policy', policy, '--disk', disks[0]!.id, '--report-dir', path.join(dir, 'reports'), '--json'], {
+      env: { XDG_STATE_HOME: path.join(dir, 'state-drill') },
+    });
     assert.equal(drill.code, 0, drill.stderr);
     const result = JSON.parse(drill.stdout) as { match: boolean; restoredDiskId: string; comparedBytes: number };
     assert.equal(result.match, true);
@@ -170,7 +202,9 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
     await em.resetStats();
     const writtenToTarget = async (): Promise<number> => {
       const s = await em.getStats();
-      return Object.entries(s.bytesWrittenByBlob).filter(([k]) => k.startsWith(`${target().name}/disk-delta/killed-0-`)).reduce((n, [, v]) => n + v, 0);
+      return Object.entries(s.bytesWrittenByBlob)
+        .filter(([k]) => k.startsWith(`${target().name}/disk-delta/killed-0-`))
+        .reduce((n, [, v]) => n + v, 0);
     };
     let kill: ((s: NodeJS.Signals) => void) | undefined;
     const first = run(policy, 'state-killed', [], (k) => (kill = k));
@@ -199,8 +233,11 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
     const snaps = await snapshotsOf(disk!);
     assert.equal(snaps.length, 1, 'the interrupted point was reused, not a second one taken');
     assert.equal(outcome.snapshot, snaps[0]!.id);
-    await withReadGrant(clients, outcome.snapshot!, async (src) => assertSameBytes(src, await targetSnapshotSource(clients, sub, outcome.targetBlobSnapshotUrl!), 'after the kill'));
-    for (const [name, state] of await leaseStates()) if (name.startsWith('killed-')) assert.ok(state === 'available' || state === 'expired', `${name}: lease ${state}`);
+    await withReadGrant(clients, outcome.snapshot!, async (src) =>
+      assertSameBytes(src, await targetSnapshotSource(clients, sub, outcome.targetBlobSnapshotUrl!), 'after the kill'),
+    );
+    for (const [name, state] of await leaseStates())
+      if (name.startsWith('killed-')) assert.ok(state === 'available' || state === 'expired', `${name}: lease ${state}`);
     await assertNoActiveSas(em, clients, 'the resumed run');
   });
 
@@ -219,7 +256,9 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
       assert.ok((stats.faultsInjected.busy ?? 0) + (stats.faultsInjected.internal ?? 0) > 0, 'faults were injected');
       await em.setFaults({});
       for (const o of outcomes.slice(0, 1)) {
-        await withReadGrant(clients, o.snapshot!, async (src) => assertSameBytes(src, await targetSnapshotSource(clients, sub, o.targetBlobSnapshotUrl!), o.disk));
+        await withReadGrant(clients, o.snapshot!, async (src) =>
+          assertSameBytes(src, await targetSnapshotSource(clients, sub, o.targetBlobSnapshotUrl!), o.disk),
+        );
       }
       assert.equal(disks.length, FAULT_DISKS);
     } finally {

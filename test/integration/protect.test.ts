@@ -20,7 +20,10 @@ import { writeDisk } from '../support/disks';
 const HOUR = 3600_000;
 
 function jsonLines<T>(r: CliResult): T[] {
-  return r.stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as T);
 }
 
 function runLines(r: CliResult): { disks: DiskOutcome[]; summary: RunSummary } {
@@ -56,7 +59,9 @@ void describe('protect run, status and drill', { timeout: 600_000 }, () => {
     const key = blobKey(blobUrl).split('/');
     const account = em.connection.storageAccounts.find((a) => a.name === key[0])!;
     const out: string[] = [];
-    for await (const b of blobServiceClient(em, account).getContainerClient(key[1]!).listBlobsFlat({ includeSnapshots: true, prefix: key.slice(2).join('/') })) {
+    for await (const b of blobServiceClient(em, account)
+      .getContainerClient(key[1]!)
+      .listBlobsFlat({ includeSnapshots: true, prefix: key.slice(2).join('/') })) {
       if (b.snapshot && b.name === key.slice(2).join('/')) out.push(b.snapshot);
     }
     return out.sort();
@@ -71,11 +76,26 @@ void describe('protect run, status and drill', { timeout: 600_000 }, () => {
     conn = path.join(dir, 'connection.json');
     writeFileSync(conn, JSON.stringify(em.connection));
     for (let i = 0; i < 4; i++) {
-      const d = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: 'prod', name: `app-${i}`, location: 'eastus', createOption: 'Empty', diskSizeGB: 1, tags: { dr: 'gold' } });
+      const d = await clients.compute.createDisk({
+        subscriptionId: sub,
+        resourceGroup: 'prod',
+        name: `app-${i}`,
+        location: 'eastus',
+        createOption: 'Empty',
+        diskSizeGB: 1,
+        tags: { dr: 'gold' },
+      });
       await writeDisk(clients, d.id, [{ offset: i * 8 * MiB, length: (i + 1) * MiB }]);
       disks.push(d);
     }
-    untagged = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: 'prod', name: 'scratch', location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
+    untagged = await clients.compute.createDisk({
+      subscriptionId: sub,
+      resourceGroup: 'prod',
+      name: 'scratch',
+      location: 'eastus',
+      createOption: 'Empty',
+      diskSizeGB: 1,
+    });
     await writeDisk(clients, untagged.id, [{ offset: 0, length: MiB }]);
     policyFile = path.join(dir, 'disk-delta.policy.yaml');
     writeFileSync(
@@ -115,7 +135,20 @@ void describe('protect run, status and drill', { timeout: 600_000 }, () => {
     firstRun = byName(outcomes);
     for (const [i, d] of disks.entries()) {
       const o = firstRun.get(d.name)!;
-      assert.deepEqual(Object.keys(o).sort(), ['action', 'ageSeconds', 'bytesCopied', 'disk', 'error', 'importedResourceId', 'policy', 'pruned', 'rpoSeconds', 'snapshot', 'targetBlobSnapshotUrl', 'withinRpo']);
+      assert.deepEqual(Object.keys(o).sort(), [
+        'action',
+        'ageSeconds',
+        'bytesCopied',
+        'disk',
+        'error',
+        'importedResourceId',
+        'policy',
+        'pruned',
+        'rpoSeconds',
+        'snapshot',
+        'targetBlobSnapshotUrl',
+        'withinRpo',
+      ]);
       assert.equal(o.action, 'copied');
       assert.equal(o.disk, d.id);
       assert.equal(o.policy, 'prod-dr');
@@ -129,7 +162,9 @@ void describe('protect run, status and drill', { timeout: 600_000 }, () => {
       assert.match(o.importedResourceId!, /\/resourceGroups\/dr\/providers\/Microsoft\.Compute\/snapshots\//);
       assert.equal((await familySnapshots(d)).length, 1);
       assert.equal(o.snapshot, (await familySnapshots(d))[0]!.id);
-      await withReadGrant(clients, o.snapshot!, async (src) => assertSameBytes(src, await targetSnapshotSource(clients, sub, o.targetBlobSnapshotUrl!), d.name));
+      await withReadGrant(clients, o.snapshot!, async (src) =>
+        assertSameBytes(src, await targetSnapshotSource(clients, sub, o.targetBlobSnapshotUrl!), d.name),
+      );
     }
     assert.equal((await familySnapshots(untagged)).length, 0, 'a disk the policy does not select is left alone');
     await assertNoActiveSas(em, clients, 'protect run');
@@ -146,11 +181,18 @@ void describe('protect run, status and drill', { timeout: 600_000 }, () => {
       assert.equal(o.snapshot, firstRun.get(o.disk.split('/').pop()!)!.snapshot);
     }
     const stats = await em.getStats();
-    assert.equal(Object.values(stats.bytesWrittenByAccount).reduce((a, b) => a + b, 0), 0, 'no byte written');
+    assert.equal(
+      Object.values(stats.bytesWrittenByAccount).reduce((a, b) => a + b, 0),
+      0,
+      'no byte written',
+    );
     assert.equal(stats.requests['arm:CreateSnapshot'] ?? 0, 0, 'no snapshot taken');
   });
 
-  const changes: number[][] = [[1 * MiB, 3 * MiB], [0, 0]];
+  const changes: number[][] = [
+    [1 * MiB, 3 * MiB],
+    [0, 0],
+  ];
 
   void it('past the RPO every disk gets a new point; exactly the changed bytes move (none for untouched disks)', async () => {
     await advance(HOUR + 60_000);
@@ -178,7 +220,7 @@ void describe('protect run, status and drill', { timeout: 600_000 }, () => {
 
   let thirdRun: Map<string, DiskOutcome>;
 
-  void it('retention prunes exactly the oldest point on both sides, never the next diff\'s base', async () => {
+  void it("retention prunes exactly the oldest point on both sides, never the next diff's base", async () => {
     await advance(HOUR + 60_000);
     const before = new Map<string, SnapshotInfo[]>();
     for (const d of disks) before.set(d.name, await familySnapshots(d));
@@ -194,7 +236,11 @@ void describe('protect run, status and drill', { timeout: 600_000 }, () => {
       const oldest = before.get(d.name)![0]!;
       assert.deepEqual(o.pruned.source, [oldest.id], `${d.name}: the oldest source snapshot goes`);
       const remaining = await familySnapshots(d);
-      assert.deepEqual(remaining.map((s) => s.id), [before.get(d.name)![1]!.id, o.snapshot], `${d.name}: keep 2 = the last copied base and the new point`);
+      assert.deepEqual(
+        remaining.map((s) => s.id),
+        [before.get(d.name)![1]!.id, o.snapshot],
+        `${d.name}: keep 2 = the last copied base and the new point`,
+      );
       const oldImport = importsBefore.find((s) => s.tags?.diskdelta_source?.toLowerCase() === oldest.id.toLowerCase())!;
       const oldPoint = pointsBefore.get(d.name)![0]!;
       assert.deepEqual(
@@ -213,7 +259,10 @@ void describe('protect run, status and drill', { timeout: 600_000 }, () => {
     const r2 = await cli('protect', 'run', '--policy', policyFile, '--json');
     assert.equal(r2.code, 0, r2.stderr);
     const fourth = byName(runLines(r2).disks);
-    assert.deepEqual(disks.map((d) => fourth.get(d.name)!.bytesCopied), [0, 0, 0, MiB]);
+    assert.deepEqual(
+      disks.map((d) => fourth.get(d.name)!.bytesCopied),
+      [0, 0, 0, MiB],
+    );
     thirdRun = fourth;
   });
 
@@ -225,7 +274,19 @@ void describe('protect run, status and drill', { timeout: 600_000 }, () => {
     assert.equal(lines.length, 4);
     for (const l of lines) {
       const name = l.disk.split('/').pop()!;
-      assert.deepEqual(Object.keys(l).sort(), ['ageSeconds', 'disk', 'monthlyCost', 'newestPoint', 'policy', 'rpoSeconds', 'sourcePoints', 'sourceUsedBytes', 'targetBytes', 'targetPoints', 'withinRpo']);
+      assert.deepEqual(Object.keys(l).sort(), [
+        'ageSeconds',
+        'disk',
+        'monthlyCost',
+        'newestPoint',
+        'policy',
+        'rpoSeconds',
+        'sourcePoints',
+        'sourceUsedBytes',
+        'targetBytes',
+        'targetPoints',
+        'withinRpo',
+      ]);
       assert.equal(l.newestPoint!.snapshot, thirdRun.get(name)!.snapshot);
       assert.equal(l.withinRpo, true);
       assert.equal(l.rpoSeconds, 3600);
@@ -235,7 +296,10 @@ void describe('protect run, status and drill', { timeout: 600_000 }, () => {
       assert.equal(l.monthlyCost.currency, 'USD');
     }
     const stats = await em.getStats();
-    assert.equal(Object.values(stats.bytesWrittenByAccount).reduce((a, b) => a + b, 0), 0);
+    assert.equal(
+      Object.values(stats.bytesWrittenByAccount).reduce((a, b) => a + b, 0),
+      0,
+    );
     assert.equal(stats.activeSasGrants, 0);
   });
 
@@ -278,9 +342,14 @@ void describe('protect run, status and drill', { timeout: 600_000 }, () => {
       assert.equal(r.code, 2, `${name}: exit 2`);
       assert.equal(r.stdout, '', `${name}: nothing on stdout`);
       const lines = r.stderr.trim().split('\n');
-      for (const l of lines) assert.match(l, new RegExp(`^${path.join(fixtures, name).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+: \\S+: .+$`), `${name}: ${l}`);
+      for (const l of lines)
+        assert.match(l, new RegExp(`^${path.join(fixtures, name).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+: \\S+: .+$`), `${name}: ${l}`);
     }
     const stats = await em.getStats();
-    assert.equal(Object.values(stats.requests).reduce((a, b) => a + b, 0), 0, 'the emulator was not even asked');
+    assert.equal(
+      Object.values(stats.requests).reduce((a, b) => a + b, 0),
+      0,
+      'the emulator was not even asked',
+    );
   });
 });

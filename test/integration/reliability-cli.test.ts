@@ -80,7 +80,14 @@ void describe('the CLI answers bad input clearly and changes nothing', () => {
     writeFileSync(file, JSON.stringify(em.connection));
     sub = em.connection.subscriptionId;
 
-    const disk = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: 'rel', name: 'rel', location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
+    const disk = await clients.compute.createDisk({
+      subscriptionId: sub,
+      resourceGroup: 'rel',
+      name: 'rel',
+      location: 'eastus',
+      createOption: 'Empty',
+      diskSizeGB: 1,
+    });
     relDiskId = disk.id;
     rel = [];
     for (const name of ['rel-s1', 'rel-s2']) {
@@ -89,18 +96,43 @@ void describe('the CLI answers bad input clearly and changes nothing', () => {
       assert.equal(r.code, 0, r.stderr);
       rel.push(parseJson<SnapshotInfo>(r));
     }
-    const otherDisk = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: 'rel', name: 'other', location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
+    const otherDisk = await clients.compute.createDisk({
+      subscriptionId: sub,
+      resourceGroup: 'rel',
+      name: 'other',
+      location: 'eastus',
+      createOption: 'Empty',
+      diskSizeGB: 1,
+    });
     await writeDisk(clients, otherDisk.id, [{ offset: 0, length: MiB }]);
     other = parseJson<SnapshotInfo>(await runCli(file, ['--json', 'snapshot', 'create', '--disk', otherDisk.id, '--name', 'other-s1']));
 
     // 7 snapshots in the last 5 minutes: the 8th is refused.
-    const busy = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: 'rel', name: 'busy', location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
+    const busy = await clients.compute.createDisk({
+      subscriptionId: sub,
+      resourceGroup: 'rel',
+      name: 'busy',
+      location: 'eastus',
+      createOption: 'Empty',
+      diskSizeGB: 1,
+    });
     busyDiskId = busy.id;
-    for (let i = 0; i < 7; i++) await clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: 'rel', name: `busy-${i}`, location: 'eastus', incremental: true, createOption: 'Copy', sourceResourceId: busy.id });
+    for (let i = 0; i < 7; i++)
+      await clients.compute.createSnapshot({
+        subscriptionId: sub,
+        resourceGroup: 'rel',
+        name: `busy-${i}`,
+        location: 'eastus',
+        incremental: true,
+        createOption: 'Copy',
+        sourceResourceId: busy.id,
+      });
 
     // The default container exists in the first westus2 account; in the second, a page blob with the
     // name a copy of rel would use, written by someone else (no Disk Delta metadata).
-    await blobServiceClient(em, storageAccount(em, 'westus2', 0)).getContainerClient('disk-delta').create();
+    await blobServiceClient(em, storageAccount(em, 'westus2', 0))
+      .getContainerClient('disk-delta')
+      .create();
     const foreign = blobServiceClient(em, storageAccount(em, 'westus2', 1)).getContainerClient('disk-delta');
     await foreign.create();
     await foreign.getPageBlobClient(targetBlobName(rel[0]!.familyId!, rel[0]!.sourceResourceId, rel[0]!.name)).create(MiB + 512);
@@ -124,7 +156,10 @@ void describe('the CLI answers bad input clearly and changes nothing', () => {
     // A journal of another copy (another family and target), well-formed.
     files.foreignJournal = path.join(dir, 'foreign.jsonl');
     const header = { t: 'journal', v: 1, family: 'another-family', target: 'https://127.0.0.1/elsewhere/c/b.vhd' };
-    writeFileSync(files.foreignJournal, `${JSON.stringify({ r: header, h: createHash('sha256').update(JSON.stringify(header)).digest('hex').slice(0, 16) })}\n`);
+    writeFileSync(
+      files.foreignJournal,
+      `${JSON.stringify({ r: header, h: createHash('sha256').update(JSON.stringify(header)).digest('hex').slice(0, 16) })}\n`,
+    );
     await assertNoActiveSas(em, clients, 'setting up');
   });
 
@@ -139,7 +174,9 @@ void describe('the CLI answers bad input clearly and changes nothing', () => {
     const westForeign = storageAccount(em, 'westus2', 1).resourceId;
     const unknownSnapshot = resourceId(sub, 'rel', 'Microsoft.Compute', 'snapshots', 'no-such-snapshot');
     const unknownDisk = resourceId(sub, 'rel', 'Microsoft.Compute', 'disks', 'no-such-disk');
-    const families = parseJson<{ sourceName: string; snapshots: { id: string; name: string; incremental?: boolean }[] }[]>(await runCli(file, ['--json', 'families']));
+    const families = parseJson<{ sourceName: string; snapshots: { id: string; name: string; incremental?: boolean }[] }[]>(
+      await runCli(file, ['--json', 'families']),
+    );
     const archive = families.find((f) => f.sourceName === 'archive-data')!.snapshots;
     const beforeResize = archive.filter((s) => s.name.includes('before'));
     const afterResize = archive.filter((s) => s.name.includes('after'));
@@ -157,14 +194,22 @@ void describe('the CLI answers bad input clearly and changes nothing', () => {
       { name: 'snapshot name with a space', args: ['snapshot', 'create', '--disk', relDiskId, '--name', 'has space'], code: /^InvalidName$/ },
       { name: 'restored disk name with a slash', args: ['restore', '--snapshot', s1, '--name', 'a/b'], code: /^InvalidName$/ },
       { name: 'full snapshot name with a star', args: ['snapshot', 'full', '--snapshot', s1, '--name', 'full*'], code: /^InvalidName$/ },
-      { name: 'container name with capitals', args: ['copy', '--snapshot', s1, '--target-account', west, '--container', 'Bad_Container'], code: /^InvalidName$/ },
+      {
+        name: 'container name with capitals',
+        args: ['copy', '--snapshot', s1, '--target-account', west, '--container', 'Bad_Container'],
+        code: /^InvalidName$/,
+      },
       // unknown ids
       { name: 'diff from an unknown snapshot', args: ['diff', '--from', unknownSnapshot, '--to', s1], code: /NotFound/ },
       { name: 'copy of an unknown snapshot', args: ['copy', '--snapshot', unknownSnapshot, '--target-account', west], code: /NotFound/ },
       { name: 'copy of an unknown disk family', args: ['copy', '--family', unknownDisk, '--target-account', west], code: /NotFound/ },
       { name: 'snapshot of an unknown disk', args: ['snapshot', 'create', '--disk', unknownDisk, '--name', 'ghost-s1'], code: /NotFound/ },
       { name: 'restore of an unknown snapshot', args: ['restore', '--snapshot', unknownSnapshot, '--name', 'ghost-disk'], code: /NotFound/ },
-      { name: 'copy to an unknown storage account', args: ['copy', '--snapshot', s1, '--target-account', resourceId(sub, 'storage-westus2', 'Microsoft.Storage', 'storageAccounts', 'nosuchaccount')], code: /NotFound/ },
+      {
+        name: 'copy to an unknown storage account',
+        args: ['copy', '--snapshot', s1, '--target-account', resourceId(sub, 'storage-westus2', 'Microsoft.Storage', 'storageAccounts', 'nosuchaccount')],
+        code: /NotFound/,
+      },
       { name: 'native copy of an unknown snapshot', args: ['copy', '--native', '--snapshot', unknownSnapshot, '--target-region', 'westus2'], code: /NotFound/ },
       // malformed ids
       // "not-an-id" is a valid snapshot name (names are looked up); with spaces it is neither id nor name.
@@ -176,7 +221,11 @@ void describe('the CLI answers bad input clearly and changes nothing', () => {
       { name: 'diff across two families', args: ['diff', '--from', s1, '--to', other.id], code: /^DifferentFamilies$/ },
       { name: 'copy of a full snapshot', args: ['copy', '--snapshot', full, '--target-account', west], code: /^NotIncremental$/ },
       { name: 'diff with a full snapshot', args: ['diff', '--from', full, '--to', s1], code: /NotIncremental|DifferentFamilies/ },
-      { name: 'native copy of a full snapshot', args: ['copy', '--native', '--snapshot', full, '--target-region', 'westus2'], code: /NotIncremental|BadRequest/ },
+      {
+        name: 'native copy of a full snapshot',
+        args: ['copy', '--native', '--snapshot', full, '--target-region', 'westus2'],
+        code: /NotIncremental|BadRequest/,
+      },
       // 4 TB boundary pairs
       { name: '4 TB boundary: first pair', args: ['diff', '--from', beforeResize[0]!.id, '--to', afterResize[0]!.id], code: /^ResizeBoundary$/ },
       { name: '4 TB boundary: last pair', args: ['diff', '--from', beforeResize[1]!.id, '--to', afterResize[1]!.id], code: /^ResizeBoundary$/ },
@@ -185,9 +234,21 @@ void describe('the CLI answers bad input clearly and changes nothing', () => {
       { name: 'target account in the source region', args: ['copy', '--snapshot', s1, '--target-account', east], code: /^TargetInSourceRegion$/ },
       { name: 'native copy into the source region', args: ['copy', '--native', '--snapshot', s1, '--target-region', 'eastus'], code: /^TargetInSourceRegion$/ },
       { name: 'native copy into an unknown region', args: ['copy', '--native', '--snapshot', s1, '--target-region', 'atlantis'], code: /Location|Region/ },
-      { name: 'target blob that is not ours', args: ['copy', '--snapshot', s1, '--target-account', westForeign, '--container', 'disk-delta'], code: /^TargetNotOurs$/ },
-      { name: 'target container missing', args: ['copy', '--snapshot', s1, '--target-account', west, '--container', 'no-such-container'], code: /^ContainerNotFound$/ },
-      { name: 'journal of another copy', args: ['copy', '--snapshot', s1, '--target-account', west, '--journal', files.foreignJournal!], code: /^JournalMismatch$/ },
+      {
+        name: 'target blob that is not ours',
+        args: ['copy', '--snapshot', s1, '--target-account', westForeign, '--container', 'disk-delta'],
+        code: /^TargetNotOurs$/,
+      },
+      {
+        name: 'target container missing',
+        args: ['copy', '--snapshot', s1, '--target-account', west, '--container', 'no-such-container'],
+        code: /^ContainerNotFound$/,
+      },
+      {
+        name: 'journal of another copy',
+        args: ['copy', '--snapshot', s1, '--target-account', west, '--journal', files.foreignJournal!],
+        code: /^JournalMismatch$/,
+      },
       // arguments
       { name: 'both --family and --snapshot', args: ['copy', '--family', relDiskId, '--snapshot', s1, '--target-account', west], code: /^InvalidArguments$/ },
       { name: 'neither --family nor --snapshot', args: ['copy', '--target-account', west], code: /^MissingSource$/ },
@@ -198,7 +259,12 @@ void describe('the CLI answers bad input clearly and changes nothing', () => {
       { name: '8th snapshot within 5 minutes', args: ['snapshot', 'create', '--disk', busyDiskId, '--name', 'busy-7'], code: /RateLimit/ },
       // credentials and connection files
       { name: 'expired credentials (families)', args: ['families'], code: /Authentication|Unauthorized|Token/, connection: files.expired },
-      { name: 'expired credentials (copy)', args: ['copy', '--snapshot', s1, '--target-account', west], code: /Authentication|Unauthorized|Token/, connection: files.expired },
+      {
+        name: 'expired credentials (copy)',
+        args: ['copy', '--snapshot', s1, '--target-account', west],
+        code: /Authentication|Unauthorized|Token/,
+        connection: files.expired,
+      },
       { name: 'connection file missing', args: ['families'], code: /^ConnectionFileMissing$/, connection: files.missing },
       { name: 'connection file not JSON', args: ['families'], code: /^InvalidConnectionFile$/, connection: files.malformed },
       { name: 'connection file without a token', args: ['families'], code: /^InvalidConnectionFile$/, connection: files.noToken },
@@ -240,7 +306,20 @@ void describe('the CLI answers bad input clearly and changes nothing', () => {
   void it('refuses a copy when the family already holds 5 SAS grants, and leaves those grants alone', async () => {
     // Five other snapshots of the family hold a grant each; the copy needs one more, for s1.
     const extra = [];
-    for (let i = 3; i <= 6; i++) extra.push((await clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: 'rel', name: `rel-s${i}`, location: 'eastus', incremental: true, createOption: 'Copy', sourceResourceId: relDiskId })).id);
+    for (let i = 3; i <= 6; i++)
+      extra.push(
+        (
+          await clients.compute.createSnapshot({
+            subscriptionId: sub,
+            resourceGroup: 'rel',
+            name: `rel-s${i}`,
+            location: 'eastus',
+            incremental: true,
+            createOption: 'Copy',
+            sourceResourceId: relDiskId,
+          })
+        ).id,
+      );
     const holders = [rel[1]!.id, ...extra];
     for (const id of holders) await clients.compute.grantAccess(id, 'Read', 600);
     try {
@@ -249,7 +328,7 @@ void describe('the CLI answers bad input clearly and changes nothing', () => {
       const r = await runCli(file, ['copy', '--snapshot', rel[0]!.id, '--target-account', storageAccount(em, 'westus2', 0).resourceId]);
       assertOneErrorLine(r, /^OperationNotAllowed$/, '5 SAS per family');
       const stats = await em.getStats();
-      assert.equal(stats.activeSasGrants, 5, "the five grants someone else holds are untouched, and none added");
+      assert.equal(stats.activeSasGrants, 5, 'the five grants someone else holds are untouched, and none added');
       assert.deepEqual(stats.bytesWrittenByBlob, {});
       // The grants held are the only difference a refused copy may see; the resources are the same.
       assert.equal(await fingerprint(), before);

@@ -74,7 +74,13 @@ void describe('copies side by side and under pressure', () => {
         const t = await targetSnapshotSource(clients, sub, s!.targetBlobSnapshotUrl);
         await withReadGrant(clients, snap.id, (src) => assertSameBytes(src, t, `${snap.name} copied side by side`));
       }
-      assert.equal((await em.getStats()).bytesWrittenByBlob[`${storageAccount(em, 'westus2', 1).name}/disk-delta/${targetBlobName(snapA.familyId!, snapA.sourceResourceId, snapA.name)}`] ?? 0, 0, 'the refused copy wrote nothing');
+      assert.equal(
+        (await em.getStats()).bytesWrittenByBlob[
+          `${storageAccount(em, 'westus2', 1).name}/disk-delta/${targetBlobName(snapA.familyId!, snapA.sourceResourceId, snapA.name)}`
+        ] ?? 0,
+        0,
+        'the refused copy wrote nothing',
+      );
     } finally {
       await em.setFaults({});
     }
@@ -105,7 +111,17 @@ void describe('copies side by side and under pressure', () => {
   void it("copies a chain while others hold three of the family's five grants, and leaves those grants alone", async () => {
     const disk = await createBulkDisk(em, clients, { resourceGroup: 'side', name: 'crowded', ranges: 40, rangeBytes: 128 * 1024, seed: 11, sizeMiB: 64 });
     const snap = async (name: string) =>
-      (await clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: 'side', name, location: 'eastus', incremental: true, createOption: 'Copy', sourceResourceId: disk })).id;
+      (
+        await clients.compute.createSnapshot({
+          subscriptionId: sub,
+          resourceGroup: 'side',
+          name,
+          location: 'eastus',
+          incremental: true,
+          createOption: 'Copy',
+          sourceResourceId: disk,
+        })
+      ).id;
     const copied: string[] = [];
     for (let i = 1; i <= 4; i++) {
       if (i > 1) await syntheticWrites(em, disk, { seed: 20 + i, pattern: { count: 12, length: 64 * 1024, stride: 5 * 1024 * 1024, start: i * 256 * 1024 } });
@@ -136,7 +152,16 @@ void describe('copies side by side and under pressure', () => {
     await em.resetStats();
     let r: CliResult;
     try {
-      const copy = runCli(file, ['--json', 'copy', '--snapshot', snap.id, '--target-account', storageAccount(em, 'westus2', 0).resourceId, '--concurrency', '2']);
+      const copy = runCli(file, [
+        '--json',
+        'copy',
+        '--snapshot',
+        snap.id,
+        '--target-account',
+        storageAccount(em, 'westus2', 0).resourceId,
+        '--concurrency',
+        '2',
+      ]);
       for (let i = 0; i < 400 && !((await em.getStats()).requests.PutPageFromURL! > 0); i++) await new Promise((res) => setTimeout(res, 50));
       await clients.compute.deleteDisk(disk);
       r = await copy;
@@ -147,7 +172,7 @@ void describe('copies side by side and under pressure', () => {
     assert.equal(r.code, 0, r.stderr);
     const s = lastJsonLine<CopySummaryJson>(r.stdout);
     const t = await targetSnapshotSource(clients, sub, s.targetBlobSnapshotUrl);
-    await withReadGrant(clients, snap.id, (src) => assertSameBytes(src, t, 'copy of a deleted disk\'s snapshot'));
+    await withReadGrant(clients, snap.id, (src) => assertSameBytes(src, t, "copy of a deleted disk's snapshot"));
     const fams = parseJson<{ sourceName: string; sourceDiskState: string }[]>(await runCli(file, ['--json', 'families', '--disk', disk]));
     assert.equal(fams[0]?.sourceDiskState, 'deleted');
     await assertNoActiveSas(em, clients, 'a copy of a deleted disk');

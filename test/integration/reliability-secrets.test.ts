@@ -77,25 +77,32 @@ void describe('no secret in CLI output, journals or files', () => {
 
     // A copy killed mid-way leaves a journal; its resume runs under faults of every kind.
     await em.setFaults({ latency: 30 });
-    const killed = await cli('killed copy', ['--json', 'copy', '--snapshot', snaps[1]!.id, '--target-account', west, '--journal', journal, '--concurrency', '1'], file, {
-      onSpawn: (kill) => {
-        const poll = setInterval(() => {
-          void em.getStats().then((s) => {
-            if ((s.requests.PutPageFromURL ?? 0) >= 2) {
-              clearInterval(poll);
-              // (SIGKILL twice is harmless.)
-              kill('SIGKILL');
-            }
-          });
-        }, 25);
+    const killed = await cli(
+      'killed copy',
+      ['--json', 'copy', '--snapshot', snaps[1]!.id, '--target-account', west, '--journal', journal, '--concurrency', '1'],
+      file,
+      {
+        onSpawn: (kill) => {
+          const poll = setInterval(() => {
+            void em.getStats().then((s) => {
+              if ((s.requests.PutPageFromURL ?? 0) >= 2) {
+                clearInterval(poll);
+                // (SIGKILL twice is harmless.)
+                kill('SIGKILL');
+              }
+            });
+          }, 25);
+        },
       },
-    });
+    );
     assert.equal(killed.code, 128);
     await settled(em);
     outputs.push({ what: 'journal after a kill', text: readFileSync(journal, 'utf8') });
     await em.setFaults(tenPercentFaults(99));
     try {
-      ok(await cli('resumed copy under faults', ['--json', 'copy', '--family', diskId, '--target-account', west, '--journal', journal, '--import', 'snapshot']));
+      ok(
+        await cli('resumed copy under faults', ['--json', 'copy', '--family', diskId, '--target-account', west, '--journal', journal, '--import', 'snapshot']),
+      );
       // The default journal place, progress lines on stderr (not a terminal), a copy that fails.
       ok(await cli('copy with the default journal', ['copy', '--snapshot', snaps[2]!.id, '--target-account', west2]));
     } finally {
@@ -114,21 +121,26 @@ void describe('no secret in CLI output, journals or files', () => {
     await em.setFaults({ latency: 50 });
     await em.resetStats();
     try {
-      const cancelled = await cli('cancelled copy', ['copy', '--family', diskId, '--target-account', storageAccount(em, 'westus2', 1).resourceId, '--container', 'disk-delta', '--concurrency', '1'], file, {
-        onSpawn: (kill) => {
-          // One Ctrl+C: a second one quits at once by design, without giving grants back.
-          let sent = false;
-          const poll = setInterval(() => {
-            void em.getStats().then((s) => {
-              if (!sent && (s.requests.PutPageFromURL ?? 0) + (s.requests.ClearPages ?? 0) > 0) {
-                sent = true;
-                clearInterval(poll);
-                kill('SIGINT');
-              }
-            });
-          }, 25);
+      const cancelled = await cli(
+        'cancelled copy',
+        ['copy', '--family', diskId, '--target-account', storageAccount(em, 'westus2', 1).resourceId, '--container', 'disk-delta', '--concurrency', '1'],
+        file,
+        {
+          onSpawn: (kill) => {
+            // One Ctrl+C: a second one quits at once by design, without giving grants back.
+            let sent = false;
+            const poll = setInterval(() => {
+              void em.getStats().then((s) => {
+                if (!sent && (s.requests.PutPageFromURL ?? 0) + (s.requests.ClearPages ?? 0) > 0) {
+                  sent = true;
+                  clearInterval(poll);
+                  kill('SIGINT');
+                }
+              });
+            }, 25);
+          },
         },
-      });
+      );
       assert.equal(cancelled.code, 130, cancelled.stderr);
     } finally {
       await em.setFaults({});
@@ -144,7 +156,10 @@ void describe('no secret in CLI output, journals or files', () => {
     await assertNoActiveSas(em, clients, 'the workflows');
 
     for (const f of filesUnder(work)) outputs.push({ what: `file ${path.relative(work, f)}`, text: readFileSync(f, 'utf8') });
-    assert.ok(outputs.some((o) => o.what.startsWith('file state')), 'the default journal and lock directory were searched too');
+    assert.ok(
+      outputs.some((o) => o.what.startsWith('file state')),
+      'the default journal and lock directory were searched too',
+    );
     const secrets = [em.connection.token, ...em.connection.storageAccounts.map((a) => a.accountKey)];
     for (const o of outputs) {
       assert.doesNotMatch(o.text, SAS_SIGNATURE, `${o.what} holds a SAS signature`);

@@ -21,8 +21,24 @@ void describe('resource properties and tags through ArmCompute', () => {
   });
 
   void it('reads a disk and a snapshot as ARM JSON, without a SAS even while one is granted', async () => {
-    const disk = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: rg, name: 'props-disk', location: 'eastus', createOption: 'Empty', diskSizeGB: 1, tags: { app: 'x' } });
-    const snap = await clients.compute.createSnapshot({ subscriptionId: sub, resourceGroup: rg, name: 'props-snap', location: 'eastus', incremental: true, createOption: 'Copy', sourceResourceId: disk.id });
+    const disk = await clients.compute.createDisk({
+      subscriptionId: sub,
+      resourceGroup: rg,
+      name: 'props-disk',
+      location: 'eastus',
+      createOption: 'Empty',
+      diskSizeGB: 1,
+      tags: { app: 'x' },
+    });
+    const snap = await clients.compute.createSnapshot({
+      subscriptionId: sub,
+      resourceGroup: rg,
+      name: 'props-snap',
+      location: 'eastus',
+      incremental: true,
+      createOption: 'Copy',
+      sourceResourceId: disk.id,
+    });
     const sas = await clients.compute.grantAccess(snap.id, 'Read', 600);
     try {
       const json = await clients.compute.getResource!(disk.id);

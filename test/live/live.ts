@@ -16,7 +16,13 @@ import crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TokenCredential } from '@azure/core-auth';
-import { bearerTokenAuthenticationPolicy, createDefaultHttpClient, createEmptyPipeline, createPipelineRequest, type HttpClient } from '@azure/core-rest-pipeline';
+import {
+  bearerTokenAuthenticationPolicy,
+  createDefaultHttpClient,
+  createEmptyPipeline,
+  createPipelineRequest,
+  type HttpClient,
+} from '@azure/core-rest-pipeline';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { connectToAzure, connectToEmulator, defaultCredential, httpClientTrusting, staticTokenCredential, type AzureClients } from '../../src/azure';
@@ -83,8 +89,16 @@ class RawArm {
   ) {
     this.#pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential, scopes: 'https://management.azure.com/.default' }));
   }
-  async send(method: string, pathAndQuery: string, body?: unknown): Promise<{ status: number; body: unknown; headers: { get(name: string): string | undefined } }> {
-    const request = createPipelineRequest({ url: `${this.endpoint}${pathAndQuery}`, method: method as 'GET', body: body === undefined ? undefined : JSON.stringify(body) });
+  async send(
+    method: string,
+    pathAndQuery: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: unknown; headers: { get(name: string): string | undefined } }> {
+    const request = createPipelineRequest({
+      url: `${this.endpoint}${pathAndQuery}`,
+      method: method as 'GET',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     request.headers.set('content-type', 'application/json');
     const response = await this.#pipeline.sendRequest(this.http, request);
     let parsed: unknown;
@@ -133,7 +147,8 @@ export async function runLive(o: Options): Promise<number> {
     raw = new RawArm(emulator.armEndpoint, credential, httpClientTrusting(ca));
     subscriptionId = emulator.subscriptionId;
     cliGlobal = ['--emulator', o.emulator];
-    if (!emulator.storageAccounts.some((a) => a.region === o.targetLocation)) o.targetLocation = emulator.storageAccounts.find((a) => a.region !== o.location)?.region ?? o.targetLocation;
+    if (!emulator.storageAccounts.some((a) => a.region === o.targetLocation))
+      o.targetLocation = emulator.storageAccounts.find((a) => a.region !== o.location)?.region ?? o.targetLocation;
   } else {
     subscriptionId = process.env['AZURE_SUBSCRIPTION_ID']!;
     credential = await defaultCredential();
@@ -153,7 +168,11 @@ export async function runLive(o: Options): Promise<number> {
       child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
       child.stderr!.on('data', (c: Buffer) => {
         stderr += c.toString();
-        for (const line of c.toString().split(/\r|\n/).filter((l) => l.trim())) process.stdout.write(`          ${line.trim()}\n`);
+        for (const line of c
+          .toString()
+          .split(/\r|\n/)
+          .filter((l) => l.trim()))
+          process.stdout.write(`          ${line.trim()}\n`);
       });
       child.on('error', reject);
       child.on('close', (code) => {
@@ -168,7 +187,11 @@ export async function runLive(o: Options): Promise<number> {
     return JSON.parse(r.stdout) as T;
   };
 
-  const created: { snapshots: string[]; disks: string[]; storageAccount?: string; blobs: { account: string; container: string }[] } = { snapshots: [], disks: [], blobs: [] };
+  const created: { snapshots: string[]; disks: string[]; storageAccount?: string; blobs: { account: string; container: string }[] } = {
+    snapshots: [],
+    disks: [],
+    blobs: [],
+  };
   let bytesTransferred = 0;
   let cleanedUp = false;
 
@@ -181,7 +204,8 @@ export async function runLive(o: Options): Promise<number> {
     }
     log('Cleaning up: revoking grants and deleting what this run created');
     for (const id of [...created.snapshots, ...created.disks]) await clients.compute.revokeAccess(id).catch(() => undefined);
-    for (const id of [...created.snapshots].reverse()) await clients.compute.deleteSnapshot(id).catch((e: Error) => log(`  could not delete ${id}: ${e.message}`));
+    for (const id of [...created.snapshots].reverse())
+      await clients.compute.deleteSnapshot(id).catch((e: Error) => log(`  could not delete ${id}: ${e.message}`));
     for (const id of created.disks) await clients.compute.deleteDisk(id).catch((e: Error) => log(`  could not delete ${id}: ${e.message}`));
     if (emulator) {
       // The emulator's accounts are shared: remove only the container this run wrote to.
@@ -189,8 +213,13 @@ export async function runLive(o: Options): Promise<number> {
       for (const b of created.blobs) {
         const account = emulator.storageAccounts.find((a) => a.name === b.account);
         if (!account) continue;
-        const service = new BlobServiceClient(account.blobEndpoint, new StorageSharedKeyCredential(account.name, account.accountKey), { httpClient: storageHttpClientTrusting(ca) });
-        await service.getContainerClient(b.container).deleteIfExists().catch(() => undefined);
+        const service = new BlobServiceClient(account.blobEndpoint, new StorageSharedKeyCredential(account.name, account.accountKey), {
+          httpClient: storageHttpClientTrusting(ca),
+        });
+        await service
+          .getContainerClient(b.container)
+          .deleteIfExists()
+          .catch(() => undefined);
       }
       log('Deleted the disks, snapshots and container this run created');
       return;
@@ -218,7 +247,11 @@ export async function runLive(o: Options): Promise<number> {
 
   try {
     log(`Resource group: ${rg} (${o.location}; copies to ${o.targetLocation}) in subscription ${subscriptionId}`);
-    const tags = { 'disk-delta-live-test': 'true', 'created-at': new Date().toISOString(), purpose: 'throwaway resource group of disk-delta npm run test:live; safe to delete' };
+    const tags = {
+      'disk-delta-live-test': 'true',
+      'created-at': new Date().toISOString(),
+      purpose: 'throwaway resource group of disk-delta npm run test:live; safe to delete',
+    };
     const put = await raw.send('PUT', `/subscriptions/${subscriptionId}/resourcegroups/${rg}?api-version=2021-04-01`, { location: o.location, tags });
     if (put.status >= 300) throw new Error(`Creating resource group ${rg} failed: ${put.status} ${JSON.stringify(put.body)}`);
 
@@ -245,7 +278,16 @@ export async function runLive(o: Options): Promise<number> {
 
     // 1. Upload a 32 MiB disk: pages written at a few offsets, then the fixed VHD footer.
     log('Uploading a 32 MiB disk');
-    const disk = await clients.compute.createDisk({ subscriptionId, resourceGroup: rg, name: 'live-disk', location: o.location, createOption: 'Upload', uploadSizeBytes: DISK_BYTES + 512, sku: 'Standard_LRS', tags });
+    const disk = await clients.compute.createDisk({
+      subscriptionId,
+      resourceGroup: rg,
+      name: 'live-disk',
+      location: o.location,
+      createOption: 'Upload',
+      uploadSizeBytes: DISK_BYTES + 512,
+      sku: 'Standard_LRS',
+      tags,
+    });
     created.disks.push(disk.id);
     const expected = Buffer.alloc(DISK_BYTES);
     const writes = [
@@ -273,18 +315,33 @@ export async function runLive(o: Options): Promise<number> {
     const s2 = await cliJson<{ id: string }>('snapshot create', ['snapshot', 'create', '--disk', disk.id, '--name', 'live-s2', '--resource-group', rg]);
     created.snapshots.push(s2.id);
     const diff = await cliJson<{ changedBytes: number; clearedBytes: number }>('diff', ['diff', '--from', s1.id, '--to', s2.id]);
-    if (diff.changedBytes !== 0 || diff.clearedBytes !== 0) throw new Error(`The disk did not change between live-s1 and live-s2, but the diff reports ${diff.changedBytes} changed and ${diff.clearedBytes} cleared bytes.`);
+    if (diff.changedBytes !== 0 || diff.clearedBytes !== 0)
+      throw new Error(
+        `The disk did not change between live-s1 and live-s2, but the diff reports ${diff.changedBytes} changed and ${diff.clearedBytes} cleared bytes.`,
+      );
     log('diff live-s1..live-s2: no change, as written');
 
     // 3. Differential copy of the family, imported as a snapshot in the target region.
     const container = `live-${rand}`;
     const targetAccount = parseResourceId(targetAccountId);
     created.blobs.push({ account: targetAccount.name, container });
-    const accountInfo = (await clients.compute.listStorageAccounts(targetAccount.subscriptionId)).find((a) => a.id.toLowerCase() === targetAccountId.toLowerCase());
+    const accountInfo = (await clients.compute.listStorageAccounts(targetAccount.subscriptionId)).find(
+      (a) => a.id.toLowerCase() === targetAccountId.toLowerCase(),
+    );
     if (!accountInfo) throw new Error(`Storage account ${targetAccount.name} is not listed.`);
     await (await clients.dataPlane.targetStore(accountInfo, container)).createContainer({ signal: abort.signal });
     const summaries = await cliJson<{ bytesCopied: number; importedResourceId: string | null }[]>('copy', [
-      'copy', '--family', disk.id, '--target-account', targetAccountId, '--container', container, '--import', 'snapshot', '--target-resource-group', rg,
+      'copy',
+      '--family',
+      disk.id,
+      '--target-account',
+      targetAccountId,
+      '--container',
+      container,
+      '--import',
+      'snapshot',
+      '--target-resource-group',
+      rg,
     ]);
     for (const s of summaries) {
       bytesTransferred += s.bytesCopied;
@@ -296,7 +353,16 @@ export async function runLive(o: Options): Promise<number> {
     log('The imported copy is byte-identical to live-s2');
 
     // 4. Azure's CopyStart of the family into the target region.
-    const steps = await cliJson<{ targetSnapshotId: string }[]>('copy --native', ['copy', '--family', disk.id, '--native', '--target-region', o.targetLocation, '--target-resource-group', rg]);
+    const steps = await cliJson<{ targetSnapshotId: string }[]>('copy --native', [
+      'copy',
+      '--family',
+      disk.id,
+      '--native',
+      '--target-region',
+      o.targetLocation,
+      '--target-resource-group',
+      rg,
+    ]);
     for (const st of steps) created.snapshots.push(st.targetSnapshotId);
     bytesTransferred += DISK_BYTES;
     await compareSnapshots(clients, s2.id, steps[steps.length - 1]!.targetSnapshotId, abort.signal);
@@ -323,7 +389,7 @@ export async function runLive(o: Options): Promise<number> {
     log(`PASS in ${Math.round((Date.now() - started) / 1000)} s`);
     return 0;
   } catch (error) {
-    log(interrupted ? `INTERRUPTED (${(error as Error).message.split(":")[0]})` : `FAIL: ${(error as Error).message}`);
+    log(interrupted ? `INTERRUPTED (${(error as Error).message.split(':')[0]})` : `FAIL: ${(error as Error).message}`);
     return interrupted ? 130 : 1;
   } finally {
     try {
@@ -345,7 +411,9 @@ async function grantBlobDataRole(raw: RawArm, credential: TokenCredential, accou
   }
   const subscriptionId = accountId.split('/')[2]!;
   const role = `/subscriptions/${subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe`;
-  const r = await raw.send('PUT', `${accountId}/providers/Microsoft.Authorization/roleAssignments/${crypto.randomUUID()}?api-version=2022-04-01`, { properties: { roleDefinitionId: role, principalId: claims.oid } });
+  const r = await raw.send('PUT', `${accountId}/providers/Microsoft.Authorization/roleAssignments/${crypto.randomUUID()}?api-version=2022-04-01`, {
+    properties: { roleDefinitionId: role, principalId: claims.oid },
+  });
   if (r.status >= 300) log(`  could not assign Storage Blob Data Contributor (${r.status}); the copy may be refused`);
   else {
     log('  assigned Storage Blob Data Contributor on the account; waiting a minute for it to take effect');
@@ -358,7 +426,8 @@ async function readAll(clients: AzureClients, id: string, signal: AbortSignal): 
   try {
     const source = clients.dataPlane.openSas(sas);
     const parts: Buffer[] = [];
-    for (let offset = 0; offset < DISK_BYTES; offset += 4 * MIB) parts.push(Buffer.from(await source.read(offset, Math.min(4 * MIB, DISK_BYTES - offset), { signal })));
+    for (let offset = 0; offset < DISK_BYTES; offset += 4 * MIB)
+      parts.push(Buffer.from(await source.read(offset, Math.min(4 * MIB, DISK_BYTES - offset), { signal })));
     return Buffer.concat(parts);
   } finally {
     await clients.compute.revokeAccess(id);

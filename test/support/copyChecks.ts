@@ -36,7 +36,22 @@ export interface CopySummaryJson {
   verifySeed: number | null;
 }
 
-export const SUMMARY_FIELDS = ['bound', 'bytesCleared', 'bytesCopied', 'bytesMoved', 'bytesRelayed', 'changedBytes', 'coalescedGaps', 'importedResourceId', 'requests', 'retries', 'seconds', 'targetBlobSnapshotUrl', 'verifiedBytes', 'verifySeed'];
+export const SUMMARY_FIELDS = [
+  'bound',
+  'bytesCleared',
+  'bytesCopied',
+  'bytesMoved',
+  'bytesRelayed',
+  'changedBytes',
+  'coalescedGaps',
+  'importedResourceId',
+  'requests',
+  'retries',
+  'seconds',
+  'targetBlobSnapshotUrl',
+  'verifiedBytes',
+  'verifySeed',
+];
 
 /** The last non-empty line of stdout, parsed: the summary contract of `copy --json`. */
 export function lastJsonLine<T>(stdout: string): T {
@@ -100,7 +115,11 @@ export async function assertSameBytes(a: PageSource, b: PageSource, what: string
     }
   };
   await Promise.all(Array.from({ length: 6 }, worker));
-  assert.deepEqual(mismatches.sort((p, q) => p - q), [], `${what}: 4 MiB chunks that differ (offsets)`);
+  assert.deepEqual(
+    mismatches.sort((p, q) => p - q),
+    [],
+    `${what}: 4 MiB chunks that differ (offsets)`,
+  );
 }
 
 /** The allocated ranges of a snapshot (what a base copy moves), merged where adjacent. */

@@ -25,14 +25,15 @@ import type { RunningEmulator } from './emulator';
 import { writeDisk, type DiskWrite } from './disks';
 import { seededRandom } from '../../emulator/faults';
 
-
 /** The done records a resumed run appended after rewriting the state it loaded (`loaded`: that state's records). */
 function appendedDone(loaded: readonly JournalRecordLine[], now: readonly JournalRecordLine[]): JournalRecordLine[] {
   const lastStep = (rs: readonly JournalRecordLine[]) => rs.map((r) => r.t).lastIndexOf('step');
   // The loaded state as the journal compacts it: the watermark, then the done intervals above it.
   const loadedStep = loaded.slice(lastStep(loaded) + 1);
   const watermark = Math.max(0, ...loadedStep.map((r) => (r.t === 'upto' ? r.w! : r.t === 'done' ? (r.w ?? 0) : 0)));
-  const above = mergeIntervals(loadedStep.filter((r) => r.t === 'done' && r.l).map((r) => [r.o!, r.o! + r.l!] as [number, number])).filter(([, b]) => b > watermark);
+  const above = mergeIntervals(loadedStep.filter((r) => r.t === 'done' && r.l).map((r) => [r.o!, r.o! + r.l!] as [number, number])).filter(
+    ([, b]) => b > watermark,
+  );
   const records = now.slice(lastStep(now) + 1).filter((r) => r.t === 'done');
   const prefix = records.slice(0, above.length).map((r) => [r.o!, r.o! + r.l!]);
   assert.deepEqual(prefix, above, 'the resumed journal starts with exactly the state it loaded');
@@ -72,7 +73,19 @@ export interface CrashRunOptions {
  */
 export async function copyWithKills(o: CrashRunOptions): Promise<{ summary: CopySummaryJson; bytesWritten: number; kills: number }> {
   const random = seededRandom(o.seed);
-  const args = ['--json', 'copy', '--snapshot', o.snapshot.id, '--target-account', o.targetAccountId, '--journal', o.journal, '--concurrency', String(o.concurrency), ...(o.container ? ['--container', o.container] : [])];
+  const args = [
+    '--json',
+    'copy',
+    '--snapshot',
+    o.snapshot.id,
+    '--target-account',
+    o.targetAccountId,
+    '--journal',
+    o.journal,
+    '--concurrency',
+    String(o.concurrency),
+    ...(o.container ? ['--container', o.container] : []),
+  ];
   await o.em.resetStats();
   let previous: JournalRecordLine[] | undefined;
   let killed = 0;
@@ -125,7 +138,10 @@ export async function copyWithKills(o: CrashRunOptions): Promise<{ summary: Copy
     await o.betweenKills?.(k + 1);
     previous = readJournalRecords(o.journal);
     const doneBytes = coveredBytes(o.ranges, journalDoneIntervals(previous));
-    assert.ok(doneBytes < o.expectedBytes, `kill ${k + 1} (after ${at} requests) landed before the last chunk was journalled: ${doneBytes} of ${o.expectedBytes} done`);
+    assert.ok(
+      doneBytes < o.expectedBytes,
+      `kill ${k + 1} (after ${at} requests) landed before the last chunk was journalled: ${doneBytes} of ${o.expectedBytes} done`,
+    );
   }
   const final = await runCli(o.connectionFile, args);
   o.onRun?.(killed, final.stderr);
@@ -136,7 +152,11 @@ export async function copyWithKills(o: CrashRunOptions): Promise<{ summary: Copy
   if (previous) {
     // The resumed run wrote only what its journal did not show done.
     const loaded = coveredBytes(o.ranges, journalDoneIntervals(previous));
-    assert.equal(summary.bytesCopied, o.expectedBytes - loaded, `the last run copied ${summary.bytesCopied} bytes, its journal had ${loaded} of ${o.expectedBytes} done`);
+    assert.equal(
+      summary.bytesCopied,
+      o.expectedBytes - loaded,
+      `the last run copied ${summary.bytesCopied} bytes, its journal had ${loaded} of ${o.expectedBytes} done`,
+    );
   }
   const targetKey = blobKey(summary.targetBlobSnapshotUrl);
   const stats = await o.em.getStats();
@@ -188,7 +208,15 @@ export function corruptJournalLine(from: string, to: string, line: number): void
 export async function snapshotWithinLimits(em: RunningEmulator, clients: AzureClients, diskId: string, name: string): Promise<SnapshotInfo> {
   const disk = await clients.compute.getDisk(diskId);
   assert.ok(disk, `disk ${diskId}`);
-  const request = { subscriptionId: em.connection.subscriptionId, resourceGroup: disk.resourceGroup, name, location: disk.location, incremental: true, createOption: 'Copy' as const, sourceResourceId: diskId };
+  const request = {
+    subscriptionId: em.connection.subscriptionId,
+    resourceGroup: disk.resourceGroup,
+    name,
+    location: disk.location,
+    incremental: true,
+    createOption: 'Copy' as const,
+    sourceResourceId: diskId,
+  };
   try {
     return await clients.compute.createSnapshot(request);
   } catch (error) {

@@ -53,7 +53,9 @@ export interface RunningEmulator {
 function faultSpec(f: EmulatorOptions['faults']): string | undefined {
   if (f === undefined) return undefined;
   if (typeof f === 'string') return f;
-  return Object.entries(f).map(([k, v]) => `${k}=${v}`).join(',');
+  return Object.entries(f)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }
 
 function ensureBuilt(): void {
@@ -133,20 +135,32 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     new Promise((resolve, reject) => {
       const url = new URL(pathAndQuery, connection.armEndpoint);
       const text = body === undefined ? undefined : JSON.stringify(body);
-      const req = https.request(url, { method, agent, headers: { authorization: `Bearer ${connection.token}`, 'content-type': 'application/json', ...(text ? { 'content-length': Buffer.byteLength(text) } : {}) } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const raw = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = raw;
-          try {
-            parsed = raw ? JSON.parse(raw) : undefined;
-          } catch {
-            // not JSON
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      });
+      const req = https.request(
+        url,
+        {
+          method,
+          agent,
+          headers: {
+            authorization: `Bearer ${connection.token}`,
+            'content-type': 'application/json',
+            ...(text ? { 'content-length': Buffer.byteLength(text) } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const raw = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown = raw;
+            try {
+              parsed = raw ? JSON.parse(raw) : undefined;
+            } catch {
+              // not JSON
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed });
+          });
+        },
+      );
       req.on('error', reject);
       req.end(text);
     });

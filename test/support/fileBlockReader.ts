@@ -44,7 +44,8 @@ export class BufferBlockReader implements BlockReader {
     this.size = bytes.length;
   }
   async read(offset: number, length: number): Promise<Uint8Array> {
-    if (offset < 0 || length < 0 || offset + length > this.size) throw new RangeError(`read of ${length} bytes at ${offset} outside the ${this.size}-byte image`);
+    if (offset < 0 || length < 0 || offset + length > this.size)
+      throw new RangeError(`read of ${length} bytes at ${offset} outside the ${this.size}-byte image`);
     return this.bytes.slice(offset, offset + length);
   }
 }

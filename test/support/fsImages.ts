@@ -107,10 +107,19 @@ export function buildXfsProtoImage(dir: string, variant: 'v5' | 'v4' = 'v5'): { 
   lines.push(` link-long l--777 0 0 ${longTarget}`);
   expected.set('/link-long', { type: 'symlink', target: longTarget });
   // 40 entries: a single-block directory; 1500 entries: leaf / node format with several data blocks.
-  for (const [name, count] of [['block-dir', 40], ['node-dir', 1500]] as const) {
+  for (const [name, count] of [
+    ['block-dir', 40],
+    ['node-dir', 1500],
+  ] as const) {
     lines.push(` ${name} d--755 0 0`);
     expected.set(`/${name}`, { type: 'dir' });
-    for (let i = 0; i < count; i++) file(`entry-with-a-fairly-long-name-${String(i).padStart(5, '0')}`, new TextEncoder().encode(`${name} ${i}\n`), '  ', `/${name}/entry-with-a-fairly-long-name-${String(i).padStart(5, '0')}`);
+    for (let i = 0; i < count; i++)
+      file(
+        `entry-with-a-fairly-long-name-${String(i).padStart(5, '0')}`,
+        new TextEncoder().encode(`${name} ${i}\n`),
+        '  ',
+        `/${name}/entry-with-a-fairly-long-name-${String(i).padStart(5, '0')}`,
+      );
     lines.push('  $');
   }
   lines.push('$');
@@ -318,7 +327,9 @@ function windowsSymlinkReparse(target: string): number[] {
 
 function setxattr(file: string, name: string, value: number[]): void {
   const hex = '0x' + value.map((v) => v.toString(16).padStart(2, '0')).join('');
-  const r = spawnSync('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3][2:]))', file, name, hex], { encoding: 'utf8' });
+  const r = spawnSync('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3][2:]))', file, name, hex], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`setting ${name} on ${file} failed: ${r.stderr.trim()}`);
 }
 

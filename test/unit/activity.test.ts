@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import { ACTIVITY_CAP, finishActivity, parseActivity, serializeActivity, upsertActivity, type ActivityEntry } from '../../src/core/activity';
 
 function entry(i: number, extra: Partial<ActivityEntry> = {}): ActivityEntry {
-  return { id: `e${i}`, kind: 'create', title: `Create snapshot s${i}`, outcome: 'succeeded', startedAt: new Date(Date.UTC(2026, 10, 1, 0, i)).toISOString(), ...extra };
+  return {
+    id: `e${i}`,
+    kind: 'create',
+    title: `Create snapshot s${i}`,
+    outcome: 'succeeded',
+    startedAt: new Date(Date.UTC(2026, 10, 1, 0, i)).toISOString(),
+    ...extra,
+  };
 }
 
 void describe('activity log', () => {
@@ -35,7 +42,10 @@ void describe('activity log', () => {
 
   void it('reads back what it wrote; a running entry left by a closed window reads as cancelled', () => {
     const now = new Date(Date.UTC(2026, 10, 2));
-    const list = upsertActivity(upsertActivity([], entry(1, { resourceId: '/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/snapshots/a' })), entry(2, { outcome: 'running', kind: 'copy' }));
+    const list = upsertActivity(
+      upsertActivity([], entry(1, { resourceId: '/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/snapshots/a' })),
+      entry(2, { outcome: 'running', kind: 'copy' }),
+    );
     const back = parseActivity(serializeActivity(list), now);
     assert.equal(back.length, 2);
     assert.equal(back[0]!.id, 'e2');
@@ -47,7 +57,13 @@ void describe('activity log', () => {
   void it('drops what it cannot read instead of failing', () => {
     assert.deepEqual(parseActivity('not json'), []);
     assert.deepEqual(parseActivity(JSON.stringify({ version: 99, entries: [entry(1)] })), []);
-    const mixed = JSON.stringify({ version: 1, entries: [entry(1), { id: 'x', kind: 'explode', title: 't', outcome: 'succeeded', startedAt: '2026-01-01T00:00:00Z' }, null, 7] });
-    assert.deepEqual(parseActivity(mixed).map((e) => e.id), ['e1']);
+    const mixed = JSON.stringify({
+      version: 1,
+      entries: [entry(1), { id: 'x', kind: 'explode', title: 't', outcome: 'succeeded', startedAt: '2026-01-01T00:00:00Z' }, null, 7],
+    });
+    assert.deepEqual(
+      parseActivity(mixed).map((e) => e.id),
+      ['e1'],
+    );
   });
 });

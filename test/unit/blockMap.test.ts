@@ -89,7 +89,10 @@ void describe('binDiff', () => {
   void it('bins a 32 TiB disk with a range in its last page', async () => {
     const map = await binDiff([{ offset: 32 * TiB - 512, length: 512, kind: 'changed' }], { offset: 0, length: 32 * TiB }, 4096);
     assert.ok(Math.abs(map.changed[4095] - 512 / (8 * GiB)) < 1e-12);
-    assert.equal(map.changed.slice(0, 4095).some((v) => v !== 0), false);
+    assert.equal(
+      map.changed.slice(0, 4095).some((v) => v !== 0),
+      false,
+    );
   });
 
   void it('ignores ranges outside the window and clips those across its edges', async () => {
@@ -112,7 +115,11 @@ void describe('binDiff', () => {
         windowLength: fc.oneof(fc.integer({ min: 1, max: 20_000 }), fc.integer({ min: 1, max: 2 ** 44 })),
         bins: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1000, max: 3000 })),
         ranges: fc.array(
-          fc.record({ page: fc.integer({ min: 0, max: 200 }), pages: fc.integer({ min: 1, max: 16 }), kind: fc.constantFrom<'changed' | 'cleared'>('changed', 'cleared') }),
+          fc.record({
+            page: fc.integer({ min: 0, max: 200 }),
+            pages: fc.integer({ min: 1, max: 16 }),
+            kind: fc.constantFrom<'changed' | 'cleared'>('changed', 'cleared'),
+          }),
           { maxLength: 12 },
         ),
         scale: fc.constantFrom(1, 2 ** 20, 2 ** 30),
@@ -167,7 +174,7 @@ void describe('cellRanges and cellOf', () => {
     assert.equal(cellOf({ offset: 512, length: 1024 }, 4, 1535), 3);
   });
 
-  void it('a range overlaps a cell exactly when it overlaps the cell\'s byte window (property)', async () => {
+  void it("a range overlaps a cell exactly when it overlaps the cell's byte window (property)", async () => {
     const arb = fc.record({
       offset: fc.integer({ min: 0, max: 2 ** 40 }),
       length: fc.oneof(fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 1, max: 2 ** 45 })),

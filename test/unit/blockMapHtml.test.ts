@@ -6,7 +6,12 @@ const decode = (html: string) => html.replace(/&#(\d+);/g, (_m, c: string) => St
 
 void describe('block map page', () => {
   const cspSource = 'https://*.vscode-cdn.net';
-  const page = blockMapPage({ cspSource, scriptUri: 'https://file+.vscode-resource.vscode-cdn.net/ext/dist/webview/blockMap.js', nonce: 'abc123', title: '<disk> "a" → b' });
+  const page = blockMapPage({
+    cspSource,
+    scriptUri: 'https://file+.vscode-resource.vscode-cdn.net/ext/dist/webview/blockMap.js',
+    nonce: 'abc123',
+    title: '<disk> "a" → b',
+  });
 
   void it('allows nothing by default and scripts only by nonce', () => {
     assert.equal(

@@ -104,7 +104,10 @@ void describe('block map protocol: host -> webview', () => {
   });
 
   void it('rejects bins of the wrong size or type', () => {
-    assert.match(rejectedTo({ type: 'bins', requestId: 1, window, bins: 4, changed: new ArrayBuffer(8), cleared: new ArrayBuffer(16) }), /changed holds 8 bytes/);
+    assert.match(
+      rejectedTo({ type: 'bins', requestId: 1, window, bins: 4, changed: new ArrayBuffer(8), cleared: new ArrayBuffer(16) }),
+      /changed holds 8 bytes/,
+    );
     assert.match(rejectedTo({ type: 'bins', requestId: 1, window, bins: 4, changed: [0, 0, 0, 0], cleared: new ArrayBuffer(16) }), /ArrayBuffer/);
   });
 

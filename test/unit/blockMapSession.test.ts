@@ -6,12 +6,7 @@ import { summarizeDiff } from '../../src/core/blockMap';
 import { BlockMapSession, exportFileName, type BlockMapLog, type BlockMapUi, type ExportSink } from '../../src/extension/blockMap/session';
 import { blockMapSourceFromStore } from '../../src/extension/blockMap/storeSource';
 import { toBlockMapSummary } from '../../src/extension/blockMap/summary';
-import {
-  MAX_CELL_RANGES,
-  validateToWebviewMessage,
-  type MapWindow,
-  type ToWebviewMessage,
-} from '../../src/shared/blockMapProtocol';
+import { MAX_CELL_RANGES, validateToWebviewMessage, type MapWindow, type ToWebviewMessage } from '../../src/shared/blockMapProtocol';
 import type { BlockMapDataSource } from '../../src/extension/blockMap/dataSource';
 
 const GiB = 2 ** 30;
@@ -105,7 +100,10 @@ void describe('block map session (host side)', () => {
     assert.ok(summary);
     assert.equal(summary.summary.rangeCount, ranges.length);
     assert.equal(summary.summary.largestRangeBytes, 4 * GiB);
-    assert.equal(summary.summary.changedBytes + summary.summary.clearedBytes, ranges.reduce((s, r) => s + r.length, 0));
+    assert.equal(
+      summary.summary.changedBytes + summary.summary.clearedBytes,
+      ranges.reduce((s, r) => s + r.length, 0),
+    );
   });
 
   void it('bins a window into exactly the cells asked, as ArrayBuffers', async () => {
@@ -147,7 +145,10 @@ void describe('block map session (host side)', () => {
     await h.session.receive({ type: 'bin', requestId: 2, window: { offset: GiB, length: GiB }, bins: 4 });
     release();
     await first;
-    assert.deepEqual(of(h.posted, 'bins').map((m) => m.requestId), [2]);
+    assert.deepEqual(
+      of(h.posted, 'bins').map((m) => m.requestId),
+      [2],
+    );
     assert.deepEqual(of(h.posted, 'error'), [], 'an abandoned binning is not an error');
   });
 
@@ -194,7 +195,10 @@ void describe('block map session (host side)', () => {
   });
 
   void it('exports every range as CSV or JSON through the chosen file, in the shape `disk-delta diff` prints', async () => {
-    const pair = { from: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/snapshots/snap-1', to: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/snapshots/snap-2' };
+    const pair = {
+      from: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/snapshots/snap-1',
+      to: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/snapshots/snap-2',
+    };
     const h = harness(blockMapSourceFromStore(storeOf(ranges), { diskSizeBytes: DISK, pair }));
     await h.session.receive({ type: 'export', requestId: 1, format: 'csv' });
     await h.session.receive({ type: 'export', requestId: 2, format: 'json' });
@@ -215,10 +219,13 @@ void describe('block map session (host side)', () => {
       rangeCount: ranges.length,
     });
     assert.ok(sum('cleared') > 0 && sum('changed') > 0, 'the sample has both kinds');
-    assert.deepEqual(of(h.posted, 'exportDone').map((m) => [m.requestId, m.outcome, m.rangeCount]), [
-      [1, 'saved', ranges.length],
-      [2, 'saved', ranges.length],
-    ]);
+    assert.deepEqual(
+      of(h.posted, 'exportDone').map((m) => [m.requestId, m.outcome, m.rangeCount]),
+      [
+        [1, 'saved', ranges.length],
+        [2, 'saved', ranges.length],
+      ],
+    );
   });
 
   void it('reports a cancelled save dialog and discards a failed export', async () => {
@@ -227,7 +234,10 @@ void describe('block map session (host side)', () => {
     await h.session.receive({ type: 'export', requestId: 1, format: 'csv' });
     h.chooseFile.value = true;
     await h.session.receive({ type: 'export', requestId: 2, format: 'csv' });
-    assert.deepEqual(of(h.posted, 'exportDone').map((m) => m.outcome), ['cancelled', 'failed']);
+    assert.deepEqual(
+      of(h.posted, 'exportDone').map((m) => m.outcome),
+      ['cancelled', 'failed'],
+    );
     assert.equal(h.sinks[0]?.discarded, true);
     assert.equal(h.sinks[0]?.closed, false);
   });

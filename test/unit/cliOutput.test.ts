@@ -4,7 +4,18 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { CommanderError, InvalidArgumentError } from 'commander';
-import { applyQuery, checkQuery, CliOutput, colorJson, formatTableOutput, formatTsv, formatYaml, renderOutput, toJsonValue, type JsonValue } from '../../src/cli/output';
+import {
+  applyQuery,
+  checkQuery,
+  CliOutput,
+  colorJson,
+  formatTableOutput,
+  formatTsv,
+  formatYaml,
+  renderOutput,
+  toJsonValue,
+  type JsonValue,
+} from '../../src/cli/output';
 import { exitCodeFor } from '../../src/cli/exitCodes';
 import { collectTag, copyPace, integerIn, outputSettingsOf, positiveNumber } from '../../src/cli/options';
 import { AZURE_TARGET_PACE } from '../../src/core/copy';
@@ -12,7 +23,15 @@ import { DiskDeltaError } from '../../src/core/errors';
 import { classifyRef, pickByName } from '../../src/core/resolve';
 
 const families: JsonValue = [
-  { id: 'fam-1', sourceName: 'orders-db', sourceDiskState: 'present', snapshotCount: 2, snapshots: [{ name: 'a' }, { name: 'b' }], tags: { env: 'prod' }, note: null },
+  {
+    id: 'fam-1',
+    sourceName: 'orders-db',
+    sourceDiskState: 'present',
+    snapshotCount: 2,
+    snapshots: [{ name: 'a' }, { name: 'b' }],
+    tags: { env: 'prod' },
+    note: null,
+  },
   { id: 'fam-2', sourceName: 'web-logs', sourceDiskState: 'deleted', snapshotCount: 1, snapshots: [{ name: 'c' }], incremental: true },
 ];
 
@@ -39,7 +58,10 @@ void describe('table output', () => {
   });
 
   void it('aligns columns to the widest cell', () => {
-    const lines = formatTableOutput([{ a: 'x', b: 'y' }, { a: 'longer', b: 'z' }]).split('\n');
+    const lines = formatTableOutput([
+      { a: 'x', b: 'y' },
+      { a: 'longer', b: 'z' },
+    ]).split('\n');
     assert.equal(lines[0]!.indexOf('B'), lines[2]!.indexOf('y'));
     assert.equal(lines[0]!.indexOf('B'), 'longer'.length + 2);
   });
@@ -51,7 +73,10 @@ void describe('table output', () => {
   });
 
   void it('refuses a result with no field to show, saying how to pick one', () => {
-    assert.throws(() => formatTableOutput([{ nested: { a: 1 } }]), (e: unknown) => e instanceof DiskDeltaError && e.code === 'TableUnavailable' && /--query/.test(e.hint ?? ''));
+    assert.throws(
+      () => formatTableOutput([{ nested: { a: 1 } }]),
+      (e: unknown) => e instanceof DiskDeltaError && e.code === 'TableUnavailable' && /--query/.test(e.hint ?? ''),
+    );
     assert.equal(formatTableOutput([]), '');
   });
 });
@@ -87,7 +112,10 @@ void describe('yaml and json output', () => {
     assert.ok(coloured.includes(`${ESC}[32m"b"${ESC}[0m`), coloured);
     assert.ok(coloured.includes(`${ESC}[36m-1500${ESC}[0m`), coloured);
     assert.ok(coloured.includes(`${ESC}[35mtrue${ESC}[0m`), coloured);
-    const plain = coloured.split(ESC).map((part, i) => (i === 0 ? part : part.replace(/^\[\d+m/, ''))).join('');
+    const plain = coloured
+      .split(ESC)
+      .map((part, i) => (i === 0 ? part : part.replace(/^\[\d+m/, '')))
+      .join('');
     assert.equal(plain, text);
     assert.equal(renderOutput({ a: 1 }, 'jsonc', { color: false }), '{\n  "a": 1\n}\n');
   });
@@ -143,7 +171,10 @@ void describe('options and exit codes', () => {
   void it('--json is -o json, and contradicting it is an invalid argument', () => {
     assert.equal(outputSettingsOf({ json: true }, false).format, 'json');
     assert.equal(outputSettingsOf({ output: 'yaml' }, true).color, !process.env.NO_COLOR);
-    assert.throws(() => outputSettingsOf({ json: true, output: 'table' }, false), (e: unknown) => e instanceof DiskDeltaError && exitCodeFor(e) === 2);
+    assert.throws(
+      () => outputSettingsOf({ json: true, output: 'table' }, false),
+      (e: unknown) => e instanceof DiskDeltaError && exitCodeFor(e) === 2,
+    );
   });
 
   void it('numbers out of range, bad tags and bad rates are refused while parsing', () => {
@@ -167,7 +198,8 @@ void describe('options and exit codes', () => {
   void it('maps usage errors to 2, cancellation to 130, the rest to 1', () => {
     assert.equal(exitCodeFor(new CommanderError(1, 'commander.invalidArgument', 'x')), 2);
     assert.equal(exitCodeFor(new CommanderError(0, 'commander.helpDisplayed', 'x')), 0);
-    for (const code of ['InvalidName', 'InvalidResourceId', 'AmbiguousName', 'InvalidArguments', 'MissingSource']) assert.equal(exitCodeFor(new DiskDeltaError('m', code)), 2, code);
+    for (const code of ['InvalidName', 'InvalidResourceId', 'AmbiguousName', 'InvalidArguments', 'MissingSource'])
+      assert.equal(exitCodeFor(new DiskDeltaError('m', code)), 2, code);
     for (const code of ['SnapshotNotFound', 'DiskNotFound', 'OperationNotAllowed']) assert.equal(exitCodeFor(new DiskDeltaError('m', code)), 1, code);
     assert.equal(exitCodeFor(new DOMException('x', 'AbortError')), 130);
     assert.equal(exitCodeFor(new Error('boom')), 1);
@@ -176,14 +208,27 @@ void describe('options and exit codes', () => {
 
 void describe('names and ids', () => {
   const sub = '00000000-0000-0000-0000-000000000000';
-  const disk = (rg: string, name: string) => ({ id: `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/disks/${name}`, name, resourceGroup: rg });
+  const disk = (rg: string, name: string) => ({
+    id: `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/disks/${name}`,
+    name,
+    resourceGroup: rg,
+  });
 
   void it('tells ids from names, and refuses what is neither or an id of another type', () => {
     assert.deepEqual(classifyRef('orders-db', ['disk']), { name: 'orders-db' });
     assert.deepEqual(classifyRef(`${disk('rg', 'd').id}/`, ['disk']), { id: disk('rg', 'd').id });
-    assert.throws(() => classifyRef('not an id', ['disk']), (e: unknown) => e instanceof DiskDeltaError && e.code === 'InvalidResourceId' && /neither a disk id nor a valid disk name/.test(e.message));
-    assert.throws(() => classifyRef(disk('rg', 'd').id, ['snapshot']), (e: unknown) => e instanceof DiskDeltaError && e.code === 'InvalidResourceId' && /not a snapshot id/.test(e.message));
-    assert.throws(() => classifyRef('/subscriptions/x', ['snapshot']), (e: unknown) => e instanceof DiskDeltaError && e.code === 'InvalidResourceId');
+    assert.throws(
+      () => classifyRef('not an id', ['disk']),
+      (e: unknown) => e instanceof DiskDeltaError && e.code === 'InvalidResourceId' && /neither a disk id nor a valid disk name/.test(e.message),
+    );
+    assert.throws(
+      () => classifyRef(disk('rg', 'd').id, ['snapshot']),
+      (e: unknown) => e instanceof DiskDeltaError && e.code === 'InvalidResourceId' && /not a snapshot id/.test(e.message),
+    );
+    assert.throws(
+      () => classifyRef('/subscriptions/x', ['snapshot']),
+      (e: unknown) => e instanceof DiskDeltaError && e.code === 'InvalidResourceId',
+    );
   });
 
   void it('picks the one resource of that name, case-insensitively, narrowed by resource group', () => {
@@ -192,8 +237,16 @@ void describe('names and ids', () => {
     assert.equal(pickByName('disk', 'twin', all, { subscriptionId: sub, resourceGroup: 'B' }).id, disk('b', 'Twin').id);
     assert.throws(
       () => pickByName('disk', 'twin', all, { subscriptionId: sub }),
-      (e: unknown) => e instanceof DiskDeltaError && e.code === 'AmbiguousName' && e.message.includes(disk('a', 'twin').id) && e.message.includes(disk('b', 'Twin').id) && /-g/.test(e.hint ?? ''),
+      (e: unknown) =>
+        e instanceof DiskDeltaError &&
+        e.code === 'AmbiguousName' &&
+        e.message.includes(disk('a', 'twin').id) &&
+        e.message.includes(disk('b', 'Twin').id) &&
+        /-g/.test(e.hint ?? ''),
     );
-    assert.throws(() => pickByName('disk', 'ghost', all, { subscriptionId: sub }), (e: unknown) => e instanceof DiskDeltaError && e.code === 'DiskNotFound' && exitCodeFor(e) === 1);
+    assert.throws(
+      () => pickByName('disk', 'ghost', all, { subscriptionId: sub }),
+      (e: unknown) => e instanceof DiskDeltaError && e.code === 'DiskNotFound' && exitCodeFor(e) === 1,
+    );
   });
 });

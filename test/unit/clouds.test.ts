@@ -43,7 +43,10 @@ void describe('clouds from the microsoft-sovereign-cloud settings', () => {
   });
 
   void it('refuses a custom cloud without its endpoints, naming the missing field', () => {
-    assert.throws(() => cloudFromSettings('custom'), (e: unknown) => e instanceof DiskDeltaError && /customEnvironment is not set/.test(e.message));
+    assert.throws(
+      () => cloudFromSettings('custom'),
+      (e: unknown) => e instanceof DiskDeltaError && /customEnvironment is not set/.test(e.message),
+    );
     assert.throws(
       () => cloudFromSettings('custom', { portalUrl: 'https://p', activeDirectoryEndpointUrl: 'https://l', storageEndpointSuffix: 'x' }),
       (e: unknown) => e instanceof DiskDeltaError && /resourceManagerEndpointUrl/.test(e.message) && e.code === 'InvalidCloudSetting',

@@ -65,7 +65,21 @@ void describe('ChainCopy', () => {
     assert.ok(result.summaries.slice(1).some((x) => x.bytesCleared > 0));
     assert.equal(s.azure.activeGrants().length, 0);
     for (const summary of result.summaries) {
-      assert.deepEqual(Object.keys(summary).sort(), ['bound', 'bytesCleared', 'bytesCopied', 'bytesMoved', 'bytesRelayed', 'changedBytes', 'coalescedGaps', 'importedResourceId', 'requests', 'retries', 'seconds', 'targetBlobSnapshotUrl', 'verifiedBytes']);
+      assert.deepEqual(Object.keys(summary).sort(), [
+        'bound',
+        'bytesCleared',
+        'bytesCopied',
+        'bytesMoved',
+        'bytesRelayed',
+        'changedBytes',
+        'coalescedGaps',
+        'importedResourceId',
+        'requests',
+        'retries',
+        'seconds',
+        'targetBlobSnapshotUrl',
+        'verifiedBytes',
+      ]);
       // Without a pace nothing is coalesced: the requests carry exactly the changed bytes.
       assert.equal(summary.bytesMoved, summary.bytesCopied);
       assert.doesNotMatch(summary.targetBlobSnapshotUrl, /sig=/);
@@ -104,7 +118,7 @@ void describe('ChainCopy', () => {
     assert.equal(onlyBlob(s).metadata[TARGET_METADATA.inProgress], undefined);
   });
 
-    void it('is a no-op when run again after finishing', async () => {
+  void it('is a no-op when run again after finishing', async () => {
     const s = scenario();
     const copy = new ChainCopy(s.azure.compute, s.azure.dataPlane);
     await copy.run(s.request());
@@ -137,7 +151,9 @@ void describe('ChainCopy', () => {
 
   void it('stays byte-identical with 10% faults of every kind (503 with Retry-After, 500, resets, stalls, SAS expiry)', async () => {
     const s = scenario({ faults: { rate: 0.1, kinds: ['busy', 'internal', 'reset', 'stall', 'sasExpiry'], retryAfterMs: 2 }, seed: 7 });
-    const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ retry: { baseDelayMs: 1, maxDelayMs: 4, maxRetryAfterMs: 4, requestTimeoutMs: 30, maxRetries: 12 } }));
+    const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(
+      s.request({ retry: { baseDelayMs: 1, maxDelayMs: 4, maxRetryAfterMs: 4, requestTimeoutMs: 30, maxRetries: 12 } }),
+    );
     assert.equal(result.status, 'completed');
     assertIdenticalCopies(s);
     for (const kind of ['busy', 'internal', 'reset', 'stall', 'sasExpiry'] as const) assert.ok((s.azure.faultsInjected.get(kind) ?? 0) > 0, `${kind} injected`);
@@ -149,7 +165,9 @@ void describe('ChainCopy', () => {
   void it('backs off under a request cap instead of failing, settling near the cap', async () => {
     const s = scenario({ maxConcurrentWrites: 3, latencyMs: 2 });
     const copy = new ChainCopy(s.azure.compute, s.azure.dataPlane);
-    const result = await copy.run(s.request({ concurrency: 16, retry: { baseDelayMs: 1, maxDelayMs: 4, maxRetryAfterMs: 4, requestTimeoutMs: 1000, maxRetries: 30 } }));
+    const result = await copy.run(
+      s.request({ concurrency: 16, retry: { baseDelayMs: 1, maxDelayMs: 4, maxRetryAfterMs: 4, requestTimeoutMs: 1000, maxRetries: 30 } }),
+    );
     assert.equal(result.status, 'completed');
     assertIdenticalCopies(s);
     assert.ok(s.azure.throttled > 0, 'the cap was hit');
@@ -160,7 +178,9 @@ void describe('ChainCopy', () => {
 
   void it('does not hang on a request that ignores its abort signal', async () => {
     const s = scenario({ faults: { rate: 0.05, kinds: ['stall'] }, stallIgnoresSignal: true, seed: 3 });
-    const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ upTo: s.snapshots[1]!.id, retry: { baseDelayMs: 1, maxDelayMs: 2, requestTimeoutMs: 20 } }));
+    const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(
+      s.request({ upTo: s.snapshots[1]!.id, retry: { baseDelayMs: 1, maxDelayMs: 2, requestTimeoutMs: 20 } }),
+    );
     assert.equal(result.status, 'completed');
     assertIdenticalCopies(s, 2);
   });
@@ -182,7 +202,9 @@ void describe('ChainCopy', () => {
     const s = scenario({ refuseFromUrl: true });
     const notices: CopyNotice[] = [];
     const events: CopyProgress[] = [];
-    const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ onNotice: (n) => notices.push(n), onProgress: (p) => events.push(p) }));
+    const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(
+      s.request({ onNotice: (n) => notices.push(n), onProgress: (p) => events.push(p) }),
+    );
     assert.equal(result.status, 'completed');
     assertIdenticalCopies(s);
     assert.ok(notices.some((n) => n.code === 'SourceRefusedFromUrl'));
@@ -190,7 +212,10 @@ void describe('ChainCopy', () => {
     // Every byte passed through this process, and the summaries and progress say how many.
     for (const summary of result.summaries) assert.equal(summary.bytesRelayed, summary.bytesCopied);
     assert.ok(result.summaries.some((summary) => summary.bytesRelayed > 0));
-    assert.ok(events.some((e) => e.bytesRelayed > 0), 'progress counts the relayed bytes');
+    assert.ok(
+      events.some((e) => e.bytesRelayed > 0),
+      'progress counts the relayed bytes',
+    );
   });
 
   void it('reports progress through every phase with monotonic bytes', async () => {
@@ -198,7 +223,8 @@ void describe('ChainCopy', () => {
     const events: CopyProgress[] = [];
     await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ onProgress: (p) => events.push(p) }));
     const phases = new Set(events.map((e) => e.phase));
-    for (const p of ['granting', 'planning', 'clearing', 'copying', 'verifying', 'snapshotting', 'revoking', 'done'] as const) assert.ok(phases.has(p), `phase ${p}`);
+    for (const p of ['granting', 'planning', 'clearing', 'copying', 'verifying', 'snapshotting', 'revoking', 'done'] as const)
+      assert.ok(phases.has(p), `phase ${p}`);
     for (let i = 0; i < 4; i += 1) {
       const mine = events.filter((e) => e.snapshotIndex === i);
       assert.ok(mine.every((e) => e.snapshotCount === 4));
@@ -212,7 +238,9 @@ void describe('ChainCopy', () => {
 
   void it('imports each blob snapshot as a managed snapshot, by URL without SAS', async () => {
     const s = scenario();
-    const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ upTo: s.snapshots[1]!.id, import: { kind: 'snapshot', resourceGroup: 'rg-restore' } }));
+    const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(
+      s.request({ upTo: s.snapshots[1]!.id, import: { kind: 'snapshot', resourceGroup: 'rg-restore' } }),
+    );
     assert.equal(s.azure.imports.length, 2);
     for (const [i, req] of s.azure.imports.entries()) {
       assert.equal(req.createOption, 'Import');
@@ -221,7 +249,10 @@ void describe('ChainCopy', () => {
       assert.equal(req.location, 'westus');
       assert.doesNotMatch(req.sourceUri!, /sig=|se=|sp=/);
       assert.equal(req.sourceUri, result.summaries[i]!.targetBlobSnapshotUrl);
-      assert.equal(result.summaries[i]!.importedResourceId, `/subscriptions/sub-1/resourceGroups/rg-restore/providers/Microsoft.Compute/snapshots/${s.snapshots[i]!.name}-copy`);
+      assert.equal(
+        result.summaries[i]!.importedResourceId,
+        `/subscriptions/sub-1/resourceGroups/rg-restore/providers/Microsoft.Compute/snapshots/${s.snapshots[i]!.name}-copy`,
+      );
     }
   });
 
@@ -230,9 +261,15 @@ void describe('ChainCopy', () => {
     const store = s.request().store;
     const blob = store.blob('vm-data-foreign.vhd');
     await blob.create(1024, {});
-    await assert.rejects(new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ blobName: 'vm-data-foreign.vhd' })), (e: DiskDeltaError) => e.code === 'TargetNotOurs');
+    await assert.rejects(
+      new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ blobName: 'vm-data-foreign.vhd' })),
+      (e: DiskDeltaError) => e.code === 'TargetNotOurs',
+    );
     await blob.setMetadata({ [TARGET_METADATA.family]: 'another-family' });
-    await assert.rejects(new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ blobName: 'vm-data-foreign.vhd' })), (e: DiskDeltaError) => e.code === 'TargetNotOurs' && /another snapshot family/.test(e.message));
+    await assert.rejects(
+      new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ blobName: 'vm-data-foreign.vhd' })),
+      (e: DiskDeltaError) => e.code === 'TargetNotOurs' && /another snapshot family/.test(e.message),
+    );
     assert.equal(s.azure.grantCalls, 0);
     assert.equal(s.azure.writes.length, 0);
   });
@@ -250,7 +287,10 @@ void describe('ChainCopy', () => {
     const other = s.azure.disk('other', 8 * MiB);
     other.write(0, 4096, 1);
     const foreign = other.snapshot();
-    await assert.rejects(new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ snapshots: [...s.snapshots, foreign] })), (e: DiskDeltaError) => e.code === 'DifferentFamilies');
+    await assert.rejects(
+      new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ snapshots: [...s.snapshots, foreign] })),
+      (e: DiskDeltaError) => e.code === 'DifferentFamilies',
+    );
     await assert.rejects(
       new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ snapshots: [{ ...s.snapshots[0]!, incremental: false }] })),
       (e: DiskDeltaError) => e.code === 'NotIncremental',
@@ -280,7 +320,10 @@ void describe('ChainCopy', () => {
         }
       },
     };
-    await assert.rejects(copy.run(failing.request()), (e: unknown) => e instanceof CopyFailedError && e.failures.length > 0 && e.failures.every((f) => f.code === 'BlobNotFound'));
+    await assert.rejects(
+      copy.run(failing.request()),
+      (e: unknown) => e instanceof CopyFailedError && e.failures.length > 0 && e.failures.every((f) => f.code === 'BlobNotFound'),
+    );
     assert.equal(failing.azure.activeGrants().length, 0);
 
     const duringGrant = scenario();
@@ -310,7 +353,10 @@ void describe('ChainCopy', () => {
     const req = s.request({ upTo: s.snapshots[0]!.id });
     const blob = req.store.blob(targetBlobName(s.snapshots[0]!.familyId!, s.snapshots[0]!.sourceResourceId, 'x')) as FakeBlob;
     blob.corruptAt.add(3 * MiB + 512 + 4 * MiB);
-    await assert.rejects(copy.run(req), (e: unknown) => e instanceof VerificationFailedError && e.mismatches.some((m) => m.offset === 3 * MiB + 512 + 4 * MiB) && /FAILED/.test(e.message));
+    await assert.rejects(
+      copy.run(req),
+      (e: unknown) => e instanceof VerificationFailedError && e.mismatches.some((m) => m.offset === 3 * MiB + 512 + 4 * MiB) && /FAILED/.test(e.message),
+    );
     assert.equal(blob.blobSnapshots.size, 0, 'no blob snapshot of a bad copy');
     assert.equal(s.azure.activeGrants().length, 0);
   });
@@ -319,7 +365,10 @@ void describe('ChainCopy', () => {
     const s = scenario();
     const lock = await FamilyLock.acquire(s.dir, s.snapshots[0]!.familyId!);
     try {
-      await assert.rejects(new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request()), (e: DiskDeltaError) => e.code === 'CopyInProgress' && e.message.includes(String(process.pid)));
+      await assert.rejects(
+        new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request()),
+        (e: DiskDeltaError) => e.code === 'CopyInProgress' && e.message.includes(String(process.pid)),
+      );
       const other = s.azure.disk('other', 8 * MiB);
       other.write(4096, 8192, 9);
       const snap = other.snapshot();

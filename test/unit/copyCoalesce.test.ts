@@ -22,7 +22,7 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 /** A diff over a disk of `pages` pages: per page 0 = unchanged, 1 = changed, 2 = cleared, as merged DiffRanges. */
 function diffFromPages(kinds: readonly number[]): DiffRange[] {
   const out: DiffRange[] = [];
-  for (let i = 0; i < kinds.length; ) {
+  for (let i = 0; i < kinds.length;) {
     const k = kinds[i]!;
     let j = i;
     while (j < kinds.length && kinds[j] === k) j++;
@@ -112,7 +112,10 @@ void describe('coalescing a differential copy', () => {
     assert.ok(after < 1.9, `bound ${after} s`);
     const bytesSeconds = moved / rates.bytesPerSecond;
     const requestSeconds = plan.length / rates.requestsPerSecond;
-    assert.ok(Math.abs(bytesSeconds - requestSeconds) < 8 * KiB / rates.bytesPerSecond + 1 / rates.requestsPerSecond, `${bytesSeconds} s of bytes against ${requestSeconds} s of requests`);
+    assert.ok(
+      Math.abs(bytesSeconds - requestSeconds) < (8 * KiB) / rates.bytesPerSecond + 1 / rates.requestsPerSecond,
+      `${bytesSeconds} s of bytes against ${requestSeconds} s of requests`,
+    );
   });
 
   void it('never merges across a cleared range or past the chunk limit', () => {

@@ -118,7 +118,12 @@ void describe('withTimeout', () => {
   void it('abandons a request that never settles and hands it over', async () => {
     const abandoned: Array<Promise<unknown>> = [];
     await assert.rejects(
-      withTimeout(() => new Promise<never>(() => undefined), 20, undefined, (p) => abandoned.push(p)),
+      withTimeout(
+        () => new Promise<never>(() => undefined),
+        20,
+        undefined,
+        (p) => abandoned.push(p),
+      ),
       (e: DiskDeltaError) => e.code === 'RequestTimeout',
     );
     assert.equal(abandoned.length, 1);

@@ -12,7 +12,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 /** Runs the journal writer until it has acknowledged `acks` records, SIGKILLs it, and returns the last acknowledgement. */
 function writeThenKill(file: string, acks: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'support', 'journalWriter.ts'), file, '7'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'support', 'journalWriter.ts'), file, '7'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let last = -1;
     let buffer = '';
     child.stdout.on('data', (chunk: Buffer) => {

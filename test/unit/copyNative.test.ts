@@ -22,7 +22,13 @@ void describe('NativeCopy (CopyStart)', () => {
   void it('copies in creation order, polling completionPercent, with progress events', async () => {
     const { azure, snapshots } = family();
     const events: CopyProgress[] = [];
-    const result = await new NativeCopy(azure.compute).run({ snapshots, targetRegion: 'westus', targetResourceGroup: 'rg-dr', pollIntervalMs: 1, onProgress: (p) => events.push(p) });
+    const result = await new NativeCopy(azure.compute).run({
+      snapshots,
+      targetRegion: 'westus',
+      targetResourceGroup: 'rg-dr',
+      pollIntervalMs: 1,
+      onProgress: (p) => events.push(p),
+    });
     assert.equal(result.status, 'completed');
     assert.deepEqual(
       result.steps.map((s) => s.sourceSnapshotId),
@@ -36,7 +42,10 @@ void describe('NativeCopy (CopyStart)', () => {
       assert.equal(made.completionPercent, 100);
     }
     const first = events.filter((e) => e.snapshotIndex === 0);
-    assert.ok(first.some((e) => e.bytesDone > 0 && e.bytesDone < e.bytesTotal), 'partial progress reported');
+    assert.ok(
+      first.some((e) => e.bytesDone > 0 && e.bytesDone < e.bytesTotal),
+      'partial progress reported',
+    );
     assert.equal(first[first.length - 1]!.phase, 'done');
     assert.equal(first[first.length - 1]!.bytesDone, 16 * MiB);
   });

@@ -137,7 +137,10 @@ void describe('Resuming a copy from its journal', () => {
     writeFileSync(s.journalFile, lines.join('\n'));
     const writes = s.azure.writes.length;
     const grants = s.azure.grantCalls;
-    await assert.rejects(new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request()), (e: DiskDeltaError) => e.code === 'JournalCorrupt' && /line \d+/.test(e.message) && e.hint !== undefined);
+    await assert.rejects(
+      new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request()),
+      (e: DiskDeltaError) => e.code === 'JournalCorrupt' && /line \d+/.test(e.message) && e.hint !== undefined,
+    );
 
     const header = { t: 'journal', v: 99, family: s.snapshots[0]!.familyId, target: 'x' };
     const body = JSON.stringify(header);
@@ -178,7 +181,9 @@ void describe('A target left half-written by another snapshot', () => {
     s.azure.options = {};
     const notices: CopyNotice[] = [];
     // The journal is gone too: only the target's own record can tell.
-    const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ only: s.snapshots[3]!.id, journalFile: `${s.dir}/fresh.jsonl`, onNotice: (n) => notices.push(n) }));
+    const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(
+      s.request({ only: s.snapshots[3]!.id, journalFile: `${s.dir}/fresh.jsonl`, onNotice: (n) => notices.push(n) }),
+    );
     assert.deepEqual(
       result.steps.map((x) => [x.mode, x.fullReason]),
       [['full', 'interruptedOtherCopy']],

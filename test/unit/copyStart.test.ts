@@ -30,19 +30,36 @@ afterEach(() => {
 function scenario(): Scenario & { stateDirectory: string } {
   const s = makeScenario();
   const stateDirectory = mkdtempSync(path.join(scratchDirectory(), 'dd-state-'));
-  cleanups.push(() => s.cleanup(), () => rmSync(stateDirectory, { recursive: true, force: true }));
+  cleanups.push(
+    () => s.cleanup(),
+    () => rmSync(stateDirectory, { recursive: true, force: true }),
+  );
   return { ...s, stateDirectory };
 }
 
 function progress(p: Partial<CopyProgress> & Pick<CopyProgress, 'phase' | 'snapshotIndex' | 'snapshotCount'>): CopyProgress {
-  return { bytesDone: 0, bytesTotal: 0, bytesTotalIsEstimate: true, rangesDone: 0, requests: 0, retries: 0, bytesRelayed: 0, bytesPerSecond: 0, etaSeconds: undefined, ...p };
+  return {
+    bytesDone: 0,
+    bytesTotal: 0,
+    bytesTotalIsEstimate: true,
+    rangesDone: 0,
+    requests: 0,
+    retries: 0,
+    bytesRelayed: 0,
+    bytesPerSecond: 0,
+    etaSeconds: undefined,
+    ...p,
+  };
 }
 
 void describe('prepareDifferentialCopy', () => {
   void it('names the blob, journal and lock, creates the default container and copies the family byte for byte', async () => {
     const s = scenario();
     s.azure.containers.clear();
-    const copy = await prepareDifferentialCopy({ compute: s.azure.compute, dataPlane: s.azure.dataPlane }, { snapshots: s.snapshots, targetAccountId: FAKE_ACCOUNT.id, stateDirectory: s.stateDirectory, concurrency: 8 });
+    const copy = await prepareDifferentialCopy(
+      { compute: s.azure.compute, dataPlane: s.azure.dataPlane },
+      { snapshots: s.snapshots, targetAccountId: FAKE_ACCOUNT.id, stateDirectory: s.stateDirectory, concurrency: 8 },
+    );
     const first = s.snapshots[0]!;
     assert.equal(copy.container, DEFAULT_CONTAINER);
     assert.equal(copy.blobName, targetBlobName(first.familyId!, first.sourceResourceId, first.name));
@@ -66,7 +83,10 @@ void describe('prepareDifferentialCopy', () => {
 
     // The overall account: the final total equals what was written (coalesced gaps included), and once final it never changes.
     const moved = result.summaries.reduce((n, x) => n + (x.bytesMoved ?? x.bytesCopied), 0);
-    assert.ok(result.summaries.some((x) => (x.coalescedGaps ?? 0) > 0), 'the paced copy coalesced the 16 small writes of s4');
+    assert.ok(
+      result.summaries.some((x) => (x.coalescedGaps ?? 0) > 0),
+      'the paced copy coalesced the 16 small writes of s4',
+    );
     const finalIndex = events.findIndex((e) => e.totalIsFinal);
     assert.ok(finalIndex >= 0, 'the total became final');
     for (const e of events.slice(finalIndex)) assert.equal(e.bytesTotal, moved, 'a final total never changes');
@@ -75,16 +95,31 @@ void describe('prepareDifferentialCopy', () => {
       assert.ok(events[i]!.bytesTotal >= events[i - 1]!.bytesTotal, 'the total never shrinks');
       assert.ok(events[i]!.fraction >= events[i - 1]!.fraction, 'the fraction never goes back');
     }
-    assert.ok(events.every((e) => e.snapshotName !== undefined), 'every event names its snapshot');
+    assert.ok(
+      events.every((e) => e.snapshotName !== undefined),
+      'every event names its snapshot',
+    );
     assert.equal(events.at(-1)!.fraction, 1);
   });
 
   void it('copies up to a named snapshot into a named container, which must exist', async () => {
     const s = scenario();
     const ports = { compute: s.azure.compute, dataPlane: s.azure.dataPlane };
-    const missing = await prepareDifferentialCopy(ports, { snapshots: s.snapshots, upTo: s.snapshots[1]!.id, targetAccountId: FAKE_ACCOUNT.id, container: 'elsewhere', stateDirectory: s.stateDirectory });
+    const missing = await prepareDifferentialCopy(ports, {
+      snapshots: s.snapshots,
+      upTo: s.snapshots[1]!.id,
+      targetAccountId: FAKE_ACCOUNT.id,
+      container: 'elsewhere',
+      stateDirectory: s.stateDirectory,
+    });
     await assert.rejects(missing.run(), (e: unknown) => e instanceof DiskDeltaError && e.code === 'ContainerNotFound');
-    const copy = await prepareDifferentialCopy(ports, { snapshots: s.snapshots, upTo: s.snapshots[1]!.id, targetAccountId: FAKE_ACCOUNT.id, container: 'copies', stateDirectory: s.stateDirectory });
+    const copy = await prepareDifferentialCopy(ports, {
+      snapshots: s.snapshots,
+      upTo: s.snapshots[1]!.id,
+      targetAccountId: FAKE_ACCOUNT.id,
+      container: 'copies',
+      stateDirectory: s.stateDirectory,
+    });
     const result = await copy.run();
     assert.equal(result.summaries.length, 2);
   });
@@ -92,7 +127,11 @@ void describe('prepareDifferentialCopy', () => {
   void it('looks the account up by id (its endpoint as it is now) and refuses one in the source region or unknown', async () => {
     const s = scenario();
     const ports = { compute: s.azure.compute, dataPlane: s.azure.dataPlane };
-    const copy = await prepareDifferentialCopy(ports, { snapshots: s.snapshots, targetAccountId: FAKE_ACCOUNT.id.toUpperCase(), stateDirectory: s.stateDirectory });
+    const copy = await prepareDifferentialCopy(ports, {
+      snapshots: s.snapshots,
+      targetAccountId: FAKE_ACCOUNT.id.toUpperCase(),
+      stateDirectory: s.stateDirectory,
+    });
     assert.equal(copy.account.blobEndpoint, FAKE_ACCOUNT.blobEndpoint);
     const sameRegion = s.snapshots.map((x) => ({ ...x, location: FAKE_ACCOUNT.location }));
     await assert.rejects(
@@ -123,8 +162,16 @@ void describe('prepareDifferentialCopy', () => {
       createContainer: () => Promise.reject(new Error('not reached')),
       blob: (name) => ({ displayUrl: `${FAKE_ACCOUNT.blobEndpoint}${DEFAULT_CONTAINER}/${name}` }) as ReturnType<TargetStore['blob']>,
     };
-    const dataPlane: DataPlane = { ...s.azure.dataPlane, openSas: (u) => s.azure.dataPlane.openSas(u), openWritableSas: (u) => s.azure.dataPlane.openWritableSas(u), targetStore: () => Promise.resolve(refusing) };
-    const copy = await prepareDifferentialCopy({ compute: s.azure.compute, dataPlane }, { snapshots: s.snapshots, targetAccountId: FAKE_ACCOUNT.id, stateDirectory: s.stateDirectory });
+    const dataPlane: DataPlane = {
+      ...s.azure.dataPlane,
+      openSas: (u) => s.azure.dataPlane.openSas(u),
+      openWritableSas: (u) => s.azure.dataPlane.openWritableSas(u),
+      targetStore: () => Promise.resolve(refusing),
+    };
+    const copy = await prepareDifferentialCopy(
+      { compute: s.azure.compute, dataPlane },
+      { snapshots: s.snapshots, targetAccountId: FAKE_ACCOUNT.id, stateDirectory: s.stateDirectory },
+    );
     const started = Date.now();
     await assert.rejects(copy.run(), (e: unknown) => {
       assert.ok(e instanceof DiskDeltaError);
@@ -162,9 +209,15 @@ void describe('classifyError: endpoints that are not there', () => {
 void describe('previewDifferentialCopy', () => {
   void it('counts what a first copy moves: every snapshot, the first in full, unknown sizes bounded by the disk', () => {
     const s = scenario();
-    const known = new Map([[`${s.snapshots[0]!.id}>${s.snapshots[1]!.id}`, 3 * MiB], [`${s.snapshots[1]!.id}>${s.snapshots[2]!.id}`, 5 * MiB]]);
+    const known = new Map([
+      [`${s.snapshots[0]!.id}>${s.snapshots[1]!.id}`, 3 * MiB],
+      [`${s.snapshots[1]!.id}>${s.snapshots[2]!.id}`, 5 * MiB],
+    ]);
     const preview = previewDifferentialCopy(s.snapshots, { upTo: s.snapshots[2]!.id, changedBytes: (o, n) => (o ? known.get(`${o.id}>${n.id}`) : undefined) });
-    assert.deepEqual(preview.snapshots.map((x) => x.name), s.snapshots.slice(0, 3).map((x) => x.name));
+    assert.deepEqual(
+      preview.snapshots.map((x) => x.name),
+      s.snapshots.slice(0, 3).map((x) => x.name),
+    );
     assert.equal(preview.base, true);
     assert.deepEqual(preview.expectedBytes, [undefined, 3 * MiB, 5 * MiB]);
     assert.equal(preview.knownBytes, 8 * MiB);
@@ -177,7 +230,10 @@ void describe('previewDifferentialCopy', () => {
   void it('after an earlier copy, only the snapshots after it, their diff sizes known', () => {
     const s = scenario();
     const preview = previewDifferentialCopy(s.snapshots, { lastCopiedSnapshotId: s.snapshots[1]!.id, changedBytes: (o) => (o ? 2 * MiB : undefined) });
-    assert.deepEqual(preview.snapshots.map((x) => x.id), [s.snapshots[2]!.id, s.snapshots[3]!.id]);
+    assert.deepEqual(
+      preview.snapshots.map((x) => x.id),
+      [s.snapshots[2]!.id, s.snapshots[3]!.id],
+    );
     assert.equal(preview.base, false);
     assert.equal(preview.knownBytes, 4 * MiB);
     assert.equal(preview.unknownCount, 0);
@@ -194,32 +250,98 @@ void describe('previewDifferentialCopy', () => {
 void describe('CopyProgressTracker and formatCopyProgress', () => {
   void it('marks a total as a lower bound until the last snapshot is listed, then keeps it', () => {
     const t = new CopyProgressTracker();
-    const a = t.update(progress({ phase: 'copying', snapshotIndex: 0, snapshotCount: 2, snapshotName: 'app-1', bytesDone: 10 * MiB, bytesTotal: 40 * MiB, bytesPerSecond: 10 * MiB }));
+    const a = t.update(
+      progress({
+        phase: 'copying',
+        snapshotIndex: 0,
+        snapshotCount: 2,
+        snapshotName: 'app-1',
+        bytesDone: 10 * MiB,
+        bytesTotal: 40 * MiB,
+        bytesPerSecond: 10 * MiB,
+      }),
+    );
     assert.equal(a.totalIsFinal, false);
     assert.equal(a.bytesTotal, 40 * MiB);
     assert.equal(a.fraction, 0.125, 'a quarter of the first of two snapshots, by what is listed so far');
     assert.match(formatCopyProgress(a), /^app-1 \[1\/2\] copying 10 MiB of at least 40 MiB · 10 MiB\/s · at least 3 s left$/);
-    const b = t.update(progress({ phase: 'copying', snapshotIndex: 0, snapshotCount: 2, snapshotName: 'app-1', bytesDone: 40 * MiB, bytesTotal: 40 * MiB, bytesTotalIsEstimate: false, bytesPerSecond: 10 * MiB }));
+    const b = t.update(
+      progress({
+        phase: 'copying',
+        snapshotIndex: 0,
+        snapshotCount: 2,
+        snapshotName: 'app-1',
+        bytesDone: 40 * MiB,
+        bytesTotal: 40 * MiB,
+        bytesTotalIsEstimate: false,
+        bytesPerSecond: 10 * MiB,
+      }),
+    );
     assert.equal(b.totalIsFinal, false, 'the second snapshot is not listed yet');
-    const c = t.update(progress({ phase: 'copying', snapshotIndex: 1, snapshotCount: 2, snapshotName: 'app-2', bytesDone: 2 * MiB, bytesTotal: 8 * MiB, bytesPerSecond: 10 * MiB }));
+    const c = t.update(
+      progress({
+        phase: 'copying',
+        snapshotIndex: 1,
+        snapshotCount: 2,
+        snapshotName: 'app-2',
+        bytesDone: 2 * MiB,
+        bytesTotal: 8 * MiB,
+        bytesPerSecond: 10 * MiB,
+      }),
+    );
     assert.equal(c.bytesDone, 42 * MiB, 'bytes add up over the snapshots');
     assert.equal(c.bytesTotal, 48 * MiB);
     assert.equal(c.totalIsFinal, false);
-    const d = t.update(progress({ phase: 'copying', snapshotIndex: 1, snapshotCount: 2, snapshotName: 'app-2', bytesDone: 4 * MiB, bytesTotal: 10 * MiB, bytesTotalIsEstimate: false, bytesPerSecond: 2 * MiB }));
+    const d = t.update(
+      progress({
+        phase: 'copying',
+        snapshotIndex: 1,
+        snapshotCount: 2,
+        snapshotName: 'app-2',
+        bytesDone: 4 * MiB,
+        bytesTotal: 10 * MiB,
+        bytesTotalIsEstimate: false,
+        bytesPerSecond: 2 * MiB,
+      }),
+    );
     assert.equal(d.totalIsFinal, true);
     assert.equal(d.bytesTotal, 50 * MiB);
     assert.equal(d.etaSeconds, 3, 'what remains of the whole plan at the current rate');
     assert.equal(formatCopyProgress(d), 'app-2 [2/2] copying 44 MiB of 50 MiB · 2 MiB/s · 3 s left');
-    const e = t.update(progress({ phase: 'revoking', snapshotIndex: 1, snapshotCount: 2, snapshotName: 'app-2', bytesDone: 10 * MiB, bytesTotal: 10 * MiB, bytesTotalIsEstimate: false }));
+    const e = t.update(
+      progress({
+        phase: 'revoking',
+        snapshotIndex: 1,
+        snapshotCount: 2,
+        snapshotName: 'app-2',
+        bytesDone: 10 * MiB,
+        bytesTotal: 10 * MiB,
+        bytesTotalIsEstimate: false,
+      }),
+    );
     assert.equal(e.bytesTotal, 50 * MiB, 'a final total never changes');
     assert.equal(formatCopyProgress(e), 'app-2 [2/2] revoking access', 'no byte counts while nothing moves');
     assert.ok(e.fraction >= d.fraction);
-    assert.equal(t.update(progress({ phase: 'done', snapshotIndex: 1, snapshotCount: 2, bytesDone: 10 * MiB, bytesTotal: 10 * MiB, bytesTotalIsEstimate: false })).fraction, 1);
+    assert.equal(
+      t.update(progress({ phase: 'done', snapshotIndex: 1, snapshotCount: 2, bytesDone: 10 * MiB, bytesTotal: 10 * MiB, bytesTotalIsEstimate: false }))
+        .fraction,
+      1,
+    );
   });
 
   void it('counts on the expected sizes of snapshots not listed yet for the time left', () => {
     const t = new CopyProgressTracker({ expectedBytes: [20 * MiB, 30 * MiB] });
-    const a = t.update(progress({ phase: 'copying', snapshotIndex: 0, snapshotCount: 2, bytesDone: 10 * MiB, bytesTotal: 20 * MiB, bytesTotalIsEstimate: false, bytesPerSecond: 10 * MiB }));
+    const a = t.update(
+      progress({
+        phase: 'copying',
+        snapshotIndex: 0,
+        snapshotCount: 2,
+        bytesDone: 10 * MiB,
+        bytesTotal: 20 * MiB,
+        bytesTotalIsEstimate: false,
+        bytesPerSecond: 10 * MiB,
+      }),
+    );
     assert.equal(a.etaSeconds, 4, '10 MiB left of the first and 30 MiB expected of the second, at 10 MiB/s');
     assert.equal(a.etaIsLowerBound, false);
     assert.equal(a.bytesExpected, 50 * MiB);

@@ -35,7 +35,11 @@ void describe('sampled verification', () => {
     assert.equal(parseVerifyMode('changed'), 'changed');
     assert.equal(samplePercent('sample:12.5'), 12.5);
     assert.equal(samplePercent('changed'), undefined);
-    for (const bad of ['sample:0', 'sample:101', 'sample:', 'sample:-1', 'some']) assert.throws(() => parseVerifyMode(bad), (e: unknown) => e instanceof DiskDeltaError && e.code === 'InvalidVerifyMode' && /sample:<percent>/.test(e.hint ?? ''));
+    for (const bad of ['sample:0', 'sample:101', 'sample:', 'sample:-1', 'some'])
+      assert.throws(
+        () => parseVerifyMode(bad),
+        (e: unknown) => e instanceof DiskDeltaError && e.code === 'InvalidVerifyMode' && /sample:<percent>/.test(e.hint ?? ''),
+      );
   });
 
   void it('picks about the share asked for, the same ranges for the same seed', () => {
@@ -55,8 +59,14 @@ void describe('sampled verification', () => {
     const req = s.request({ upTo: s.snapshots[0]!.id, verify: 'sample:30', verifySeed: seed, onNotice: (n) => notices.push(n) });
     const blob = req.store.blob(targetBlobName(s.snapshots[0]!.familyId!, s.snapshots[0]!.sourceResourceId, 'x')) as FakeBlob;
     blob.corruptAt.add(CORRUPT);
-    await assert.rejects(new ChainCopy(s.azure.compute, s.azure.dataPlane).run(req), (e: unknown) => e instanceof VerificationFailedError && e.mismatches.some((m) => m.offset === CORRUPT));
-    assert.ok(notices.some((n) => n.code === 'VerifySample' && n.message.includes(`seed ${seed}`) && n.message.includes('30%')), 'the sample and its seed are reported');
+    await assert.rejects(
+      new ChainCopy(s.azure.compute, s.azure.dataPlane).run(req),
+      (e: unknown) => e instanceof VerificationFailedError && e.mismatches.some((m) => m.offset === CORRUPT),
+    );
+    assert.ok(
+      notices.some((n) => n.code === 'VerifySample' && n.message.includes(`seed ${seed}`) && n.message.includes('30%')),
+      'the sample and its seed are reported',
+    );
     assert.equal(blob.blobSnapshots.size, 0, 'no blob snapshot of a bad copy');
   });
 

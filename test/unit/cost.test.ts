@@ -18,7 +18,13 @@ void describe('used size', () => {
   });
 
   void it('counts every allocated range for the first snapshot', async () => {
-    assert.equal(await usedBytes([{ offset: 0, length: GiB }, { offset: 2 * GiB, length: 512 }]), GiB + 512);
+    assert.equal(
+      await usedBytes([
+        { offset: 0, length: GiB },
+        { offset: 2 * GiB, length: 512 },
+      ]),
+      GiB + 512,
+    );
   });
 });
 
@@ -49,7 +55,7 @@ void describe('cost', () => {
     );
   });
 
-  void it('a family costs the sum of its snapshots\' used sizes', () => {
+  void it("a family costs the sum of its snapshots' used sizes", () => {
     const c = familyCost(
       [
         { snapshotId: 'a', usedBytes: 8 * GiB },

@@ -18,8 +18,14 @@ const used = new Map([
 void describe('family cost projection', () => {
   void it('adds used sizes over time on the source side, in creation order', () => {
     const p = projectFamilyCost({ snapshots: snaps, usedBytes: used, pricePerGiBMonth: 0.05, currency: 'EUR' });
-    assert.deepEqual(p.points.map((x) => x.name), ['db-1', 'db-2', 'db-3']);
-    assert.deepEqual(p.points.map((x) => x.sourceBytes / GiB), [10, 12, 13]);
+    assert.deepEqual(
+      p.points.map((x) => x.name),
+      ['db-1', 'db-2', 'db-3'],
+    );
+    assert.deepEqual(
+      p.points.map((x) => x.sourceBytes / GiB),
+      [10, 12, 13],
+    );
     assert.ok(Math.abs(p.sourceMonthly - 0.65) < 1e-12);
     assert.equal(p.target, undefined);
     assert.equal(p.currency, 'EUR');
@@ -32,7 +38,10 @@ void describe('family cost projection', () => {
     assert.equal(p.target?.blobSnapshotBytes, 2 * GiB);
     assert.ok(Math.abs((p.target?.monthly ?? 0) - 0.6) < 1e-12);
     assert.equal(p.target?.upTo, 'db-2');
-    assert.deepEqual(p.points.map((x) => x.targetBytes), [10 * GiB, 12 * GiB, undefined]);
+    assert.deepEqual(
+      p.points.map((x) => x.targetBytes),
+      [10 * GiB, 12 * GiB, undefined],
+    );
   });
 
   void it('counts unknown used sizes and leaves them out of the totals', () => {
@@ -45,7 +54,13 @@ void describe('family cost projection', () => {
 
 void describe('cost chart', () => {
   void it('draws a bar per snapshot, a line per side and the currency, escaping names', () => {
-    const p = projectFamilyCost({ snapshots: [...snaps, { id: '/s/D', name: 'db-<4>', timeCreated: '2026-11-04T00:00:00Z' }], usedBytes: used, pricePerGiBMonth: 0.05, currency: 'EUR', copiedUpTo: '/s/c' });
+    const p = projectFamilyCost({
+      snapshots: [...snaps, { id: '/s/D', name: 'db-<4>', timeCreated: '2026-11-04T00:00:00Z' }],
+      usedBytes: used,
+      pricePerGiBMonth: 0.05,
+      currency: 'EUR',
+      copiedUpTo: '/s/c',
+    });
     const svg = costChartSvg(p, { title: 'db: storage' });
     assert.equal((svg.match(/<rect class="bar"/g) ?? []).length, 3 + 1, 'three known bars and the legend swatch');
     assert.equal((svg.match(/<rect class="bar unknown"/g) ?? []).length, 1);

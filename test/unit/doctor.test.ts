@@ -24,7 +24,12 @@ interface World {
 }
 
 function setup(w: World = {}) {
-  const disk = { id: `/subscriptions/${SUB}/resourceGroups/src/providers/Microsoft.Compute/disks/d1`, name: 'd1', resourceGroup: 'src', subscriptionId: SUB } as DiskInfo;
+  const disk = {
+    id: `/subscriptions/${SUB}/resourceGroups/src/providers/Microsoft.Compute/disks/d1`,
+    name: 'd1',
+    resourceGroup: 'src',
+    subscriptionId: SUB,
+  } as DiskInfo;
   const compute = {
     listSubscriptions: () => Promise.resolve(w.subscriptions ?? [{ subscriptionId: SUB, displayName: 'Prod' }]),
     listDisks: async function* () {
@@ -33,13 +38,16 @@ function setup(w: World = {}) {
     },
     listStorageAccounts: () => Promise.resolve([ACCOUNT]),
   } as unknown as ComputeApi;
-  const all: PermissionSet[] = [{ actions: ['*'], notActions: [], dataActions: ['Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*'], notDataActions: [] }];
+  const all: PermissionSet[] = [
+    { actions: ['*'], notActions: [], dataActions: ['Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*'], notDataActions: [] },
+  ];
   const diagnostics: DiagnosticsApi = {
     signIn: w.signIn ?? (() => Promise.resolve('user@example.com')),
     providerState: (_s, ns) => Promise.resolve(w.providers?.[ns] ?? 'Registered'),
     permissions: (scope) => Promise.resolve(w.permissions && scope in w.permissions ? w.permissions[scope] : all),
     listResourceGroup: () => Promise.resolve({ disks: 1, snapshots: 3 }),
-    reachable: (url) => (w.unreachable?.has(url) ? Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' })) : Promise.resolve()),
+    reachable: (url) =>
+      w.unreachable?.has(url) ? Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' })) : Promise.resolve(),
   };
   const dataPlane = {
     targetStore: () =>
@@ -51,17 +59,20 @@ function setup(w: World = {}) {
 void describe('doctor', () => {
   void it('passes when every read works, with one result per check', async () => {
     const checks = await runDoctor({ ...setup(), subscriptionId: SUB, targetAccountId: ACCOUNT.id });
-    assert.deepEqual(checks.map((c) => [c.check, c.status]), [
-      ['sign-in', 'ok'],
-      ['subscription', 'ok'],
-      ['provider Microsoft.Compute', 'ok'],
-      ['provider Microsoft.Storage', 'ok'],
-      ['resource group src', 'ok'],
-      ['target account', 'ok'],
-      ['target account permissions', 'ok'],
-      ['container target/disk-delta', 'ok'],
-      ['blob endpoint target', 'ok'],
-    ]);
+    assert.deepEqual(
+      checks.map((c) => [c.check, c.status]),
+      [
+        ['sign-in', 'ok'],
+        ['subscription', 'ok'],
+        ['provider Microsoft.Compute', 'ok'],
+        ['provider Microsoft.Storage', 'ok'],
+        ['resource group src', 'ok'],
+        ['target account', 'ok'],
+        ['target account permissions', 'ok'],
+        ['container target/disk-delta', 'ok'],
+        ['blob endpoint target', 'ok'],
+      ],
+    );
     assert.ok(checks.every((c) => c.fix === '' && Object.keys(c).join() === 'check,status,detail,fix'));
     assert.equal(doctorExitCode(checks), 0);
     assert.match(formatDoctorReport(checks), /All checks passed\.$/);
@@ -77,7 +88,14 @@ void describe('doctor', () => {
   });
 
   void it('asks for a subscription when several are available and none was given', async () => {
-    const checks = await runDoctor({ ...setup({ subscriptions: [{ subscriptionId: SUB, displayName: 'a' }, { subscriptionId: 'other', displayName: 'b' }] }) });
+    const checks = await runDoctor({
+      ...setup({
+        subscriptions: [
+          { subscriptionId: SUB, displayName: 'a' },
+          { subscriptionId: 'other', displayName: 'b' },
+        ],
+      }),
+    });
     assert.equal(checks[1]!.status, 'fail');
     assert.match(checks[1]!.fix, /--subscription/);
   });
@@ -104,7 +122,11 @@ void describe('doctor', () => {
   void it('warns when permissions cannot be read, fails an unreachable endpoint and a refused container read', async () => {
     const refused = new DiskDeltaError('This request is not authorized to perform this operation.', 'AuthorizationFailure', undefined, 403);
     const checks = await runDoctor({
-      ...setup({ permissions: { [`/subscriptions/${SUB}/resourceGroups/src`]: undefined }, unreachable: new Set([ACCOUNT.blobEndpoint]), containerError: refused }),
+      ...setup({
+        permissions: { [`/subscriptions/${SUB}/resourceGroups/src`]: undefined },
+        unreachable: new Set([ACCOUNT.blobEndpoint]),
+        containerError: refused,
+      }),
       subscriptionId: SUB,
       targetAccountId: ACCOUNT.id,
     });
@@ -119,7 +141,11 @@ void describe('doctor', () => {
 
   void it('fails the target account when only the keys (Owner, Contributor) and no blob data role are held', async () => {
     const owner: PermissionSet[] = [{ actions: ['*'], notActions: [], dataActions: [], notDataActions: [] }];
-    const checks = await runDoctor({ ...setup({ permissions: { [`/subscriptions/${SUB}/resourceGroups/storage`]: owner } }), subscriptionId: SUB, targetAccountId: ACCOUNT.id });
+    const checks = await runDoctor({
+      ...setup({ permissions: { [`/subscriptions/${SUB}/resourceGroups/storage`]: owner } }),
+      subscriptionId: SUB,
+      targetAccountId: ACCOUNT.id,
+    });
     const c = checks.find((x) => x.check === 'target account permissions')!;
     assert.equal(c.status, 'fail');
     assert.match(c.detail, /data action Microsoft\.Storage\/storageAccounts\/blobServices\/containers\/blobs\/write/);
@@ -127,7 +153,11 @@ void describe('doctor', () => {
   });
 
   void it('refuses a target that is not a storage account id', async () => {
-    const checks = await runDoctor({ ...setup(), subscriptionId: SUB, targetAccountId: `/subscriptions/${SUB}/resourceGroups/x/providers/Microsoft.Compute/disks/d` });
+    const checks = await runDoctor({
+      ...setup(),
+      subscriptionId: SUB,
+      targetAccountId: `/subscriptions/${SUB}/resourceGroups/x/providers/Microsoft.Compute/disks/d`,
+    });
     assert.equal(checks.find((x) => x.check === 'target account')!.status, 'fail');
   });
 
@@ -138,6 +168,13 @@ void describe('doctor', () => {
     const snapshotOnly: PermissionSet[] = [{ actions: ['Microsoft.Compute/snapshots/*'], notActions: [] }];
     assert.equal(allows(snapshotOnly, 'Microsoft.Compute/snapshots/beginGetAccess/action'), true);
     assert.equal(allows(snapshotOnly, 'Microsoft.Compute/disks/read'), false);
-    assert.equal(allows([{ actions: [], notActions: [], dataActions: ['Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*'] }], 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write', true), true);
+    assert.equal(
+      allows(
+        [{ actions: [], notActions: [], dataActions: ['Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*'] }],
+        'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write',
+        true,
+      ),
+      true,
+    );
   });
 });

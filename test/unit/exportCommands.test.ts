@@ -63,7 +63,10 @@ void describe('shellQuote', () => {
   });
 
   void it('bash reads back exactly the original arguments (property)', () => {
-    const arb = fc.array(fc.string({ unit: fc.constantFrom(...'ab $`"\'\\!*?;&|<>(){}[]~#=\n\t-/.é'.split('')), maxLength: 12 }), { minLength: 1, maxLength: 40 });
+    const arb = fc.array(fc.string({ unit: fc.constantFrom(...'ab $`"\'\\!*?;&|<>(){}[]~#=\n\t-/.é'.split('')), maxLength: 12 }), {
+      minLength: 1,
+      maxLength: 40,
+    });
     const samples = fc.sample(arb, 25);
     for (const args of samples) assert.deepEqual(bashWords(args.map(shellQuote).join(' ')), args);
   });
@@ -74,15 +77,25 @@ void describe('az commands', () => {
     const line = azSnapshotCreate(createRequest);
     assert.ok(line.startsWith('az snapshot create '));
     assert.deepEqual(bashWords(line), [
-      'snapshot', 'create',
-      '--subscription', SUB,
-      '--resource-group', 'rg',
-      '--name', 'web-os-incr-20261122-0143',
-      '--location', 'westeurope',
-      '--source', DISK_ID,
-      '--incremental', 'true',
-      '--sku', 'Standard_ZRS',
-      '--tags', 'owner=ops team', "note=it's [fine]",
+      'snapshot',
+      'create',
+      '--subscription',
+      SUB,
+      '--resource-group',
+      'rg',
+      '--name',
+      'web-os-incr-20261122-0143',
+      '--location',
+      'westeurope',
+      '--source',
+      DISK_ID,
+      '--incremental',
+      'true',
+      '--sku',
+      'Standard_ZRS',
+      '--tags',
+      'owner=ops team',
+      "note=it's [fine]",
     ]);
   });
 
@@ -117,14 +130,22 @@ void describe('az commands', () => {
     const req = restoreDiskRequest(snapshot, { name: 'web-os-restored', sku: 'Premium_LRS', diskSizeGB: 256 });
     const line = azDiskCreateFromSnapshot(req);
     assert.deepEqual(bashWords(line), [
-      'disk', 'create',
-      '--subscription', SUB,
-      '--resource-group', 'rg',
-      '--name', 'web-os-restored',
-      '--location', 'westeurope',
-      '--source', SNAP_ID,
-      '--size-gb', '256',
-      '--sku', 'Premium_LRS',
+      'disk',
+      'create',
+      '--subscription',
+      SUB,
+      '--resource-group',
+      'rg',
+      '--name',
+      'web-os-restored',
+      '--location',
+      'westeurope',
+      '--source',
+      SNAP_ID,
+      '--size-gb',
+      '256',
+      '--sku',
+      'Premium_LRS',
     ]);
     assert.throws(() => azDiskCreateFromSnapshot({ ...req, createOption: 'Empty' }));
     assert.match(azDiskCreate({ ...req, createOption: 'Empty', sourceResourceId: undefined }), /^az disk create .* --size-gb 256 --sku Premium_LRS$/);

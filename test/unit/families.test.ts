@@ -53,7 +53,10 @@ void describe('groupFamilies', () => {
     assert.deepEqual(fullSnapshots, []);
     const web = families.find((f) => f.sourceName.toLowerCase() === 'web');
     assert.ok(web);
-    assert.deepEqual(web.snapshots.map((s) => s.name), ['a', 'b', 'c']);
+    assert.deepEqual(
+      web.snapshots.map((s) => s.name),
+      ['a', 'b', 'c'],
+    );
     assert.equal(web.sourceDiskState, 'unknown');
   });
 
@@ -81,8 +84,14 @@ void describe('groupFamilies', () => {
   void it('puts full snapshots apart', () => {
     const full = snap('full', 4, { incremental: false });
     const { families, fullSnapshots } = groupFamilies([snap('a', 1), full]);
-    assert.deepEqual(fullSnapshots.map((s) => s.name), ['full']);
-    assert.deepEqual(families[0].snapshots.map((s) => s.name), ['a']);
+    assert.deepEqual(
+      fullSnapshots.map((s) => s.name),
+      ['full'],
+    );
+    assert.deepEqual(
+      families[0].snapshots.map((s) => s.name),
+      ['a'],
+    );
   });
 
   void it('uses incrementalSnapshotFamilyId as the id, and joins snapshots that lack it by source', () => {
@@ -112,7 +121,9 @@ void describe('groupFamilies', () => {
         gen: fc.constantFrom('1', '2'),
         incremental: fc.boolean(),
       })
-      .map((r) => snap(`s${r.n}`, r.minute, { sourceResourceId: diskId(r.disk), sourceUniqueId: `${r.disk.toLowerCase()}-${r.gen}`, incremental: r.incremental }));
+      .map((r) =>
+        snap(`s${r.n}`, r.minute, { sourceResourceId: diskId(r.disk), sourceUniqueId: `${r.disk.toLowerCase()}-${r.gen}`, incremental: r.incremental }),
+      );
     fc.assert(
       fc.property(fc.uniqueArray(arbSnap, { selector: (s) => s.name, maxLength: 30 }), (snaps) => {
         const { families, fullSnapshots } = groupFamilies(snaps);

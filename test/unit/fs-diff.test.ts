@@ -61,7 +61,7 @@ async function overwriteInPlace(image: string, filePath: string, offsetInFile: n
 const baseTree = (): Tree => {
   const tree: Tree = {
     'hello.txt': 'hello\n',
-    'empty': '',
+    empty: '',
     'etc/nginx/nginx.conf': 'worker_processes auto;\n'.repeat(100),
     'var/log/syslog': randomBytes(512 * 1024),
     'home/user/notes.md': '# notes\n'.repeat(500),
@@ -129,9 +129,20 @@ void describe('file diff of ext4 images edited with debugfs -w', { timeout: 300_
     writeTree(src, baseTree());
     const base = path.join(dir, 'prop-a.img');
     makeExt4(base, src, 32, ['-b', '4096']);
-    const candidates = ['/hello.txt', '/empty', '/etc/nginx/nginx.conf', '/var/log/syslog', '/home/user/notes.md', ...Array.from({ length: 30 }, (_, i) => `/srv/data/f${i}.bin`)];
+    const candidates = [
+      '/hello.txt',
+      '/empty',
+      '/etc/nginx/nginx.conf',
+      '/var/log/syslog',
+      '/home/user/notes.md',
+      ...Array.from({ length: 30 }, (_, i) => `/srv/data/f${i}.bin`),
+    ];
     const op = fc.oneof(
-      fc.record({ kind: fc.constant('write' as const), dir: fc.constantFrom('/', '/etc', '/srv/data', '/home/user'), size: fc.integer({ min: 1, max: 60_000 }) }),
+      fc.record({
+        kind: fc.constant('write' as const),
+        dir: fc.constantFrom('/', '/etc', '/srv/data', '/home/user'),
+        size: fc.integer({ min: 1, max: 60_000 }),
+      }),
       fc.record({ kind: fc.constantFrom('rm' as const, 'rename' as const, 'chmod' as const, 'overwrite' as const), file: fc.constantFrom(...candidates) }),
     );
     let run = 0;
@@ -175,7 +186,8 @@ void describe('file diff of ext4 images edited with debugfs -w', { timeout: 300_
         assertTotals(result, total);
         const named = new Set(result.files.filter((f) => f.type !== 'dir').map((f) => f.path));
         assert.deepEqual([...named].sort(), [...touched].sort());
-        for (const f of result.files.filter((x) => x.type === 'dir')) assert.equal(f.change === 'modified', false, `${f.path}: a directory is never "modified"`);
+        for (const f of result.files.filter((x) => x.type === 'dir'))
+          assert.equal(f.change === 'modified', false, `${f.path}: a directory is never "modified"`);
       }),
       { numRuns: 8, seed: 1717 },
     );

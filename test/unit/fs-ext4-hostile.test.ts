@@ -62,7 +62,7 @@ void describe('hostile ext4 images', { timeout: 300_000 }, () => {
     const src = path.join(dir, 'src');
     const sparse = new Uint8Array(4096 * 40);
     for (let i = 0; i < 40; i += 3) sparse.set(randomBytes(4096), i * 4096);
-    writeTree(src, { 'a/b/c.txt': 'c\n', 'a/x.bin': randomBytes(50_000), 'sparse.bin': sparse, 'l': { symlink: 'a/x.bin' } });
+    writeTree(src, { 'a/b/c.txt': 'c\n', 'a/x.bin': randomBytes(50_000), 'sparse.bin': sparse, l: { symlink: 'a/x.bin' } });
     makeExt4(image, src, 16, ['-b', '4096']);
     good = readFileSync(image);
     const stat = debugfs(image, ['stat /sparse.bin']);
@@ -79,7 +79,7 @@ void describe('hostile ext4 images', { timeout: 300_000 }, () => {
     await assert.rejects(open(bad), (e) => expectFsError(e, /^ext4 superblock at byte 1024: wrong magic/));
   });
 
-  void it('a truncated image is refused by its size, and reported as the partition\'s reason', async () => {
+  void it("a truncated image is refused by its size, and reported as the partition's reason", async () => {
     const cut = good.subarray(0, good.length / 2);
     await assert.rejects(open(cut), (e) => expectFsError(e, /ext4 superblock at byte 1024: .*truncated/));
     const disk = await openDisk(new BufferReader(cut));
@@ -115,11 +115,16 @@ void describe('hostile ext4 images', { timeout: 300_000 }, () => {
     bad.writeUInt32LE(etb, node + 16);
     bad.writeUInt16LE(0, node + 20);
     const fs2 = await open(bad);
-    await assert.rejects(fs2.extents(sparseId), (e) => expectFsError(e, new RegExp(`^ext4 inode ${sparseId} extent tree at byte \\d+: node block ${etb} is referenced twice`)));
+    await assert.rejects(fs2.extents(sparseId), (e) =>
+      expectFsError(e, new RegExp(`^ext4 inode ${sparseId} extent tree at byte \\d+: node block ${etb} is referenced twice`)),
+    );
     // The diff skips the damaged file instead of stopping, and still adds up.
     const older = { reader: new BufferReader(good), disk: await openDisk(new BufferReader(good)) };
     const newer = { reader: new BufferReader(bad), disk: await openDisk(new BufferReader(bad)) };
-    const ranges = [{ offset: slot.offset - (slot.offset % 512), length: 512, kind: 'changed' as const }, { offset: node, length: 512, kind: 'changed' as const }];
+    const ranges = [
+      { offset: slot.offset - (slot.offset % 512), length: 512, kind: 'changed' as const },
+      { offset: node, length: 512, kind: 'changed' as const },
+    ];
     const d = await fileDiff(older, newer, ranges);
     const total = d.files.reduce((s, f) => s + f.changedBytes, 0) + d.unattributed.freeSpace + d.unattributed.metadata + d.unattributed.outsidePartitions;
     assert.equal(total, 1024);
@@ -142,7 +147,10 @@ void describe('hostile ext4 images', { timeout: 300_000 }, () => {
       { reader: new BufferReader(changed), disk: await openDisk(new BufferReader(changed)) },
       [{ offset: ex.fsOffset, length: 512, kind: 'changed' }],
     );
-    assert.deepEqual(d.files.map((f) => [f.path, f.change, f.changedBytes]), [['/a/x.bin', 'modified', 512]]);
+    assert.deepEqual(
+      d.files.map((f) => [f.path, f.change, f.changedBytes]),
+      [['/a/x.bin', 'modified', 512]],
+    );
   });
 
   void it('fuzz: mutated superblock, descriptor, inode and extent bytes end in an answer or a FilesystemError', async () => {
@@ -161,7 +169,10 @@ void describe('hostile ext4 images', { timeout: 300_000 }, () => {
     let cases = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ region: fc.integer({ min: 0, max: regions.length - 1 }), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.record({ region: fc.integer({ min: 0, max: regions.length - 1 }), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }), {
+          minLength: 1,
+          maxLength: 12,
+        }),
         async (mutations) => {
           cases++;
           const bad = Buffer.from(good);

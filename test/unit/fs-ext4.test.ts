@@ -29,14 +29,14 @@ function sparseContent(blockSize: number, runs: number): Uint8Array {
 function sourceTree(): Tree {
   const tree: Tree = {
     'hello.txt': 'hello, world\n',
-    'empty': '',
+    empty: '',
     'etc/nginx/nginx.conf': 'worker_processes auto;\n'.repeat(200),
     'var/log/syslog': randomBytes(3 * 1024 * 1024 + 123),
     'var/lib/sparse.db': sparseContent(4096, 40),
     'small-sparse': sparseContent(1024, 9),
     'link-short': { symlink: 'hello.txt' },
     'link-long': { symlink: `etc/${'a-rather-long-directory-name/'.repeat(4)}nginx.conf` },
-    'emptydir': {},
+    emptydir: {},
     'ünïcode name.txt': 'unicode\n',
   };
   // Enough entries that the directory becomes an htree (indexed) directory.
@@ -127,7 +127,12 @@ for (const variant of [
         for (const line of listing.split('\n')) {
           const m = /^\s*(\d+)\s+\d+\s+\(\d+\)\s+\d+\s+\d+\s+\d+\s+\S+\s+\S+\s+(.+?)\s*$/.exec(line);
           // debugfs prints bytes outside ASCII as \xNN escapes.
-          const name = m && Buffer.from(m[2]!.replace(/\\x([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+          const name =
+            m &&
+            Buffer.from(
+              m[2]!.replace(/\\x([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+              'latin1',
+            ).toString('utf8');
           if (m && name !== '.' && name !== '..') expected.set(name!, Number(m[1]));
         }
         const ours = new Map(files.filter((f) => path.posix.dirname(f.path) === d).map((f) => [path.posix.basename(f.path), f.id]));
@@ -158,9 +163,23 @@ for (const variant of [
         const extents = await fs.extents(f.id);
         const mapping = (await fs.mappingRanges?.(f.id)) ?? [];
         if (mapping.length) deepTrees++;
-        const ours = [...blocksOf(extents, bs), ...blocksOf(mapping.map((m) => ({ fsOffset: m.offset, length: m.length })), bs)].sort((a, b) => a - b);
-        const out = debugfs(image, [`blocks <${f.id}>`]).split('\n').slice(1).join(' ');
-        const theirs = out.trim().split(/\s+/).filter(Boolean).map(Number).sort((a, b) => a - b);
+        const ours = [
+          ...blocksOf(extents, bs),
+          ...blocksOf(
+            mapping.map((m) => ({ fsOffset: m.offset, length: m.length })),
+            bs,
+          ),
+        ].sort((a, b) => a - b);
+        const out = debugfs(image, [`blocks <${f.id}>`])
+          .split('\n')
+          .slice(1)
+          .join(' ');
+        const theirs = out
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .map(Number)
+          .sort((a, b) => a - b);
         assert.deepEqual(ours, theirs, f.path);
       }
       if (!variant.options.includes('inline_data')) assert.ok(deepTrees >= 1, 'the sparse files have extent trees deeper than the inode');
@@ -178,7 +197,10 @@ for (const variant of [
       const icheck = debugfs(image, [`icheck ${probes.map((p) => p.block).join(' ')}`]);
       for (const p of probes) assert.match(icheck, new RegExp(`^${p.block}\\s+${p.id}$`, 'm'));
       const kinds = await fs.classify(probes.map((p) => ({ offset: p.block * fs.blockSize, length: fs.blockSize })));
-      assert.ok(kinds.every((k) => k.kind === 'data'), 'file blocks are in use in the block bitmap');
+      assert.ok(
+        kinds.every((k) => k.kind === 'data'),
+        'file blocks are in use in the block bitmap',
+      );
     });
 
     void it('finds each inode from the inode-table bytes that hold it, and lists every allocated inode', async () => {
@@ -194,17 +216,31 @@ for (const variant of [
 
     void it('classifies free space, metadata and the journal like dumpe2fs / debugfs see them', async () => {
       const sb = await fs.classify([{ offset: 1024, length: 1024 }]);
-      assert.deepEqual(sb.map((k) => k.kind), ['metadata'], 'the superblock');
+      assert.deepEqual(
+        sb.map((k) => k.kind),
+        ['metadata'],
+        'the superblock',
+      );
       const journalStat = debugfs(image, ['blocks <8>']).split('\n')[1]!.trim().split(/\s+/).map(Number);
       const j = await fs.classify([{ offset: journalStat[5]! * fs.blockSize, length: fs.blockSize }]);
-      assert.deepEqual(j.map((k) => k.kind), ['journal']);
+      assert.deepEqual(
+        j.map((k) => k.kind),
+        ['journal'],
+      );
       const ffb = debugfs(image, ['ffb 1 ' + String(Math.floor(fs.sizeBytes / fs.blockSize / 2))]);
       const free = Number(/(\d+)\s*$/.exec(ffb.trim())![1]);
       const k = await fs.classify([{ offset: free * fs.blockSize, length: fs.blockSize }]);
-      assert.deepEqual(k.map((x) => x.kind), ['free'], `block ${free} is free for debugfs ffb`);
+      assert.deepEqual(
+        k.map((x) => x.kind),
+        ['free'],
+        `block ${free} is free for debugfs ffb`,
+      );
       // The answer covers the input exactly.
       const whole = await fs.classify([{ offset: 0, length: fs.sizeBytes }]);
-      assert.equal(whole.reduce((s, x) => s + x.length, 0), fs.sizeBytes);
+      assert.equal(
+        whole.reduce((s, x) => s + x.length, 0),
+        fs.sizeBytes,
+      );
     });
   });
 }

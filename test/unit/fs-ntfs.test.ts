@@ -69,8 +69,7 @@ function ntfsInfo(image: string, inode: number): NtfsInfo {
     } else if (/^\tNamespace:\s+DOS$/.test(line)) info.dosNames++;
     else if (attr === '$STANDARD_INFORMATION' && (m = /^\tFile Altered Time:\s+\w{3} (\w{3}) +(\d+) (\d\d:\d\d:\d\d) (\d{4}) UTC$/.exec(line))) {
       info.modified = Date.parse(`${m[2]} ${m[1]} ${m[4]} ${m[3]} UTC`) / 1000;
-    }
-    else if ((m = /^\tName length:\s+(\d+)/.exec(line))) named = Number(m[1]) > 0;
+    } else if ((m = /^\tName length:\s+(\d+)/.exec(line))) named = Number(m[1]) > 0;
     else if (attr === '$DATA' && !named && (m = /^\tData size:\s+(\d+)/.exec(line))) info.dataSize ??= Number(m[1]);
     else if (attr === '$DATA' && !named && (m = /^\tAttribute flags:\s+0x([0-9a-f]+)/.exec(line))) info.dataFlags ??= parseInt(m[1], 16);
     else if (/^\tRunlist:/.test(line)) inRunlist = true;
@@ -150,7 +149,10 @@ void describe('NTFS reader', { timeout: 600_000 }, () => {
     assert.equal(ntfsInfo(built.image, id).dataFlags, 0x0001, 'ntfsinfo shows the compressed flag');
     const st = await fs.stat(id);
     assert.equal(st.sizeBytes, 240000);
-    await assert.rejects(fs.readFile(id, 0, 10), (e: unknown) => e instanceof FilesystemError && /compressed/.test(e.message) && /MFT record/.test(e.structure));
+    await assert.rejects(
+      fs.readFile(id, 0, 10),
+      (e: unknown) => e instanceof FilesystemError && /compressed/.test(e.message) && /MFT record/.test(e.structure),
+    );
   });
 
   void it('readDir equals ntfsls -l -i (names, record numbers, sizes) for every directory, DOS names not listed twice', async () => {
@@ -200,7 +202,10 @@ void describe('NTFS reader', { timeout: 600_000 }, () => {
     assert.ok(rev.attributeList, 'reverse.bin has an attribute list');
     assert.equal((await fs.extents(ids.get('/frag/reverse.bin') as FileId)).length, 512);
     const sparse = ntfsInfo(built.image, ids.get('/sparse.bin') as FileId);
-    assert.ok((sparse.runs.get('$DATA') ?? []).some((r) => r.lcn === null), 'sparse.bin has holes');
+    assert.ok(
+      (sparse.runs.get('$DATA') ?? []).some((r) => r.lcn === null),
+      'sparse.bin has holes',
+    );
   });
 
   void it('the $MFT is fragmented and every record maps through its runs: recordRange equals ntfsinfo -i 0 runs', async () => {
@@ -212,13 +217,19 @@ void describe('NTFS reader', { timeout: 600_000 }, () => {
       const r = mft.find((x) => byte >= x.vcn * cs && byte < (x.vcn + x.length) * cs) as InfoRun;
       assert.deepEqual(await fs.recordRange(id), { offset: (r.lcn as number) * cs + (byte - r.vcn * cs), length: 1024 }, `record of ${p}`);
     }
-    assert.ok([...ids.values()].some((id) => id * 1024 >= mft[0].length * cs), 'some files live past the first $MFT run');
+    assert.ok(
+      [...ids.values()].some((id) => id * 1024 >= mft[0].length * cs),
+      'some files live past the first $MFT run',
+    );
   });
 
   void it('allFiles is every file reached from the root; recordsIn maps records (extension records to their base) back to files', async () => {
     const all: FileId[] = [];
     for await (const id of fs.allFiles()) all.push(id);
-    assert.deepEqual(all.sort((a, b) => a - b), [...new Set([fs.rootId, ...ids.values()])].sort((a, b) => a - b));
+    assert.deepEqual(
+      all.sort((a, b) => a - b),
+      [...new Set([fs.rootId, ...ids.values()])].sort((a, b) => a - b),
+    );
     assert.deepEqual(await fs.recordsIn([{ offset: 0, length: fs.sizeBytes }]), all);
     const rev = ids.get('/frag/reverse.bin') as FileId;
     // ntfsinfo names the records the attributes of reverse.bin were read from: its extension records.
@@ -242,7 +253,10 @@ void describe('NTFS reader', { timeout: 600_000 }, () => {
     assert.equal(pos, fs.sizeBytes);
     const vol = tool('ntfsinfo', '-m', built.image);
     const freeClusters = Number(/Free Clusters: (\d+)/.exec(vol)?.[1]);
-    assert.equal(whole.filter((r) => r.kind === 'free').reduce((n, r) => n + r.length, 0), freeClusters * fs.blockSize);
+    assert.equal(
+      whole.filter((r) => r.kind === 'free').reduce((n, r) => n + r.length, 0),
+      freeClusters * fs.blockSize,
+    );
     const cs = fs.blockSize;
     const log = ntfsInfo(built.image, 2).runs.get('$DATA') ?? [];
     assert.deepEqual(
@@ -250,12 +264,20 @@ void describe('NTFS reader', { timeout: 600_000 }, () => {
       log.map((r) => [(r.lcn as number) * cs, r.length * cs]),
     );
     for (const r of ntfsInfo(built.image, 0).runs.get('$DATA') ?? []) {
-      assert.deepEqual((await fs.classify([{ offset: (r.lcn as number) * cs, length: r.length * cs }])).map((x) => x.kind), ['metadata']);
+      assert.deepEqual(
+        (await fs.classify([{ offset: (r.lcn as number) * cs, length: r.length * cs }])).map((x) => x.kind),
+        ['metadata'],
+      );
     }
     for (const p of ['/sparse.bin', '/random-300k.bin', '/frag/reverse.bin']) {
       const id = ids.get(p) as FileId;
       const ex = await fs.extents(id);
-      for (const e of ex) assert.deepEqual((await fs.classify([{ offset: e.fsOffset, length: e.length }])).map((x) => x.kind), ['data'], p);
+      for (const e of ex)
+        assert.deepEqual(
+          (await fs.classify([{ offset: e.fsOffset, length: e.length }])).map((x) => x.kind),
+          ['data'],
+          p,
+        );
       const lcn = ex[0].fsOffset / cs;
       const owner = tool('ntfscluster', '-c', `${lcn}-${lcn}`, built.image);
       assert.match(owner, new RegExp(`Inode ${id} ${p.replace(/[.]/g, '\\.')}/\\$DATA`), `ntfscluster -c ${lcn}`);
@@ -270,7 +292,10 @@ void describe('NTFS reader', { timeout: 600_000 }, () => {
     assert.equal(f.blockSize, 512);
     assert.equal(f.label, 'SMALLCL');
     const entries = await f.readDir(f.rootId);
-    assert.deepEqual(entries.map((e) => e.name), ['r1m.bin']);
+    assert.deepEqual(
+      entries.map((e) => e.name),
+      ['r1m.bin'],
+    );
     const id = entries[0].id;
     const want = small.expected.get('/r1m.bin') as { sha256: string; size: number };
     assert.equal(sha256(await f.readFile(id, 0, want.size)), want.sha256);
@@ -282,8 +307,14 @@ void describe('NTFS reader', { timeout: 600_000 }, () => {
     const freeClusters = Number(/Free Clusters: (\d+)/.exec(tool('ntfsinfo', '-m', small.image))?.[1]);
     assert.ok(freeClusters > 64 * 1024 * 8, 'the bitmap spans more than one 64 KiB page');
     const whole = await f.classify([{ offset: 0, length: f.sizeBytes }]);
-    assert.equal(whole.filter((x) => x.kind === 'free').reduce((n, x) => n + x.length, 0), freeClusters * 512);
-    assert.equal(whole.reduce((n, x) => n + x.length, 0), f.sizeBytes);
+    assert.equal(
+      whole.filter((x) => x.kind === 'free').reduce((n, x) => n + x.length, 0),
+      freeClusters * 512,
+    );
+    assert.equal(
+      whole.reduce((n, x) => n + x.length, 0),
+      f.sizeBytes,
+    );
   });
 
   void describe('hostile images', () => {
@@ -306,7 +337,17 @@ void describe('NTFS reader', { timeout: 600_000 }, () => {
       const hello = ids.get('/hello.txt') as FileId;
       const rec = await fs.recordRange(hello);
       // The last two bytes of the first sector must equal the update sequence number.
-      const torn = await ntfsFormat.open(new PatchedReader(reader, new Map([[rec.offset + 510, 0xee], [rec.offset + 511, 0xee]])), 0, reader.size);
+      const torn = await ntfsFormat.open(
+        new PatchedReader(
+          reader,
+          new Map([
+            [rec.offset + 510, 0xee],
+            [rec.offset + 511, 0xee],
+          ]),
+        ),
+        0,
+        reader.size,
+      );
       await assert.rejects(torn.stat(hello), (e: unknown) => {
         assert.ok(e instanceof FilesystemError);
         assert.equal(e.structure, `NTFS MFT record ${hello}`);

@@ -74,7 +74,10 @@ void describe('partition tables vs sfdisk', { timeout: 300_000 }, () => {
       layout.partitions.map((p) => ({ start: p.offsetBytes / 512, size: p.sizeBytes / 512, type: p.typeId, name: p.name })),
       table.partitions.map((p) => ({ start: p.start, size: p.size, type: p.type, name: p.name })),
     );
-    assert.deepEqual(layout.partitions.map((p) => p.index), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.deepEqual(
+      layout.partitions.map((p) => p.index),
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    );
 
     const disk = await openDisk(reader);
     assert.deepEqual(
@@ -94,7 +97,10 @@ void describe('partition tables vs sfdisk', { timeout: 300_000 }, () => {
     for (const v of disk.volumes.slice(1)) assert.ok(v.reason && v.reason.length > 10, `partition ${v.partition.index} says why`);
     assert.match(disk.volumes[4]!.reason!, /BitLocker/);
     assert.equal(chooseVolume(disk, undefined).partition.index, 1, 'the only readable filesystem is the default');
-    assert.throws(() => chooseVolume(disk, 3), (e: unknown) => e instanceof VolumeChoiceError && e.code === 'FilesystemNotSupported');
+    assert.throws(
+      () => chooseVolume(disk, 3),
+      (e: unknown) => e instanceof VolumeChoiceError && e.code === 'FilesystemNotSupported',
+    );
     const fs = disk.volumes[0]!.filesystem!;
     const etc = (await fs.readDir(fs.rootId)).find((e) => e.name === 'etc')!;
     const hostname = (await fs.readDir(etc.id)).find((e) => e.name === 'hostname')!;
@@ -105,23 +111,48 @@ void describe('partition tables vs sfdisk', { timeout: 300_000 }, () => {
     requireTools('sfdisk', 'mke2fs');
     const image = path.join(dir, 'mbr.img');
     run('truncate', ['-s', '64M', image]);
-    run('sfdisk', ['-q', image], ['label: dos', 'start=2048, size=20480, type=83', 'size=8192, type=82', 'size=8192, type=83', 'size=40960, type=5', 'size=8192, type=83', 'size=16384, type=83'].join('\n'));
+    run(
+      'sfdisk',
+      ['-q', image],
+      [
+        'label: dos',
+        'start=2048, size=20480, type=83',
+        'size=8192, type=82',
+        'size=8192, type=83',
+        'size=40960, type=5',
+        'size=8192, type=83',
+        'size=16384, type=83',
+      ].join('\n'),
+    );
     const table = (JSON.parse(run('sfdisk', ['--json', image])) as SfdiskJson).partitiontable;
     const layout = await readPartitionTable(new BufferReader(readFileSync(image)));
     assert.equal(layout.table, 'mbr');
     const number = (node: string) => Number(/(\d+)$/.exec(node)![1]);
     assert.deepEqual(
       layout.partitions.map((p) => ({ n: p.index, start: p.offsetBytes / 512, size: p.sizeBytes / 512 })),
-      table.partitions.filter((p) => p.type !== '5').map((p) => ({ n: number(p.node), start: p.start, size: p.size })).sort((a, b) => a.n - b.n),
+      table.partitions
+        .filter((p) => p.type !== '5')
+        .map((p) => ({ n: number(p.node), start: p.start, size: p.size }))
+        .sort((a, b) => a.n - b.n),
     );
     const two = layout.partitions.filter((p) => p.index === 1 || p.index === 6);
     run('mke2fs', ['-q', '-F', '-t', 'ext4', '-E', `offset=${two[0]!.offsetBytes}`, image, `${two[0]!.sizeBytes / 1024}k`]);
     run('mke2fs', ['-q', '-F', '-t', 'ext4', '-E', `offset=${two[1]!.offsetBytes}`, image, `${two[1]!.sizeBytes / 1024}k`]);
     const disk = await openDisk(new BufferReader(readFileSync(image)));
-    assert.deepEqual(disk.volumes.filter((v) => v.supported).map((v) => v.partition.index), [1, 6]);
-    assert.throws(() => chooseVolume(disk, undefined), (e: unknown) => e instanceof VolumeChoiceError && e.code === 'PartitionRequired' && /--partition/.test(e.hint));
+    assert.deepEqual(
+      disk.volumes.filter((v) => v.supported).map((v) => v.partition.index),
+      [1, 6],
+    );
+    assert.throws(
+      () => chooseVolume(disk, undefined),
+      (e: unknown) => e instanceof VolumeChoiceError && e.code === 'PartitionRequired' && /--partition/.test(e.hint),
+    );
     assert.equal(chooseVolume(disk, 6).partition.index, 6);
-    assert.deepEqual(layout.partitions.map((p) => p.index), [1, 2, 3, 5, 6], 'logical partitions are numbered from 5');
+    assert.deepEqual(
+      layout.partitions.map((p) => p.index),
+      [1, 2, 3, 5, 6],
+      'logical partitions are numbered from 5',
+    );
   });
 
   void it('a filesystem on the whole disk is partition 0; an empty disk is named empty', async () => {
@@ -129,11 +160,17 @@ void describe('partition tables vs sfdisk', { timeout: 300_000 }, () => {
     const image = path.join(dir, 'whole.img');
     run('truncate', ['-s', `${16}M`, image]);
     const empty = await openDisk(new BufferReader(readFileSync(image)));
-    assert.deepEqual(empty.volumes.map((v) => [v.partition.index, v.type, v.supported]), [[0, 'empty', false]]);
+    assert.deepEqual(
+      empty.volumes.map((v) => [v.partition.index, v.type, v.supported]),
+      [[0, 'empty', false]],
+    );
     run('mke2fs', ['-q', '-F', '-t', 'ext4', image]);
     const disk = await openDisk(new BufferReader(readFileSync(image)));
     assert.equal(disk.table, 'none');
-    assert.deepEqual(disk.volumes.map((v) => [v.partition.index, v.type, v.supported, v.partition.sizeBytes]), [[0, 'ext4', true, 16 * MiB]]);
+    assert.deepEqual(
+      disk.volumes.map((v) => [v.partition.index, v.type, v.supported, v.partition.sizeBytes]),
+      [[0, 'ext4', true, 16 * MiB]],
+    );
   });
 
   void it('a looping extended-partition chain is an error naming the structure, not a hang', async () => {

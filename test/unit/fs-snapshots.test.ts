@@ -42,7 +42,11 @@ void describe('files through snapshot grants', { timeout: 300_000 }, () => {
     assert.equal(changes.get('/data/new.txt'), 'added');
     assert.equal(changes.get('/data/b.bin'), 'deleted');
     assert.equal(forward.from, s1.id);
-    const total = forward.files.reduce((s, f) => s + f.changedBytes, 0) + forward.unattributed.freeSpace + forward.unattributed.metadata + forward.unattributed.outsidePartitions;
+    const total =
+      forward.files.reduce((s, f) => s + f.changedBytes, 0) +
+      forward.unattributed.freeSpace +
+      forward.unattributed.metadata +
+      forward.unattributed.outsidePartitions;
     assert.equal(total, forward.diffBytes);
     assert.ok(forward.bytesRead < 4 * 1024 * 1024, `read ${forward.bytesRead} bytes of two 16 MiB snapshots`);
     const backward = await snapshotFileDiff(azure.compute, azure.dataPlane, s2.id, s1.id, {});

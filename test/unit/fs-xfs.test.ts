@@ -8,16 +8,7 @@ import fc from 'fast-check';
 import { xfsFormat } from '../../src/core/filesystems/xfs';
 import { FilesystemError, type BlockReader, type Filesystem, type FileId } from '../../src/core/filesystems/types';
 import { FileBlockReader } from '../support/fileBlockReader';
-import {
-  buildXfsMountedImage,
-  buildXfsProtoImage,
-  ensureXfsTools,
-  removeDir,
-  sha256,
-  tempDir,
-  xfsDb,
-  type Expected,
-} from '../support/fsImages';
+import { buildXfsMountedImage, buildXfsProtoImage, ensureXfsTools, removeDir, sha256, tempDir, xfsDb, type Expected } from '../support/fsImages';
 
 /** The image's bytes with some of them replaced, without copying the 300 MiB image. */
 class PatchedReader implements BlockReader {
@@ -93,7 +84,8 @@ function dbInodes(image: string, inos: FileId[]): Map<FileId, DbInode> {
     else if (cur && (m = /^core\.nextents = (\d+)/.exec(line))) cur.nextents = Number(m[1]);
     else if (cur && (m = /^core\.format = (\d+)/.exec(line))) cur.format = Number(m[1]);
     else if (cur && (m = /^core\.nlinkv2 = (\d+)/.exec(line))) cur.nlink = Number(m[1]);
-    else if (cur && (m = /^core\.mtime\.sec = \w{3} (\w{3}) +(\d+) (\d\d:\d\d:\d\d) (\d{4})$/.exec(line))) cur.mtime = Date.parse(`${m[2]} ${m[1]} ${m[4]} ${m[3]} UTC`) / 1000;
+    else if (cur && (m = /^core\.mtime\.sec = \w{3} (\w{3}) +(\d+) (\d\d:\d\d:\d\d) (\d{4})$/.exec(line)))
+      cur.mtime = Date.parse(`${m[2]} ${m[1]} ${m[4]} ${m[3]} UTC`) / 1000;
     else if (cur && (m = /^data offset (\d+) startblock \d+ \((\d+)\/(\d+)\) count (\d+) flag \d/.exec(line))) {
       cur.bmap.push({ fileBlock: Number(m[1]), ag: Number(m[2]), agbno: Number(m[3]), count: Number(m[4]) });
     }
@@ -234,7 +226,10 @@ void describe('XFS reader', { timeout: 600_000 }, () => {
     assert.equal(sparse.nextents, 48);
     // The fallocated tail is an unwritten extent: allocated to the file, read as zeros.
     const pre = await fs.extents(ids.get('/prealloc.bin') as FileId);
-    assert.equal(pre.reduce((n, e) => n + e.length, 0), 65536);
+    assert.equal(
+      pre.reduce((n, e) => n + e.length, 0),
+      65536,
+    );
     // Reads clip at the end of the file.
     const a = ids.get('/frag/a.bin') as FileId;
     assert.equal((await fs.readFile(a, 1572864 - 10, 100)).length, 10);
@@ -253,7 +248,11 @@ void describe('XFS reader', { timeout: 600_000 }, () => {
     for (const v of own) assert.ok(!all.includes(Number(v)));
     const tree = new Map<string, FileId>();
     await walk(fs, fs.rootId, '', tree);
-    assert.deepEqual(all, [...new Set([fs.rootId, ...tree.values()])].sort((a, b) => a - b), 'allFiles = every inode reached from the root');
+    assert.deepEqual(
+      all,
+      [...new Set([fs.rootId, ...tree.values()])].sort((a, b) => a - b),
+      'allFiles = every inode reached from the root',
+    );
     for (const id of all) assert.ok((await fs.stat(id)).links >= 0);
     assert.deepEqual(await fs.recordsIn([{ offset: 0, length: fs.sizeBytes }]), all);
     for (const id of all) {
@@ -293,16 +292,29 @@ void describe('XFS reader', { timeout: 600_000 }, () => {
     for (const r of whole.filter((x) => x.kind === 'free')) for (let b = r.offset / bs; b < (r.offset + r.length) / bs; b++) ours.add(b);
     const want = [...freeBlocks].filter((b) => !agfl.has(b)).sort((a, b) => a - b);
     assert.ok(agfl.size > 0);
-    assert.deepEqual([...ours].sort((a, b) => a - b), want, 'free blocks = freesp - AGFL');
+    assert.deepEqual(
+      [...ours].sort((a, b) => a - b),
+      want,
+      'free blocks = freesp - AGFL',
+    );
     const journal = whole.filter((x) => x.kind === 'journal');
     const logAg = Math.floor(Number(sb.logstart) / 2 ** Number(sb.agblklog));
     const logAgbno = Number(sb.logstart) % 2 ** Number(sb.agblklog);
-    assert.deepEqual(journal.map((j) => [j.offset, j.length]), [[(logAg * agBlocks + logAgbno) * bs, Number(sb.logblocks) * bs]]);
+    assert.deepEqual(
+      journal.map((j) => [j.offset, j.length]),
+      [[(logAg * agBlocks + logAgbno) * bs, Number(sb.logblocks) * bs]],
+    );
     const a = (await fs.readDir((await fs.readDir(fs.rootId)).find((e) => e.name === 'frag')?.id as number)).find((e) => e.name === 'a.bin')?.id as number;
     for (const e of await fs.extents(a)) {
-      assert.deepEqual((await fs.classify([{ offset: e.fsOffset, length: e.length }])).map((x) => x.kind), ['data']);
+      assert.deepEqual(
+        (await fs.classify([{ offset: e.fsOffset, length: e.length }])).map((x) => x.kind),
+        ['data'],
+      );
     }
-    assert.deepEqual((await fs.classify([await fs.recordRange(a)])).map((x) => x.kind), ['metadata']);
+    assert.deepEqual(
+      (await fs.classify([await fs.recordRange(a)])).map((x) => x.kind),
+      ['metadata'],
+    );
   });
 
   void describe('hostile images', () => {
@@ -346,7 +358,11 @@ void describe('XFS reader', { timeout: 600_000 }, () => {
       const agBlocks = Number(sbv.agblocks);
       const agLog = Number(sbv.agblklog);
       const leafAt = (Math.floor(leaf / 2 ** agLog) * agBlocks + (leaf % 2 ** agLog)) * 4096;
-      const loop = new Map<number, number>([[rec.offset + 176 + 1, 2], [leafAt + 5, 1], [leafAt + 7, 1]]);
+      const loop = new Map<number, number>([
+        [rec.offset + 176 + 1, 2],
+        [leafAt + 5, 1],
+        [leafAt + 7, 1],
+      ]);
       const nodeMax = Math.floor((4096 - 72) / 16);
       const ptrAt = leafAt + 72 + nodeMax * 8;
       for (let i = 0; i < 8; i++) loop.set(ptrAt + i, Number((BigInt(leaf) >> BigInt(8 * (7 - i))) & 0xffn));
@@ -360,7 +376,15 @@ void describe('XFS reader', { timeout: 600_000 }, () => {
       const rootAt = root * 4096;
       const inoMax = Math.floor((4096 - 56) / 8);
       const p = rootAt + 56 + inoMax * 4;
-      const ag = new Map<number, number>([[1024 + 27, 2], [rootAt + 5, 1], [rootAt + 7, 1], [p, (root >>> 24) & 0xff], [p + 1, (root >>> 16) & 0xff], [p + 2, (root >>> 8) & 0xff], [p + 3, root & 0xff]]);
+      const ag = new Map<number, number>([
+        [1024 + 27, 2],
+        [rootAt + 5, 1],
+        [rootAt + 7, 1],
+        [p, (root >>> 24) & 0xff],
+        [p + 1, (root >>> 16) & 0xff],
+        [p + 2, (root >>> 8) & 0xff],
+        [p + 3, root & 0xff],
+      ]);
       const fsAg = await xfsFormat.open(new PatchedReader(inner, ag), 0, inner.size);
       const drain = async () => {
         for await (const _ of fsAg.allFiles()) void _;
@@ -373,7 +397,10 @@ void describe('XFS reader', { timeout: 600_000 }, () => {
       const inner = new FileBlockReader(mounted.image);
       readers.push(inner);
       const { fs } = await open(mounted.image);
-      const targets: Array<[number, number]> = [[0, 512], [512, 1536]];
+      const targets: Array<[number, number]> = [
+        [0, 512],
+        [512, 1536],
+      ];
       for await (const id of fs.allFiles()) targets.push([(await fs.recordRange(id)).offset, 512]);
       // The AG 0 free-space and inode btree roots, and the bmap btree leaf of sparse.bin.
       const agHead = await inner.read(512, 1024);
@@ -391,33 +418,30 @@ void describe('XFS reader', { timeout: 600_000 }, () => {
       const started = Date.now();
       let runs = 0;
       await fc.assert(
-        fc.asyncProperty(
-          fc.array(fc.tuple(fc.nat(targets.length - 1), fc.nat(4095), fc.nat(255)), { minLength: 1, maxLength: 6 }),
-          async (muts) => {
-            runs++;
-            const patches = new Map<number, number>();
-            for (const [t, off, v] of muts) patches.set(targets[t][0] + (off % targets[t][1]), v);
-            try {
-              const f = await xfsFormat.open(new PatchedReader(inner, patches), 0, inner.size);
-              const queue: FileId[] = [f.rootId];
-              let budget = 60;
-              while (queue.length && budget-- > 0) {
-                const id = queue.shift() as FileId;
-                const st = await f.stat(id);
-                if (st.type === 'dir') for (const e of (await f.readDir(id)).slice(0, 20)) queue.push(e.id);
-                else if (st.type === 'symlink') await f.readLink(id);
-                else {
-                  await f.extents(id);
-                  await f.readFile(id, 0, Math.min(st.sizeBytes, 1 << 20));
-                }
+        fc.asyncProperty(fc.array(fc.tuple(fc.nat(targets.length - 1), fc.nat(4095), fc.nat(255)), { minLength: 1, maxLength: 6 }), async (muts) => {
+          runs++;
+          const patches = new Map<number, number>();
+          for (const [t, off, v] of muts) patches.set(targets[t][0] + (off % targets[t][1]), v);
+          try {
+            const f = await xfsFormat.open(new PatchedReader(inner, patches), 0, inner.size);
+            const queue: FileId[] = [f.rootId];
+            let budget = 60;
+            while (queue.length && budget-- > 0) {
+              const id = queue.shift() as FileId;
+              const st = await f.stat(id);
+              if (st.type === 'dir') for (const e of (await f.readDir(id)).slice(0, 20)) queue.push(e.id);
+              else if (st.type === 'symlink') await f.readLink(id);
+              else {
+                await f.extents(id);
+                await f.readFile(id, 0, Math.min(st.sizeBytes, 1 << 20));
               }
-              await f.classify([{ offset: 0, length: 1 << 20 }]);
-              for await (const _ of f.allFiles()) void _;
-            } catch (e) {
-              if (!(e instanceof FilesystemError)) throw e;
             }
-          },
-        ),
+            await f.classify([{ offset: 0, length: 1 << 20 }]);
+            for await (const _ of f.allFiles()) void _;
+          } catch (e) {
+            if (!(e instanceof FilesystemError)) throw e;
+          }
+        }),
         { seed: 1717, numRuns: 300, interruptAfterTimeLimit: 25_000 },
       );
       assert.ok(runs >= 50, `${runs} fuzz runs in ${Date.now() - started} ms`);

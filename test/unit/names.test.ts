@@ -39,16 +39,24 @@ void describe('disk and snapshot names', () => {
   void it('agrees with the rule as one regular expression (property)', () => {
     const alphabet = fc.constantFrom(...'aZ09_.- /é'.split(''));
     fc.assert(
-      fc.property(fc.array(alphabet, { maxLength: 90 }).map((cs) => cs.join('')), (name) => {
-        assert.equal(validateSnapshotName(name) === undefined, COMPUTE_NAME.test(name));
-      }),
+      fc.property(
+        fc.array(alphabet, { maxLength: 90 }).map((cs) => cs.join('')),
+        (name) => {
+          assert.equal(validateSnapshotName(name) === undefined, COMPUTE_NAME.test(name));
+        },
+      ),
     );
   });
 
   void it('assertValidName throws a DiskDeltaError with the reason in the message and a different hint', () => {
     assert.throws(
       () => assertValidName('snapshot', 'bad name'),
-      (e: unknown) => e instanceof DiskDeltaError && e.code === 'InvalidName' && /spaces/.test(e.message) && !/spaces/.test(e.hint ?? '') && /another snapshot name/.test(e.hint ?? ''),
+      (e: unknown) =>
+        e instanceof DiskDeltaError &&
+        e.code === 'InvalidName' &&
+        /spaces/.test(e.message) &&
+        !/spaces/.test(e.hint ?? '') &&
+        /another snapshot name/.test(e.hint ?? ''),
     );
     assert.doesNotThrow(() => assertValidName('disk', 'good'));
   });

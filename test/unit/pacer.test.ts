@@ -20,24 +20,27 @@ void test('large writes are spread to the byte rate', () => {
 
 void test('over any span, what is let through stays within rate × span + one burst', () => {
   fc.assert(
-    fc.property(fc.array(fc.record({ gap: fc.integer({ min: 0, max: 20 }), bytes: fc.integer({ min: 0, max: 4 * 1024 * 1024 }) }), { minLength: 1, maxLength: 300 }), (reqs) => {
-      const rate = { requestsPerSecond: 500, bytesPerSecond: 60 * 1024 * 1024 };
-      const pacer = new BlobPacer(rate, 100);
-      let now = 0;
-      const sent: { at: number; bytes: number }[] = [];
-      for (const r of reqs) {
-        now += r.gap;
-        sent.push({ at: now + pacer.reserve(r.bytes, now), bytes: r.bytes });
-      }
-      sent.sort((a, b) => a.at - b.at);
-      for (let i = 0; i < sent.length; i++) {
-        for (let j = i; j < sent.length; j++) {
-          const span = sent[j]!.at - sent[i]!.at;
-          const count = j - i + 1;
-          assert.ok(count <= (span / 1000) * rate.requestsPerSecond + 1 + 0.1 * rate.requestsPerSecond + 1e-6, `${count} requests in ${span} ms`);
+    fc.property(
+      fc.array(fc.record({ gap: fc.integer({ min: 0, max: 20 }), bytes: fc.integer({ min: 0, max: 4 * 1024 * 1024 }) }), { minLength: 1, maxLength: 300 }),
+      (reqs) => {
+        const rate = { requestsPerSecond: 500, bytesPerSecond: 60 * 1024 * 1024 };
+        const pacer = new BlobPacer(rate, 100);
+        let now = 0;
+        const sent: { at: number; bytes: number }[] = [];
+        for (const r of reqs) {
+          now += r.gap;
+          sent.push({ at: now + pacer.reserve(r.bytes, now), bytes: r.bytes });
         }
-      }
-    }),
+        sent.sort((a, b) => a.at - b.at);
+        for (let i = 0; i < sent.length; i++) {
+          for (let j = i; j < sent.length; j++) {
+            const span = sent[j]!.at - sent[i]!.at;
+            const count = j - i + 1;
+            assert.ok(count <= (span / 1000) * rate.requestsPerSecond + 1 + 0.1 * rate.requestsPerSecond + 1e-6, `${count} requests in ${span} ms`);
+          }
+        }
+      },
+    ),
     { numRuns: 50 },
   );
 });

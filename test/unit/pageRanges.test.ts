@@ -72,7 +72,10 @@ void describe('constants and Azure range forms', () => {
   });
 
   void it('rejects misaligned Azure ranges with a DiskDeltaError', () => {
-    assert.throws(() => fromInclusive(0, 512), (e: unknown) => e instanceof DiskDeltaError && e.code === 'UnalignedRange');
+    assert.throws(
+      () => fromInclusive(0, 512),
+      (e: unknown) => e instanceof DiskDeltaError && e.code === 'UnalignedRange',
+    );
     assert.throws(() => fromInclusive(100, 611), DiskDeltaError);
     assert.throws(() => fromSdkRange({ offset: 0, count: 512 }), DiskDeltaError);
     assert.throws(() => fromInclusive(512, 510), DiskDeltaError);
@@ -143,15 +146,12 @@ void describe('mergeAdjacent', () => {
     );
   });
 
-  void it('keeps each kind\'s coverage for diff ranges (property)', () => {
+  void it("keeps each kind's coverage for diff ranges (property)", () => {
     fc.assert(
       fc.property(fc.array(arbDiffRange, { maxLength: 20 }), (rs) => {
         const m = mergeAdjacent(rs);
         for (const kind of ['changed', 'cleared'] as const) {
-          assert.deepEqual(
-            sortedPages(m.filter((r) => r.kind === kind)),
-            sortedPages(rs.filter((r) => r.kind === kind)),
-          );
+          assert.deepEqual(sortedPages(m.filter((r) => r.kind === kind)), sortedPages(rs.filter((r) => r.kind === kind)));
         }
         for (let i = 1; i < m.length; i++) {
           const touching = m[i].offset <= rangeEnd(m[i - 1]);
@@ -172,7 +172,12 @@ void describe('mergeAdjacent', () => {
 
   void it('stream version refuses input that goes backwards', async () => {
     await assert.rejects(
-      collect(mergeAdjacentStream([{ offset: 1024, length: 512 }, { offset: 0, length: 512 }])),
+      collect(
+        mergeAdjacentStream([
+          { offset: 1024, length: 512 },
+          { offset: 0, length: 512 },
+        ]),
+      ),
       (e: unknown) => e instanceof DiskDeltaError && e.code === 'UnsortedRanges',
     );
   });
@@ -191,7 +196,10 @@ void describe('mergeAdjacent', () => {
       first.push(r);
       if (first.length === 3) break;
     }
-    assert.deepEqual(first.map((r) => r.offset), [0, 1024, 2048]);
+    assert.deepEqual(
+      first.map((r) => r.offset),
+      [0, 1024, 2048],
+    );
     assert.ok(produced <= 5, `read ${produced} ranges to yield 3`);
   });
 });
@@ -213,9 +221,18 @@ void describe('union, subtract, intersect', () => {
         const sub = subtract(a, b);
         const int = intersect(a, b);
         const uni = union(a, b);
-        assert.deepEqual(sortedPages(sub), [...pa].filter((p) => !pb.has(p)).sort((x, y) => x - y));
-        assert.deepEqual(sortedPages(int), [...pa].filter((p) => pb.has(p)).sort((x, y) => x - y));
-        assert.deepEqual(sortedPages(uni), [...new Set([...pa, ...pb])].sort((x, y) => x - y));
+        assert.deepEqual(
+          sortedPages(sub),
+          [...pa].filter((p) => !pb.has(p)).sort((x, y) => x - y),
+        );
+        assert.deepEqual(
+          sortedPages(int),
+          [...pa].filter((p) => pb.has(p)).sort((x, y) => x - y),
+        );
+        assert.deepEqual(
+          sortedPages(uni),
+          [...new Set([...pa, ...pb])].sort((x, y) => x - y),
+        );
         assert.ok(isNormalised(uni));
         for (const r of [...sub, ...int]) assert.ok(isAligned(r));
         // subtract then intersect with the removed part is empty; subtract is idempotent
@@ -236,12 +253,9 @@ void describe('union, subtract, intersect', () => {
     );
   });
 
-  void it('interleaves the SDK\'s separate changed and cleared lists in offset order', () => {
+  void it("interleaves the SDK's separate changed and cleared lists in offset order", () => {
     assert.deepEqual(
-      interleaveDiff(
-        [fromSdkRange({ offset: 0, count: 511 }), fromSdkRange({ offset: 4096, count: 1023 })],
-        [fromSdkRange({ offset: 1024, count: 511 })],
-      ),
+      interleaveDiff([fromSdkRange({ offset: 0, count: 511 }), fromSdkRange({ offset: 4096, count: 1023 })], [fromSdkRange({ offset: 1024, count: 511 })]),
       [
         { offset: 0, length: 512, kind: 'changed' },
         { offset: 1024, length: 512, kind: 'cleared' },
@@ -309,10 +323,16 @@ void describe('splitIntoChunks', () => {
   });
 
   void it('refuses chunk sizes Azure would refuse and unaligned ranges', () => {
-    assert.throws(() => splitIntoChunks({ offset: 0, length: 512 }, 8 * MiB), (e: unknown) => e instanceof DiskDeltaError && e.code === 'InvalidChunkSize');
+    assert.throws(
+      () => splitIntoChunks({ offset: 0, length: 512 }, 8 * MiB),
+      (e: unknown) => e instanceof DiskDeltaError && e.code === 'InvalidChunkSize',
+    );
     assert.throws(() => splitIntoChunks({ offset: 0, length: 512 }, 1000), DiskDeltaError);
     assert.throws(() => splitIntoChunks({ offset: 0, length: 512 }, 0), DiskDeltaError);
-    assert.throws(() => splitIntoChunks({ offset: 3, length: 512 }), (e: unknown) => e instanceof DiskDeltaError && e.code === 'UnalignedRange');
+    assert.throws(
+      () => splitIntoChunks({ offset: 3, length: 512 }),
+      (e: unknown) => e instanceof DiskDeltaError && e.code === 'UnalignedRange',
+    );
   });
 
   void it('chunks are aligned, <= max, contiguous and cover the range exactly (property)', () => {
@@ -349,7 +369,10 @@ void describe('splitIntoChunks', () => {
       fc.asyncProperty(arbRanges, fc.integer({ min: 1, max: 8 }), async (rs, m) => {
         const sorted = mergeAdjacent(rs);
         const chunks = await collect(chunkStream(sorted, m * PAGE));
-        assert.deepEqual(chunks, sorted.flatMap((r) => splitIntoChunks(r, m * PAGE)));
+        assert.deepEqual(
+          chunks,
+          sorted.flatMap((r) => splitIntoChunks(r, m * PAGE)),
+        );
         assert.equal(totalBytes(chunks), totalBytes(sorted));
       }),
     );
@@ -358,11 +381,14 @@ void describe('splitIntoChunks', () => {
 
 void describe('offsetWindows', () => {
   void it('covers the blob in page-aligned windows', () => {
-    assert.deepEqual([...offsetWindows(5 * MiB + 512, 2 * MiB)], [
-      { offset: 0, length: 2 * MiB },
-      { offset: 2 * MiB, length: 2 * MiB },
-      { offset: 4 * MiB, length: MiB + 512 },
-    ]);
+    assert.deepEqual(
+      [...offsetWindows(5 * MiB + 512, 2 * MiB)],
+      [
+        { offset: 0, length: 2 * MiB },
+        { offset: 2 * MiB, length: 2 * MiB },
+        { offset: 4 * MiB, length: MiB + 512 },
+      ],
+    );
     assert.throws(() => [...offsetWindows(1024, 100)], DiskDeltaError);
   });
 });

@@ -2,7 +2,21 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DiskInfo, SnapshotInfo } from '../../src/core/model';
-import { claimFamily, inShard, lockBlobName, parsePolicyText, parseShard, scheduleDefinition, scheduleInterval, selectDisks, shardOf, sourceSnapshotsToPrune, targetPointsToPrune, type HeldLease, type Lease } from '../../src/core/protect';
+import {
+  claimFamily,
+  inShard,
+  lockBlobName,
+  parsePolicyText,
+  parseShard,
+  scheduleDefinition,
+  scheduleInterval,
+  selectDisks,
+  shardOf,
+  sourceSnapshotsToPrune,
+  targetPointsToPrune,
+  type HeldLease,
+  type Lease,
+} from '../../src/core/protect';
 import { importsToPrune } from '../../src/core/protect/retention';
 import { parseDocument } from 'yaml';
 
@@ -25,50 +39,97 @@ function snap(i: number): SnapshotInfo {
 }
 
 function disk(rg: string, name: string, tags?: Record<string, string>): DiskInfo {
-  return { id: diskId(rg, name), name, resourceGroup: rg, subscriptionId: sub, location: 'eastus', sizeBytes: 1 << 30, uniqueId: `${name}-u`, ...(tags ? { tags } : {}) };
+  return {
+    id: diskId(rg, name),
+    name,
+    resourceGroup: rg,
+    subscriptionId: sub,
+    location: 'eastus',
+    sizeBytes: 1 << 30,
+    uniqueId: `${name}-u`,
+    ...(tags ? { tags } : {}),
+  };
 }
 
 void describe('retention', () => {
   const family = [snap(1), snap(2), snap(3), snap(4), snap(5)];
   void it('source.keep N keeps the N newest', () => {
-    assert.deepEqual(sourceSnapshotsToPrune(family, 2, snap(5).id).map((s) => s.name), ['s1', 's2', 's3']);
+    assert.deepEqual(
+      sourceSnapshotsToPrune(family, 2, snap(5).id).map((s) => s.name),
+      ['s1', 's2', 's3'],
+    );
     assert.deepEqual(sourceSnapshotsToPrune(family, 5, snap(5).id), []);
     assert.deepEqual(sourceSnapshotsToPrune(family, undefined, snap(5).id), []);
   });
-  void it('never prunes the newest copied snapshot, the next diff\'s base, when failed copies left newer ones', () => {
-    assert.deepEqual(sourceSnapshotsToPrune(family, 2, snap(2).id).map((s) => s.name), ['s1']);
-    assert.deepEqual(sourceSnapshotsToPrune(family, 1, snap(3).id).map((s) => s.name), ['s1', 's2']);
+  void it("never prunes the newest copied snapshot, the next diff's base, when failed copies left newer ones", () => {
+    assert.deepEqual(
+      sourceSnapshotsToPrune(family, 2, snap(2).id).map((s) => s.name),
+      ['s1'],
+    );
+    assert.deepEqual(
+      sourceSnapshotsToPrune(family, 1, snap(3).id).map((s) => s.name),
+      ['s1', 's2'],
+    );
   });
   const now = new Date(Date.UTC(2026, 0, 31));
   const points = [1, 2, 10, 20, 29, 30].map((d) => ({ snapshot: new Date(Date.UTC(2026, 0, d)).toISOString(), metadata: {} }));
   void it('target.keep N keeps the N newest points', () => {
-    assert.deepEqual(targetPointsToPrune(points, 4, undefined, now).map((p) => p.snapshot.slice(0, 10)), ['2026-01-01', '2026-01-02']);
+    assert.deepEqual(
+      targetPointsToPrune(points, 4, undefined, now).map((p) => p.snapshot.slice(0, 10)),
+      ['2026-01-01', '2026-01-02'],
+    );
   });
   void it('maxAge removes older points, never the newest', () => {
-    assert.deepEqual(targetPointsToPrune(points, undefined, 15 * 86400, now).map((p) => p.snapshot.slice(0, 10)), ['2026-01-01', '2026-01-02', '2026-01-10']);
-    assert.deepEqual(targetPointsToPrune(points.slice(0, 2), 30, 86400, now).map((p) => p.snapshot.slice(0, 10)), ['2026-01-01']);
+    assert.deepEqual(
+      targetPointsToPrune(points, undefined, 15 * 86400, now).map((p) => p.snapshot.slice(0, 10)),
+      ['2026-01-01', '2026-01-02', '2026-01-10'],
+    );
+    assert.deepEqual(
+      targetPointsToPrune(points.slice(0, 2), 30, 86400, now).map((p) => p.snapshot.slice(0, 10)),
+      ['2026-01-01'],
+    );
     assert.deepEqual(targetPointsToPrune(points.slice(0, 1), 1, 1, now), []);
   });
   void it('imports follow the same rule', () => {
     const imports = points.map((p, i) => ({ id: `i${i}`, timeCreated: p.snapshot }));
-    assert.deepEqual(importsToPrune(imports, 4, undefined, now).map((i) => i.id), ['i0', 'i1']);
+    assert.deepEqual(
+      importsToPrune(imports, 4, undefined, now).map((i) => i.id),
+      ['i0', 'i1'],
+    );
   });
 });
 
 void describe('disk selection and shards', () => {
-  const disks = [disk('orders', 'a', { dr: 'gold' }), disk('Orders', 'b', { DR: 'gold' }), disk('orders', 'c', { dr: 'silver' }), disk('billing', 'd', { dr: 'gold' })];
+  const disks = [
+    disk('orders', 'a', { dr: 'gold' }),
+    disk('Orders', 'b', { DR: 'gold' }),
+    disk('orders', 'c', { dr: 'silver' }),
+    disk('billing', 'd', { dr: 'gold' }),
+  ];
   const policy = (disksYaml: string) =>
-    parsePolicyText('p.yaml', `policies:\n  - name: p\n    disks: ${disksYaml}\n    target: { storageAccount: /subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/abc }\n    rpo: 1h\n`).policies[0]!;
+    parsePolicyText(
+      'p.yaml',
+      `policies:\n  - name: p\n    disks: ${disksYaml}\n    target: { storageAccount: /subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/abc }\n    rpo: 1h\n`,
+    ).policies[0]!;
   void it('every condition must match (resource groups case-insensitively, tag names case-insensitively)', () => {
-    assert.deepEqual(selectDisks(policy('{ resourceGroups: [orders], tags: { dr: gold } }'), disks).map((d) => d.name), ['a', 'b']);
-    assert.deepEqual(selectDisks(policy(`{ ids: [${diskId('billing', 'd')}], tags: { dr: gold } }`), disks).map((d) => d.name), ['d']);
+    assert.deepEqual(
+      selectDisks(policy('{ resourceGroups: [orders], tags: { dr: gold } }'), disks).map((d) => d.name),
+      ['a', 'b'],
+    );
+    assert.deepEqual(
+      selectDisks(policy(`{ ids: [${diskId('billing', 'd')}], tags: { dr: gold } }`), disks).map((d) => d.name),
+      ['d'],
+    );
     assert.deepEqual(selectDisks(policy(`{ ids: [${diskId('billing', 'd')}], resourceGroups: [orders] }`), disks), []);
     assert.deepEqual(selectDisks(policy(`{ subscription: 22222222-2222-2222-2222-222222222222, resourceGroups: [orders] }`), disks), []);
   });
   void it('--shard i/n splits disks deterministically and completely', () => {
     const ids = Array.from({ length: 200 }, (_, i) => diskId('rg', `disk-${i}`));
     const counts = [0, 1, 2, 3].map((i) => ids.filter((id) => inShard(id, { index: i, count: 4 })).length);
-    assert.equal(counts.reduce((a, b) => a + b, 0), 200);
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      200,
+    );
     for (const c of counts) assert.ok(c > 30 && c < 70, `balanced: ${counts.join(',')}`);
     assert.equal(shardOf(ids[7]!, 4), shardOf(ids[7]!.toUpperCase(), 4), 'case-insensitive ids');
     assert.deepEqual(parseShard('3/4'), { index: 3, count: 4 });
@@ -85,7 +146,10 @@ void describe('schedules', () => {
     assert.deepEqual(scheduleInterval(30 * 86400), { cron: '0 0 * * *', minutes: 1440 });
   });
   void it('the Kubernetes definition is an Indexed Job whose pods take --shard from their completion index', () => {
-    const file = parsePolicyText('p.yaml', 'policies:\n  - name: p\n    disks: { resourceGroups: [a] }\n    target: { storageAccount: /subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/abc }\n    rpo: 4h\n');
+    const file = parsePolicyText(
+      'p.yaml',
+      'policies:\n  - name: p\n    disks: { resourceGroups: [a] }\n    target: { storageAccount: /subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/abc }\n    rpo: 4h\n',
+    );
     const k8s = scheduleDefinition('k8s-cronjob', file, { policyPath: 'p.yaml', image: 'img:1', shards: 5 });
     assert.match(k8s, /completionMode: Indexed/);
     assert.match(k8s, /completions: 5/);
@@ -130,7 +194,13 @@ void describe('the claim on a family', () => {
       };
     }
   }
-  const account = { id: '/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/abc', name: 'abc', resourceGroup: 'g', location: 'westus2', blobEndpoint: 'https://abc' };
+  const account = {
+    id: '/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/abc',
+    name: 'abc',
+    resourceGroup: 'g',
+    location: 'westus2',
+    blobEndpoint: 'https://abc',
+  };
   const d = disk('orders', 'a');
   void it('one holder at a time; released at the end; an expired claim is taken over', async () => {
     const leases = new Leases();

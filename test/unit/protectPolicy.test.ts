@@ -33,7 +33,9 @@ const INVALID: Record<string, string[]> = {
   'empty-disks.yaml': ['empty-disks.yaml:3: policies[0].disks: needs at least one of subscription, ids, resourceGroups, tags'],
   'bad-verify.yaml': ['bad-verify.yaml:8: policies[0].verify: sample:150% is not one of changed, full, none or sample:<1-100>%'],
   'duplicate-name.yaml': ['duplicate-name.yaml:8: policies[1].name: prod-dr is already the name of policies[0]'],
-  'bad-container.yaml': ['bad-container.yaml:7: policies[0].target.container: Disk_Delta is not a container name (3-63 lower-case letters, digits and single hyphens)'],
+  'bad-container.yaml': [
+    'bad-container.yaml:7: policies[0].target.container: Disk_Delta is not a container name (3-63 lower-case letters, digits and single hyphens)',
+  ],
   'bad-tag-value.yaml': ['bad-tag-value.yaml:4: policies[0].disks.tags.dr: 1 is not a string'],
   'not-yaml.yaml': ['not-yaml.yaml:4: (document): not valid YAML or JSON: Flow map in block collection must be sufficiently indented and end with a }'],
   'no-policies.yaml': ['no-policies.yaml:1: (document): policies is missing (required)', 'no-policies.yaml:1: policy: unknown key (expected policies)'],
@@ -74,7 +76,16 @@ void describe('protection policy files', () => {
   });
 
   void it('reads the same policy written as JSON, with defaults for what it leaves out', () => {
-    const text = JSON.stringify({ policies: [{ name: 'a', disks: { ids: ['/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/disks/d'] }, target: { storageAccount: '/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/abc' }, rpo: '5m' }] });
+    const text = JSON.stringify({
+      policies: [
+        {
+          name: 'a',
+          disks: { ids: ['/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/disks/d'] },
+          target: { storageAccount: '/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/abc' },
+          rpo: '5m',
+        },
+      ],
+    });
     const p = parsePolicyText('a.json', text).policies[0]!;
     assert.equal(p.target.container, 'disk-delta');
     assert.equal(p.target.defaultContainer, true);
@@ -98,7 +109,8 @@ void describe('protection policy files', () => {
       for (const [k, v] of Object.entries(node)) {
         seen.add(k);
         assert.ok(SUPPORTED_KEYWORDS.has(k), `${where}: keyword ${k} is not understood by the validator`);
-        if (k === 'properties' || k === 'definitions') for (const [name, child] of Object.entries(v as Record<string, SchemaNode>)) walk(child, `${where}.${name}`);
+        if (k === 'properties' || k === 'definitions')
+          for (const [name, child] of Object.entries(v as Record<string, SchemaNode>)) walk(child, `${where}.${name}`);
         if (k === 'items' || (k === 'additionalProperties' && typeof v === 'object')) walk(v as SchemaNode, `${where}.${k}`);
       }
       if (node.pattern) {
@@ -108,14 +120,18 @@ void describe('protection policy files', () => {
       if (node['x-minimumDuration']) assert.ok(parseDuration(node['x-minimumDuration']) !== undefined, `${where}: x-minimumDuration is a duration`);
     };
     walk(POLICY_SCHEMA, '#');
-    for (const k of ['pattern', 'enum', 'minimum', 'required', 'additionalProperties', 'x-minimumDuration', '$ref']) assert.ok(seen.has(k), `the schema uses ${k}`);
+    for (const k of ['pattern', 'enum', 'minimum', 'required', 'additionalProperties', 'x-minimumDuration', '$ref'])
+      assert.ok(seen.has(k), `the schema uses ${k}`);
   });
 
   void it('the schema file shipped is the one the validator uses, and VS Code validates policy files with it', () => {
     const file = JSON.parse(readFileSync(path.join(root, 'schemas/disk-delta.policy.schema.json'), 'utf8')) as unknown;
     assert.deepEqual(file, POLICY_SCHEMA);
-    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { contributes: { yamlValidation?: { fileMatch: string | string[]; url: string }[]; jsonValidation?: { fileMatch: string | string[]; url: string }[] } };
-    const matches = (list: { fileMatch: string | string[]; url: string }[] | undefined) => (list ?? []).filter((v) => v.url === './schemas/disk-delta.policy.schema.json').flatMap((v) => [v.fileMatch].flat());
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      contributes: { yamlValidation?: { fileMatch: string | string[]; url: string }[]; jsonValidation?: { fileMatch: string | string[]; url: string }[] };
+    };
+    const matches = (list: { fileMatch: string | string[]; url: string }[] | undefined) =>
+      (list ?? []).filter((v) => v.url === './schemas/disk-delta.policy.schema.json').flatMap((v) => [v.fileMatch].flat());
     assert.ok(matches(pkg.contributes.yamlValidation).includes('*.policy.yaml'));
     assert.ok(matches(pkg.contributes.yamlValidation).includes('disk-delta.policy.yaml'));
     assert.ok(matches(pkg.contributes.jsonValidation).includes('*.policy.json'));
@@ -124,13 +140,19 @@ void describe('protection policy files', () => {
   });
 
   void it('reports every problem of a file, in line order', () => {
-    const text = readFileSync(path.join(fixtures, 'valid.yaml'), 'utf8').replace('rpo: 4h', 'rpo: 2m').replace('import: snapshot', 'import: tape').replace('keep: 3 }', 'keep: 0 }');
+    const text = readFileSync(path.join(fixtures, 'valid.yaml'), 'utf8')
+      .replace('rpo: 4h', 'rpo: 2m')
+      .replace('import: snapshot', 'import: tape')
+      .replace('keep: 3 }', 'keep: 0 }');
     assert.deepEqual(problemsOf2('x.yaml', text), [
       'x.yaml:10: policies[0].target.import: tape is not one of snapshot, disk, none',
       'x.yaml:12: policies[0].rpo: 2m is under the 5-minute minimum',
       'x.yaml:14: policies[0].retention.source.keep: 0 is under the minimum of 1',
     ]);
-    assert.deepEqual(validateAgainstSchema({ policies: [] }).map((p) => p.message), ['needs at least 1 entry']);
+    assert.deepEqual(
+      validateAgainstSchema({ policies: [] }).map((p) => p.message),
+      ['needs at least 1 entry'],
+    );
   });
 });
 

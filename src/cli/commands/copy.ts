@@ -37,17 +37,19 @@ export interface CopyOptions {
 
 /** `--verify changed|full|none|sample:<percent>`. */
 export function verifyOption(): Option {
-  return new Option('--verify <mode>', 'verification after each snapshot: changed, full, none or sample:<percent> (a seeded random share of the changed ranges)')
-    // The fixed choices are what help and shell completion offer; the parser also takes sample:<percent>.
-    .choices(['changed', 'full', 'none'])
-    .argParser((value: string): VerifyMode => {
-      try {
-        return parseVerifyMode(value);
-      } catch (error) {
-        throw new InvalidArgumentError(error instanceof DiskDeltaError ? `${error.message} ${error.hint ?? ''}`.trim() : String(error));
-      }
-    })
-    .default('changed');
+  return (
+    new Option('--verify <mode>', 'verification after each snapshot: changed, full, none or sample:<percent> (a seeded random share of the changed ranges)')
+      // The fixed choices are what help and shell completion offer; the parser also takes sample:<percent>.
+      .choices(['changed', 'full', 'none'])
+      .argParser((value: string): VerifyMode => {
+        try {
+          return parseVerifyMode(value);
+        } catch (error) {
+          throw new InvalidArgumentError(error instanceof DiskDeltaError ? `${error.message} ${error.hint ?? ''}`.trim() : String(error));
+        }
+      })
+      .default('changed')
+  );
 }
 
 /**
@@ -75,7 +77,8 @@ function nativeStatusPrinter(ctx: CliContext): (s: NativeCopyStatus) => void {
 
 function summaryLine(s: SnapshotCopySummary): string {
   // Data relayed through this machine costs its bandwidth (and egress from the source region): say so.
-  const relayed = s.bytesRelayed > 0 ? ` (${formatBytes(s.bytesRelayed)} of it read and written through this machine: the target refused to copy from the source's URL)` : '';
+  const relayed =
+    s.bytesRelayed > 0 ? ` (${formatBytes(s.bytesRelayed)} of it read and written through this machine: the target refused to copy from the source's URL)` : '';
   return `copied ${formatBytes(s.bytesCopied)}${relayed}, cleared ${formatBytes(s.bytesCleared)} in ${s.requests} requests (${s.retries} retries), ${formatDuration(s.seconds * 1000)}`;
 }
 
@@ -85,7 +88,12 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
     await nativeCopy(ctx, o);
     return;
   }
-  if (!o.targetAccount) throw new DiskDeltaError('A differential copy needs a target storage account.', 'MissingTarget', 'Pass --target-account <storage account resource id>, or --native --target-region <region>.');
+  if (!o.targetAccount)
+    throw new DiskDeltaError(
+      'A differential copy needs a target storage account.',
+      'MissingTarget',
+      'Pass --target-account <storage account resource id>, or --native --target-region <region>.',
+    );
   if (o.concurrency !== undefined && (!Number.isInteger(o.concurrency) || o.concurrency < 1 || o.concurrency > 256)) {
     throw new DiskDeltaError(`--concurrency ${o.concurrency} is not a number from 1 to 256.`, 'InvalidArguments');
   }
@@ -128,7 +136,10 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
     if (o.snapshot) {
       let last = summaries[summaries.length - 1];
       if (!last) {
-        const metadata = await store.blob(blobName).getMetadata({ signal: ctx.signal }).catch(() => ({}) as Record<string, string>);
+        const metadata = await store
+          .blob(blobName)
+          .getMetadata({ signal: ctx.signal })
+          .catch(() => ({}) as Record<string, string>);
         const snap = recordedPoint(metadata).lastBlobSnapshot;
         last = {
           bytesCopied: 0,
@@ -147,7 +158,8 @@ export async function copyCommand(ctx: CliContext, o: CopyOptions): Promise<void
     }
   } else {
     let text = `${result.status === 'upToDate' ? 'Up to date' : 'Copied'}: ${result.targetBlobUrl}\n`;
-    for (const s of result.summaries) text += `  ${s.targetBlobSnapshotUrl}  ${summaryLine(s)}${s.importedResourceId ? `\n    imported as ${s.importedResourceId}` : ''}\n`;
+    for (const s of result.summaries)
+      text += `  ${s.targetBlobSnapshotUrl}  ${summaryLine(s)}${s.importedResourceId ? `\n    imported as ${s.importedResourceId}` : ''}\n`;
     ctx.output.write(text);
   }
 }
@@ -192,6 +204,7 @@ async function nativeCopy(ctx: CliContext, o: CopyOptions): Promise<void> {
   }
   ctx.output.result(result.steps, {
     compact: true,
-    text: (steps) => steps.map((s) => `${s.alreadyCopied ? 'Already copied' : 'Copied'}: ${s.targetSnapshotId} (${formatDuration(s.seconds * 1000)})`).join('\n'),
+    text: (steps) =>
+      steps.map((s) => `${s.alreadyCopied ? 'Already copied' : 'Copied'}: ${s.targetSnapshotId} (${formatDuration(s.seconds * 1000)})`).join('\n'),
   });
 }

@@ -9,7 +9,9 @@ export function registerCopy(program: Command, rt: CliRuntime): void {
   const cmd = program
     .command('copy')
     .description('copy snapshots to another region: differential page copy (default) or Azure CopyStart (--native)')
-    .addOption(new Option('--family <disk-or-family>', 'a disk (id or name) or a family id: copy every snapshot not yet copied, in order').conflicts('snapshot'))
+    .addOption(
+      new Option('--family <disk-or-family>', 'a disk (id or name) or a family id: copy every snapshot not yet copied, in order').conflicts('snapshot'),
+    )
     .option('--snapshot <id-or-name>', 'one snapshot (its earlier snapshots are copied first when needed)')
     .addOption(resourceGroupOption('where --family/--snapshot names are looked up'))
     .option('--target-account <id>', 'storage account resource id in the target region')
@@ -17,7 +19,11 @@ export function registerCopy(program: Command, rt: CliRuntime): void {
     .addOption(new Option('--import <kind>', 'after copying, import as a managed resource').choices(['snapshot', 'disk', 'none']).default('none'))
     .option('--target-resource-group <rg>', "resource group for imported resources (default: the account's)")
     .addOption(new Option('--concurrency <n>', 'requests in flight, 1 to 256').argParser(integerIn(1, 256)))
-    .addOption(new Option('--cap-mbps <n>', 'most megabits per second written to the target (default: just under the blob\'s 60 MiB/s target)').argParser(positiveNumber).conflicts('native'))
+    .addOption(
+      new Option('--cap-mbps <n>', "most megabits per second written to the target (default: just under the blob's 60 MiB/s target)")
+        .argParser(positiveNumber)
+        .conflicts('native'),
+    )
     .option('--journal <file>', 'journal file for resuming (default: under the user state directory)')
     .addOption(verifyOption())
     .option('--native', 'use Azure CopyStart instead of the differential engine')
@@ -37,8 +43,14 @@ export function registerCopy(program: Command, rt: CliRuntime): void {
       'every few seconds; nothing with --only-show-errors. -o json prints one line.\n',
   );
   withExamples(cmd, [
-    ['every snapshot of the disk orders-db not yet in westus2, one JSON line per run', 'disk-delta copy --family orders-db --target-account /subscriptions/<sub>/resourceGroups/dr-westus2/providers/Microsoft.Storage/storageAccounts/drwestus2 --json'],
-    ['one snapshot, capped at 200 Mbit/s, imported as a managed snapshot', 'disk-delta copy --snapshot orders-db-20261120 --target-account <account id> --cap-mbps 200 --import snapshot'],
+    [
+      'every snapshot of the disk orders-db not yet in westus2, one JSON line per run',
+      'disk-delta copy --family orders-db --target-account /subscriptions/<sub>/resourceGroups/dr-westus2/providers/Microsoft.Storage/storageAccounts/drwestus2 --json',
+    ],
+    [
+      'one snapshot, capped at 200 Mbit/s, imported as a managed snapshot',
+      'disk-delta copy --snapshot orders-db-20261120 --target-account <account id> --cap-mbps 200 --import snapshot',
+    ],
     ["Azure's own CopyStart instead", 'disk-delta copy --native --snapshot orders-db-20261120 --target-region westus2 -o table'],
   ]);
 }

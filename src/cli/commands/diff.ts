@@ -67,49 +67,50 @@ export async function diffCommand(ctx: CliContext, o: DiffOptions): Promise<void
   const json = ctx.output.streamsJson;
   const out = process.stdout;
   const write = (text: string) => (out.write(text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
-  await withSnapshotDiff(
-    ctx.clients.compute,
-    ctx.clients.dataPlane,
-    from,
-    to,
-    { signal: ctx.signal, onRetry: (reason) => ctx.note(reason) },
-    async (diff) => {
-      ctx.note(`Listing changes from ${diff.older.name} to ${diff.newer.name}...`);
-      let changed = 0;
-      let cleared = 0;
-      let count = 0;
-      let buffer = '';
-      const flush = async () => {
-        if (buffer) await write(buffer);
-        buffer = '';
-      };
-      // Kept only for the formats that print the whole result at once.
-      const ranges: DiffResult['ranges'] | undefined = !stream && ctx.output.structured && ctx.output.format !== 'none' ? [] : undefined;
-      if (json) buffer += `{"from":${JSON.stringify(diff.older.id)},"to":${JSON.stringify(diff.newer.id)},"diskSizeBytes":${diff.diskSizeBytes},"ranges":[`;
-      else if (o.csv) buffer += 'offset,length,kind\n';
-      for await (const r of diff.ranges()) {
-        if (r.kind === 'changed') changed += r.length;
-        else cleared += r.length;
-        if (json) buffer += `${count ? ',' : ''}{"offset":${r.offset},"length":${r.length},"kind":"${r.kind}"}`;
-        else if (o.csv) buffer += `${r.offset},${r.length},${r.kind}\n`;
-        else ranges?.push({ offset: r.offset, length: r.length, kind: r.kind });
-        count++;
-        if (buffer.length > 64 * 1024) await flush();
-      }
-      if (json) buffer += `],"changedBytes":${changed},"clearedBytes":${cleared},"rangeCount":${count}}\n`;
-      await flush();
-      if (stream) return;
-      const result: DiffResult = { from: diff.older.id, to: diff.newer.id, diskSizeBytes: diff.diskSizeBytes, ranges: ranges ?? [], changedBytes: changed, clearedBytes: cleared, rangeCount: count };
-      ctx.output.result(result, {
-        compact: true,
-        text: () =>
-          `${diff.older.name} -> ${diff.newer.name}\n` +
-          `  changed: ${formatBytes(changed)} (${changed} bytes)\n` +
-          `  cleared: ${formatBytes(cleared)} (${cleared} bytes)\n` +
-          `  ranges:  ${count}`,
-      });
-    },
-  );
+  await withSnapshotDiff(ctx.clients.compute, ctx.clients.dataPlane, from, to, { signal: ctx.signal, onRetry: (reason) => ctx.note(reason) }, async (diff) => {
+    ctx.note(`Listing changes from ${diff.older.name} to ${diff.newer.name}...`);
+    let changed = 0;
+    let cleared = 0;
+    let count = 0;
+    let buffer = '';
+    const flush = async () => {
+      if (buffer) await write(buffer);
+      buffer = '';
+    };
+    // Kept only for the formats that print the whole result at once.
+    const ranges: DiffResult['ranges'] | undefined = !stream && ctx.output.structured && ctx.output.format !== 'none' ? [] : undefined;
+    if (json) buffer += `{"from":${JSON.stringify(diff.older.id)},"to":${JSON.stringify(diff.newer.id)},"diskSizeBytes":${diff.diskSizeBytes},"ranges":[`;
+    else if (o.csv) buffer += 'offset,length,kind\n';
+    for await (const r of diff.ranges()) {
+      if (r.kind === 'changed') changed += r.length;
+      else cleared += r.length;
+      if (json) buffer += `${count ? ',' : ''}{"offset":${r.offset},"length":${r.length},"kind":"${r.kind}"}`;
+      else if (o.csv) buffer += `${r.offset},${r.length},${r.kind}\n`;
+      else ranges?.push({ offset: r.offset, length: r.length, kind: r.kind });
+      count++;
+      if (buffer.length > 64 * 1024) await flush();
+    }
+    if (json) buffer += `],"changedBytes":${changed},"clearedBytes":${cleared},"rangeCount":${count}}\n`;
+    await flush();
+    if (stream) return;
+    const result: DiffResult = {
+      from: diff.older.id,
+      to: diff.newer.id,
+      diskSizeBytes: diff.diskSizeBytes,
+      ranges: ranges ?? [],
+      changedBytes: changed,
+      clearedBytes: cleared,
+      rangeCount: count,
+    };
+    ctx.output.result(result, {
+      compact: true,
+      text: () =>
+        `${diff.older.name} -> ${diff.newer.name}\n` +
+        `  changed: ${formatBytes(changed)} (${changed} bytes)\n` +
+        `  cleared: ${formatBytes(cleared)} (${cleared} bytes)\n` +
+        `  ranges:  ${count}`,
+    });
+  });
 }
 
 /**
@@ -132,7 +133,8 @@ async function diffFilesCommand(ctx: CliContext, o: { from: string; to: string; 
     sizeAfter: f.sizeAfter,
     partition: f.partition,
   }));
-  const cell = (v: string | number | null | undefined) => (v === null || v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+  const cell = (v: string | number | null | undefined) =>
+    v === null || v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v);
   if (ctx.json) {
     process.stdout.write(JSON.stringify({ from: d.from, to: d.to, filesystems: d.filesystems, files, unattributed: d.unattributed }, null, 2) + '\n');
   } else if (o.csv) {
@@ -144,7 +146,13 @@ async function diffFilesCommand(ctx: CliContext, o: { from: string; to: string; 
     const size = (n: number | null) => (n === null ? '-' : formatBytes(n));
     const table = formatTable(
       ['CHANGE', 'CHANGED', 'BEFORE', 'AFTER', 'PATH'],
-      files.map((f) => [f.change, formatBytes(f.changedBytes), size(f.sizeBefore), size(f.sizeAfter), f.previousPath !== undefined ? `${f.previousPath} -> ${f.path}` : f.path]),
+      files.map((f) => [
+        f.change,
+        formatBytes(f.changedBytes),
+        size(f.sizeBefore),
+        size(f.sizeAfter),
+        f.previousPath !== undefined ? `${f.previousPath} -> ${f.path}` : f.path,
+      ]),
     );
     const u = d.unattributed;
     process.stdout.write(

@@ -53,7 +53,11 @@ export function registerDoctor(program: Command, rt: CliRuntime, setExitCode: (c
     .command('doctor')
     .description('check sign-in, subscription, resource providers, permissions and the blob endpoints a diff or copy needs; exit 1 if any check fails')
     .option('--target-account <id>', 'storage account resource id of the copy target to check')
-    .option('--resource-group <rg>', "a source resource group to check (repeatable; default: those of the subscription's disks)", (v: string, prev: string[] = []) => [...prev, v])
+    .option(
+      '--resource-group <rg>',
+      "a source resource group to check (repeatable; default: those of the subscription's disks)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option('--container <name>', 'container a copy writes to (default: disk-delta)')
     .action(async (o: DoctorOptions, command: Command) => {
       setExitCode(await doctorCommand(globalOptionsOf(command), o, rt.signal));

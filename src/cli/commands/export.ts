@@ -1,5 +1,13 @@
 import { Argument, type Command } from 'commander';
-import { armDiskTemplate, armSnapshotTemplate, azDiskCreateFromSnapshot, azSnapshotCreate, formatArmTemplate, fullSnapshotRequest, restoreDiskRequest } from '../../core/exportCommands';
+import {
+  armDiskTemplate,
+  armSnapshotTemplate,
+  azDiskCreateFromSnapshot,
+  azSnapshotCreate,
+  formatArmTemplate,
+  fullSnapshotRequest,
+  restoreDiskRequest,
+} from '../../core/exportCommands';
 import { assertValidName, suggestRestoredDiskName, suggestSnapshotName } from '../../core/names';
 import { type ComputeApi, type CreateDiskRequest, type CreateSnapshotRequest } from '../../core/ports';
 import { DiskDeltaError } from '../../core/errors';
@@ -21,7 +29,7 @@ export function registerExport(program: Command, rt: CliRuntime): void {
     .option('--disk <id-or-name>', 'create: the disk (a name is looked up, so not with --offline)')
     .option('--snapshot <id-or-name>', 'restore/full: the snapshot (a name is looked up, so not with --offline)')
     .option('--name <name>', 'name of the snapshot or disk to create')
-    .addOption(resourceGroupOption('where a --disk/--snapshot name is looked up, and the new resource\'s resource group'))
+    .addOption(resourceGroupOption("where a --disk/--snapshot name is looked up, and the new resource's resource group"))
     .option('--location <region>', "region (default: the source's)")
     .option('--sku <sku>', 'SKU', 'auto')
     .option('--tag <key=value>', 'a tag (repeatable)', collectTag)
@@ -31,14 +39,22 @@ export function registerExport(program: Command, rt: CliRuntime): void {
       let ctx: Promise<Awaited<ReturnType<CliRuntime['connect']>>> | undefined;
       const connected = () => (ctx ??= rt.connect(command));
       await exportCommand(
-        { compute: async () => (await connected()).clients.compute, scope: async () => (await connected()).scope(o.resourceGroup), signal: rt.signal, output: currentOutput() },
+        {
+          compute: async () => (await connected()).clients.compute,
+          scope: async () => (await connected()).scope(o.resourceGroup),
+          signal: rt.signal,
+          output: currentOutput(),
+        },
         operation,
         o,
       );
     });
   withExamples(cmd, [
     ['the az command that makes the snapshot Disk Delta would make of orders-db', 'disk-delta export --az create --disk orders-db --name orders-db-20261120'],
-    ['an ARM template restoring a disk, written without signing in', 'disk-delta export --arm restore --offline --location eastus --snapshot /subscriptions/<sub>/resourceGroups/demo-eastus/providers/Microsoft.Compute/snapshots/orders-db-20261120 > restore.json'],
+    [
+      'an ARM template restoring a disk, written without signing in',
+      'disk-delta export --arm restore --offline --location eastus --snapshot /subscriptions/<sub>/resourceGroups/demo-eastus/providers/Microsoft.Compute/snapshots/orders-db-20261120 > restore.json',
+    ],
     ["the template's resources only", 'disk-delta export --arm full --snapshot orders-db-20261120 --query resources'],
   ]);
 }
@@ -70,7 +86,11 @@ export interface ExportSource {
 async function sourceId(ctx: ExportSource, o: ExportOptions, kind: 'disk' | 'snapshot', ref: string): Promise<string> {
   if (ref.trim().startsWith('/')) return ref;
   if (o.offline) {
-    throw new DiskDeltaError(`--offline cannot look up the ${kind} named ${ref}.`, 'InvalidArguments', `Pass the ${kind}'s full id with --offline, or leave --offline out.`);
+    throw new DiskDeltaError(
+      `--offline cannot look up the ${kind} named ${ref}.`,
+      'InvalidArguments',
+      `Pass the ${kind}'s full id with --offline, or leave --offline out.`,
+    );
   }
   const resolve = kind === 'disk' ? resolveDiskRef : resolveSnapshotRef;
   return resolve(await ctx.compute(), ref, await ctx.scope(), { signal: ctx.signal });
@@ -130,13 +150,23 @@ export async function exportCommand(ctx: ExportSource, operation: string, o: Exp
     if (operation === 'restore') {
       const name = o.name ?? suggestRestoredDiskName(parts.name);
       assertValidName('disk', name);
-      const request: CreateDiskRequest = restoreDiskRequest(snapshot, { name, resourceGroup: o.resourceGroup, ...(o.sku && o.sku !== 'auto' ? { sku: o.sku } : {}), ...(tags ? { tags } : {}) });
+      const request: CreateDiskRequest = restoreDiskRequest(snapshot, {
+        name,
+        resourceGroup: o.resourceGroup,
+        ...(o.sku && o.sku !== 'auto' ? { sku: o.sku } : {}),
+        ...(tags ? { tags } : {}),
+      });
       text = o.az ? azDiskCreateFromSnapshot(request, { multiline: true }) : formatArmTemplate(armDiskTemplate(request));
       value = o.az ? azDiskCreateFromSnapshot(request) : armDiskTemplate(request);
     } else {
       const name = o.name ?? suggestSnapshotName(parts.name, new Date(), 'full');
       assertValidName('snapshot', name);
-      const request = fullSnapshotRequest(snapshot, { name, resourceGroup: o.resourceGroup, ...(o.sku && o.sku !== 'auto' ? { sku: o.sku } : {}), ...(tags ? { tags } : {}) });
+      const request = fullSnapshotRequest(snapshot, {
+        name,
+        resourceGroup: o.resourceGroup,
+        ...(o.sku && o.sku !== 'auto' ? { sku: o.sku } : {}),
+        ...(tags ? { tags } : {}),
+      });
       text = o.az ? azSnapshotCreate(request, { multiline: true }) : formatArmTemplate(armSnapshotTemplate(request));
       value = o.az ? azSnapshotCreate(request) : armSnapshotTemplate(request);
     }

@@ -14,13 +14,13 @@ export function registerFamilies(program: Command, rt: CliRuntime): void {
   const cmd = program
     .command('families')
     .description('list snapshot families (incremental snapshots grouped by source disk), deleted disks included')
-    .option('--disk <id-or-name>', 'only the families of this disk (an id, or a name: a deleted disk\'s too)')
+    .option('--disk <id-or-name>', "only the families of this disk (an id, or a name: a deleted disk's too)")
     .addOption(resourceGroupOption('look the --disk name up in this resource group only'))
     .action(rt.run((ctx, o: { disk?: string; resourceGroup?: string }) => familiesCommand(ctx, o)));
   withExamples(cmd, [
     ['every family in the subscription, for people', 'disk-delta families'],
     ['the families of one disk, by name, as a table', 'disk-delta families --disk orders-db -o table'],
-    ['the names and dates of its snapshots', "disk-delta families --disk orders-db --query \"[0].snapshots[].{name:name, created:timeCreated}\" -o tsv"],
+    ['the names and dates of its snapshots', 'disk-delta families --disk orders-db --query "[0].snapshots[].{name:name, created:timeCreated}" -o tsv'],
   ]);
 }
 
@@ -50,7 +50,11 @@ export async function familiesCommand(ctx: CliContext, options: { disk?: string;
   const diskId = options.disk === undefined ? undefined : resolveSourceDisk(catalog, options.disk, ctx.scope(options.resourceGroup));
   const families = diskId ? catalog.families.filter((f) => sameResourceId(f.sourceResourceId, diskId)) : catalog.families;
   if (diskId && families.length === 0 && !catalog.disks.some((d) => sameResourceId(d.id, diskId))) {
-    throw new DiskDeltaError(`No disk ${diskId} and no snapshot family of it in subscription ${ctx.subscriptionId}.`, 'DiskNotFound', 'Check the id, or list every family with `disk-delta families`.');
+    throw new DiskDeltaError(
+      `No disk ${diskId} and no snapshot family of it in subscription ${ctx.subscriptionId}.`,
+      'DiskNotFound',
+      'Check the id, or list every family with `disk-delta families`.',
+    );
   }
   if (ctx.json) {
     ctx.output.result(families.map(familyJson));

@@ -30,7 +30,11 @@ export async function getCommand(ctx: CliContext, path: string, o: { snapshot: s
       const found = await resolvePath(fs, path, { followLast: true, signal: ctx.signal });
       if (!found) throw fileNotFound(path, snapshot.name);
       if (found.stat.type !== 'file') {
-        throw new DiskDeltaError(`${found.path} is a ${found.stat.type === 'dir' ? 'directory' : found.stat.type}, not a file.`, 'NotAFile', 'List it with disk-delta ls.');
+        throw new DiskDeltaError(
+          `${found.path} is a ${found.stat.type === 'dir' ? 'directory' : found.stat.type}, not a file.`,
+          'NotAFile',
+          'List it with disk-delta ls.',
+        );
       }
       const size = found.stat.sizeBytes;
       const out = o.output ? createWriteStream(o.output) : process.stdout;
@@ -76,11 +80,15 @@ export function registerGet(program: Command, rt: CliRuntime): void {
     .option('--partition <n>', 'partition number (0: a filesystem on the whole disk); needed when several are readable', integerIn(0, 128))
     .option('-o, --output-file <file>', 'write to this file (default: stdout)')
     .addOption(resourceGroupOption('where snapshot names are looked up'))
-    .action(rt.run(async (ctx, path: string, o: { snapshot: string; partition?: number; outputFile?: string; resourceGroup?: string }) => {
-      const snapshot = await resolveSnapshotRef(ctx.clients.compute, o.snapshot, ctx.scope(o.resourceGroup), { signal: ctx.signal });
-      await getCommand(ctx, path, { snapshot, ...(o.partition !== undefined ? { partition: o.partition } : {}), ...(o.outputFile ? { output: o.outputFile } : {}) });
-    }));
-  withExamples(cmd, [
-    ['a configuration file as it was in a snapshot', 'disk-delta get --snapshot linux-web-01-day1 /etc/nginx/nginx.conf -o nginx.conf'],
-  ]);
+    .action(
+      rt.run(async (ctx, path: string, o: { snapshot: string; partition?: number; outputFile?: string; resourceGroup?: string }) => {
+        const snapshot = await resolveSnapshotRef(ctx.clients.compute, o.snapshot, ctx.scope(o.resourceGroup), { signal: ctx.signal });
+        await getCommand(ctx, path, {
+          snapshot,
+          ...(o.partition !== undefined ? { partition: o.partition } : {}),
+          ...(o.outputFile ? { output: o.outputFile } : {}),
+        });
+      }),
+    );
+  withExamples(cmd, [['a configuration file as it was in a snapshot', 'disk-delta get --snapshot linux-web-01-day1 /etc/nginx/nginx.conf -o nginx.conf']]);
 }

@@ -35,7 +35,11 @@ export function volumeFor(disk: DiskImage, partition: number | undefined): Files
 }
 
 export function fileNotFound(path: string, snapshot: string): DiskDeltaError {
-  return new DiskDeltaError(`${path} does not exist in snapshot ${snapshot}.`, 'FileNotFound', 'Check the path with disk-delta ls --snapshot <id> <directory>.');
+  return new DiskDeltaError(
+    `${path} does not exist in snapshot ${snapshot}.`,
+    'FileNotFound',
+    'Check the path with disk-delta ls --snapshot <id> <directory>.',
+  );
 }
 
 /** `disk-delta ls --snapshot <id> [<path>] [--partition n]`: a directory's entries (or one file) as the snapshot holds them. */
@@ -84,10 +88,12 @@ export function registerLs(program: Command, rt: CliRuntime): void {
     .requiredOption('--snapshot <id-or-name>', 'the snapshot: its id, or its name')
     .option('--partition <n>', 'partition number (0: a filesystem on the whole disk); needed when several are readable', integerIn(0, 128))
     .addOption(resourceGroupOption('where snapshot names are looked up'))
-    .action(rt.run(async (ctx, path: string, o: { snapshot: string; partition?: number; resourceGroup?: string }) => {
-      const snapshot = await resolveSnapshotRef(ctx.clients.compute, o.snapshot, ctx.scope(o.resourceGroup), { signal: ctx.signal });
-      await lsCommand(ctx, path, { ...o, snapshot });
-    }));
+    .action(
+      rt.run(async (ctx, path: string, o: { snapshot: string; partition?: number; resourceGroup?: string }) => {
+        const snapshot = await resolveSnapshotRef(ctx.clients.compute, o.snapshot, ctx.scope(o.resourceGroup), { signal: ctx.signal });
+        await lsCommand(ctx, path, { ...o, snapshot });
+      }),
+    );
   withExamples(cmd, [
     ['the root directory of a snapshot', 'disk-delta ls --snapshot linux-web-01-day1'],
     ['one directory, as JSON', 'disk-delta ls --snapshot linux-web-01-day1 /etc --json'],

@@ -41,7 +41,10 @@ async function protectionStorage(ctx: CliContext): Promise<ProtectionStorage> {
   const azure = await import('../../azure');
   if (ctx.emulator) {
     const ca = await readFile(ctx.emulator.caCertPath, 'utf8');
-    return new azure.BlobProtectionStorage({ agent: azure.httpsAgentTrusting(ca), accountKeys: new Map(ctx.emulator.storageAccounts.map((a) => [a.name, a.accountKey])) });
+    return new azure.BlobProtectionStorage({
+      agent: azure.httpsAgentTrusting(ca),
+      accountKeys: new Map(ctx.emulator.storageAccounts.map((a) => [a.name, a.accountKey])),
+    });
   }
   return new azure.BlobProtectionStorage({ tokenCredential: await azure.defaultCredential() });
 }
@@ -99,7 +102,10 @@ export async function protectRunCommand(ctx: CliContext, file: PolicyFile, o: Pr
     onDisk: (outcome) => process.stdout.write(ctx.json ? JSON.stringify(outcome) + '\n' : redact(outcomeLine(outcome)) + '\n'),
   });
   if (ctx.json) process.stdout.write(JSON.stringify({ summary }) + '\n');
-  else process.stdout.write(`${summary.disks} disks: ${summary.copied} copied, ${summary.upToDate} up to date, ${summary.busy} busy, ${summary.failed} failed; ${summary.withinRpo} within RPO\n`);
+  else
+    process.stdout.write(
+      `${summary.disks} disks: ${summary.copied} copied, ${summary.upToDate} up to date, ${summary.busy} busy, ${summary.failed} failed; ${summary.withinRpo} within RPO\n`,
+    );
   if (summary.withinRpo < summary.disks) {
     throw new DiskDeltaError(
       `${summary.disks - summary.withinRpo} of ${summary.disks} disks are not within their RPO.`,
@@ -118,7 +124,19 @@ export async function protectStatusCommand(ctx: CliContext, file: PolicyFile, o:
   }
   process.stdout.write(
     formatTable(
-      ['policy', 'disk', 'newest point', 'age', 'RPO', 'state', 'source points', 'target points', 'source bytes', 'target bytes', `cost/month (${DEFAULT_PRICES.currency})`],
+      [
+        'policy',
+        'disk',
+        'newest point',
+        'age',
+        'RPO',
+        'state',
+        'source points',
+        'target points',
+        'source bytes',
+        'target bytes',
+        `cost/month (${DEFAULT_PRICES.currency})`,
+      ],
       lines.map((l) => [
         l.policy,
         l.disk.split('/').pop() ?? l.disk,
@@ -137,7 +155,11 @@ export async function protectStatusCommand(ctx: CliContext, file: PolicyFile, o:
 }
 
 export async function protectDrillCommand(ctx: CliContext, file: PolicyFile, o: { disk: string; full?: boolean; reportDir?: string }): Promise<void> {
-  const { result, drillDiskDeleted } = await runDrill(await environment(ctx, {}), file, o.disk, { full: o.full === true, reportDir: o.reportDir ?? process.cwd(), note: ctx.note });
+  const { result, drillDiskDeleted } = await runDrill(await environment(ctx, {}), file, o.disk, {
+    full: o.full === true,
+    reportDir: o.reportDir ?? process.cwd(),
+    note: ctx.note,
+  });
   if (ctx.json) process.stdout.write(JSON.stringify(result) + '\n');
   else {
     process.stdout.write(
@@ -145,7 +167,12 @@ export async function protectDrillCommand(ctx: CliContext, file: PolicyFile, o: 
     );
   }
   if (!result.match) throw new DiskDeltaError('The restored disk does not match its source snapshot.', 'DrillMismatch', `See ${result.report.markdown}.`);
-  if (!drillDiskDeleted) throw new DiskDeltaError(`The drill disk ${result.restoredDiskId} was not deleted.`, 'DrillDiskLeft', 'Delete it yourself (disk-delta restore created it).');
+  if (!drillDiskDeleted)
+    throw new DiskDeltaError(
+      `The drill disk ${result.restoredDiskId} was not deleted.`,
+      'DrillDiskLeft',
+      'Delete it yourself (disk-delta restore created it).',
+    );
 }
 
 const SCHEDULE_KINDS: readonly ScheduleKind[] = ['github-actions', 'azure-pipelines', 'k8s-cronjob', 'container-apps-job'];
@@ -195,8 +222,15 @@ export function registerProtectCommands(program: Command, rt: CliRuntime): void 
       ['shard 0 of 4 runners', 'disk-delta protect run --policy disk-delta.policy.yaml --shard 0/4'],
     ],
     status: [['per disk: the newest point against the RPO', 'disk-delta protect status --policy disk-delta.policy.yaml --json']],
-    drill: [['restore the newest copy of a disk and compare it', 'disk-delta protect drill --policy disk-delta.policy.yaml --disk orders-db --report-dir reports']],
-    schedule: [['a GitHub Actions workflow that runs protect run', 'disk-delta protect schedule --policy disk-delta.policy.yaml --github-actions > .github/workflows/dr.yml']],
+    drill: [
+      ['restore the newest copy of a disk and compare it', 'disk-delta protect drill --policy disk-delta.policy.yaml --disk orders-db --report-dir reports'],
+    ],
+    schedule: [
+      [
+        'a GitHub Actions workflow that runs protect run',
+        'disk-delta protect schedule --policy disk-delta.policy.yaml --github-actions > .github/workflows/dr.yml',
+      ],
+    ],
   };
   const schedule = protect
     .command('schedule')
@@ -209,7 +243,9 @@ export function registerProtectCommands(program: Command, rt: CliRuntime): void 
     const chosen = SCHEDULE_KINDS.filter((k) => o[k.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())] === true);
     if (chosen.length !== 1) {
       // Bad usage: exit 2, as for any other wrong argument.
-      process.stderr.write('disk-delta: error InvalidArguments: choose one scheduler.\n  Pass one of --github-actions, --azure-pipelines, --k8s-cronjob, --container-apps-job.\n');
+      process.stderr.write(
+        'disk-delta: error InvalidArguments: choose one scheduler.\n  Pass one of --github-actions, --azure-pipelines, --k8s-cronjob, --container-apps-job.\n',
+      );
       throw new CommanderError(2, 'disk-delta.invalidArguments', '');
     }
     const file = await loadPolicy(o.policy);

@@ -58,7 +58,10 @@ export function registerSnapshot(program: Command, rt: CliRuntime): void {
       .action(rt.run((ctx, o: CreateOptions) => snapshotCreateCommand(ctx, o))),
     [
       ['a snapshot of the disk orders-db (found by name in the subscription)', 'disk-delta snapshot create --disk orders-db --name orders-db-20261120'],
-      ['the same disk by id, zone-redundant, tagged; print only the new id', 'disk-delta snapshot create --disk /subscriptions/<sub>/resourceGroups/demo-eastus/providers/Microsoft.Compute/disks/orders-db --name orders-db-20261121 --sku Standard_ZRS --tag env=prod --query id -o tsv'],
+      [
+        'the same disk by id, zone-redundant, tagged; print only the new id',
+        'disk-delta snapshot create --disk /subscriptions/<sub>/resourceGroups/demo-eastus/providers/Microsoft.Compute/disks/orders-db --name orders-db-20261121 --sku Standard_ZRS --tag env=prod --query id -o tsv',
+      ],
     ],
   );
   withExamples(
@@ -111,7 +114,9 @@ export function registerSnapshot(program: Command, rt: CliRuntime): void {
 }
 
 function printSnapshot(ctx: CliContext, s: SnapshotInfo, verb: string): void {
-  ctx.output.result(s, { text: () => `${verb} ${s.incremental ? 'incremental' : 'full'} snapshot ${s.name} (${formatBytes(s.sizeBytes)}, ${s.sku ?? ''}, ${s.location})\n${s.id}` });
+  ctx.output.result(s, {
+    text: () => `${verb} ${s.incremental ? 'incremental' : 'full'} snapshot ${s.name} (${formatBytes(s.sizeBytes)}, ${s.sku ?? ''}, ${s.location})\n${s.id}`,
+  });
 }
 
 export async function snapshotCreateCommand(ctx: CliContext, o: CreateOptions): Promise<void> {

@@ -56,16 +56,30 @@ export function validateFamily(snapshots: readonly SnapshotInfo[]): { familyId: 
   if (snapshots.length === 0) throw new DiskDeltaError('There are no snapshots to copy.', 'NoSnapshots', 'Create an incremental snapshot of the disk first.');
   const notIncremental = snapshots.find((s) => !s.incremental);
   if (notIncremental) {
-    throw new DiskDeltaError(`${notIncremental.name} is a full snapshot; only incremental snapshots can be copied by difference.`, 'NotIncremental', 'Pick an incremental snapshot of the disk.');
+    throw new DiskDeltaError(
+      `${notIncremental.name} is a full snapshot; only incremental snapshots can be copied by difference.`,
+      'NotIncremental',
+      'Pick an incremental snapshot of the disk.',
+    );
   }
   const familyId = snapshots[0]!.familyId;
-  if (!familyId) throw new DiskDeltaError(`${snapshots[0]!.name} has no incremental snapshot family id.`, 'NoFamily', 'Refresh the snapshot list and try again.');
+  if (!familyId)
+    throw new DiskDeltaError(`${snapshots[0]!.name} has no incremental snapshot family id.`, 'NoFamily', 'Refresh the snapshot list and try again.');
   const stranger = snapshots.find((s) => s.familyId?.toLowerCase() !== familyId.toLowerCase());
   if (stranger) {
-    throw new DiskDeltaError(`${stranger.name} belongs to another snapshot family than ${snapshots[0]!.name}.`, 'DifferentFamilies', 'Copy the snapshots of one disk at a time.');
+    throw new DiskDeltaError(
+      `${stranger.name} belongs to another snapshot family than ${snapshots[0]!.name}.`,
+      'DifferentFamilies',
+      'Copy the snapshots of one disk at a time.',
+    );
   }
   const notReady = snapshots.find((s) => s.provisioningState !== undefined && s.provisioningState !== 'Succeeded');
-  if (notReady) throw new DiskDeltaError(`${notReady.name} is ${notReady.provisioningState}, not ready to copy.`, 'SnapshotNotReady', 'Wait until it has finished creating.');
+  if (notReady)
+    throw new DiskDeltaError(
+      `${notReady.name} is ${notReady.provisioningState}, not ready to copy.`,
+      'SnapshotNotReady',
+      'Wait until it has finished creating.',
+    );
   return { familyId, sorted: [...snapshots].sort(byCreation) };
 }
 
@@ -87,7 +101,12 @@ export class ChainCopy {
     const target = store.blob(blobName);
     const lock = await FamilyLock.acquire(request.lockDirectory ?? path.dirname(request.journalFile), familyId);
     const steps: SnapshotCopyResult[] = [];
-    const result = (status: ChainCopyResult['status']): ChainCopyResult => ({ status, targetBlobUrl: target.displayUrl, steps, summaries: steps.map((s) => s.summary) });
+    const result = (status: ChainCopyResult['status']): ChainCopyResult => ({
+      status,
+      targetBlobUrl: target.displayUrl,
+      steps,
+      summaries: steps.map((s) => s.summary),
+    });
     let journal: CopyJournal | undefined;
     const executor = new CopyExecutor(this.compute, request);
     const grants = new GrantPool(this.compute, this.dataPlane, request.sasDurationSeconds ?? 3600, request.now ?? Date.now, request.signal);
@@ -97,7 +116,11 @@ export class ChainCopy {
     try {
       if (!(await executor.call((signal) => store.containerExists({ signal })))) {
         if (!request.createContainer) {
-          throw new DiskDeltaError(`The container ${store.container} does not exist in ${store.account.name}.`, 'ContainerNotFound', 'Create the container first, or copy to the default container, which is created when missing.');
+          throw new DiskDeltaError(
+            `The container ${store.container} does not exist in ${store.account.name}.`,
+            'ContainerNotFound',
+            'Create the container first, or copy to the default container, which is created when missing.',
+          );
         }
         await executor.call((signal) => store.createContainer({ signal }));
       }
@@ -220,7 +243,12 @@ export class ChainCopy {
     }
     const find = (id: string): number => {
       const i = sorted.findIndex((s) => sameResourceId(s.id, id));
-      if (i < 0) throw new DiskDeltaError(`Snapshot ${id} is not one of this family's snapshots.`, 'UnknownSnapshot', 'Refresh the list and pick a snapshot of this disk.');
+      if (i < 0)
+        throw new DiskDeltaError(
+          `Snapshot ${id} is not one of this family's snapshots.`,
+          'UnknownSnapshot',
+          'Refresh the list and pick a snapshot of this disk.',
+        );
       return i;
     };
     if (request.only) {

@@ -53,7 +53,12 @@ export interface PlannedSoFar {
  * Coalesces one offset-ordered batch of operations. `prior` is what earlier batches of the same copy planned:
  * the bound is the whole copy's, so a batch keeps merging only while the copy as a whole gets faster.
  */
-export function coalesceOps(ops: readonly PageOp[], rates: RequestRates, maxChunkBytes: number, prior: PlannedSoFar = { bytes: 0, requests: 0 }): CoalescedOp[] {
+export function coalesceOps(
+  ops: readonly PageOp[],
+  rates: RequestRates,
+  maxChunkBytes: number,
+  prior: PlannedSoFar = { bytes: 0, requests: 0 },
+): CoalescedOp[] {
   const n = ops.length;
   if (n < 2) return ops.map((o) => ({ offset: o.offset, length: o.length, op: o.op }));
   let bytes = prior.bytes;
@@ -104,7 +109,7 @@ export function coalesceOps(ops: readonly PageOp[], rates: RequestRates, maxChun
   }
 
   const out: CoalescedOp[] = [];
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const r = find(i);
     const j = last[r]!;
     const o = ops[i]!;

@@ -21,7 +21,20 @@ import { describeRange, diffOps, planId, unionStream, validatePlanShape, VHD_FOO
 import type { NoticeListener, ProgressListener, SnapshotCopySummary } from './progress';
 import { ProgressMeter } from './progress';
 import type { ClassifiedError, RetryPolicy, RetryScope } from './retry';
-import { abortError, AdaptiveConcurrency, ARM_SCOPE, BlobPacer, classifyError, dataPlaneScope, DEFAULT_RETRY_POLICY, PAGE_BLOB_TARGETS, retryDecision, sleep, throwIfAborted, withTimeout } from './retry';
+import {
+  abortError,
+  AdaptiveConcurrency,
+  ARM_SCOPE,
+  BlobPacer,
+  classifyError,
+  dataPlaneScope,
+  DEFAULT_RETRY_POLICY,
+  PAGE_BLOB_TARGETS,
+  retryDecision,
+  sleep,
+  throwIfAborted,
+  withTimeout,
+} from './retry';
 import { createdMetadata, inProgressSnapshot, markedInProgress, recordedMetadata, snapshotMetadata } from './targetMetadata';
 
 export interface CopyExecutorOptions {
@@ -260,7 +273,11 @@ export class CopyExecutor {
       if (resumed) {
         this.#notice(ctx.snapshotIndex, 'Resumed', `Resuming the copy of ${plan.source.name} from its journal (done up to byte ${stale?.watermark ?? 0}).`);
       } else if (stale && stale.sourceSnapshotId.toLowerCase() === plan.source.id.toLowerCase()) {
-        this.#notice(ctx.snapshotIndex, 'JournalStepDiscarded', `The journal recorded a different plan for ${plan.source.name} (other options or target state); starting this snapshot from its first chunk.`);
+        this.#notice(
+          ctx.snapshotIndex,
+          'JournalStepDiscarded',
+          `The journal recorded a different plan for ${plan.source.name} (other options or target state); starting this snapshot from its first chunk.`,
+        );
       }
       if (plan.mode === 'full') {
         const why = {
@@ -268,7 +285,9 @@ export class CopyExecutor {
           previousMissing: 'the previously copied snapshot no longer exists',
           interruptedOtherCopy: 'an interrupted copy of another snapshot left pages in the target that a diff would not overwrite',
         }[plan.fullReason ?? 'previousMissing'];
-        const code = { resize4TiB: 'FullCopyAfterResize', previousMissing: 'FullCopyPreviousMissing', interruptedOtherCopy: 'FullCopyAfterInterruption' }[plan.fullReason ?? 'previousMissing'];
+        const code = { resize4TiB: 'FullCopyAfterResize', previousMissing: 'FullCopyPreviousMissing', interruptedOtherCopy: 'FullCopyAfterInterruption' }[
+          plan.fullReason ?? 'previousMissing'
+        ];
         this.#notice(ctx.snapshotIndex, code, `Copying ${plan.source.name} in full: ${why}.`);
       }
 
@@ -424,7 +443,11 @@ export class CopyExecutor {
     const exists = known !== undefined || (await this.#request(meter, [], (signal) => target.exists({ signal }), false));
     if (!exists) {
       if (plan.mode !== 'base') {
-        throw new DiskDeltaError(`The target blob ${plan.target.displayUrl} disappeared during the copy.`, 'TargetMissing', 'Copy the family again from its first snapshot.');
+        throw new DiskDeltaError(
+          `The target blob ${plan.target.displayUrl} disappeared during the copy.`,
+          'TargetMissing',
+          'Copy the family again from its first snapshot.',
+        );
       }
       const metadata = createdMetadata(plan, ctx.sourceDiskId);
       await this.#request(meter, [], (signal) => target.create(plan.blobSizeBytes, metadata, { signal }), false);
@@ -444,7 +467,9 @@ export class CopyExecutor {
     this.#targetState = { target, metadata, sizeBytes: plan.blobSizeBytes };
     if (plan.mode === 'full' && !journal.hasPhase('clearedTarget')) {
       meter.emit('clearing');
-      const targetRanges = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) => this.#listWithRetry(meter, [], w, (win, signal) => target.listRanges(win, { signal })));
+      const targetRanges = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) =>
+        this.#listWithRetry(meter, [], w, (win, signal) => target.listRanges(win, { signal })),
+      );
       const clears = (async function* (): AsyncGenerator<PageOp> {
         for await (const r of mergeAdjacentStream(targetRanges)) yield { offset: r.offset, length: r.length, op: 'clear' as const };
       })();
@@ -480,7 +505,9 @@ export class CopyExecutor {
       );
       ops = diffOps(diff, plan.maxChunkBytes);
     } else {
-      const ranges = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) => this.#listWithRetry(meter, [source], w, (win, signal) => source.source().listRanges(win, { signal })));
+      const ranges = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) =>
+        this.#listWithRetry(meter, [source], w, (win, signal) => source.source().listRanges(win, { signal })),
+      );
       ops = writeOps(ranges, plan.maxChunkBytes);
     }
     // After a resize (within the 4 TB side) the old footer now lies inside the disk and the new one is at the
@@ -555,11 +582,21 @@ export class CopyExecutor {
           let viaUrl = !fromUrlRefused;
           if (viaUrl) {
             try {
-              await this.#request(meter, [source], (signal) => target.putPagesFromUrl(source.url(), op.offset, op.offset, op.length, { signal }), true, op.length);
+              await this.#request(
+                meter,
+                [source],
+                (signal) => target.putPagesFromUrl(source.url(), op.offset, op.offset, op.length, { signal }),
+                true,
+                op.length,
+              );
             } catch (error) {
               if (classifyError(error).kind !== 'sourceRefused') throw error;
               if (!fromUrlRefused) {
-                this.#notice(ctx.snapshotIndex, 'SourceRefusedFromUrl', `The target refused to copy from ${plan.source.name} by URL (CopySourceCannotBeIncrementalCopyBlob); the pages are read and written through this machine instead (its bandwidth; bytesRelayed counts them).`);
+                this.#notice(
+                  ctx.snapshotIndex,
+                  'SourceRefusedFromUrl',
+                  `The target refused to copy from ${plan.source.name} by URL (CopySourceCannotBeIncrementalCopyBlob); the pages are read and written through this machine instead (its bandwidth; bytesRelayed counts them).`,
+                );
               }
               fromUrlRefused = true;
               viaUrl = false;
@@ -595,7 +632,12 @@ export class CopyExecutor {
    * this bounds memory). After the first failure nothing new starts; what is in flight finishes, and every
    * failure is reported together.
    */
-  async #pool<T extends PageOp>(items: AsyncIterable<T>, work: (item: T) => Promise<void>, snapshotName: string, maxPending = this.limiter.max * 2): Promise<void> {
+  async #pool<T extends PageOp>(
+    items: AsyncIterable<T>,
+    work: (item: T) => Promise<void>,
+    snapshotName: string,
+    maxPending = this.limiter.max * 2,
+  ): Promise<void> {
     const pending = new Set<Promise<void>>();
     const failures: OperationFailure[] = [];
     let listingError: unknown;
@@ -607,7 +649,12 @@ export class CopyExecutor {
         const p: Promise<void> = work(item)
           .catch((error: unknown) => {
             const c = classifyError(error);
-            failures.push({ range: { offset: item.offset, length: item.length }, op: item.op, code: c.code, message: redact(error instanceof Error ? error.message : String(error)) });
+            failures.push({
+              range: { offset: item.offset, length: item.length },
+              op: item.op,
+              code: c.code,
+              message: redact(error instanceof Error ? error.message : String(error)),
+            });
           })
           .finally(() => pending.delete(p));
         pending.add(p);
@@ -660,7 +707,15 @@ export class CopyExecutor {
    * After a failed attempt, carries out the one retry decision (`retryDecision`): throws when the operation
    * is cancelled or may not be retried, else counts the retry, renews refused SAS grants and backs off.
    */
-  async #retryOrThrow(error: unknown, failure: ClassifiedError, attempt: number, scope: RetryScope, meter: ProgressMeter, grants: readonly SasGrant[] = [], generations: readonly number[] = []): Promise<void> {
+  async #retryOrThrow(
+    error: unknown,
+    failure: ClassifiedError,
+    attempt: number,
+    scope: RetryScope,
+    meter: ProgressMeter,
+    grants: readonly SasGrant[] = [],
+    generations: readonly number[] = [],
+  ): Promise<void> {
     const decision = retryDecision(failure, attempt, this.policy, scope, this.#signal, this.#random);
     if (decision.action === 'abort') throw abortError();
     if (decision.action === 'fail') throw error;
@@ -686,7 +741,7 @@ export class CopyExecutor {
   ): AsyncGenerator<T, void, undefined> {
     const end = window.offset + window.length;
     let from = window.offset;
-    for (let attempt = 0; from < end; ) {
+    for (let attempt = 0; from < end;) {
       for (const g of grants) await g.fresh(this.#signal);
       const generations = grants.map((g) => g.generation);
       const controller = new AbortController();
@@ -696,7 +751,12 @@ export class CopyExecutor {
       let error: unknown;
       try {
         for (;;) {
-          const next = await withTimeout(() => iterator.next(), this.policy.requestTimeoutMs, this.#signal, (p) => this.#abandon(p));
+          const next = await withTimeout(
+            () => iterator.next(),
+            this.policy.requestTimeoutMs,
+            this.#signal,
+            (p) => this.#abandon(p),
+          );
           if (next.done) return;
           const r = next.value;
           const start = Math.max(r.offset, from);
@@ -727,13 +787,18 @@ export class CopyExecutor {
     const percent = samplePercent(plan.verify);
     const seed = percent === undefined ? undefined : (this.options.verifySeed ?? newSampleSeed(this.#random)) >>> 0;
     const picked = percent === undefined || seed === undefined ? undefined : sampleSelector(seed, percent);
-    if (seed !== undefined) this.#notice(ctx.snapshotIndex, 'VerifySample', `Verifying a ${percent}% sample of the changed ranges of ${plan.source.name} (seed ${seed}).`);
+    if (seed !== undefined)
+      this.#notice(ctx.snapshotIndex, 'VerifySample', `Verifying a ${percent}% sample of the changed ranges of ${plan.source.name} (seed ${seed}).`);
     const outcome = { bytes: 0, ranges: 0, seed };
     let ranges: AsyncIterable<PageRange>;
     // A full copy wrote over a blob that held other data: compare everything either side has allocated.
     if (plan.verify === 'full' || plan.mode === 'full') {
-      const src = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) => this.#listWithRetry(meter, [source], w, (win, signal) => source.source().listRanges(win, { signal })));
-      const tgt = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) => this.#listWithRetry(meter, [], w, (win, signal) => target.listRanges(win, { signal })));
+      const src = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) =>
+        this.#listWithRetry(meter, [source], w, (win, signal) => source.source().listRanges(win, { signal })),
+      );
+      const tgt = windowedRanges(plan.blobSizeBytes, plan.windowBytes, (w) =>
+        this.#listWithRetry(meter, [], w, (win, signal) => target.listRanges(win, { signal })),
+      );
       ranges = unionStream(src, tgt);
     } else {
       const throwaway = new ProgressMeter(ctx.snapshotIndex, ctx.snapshotCount, undefined, this.#now);
@@ -749,7 +814,8 @@ export class CopyExecutor {
         if (picked && !picked(r.offset)) continue;
         outcome.bytes += r.length;
         outcome.ranges += 1;
-        for (const c of iterateChunks({ offset: r.offset, length: r.length }, Math.min(plan.maxChunkBytes, VERIFY_READ_BYTES))) yield { ...c, op: 'write' as const };
+        for (const c of iterateChunks({ offset: r.offset, length: r.length }, Math.min(plan.maxChunkBytes, VERIFY_READ_BYTES)))
+          yield { ...c, op: 'write' as const };
       }
     })();
     const mismatches: PageRange[] = [];

@@ -32,7 +32,14 @@ export class SasGrant {
     this.#grantedAt = now();
   }
 
-  static async open(compute: ComputeApi, dataPlane: DataPlane, snapshotId: string, durationSeconds: number, now: () => number, signal?: AbortSignal): Promise<SasGrant> {
+  static async open(
+    compute: ComputeApi,
+    dataPlane: DataPlane,
+    snapshotId: string,
+    durationSeconds: number,
+    now: () => number,
+    signal?: AbortSignal,
+  ): Promise<SasGrant> {
     const url = await compute.grantAccess(snapshotId, 'Read', durationSeconds, { signal });
     return new SasGrant(snapshotId, compute, dataPlane, durationSeconds, now, url);
   }

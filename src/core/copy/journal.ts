@@ -373,7 +373,14 @@ export class CopyJournal {
       if (s.watermark > 0) lines.push(encode({ t: 'upto', w: s.watermark }));
       for (const r of s.done.ranges()) lines.push(encode({ t: 'done', o: r.offset, l: r.length }));
       for (const p of s.phases) {
-        lines.push(encode({ t: 'phase', p, ...(p === 'snapshotted' && s.blobSnapshot ? { blobSnapshot: s.blobSnapshot } : {}), ...(p === 'imported' && s.importedId ? { importedId: s.importedId } : {}) }));
+        lines.push(
+          encode({
+            t: 'phase',
+            p,
+            ...(p === 'snapshotted' && s.blobSnapshot ? { blobSnapshot: s.blobSnapshot } : {}),
+            ...(p === 'imported' && s.importedId ? { importedId: s.importedId } : {}),
+          }),
+        );
       }
     }
     return lines;

@@ -84,7 +84,15 @@ export class NativeCopy {
         const targetId = resourceId(subscriptionId, request.targetResourceGroup, 'Microsoft.Compute', 'snapshots', name);
         meter.emit('copying');
         const status = (state: NativeCopyStatus['state'], percent: number): void =>
-          request.onStatus?.({ snapshotIndex: i, snapshotCount: sorted.length, sourceName: source.name, targetSnapshotId: targetId, state, percent, elapsedSeconds: meter.seconds() });
+          request.onStatus?.({
+            snapshotIndex: i,
+            snapshotCount: sorted.length,
+            sourceName: source.name,
+            targetSnapshotId: targetId,
+            state,
+            percent,
+            elapsedSeconds: meter.seconds(),
+          });
         status('starting', 0);
         let state = await this.#get(targetId, request.signal, meter);
         const alreadyCopied = state !== undefined && (state.completionPercent ?? 0) >= 100 && !state.copyCompletionError;
@@ -112,7 +120,8 @@ export class NativeCopy {
           await sleep(poll, request.signal);
           state = await this.#get(targetId, request.signal, meter);
         }
-        if (!state) throw new DiskDeltaError(`The copy of ${source.name} to ${request.targetRegion} disappeared while it ran.`, 'CopyStartLost', 'Start the copy again.');
+        if (!state)
+          throw new DiskDeltaError(`The copy of ${source.name} to ${request.targetRegion} disappeared while it ran.`, 'CopyStartLost', 'Start the copy again.');
         if (state.copyCompletionError || state.provisioningState === 'Failed') {
           const e = state.copyCompletionError;
           throw new DiskDeltaError(

@@ -88,7 +88,7 @@ export function targetBlobName(familyId: string, sourceDiskId: string | undefine
 
 /** True when a diff between the two sizes would cross the 4 TB boundary (Azure refuses it). */
 export function crossesFourTiBBoundary(previousBytes: number, sourceBytes: number): boolean {
-  return (previousBytes <= FOUR_TIB) !== (sourceBytes <= FOUR_TIB);
+  return previousBytes <= FOUR_TIB !== sourceBytes <= FOUR_TIB;
 }
 
 /**

@@ -342,7 +342,10 @@ export class AdaptiveConcurrency {
 export const PAGE_BLOB_TARGETS = { requestsPerSecond: 500, bytesPerSecond: 60 * 1024 * 1024 } as const;
 
 /** What copies to Azure (and the emulator, which models the same targets) are paced at: 95% of the targets. */
-export const AZURE_TARGET_PACE = { requestsPerSecond: PAGE_BLOB_TARGETS.requestsPerSecond * 0.95, bytesPerSecond: PAGE_BLOB_TARGETS.bytesPerSecond * 0.95 } as const;
+export const AZURE_TARGET_PACE = {
+  requestsPerSecond: PAGE_BLOB_TARGETS.requestsPerSecond * 0.95,
+  bytesPerSecond: PAGE_BLOB_TARGETS.bytesPerSecond * 0.95,
+} as const;
 
 /**
  * Paces requests into one blob just under its scale targets (generic cell rate algorithm, one per

@@ -88,7 +88,12 @@ export async function prepareDifferentialCopy(ports: CopyPorts, o: DifferentialC
   const { familyId, sorted } = validateFamily(o.snapshots);
   const first = sorted[0]!;
   const upTo = o.upTo ? sorted.find((s) => sameResourceId(s.id, o.upTo)) : sorted[sorted.length - 1]!;
-  if (!upTo) throw new DiskDeltaError(`Snapshot ${o.upTo} is not one of this family's snapshots.`, 'UnknownSnapshot', 'Refresh the list and pick a snapshot of this disk.');
+  if (!upTo)
+    throw new DiskDeltaError(
+      `Snapshot ${o.upTo} is not one of this family's snapshots.`,
+      'UnknownSnapshot',
+      'Refresh the list and pick a snapshot of this disk.',
+    );
   const container = o.container ?? DEFAULT_CONTAINER;
   const problem = validateContainerName(container);
   if (problem) throw new DiskDeltaError(problem, 'InvalidName');
@@ -153,7 +158,8 @@ export function unreachableTarget(error: unknown, account?: StorageAccountInfo):
     // an endpoint that is not a URL is reported as it is
   }
   const target = account !== undefined && host !== '' && message.includes(host.split(':')[0]!);
-  const what = hit.code === 'ENOTFOUND' ? 'its name does not resolve' : hit.code === 'ECONNREFUSED' ? 'the connection was refused' : 'its TLS certificate is not trusted';
+  const what =
+    hit.code === 'ENOTFOUND' ? 'its name does not resolve' : hit.code === 'ECONNREFUSED' ? 'the connection was refused' : 'its TLS certificate is not trusted';
   return new DiskDeltaError(
     target
       ? `Storage account ${account.name} cannot be reached at ${account.blobEndpoint}: ${what} (${hit.code}).`

@@ -60,7 +60,13 @@ export function snapshotMetadata(plan: CopyPlan): Record<string, string> {
  * The blob's metadata once a step is recorded: the step's snapshot becomes the last one, the in-progress mark
  * is cleared, or moved to `nextSourceId` when the next step starts right away (saving it a metadata write).
  */
-export function recordedMetadata(existing: Record<string, string>, plan: CopyPlan, blobSnapshot: string, sourceDiskId: string | undefined, nextSourceId: string | undefined): Record<string, string> {
+export function recordedMetadata(
+  existing: Record<string, string>,
+  plan: CopyPlan,
+  blobSnapshot: string,
+  sourceDiskId: string | undefined,
+  nextSourceId: string | undefined,
+): Record<string, string> {
   const { [TARGET_METADATA.inProgress]: _done, ...rest } = existing;
   return {
     ...rest,

@@ -1,6 +1,14 @@
 import { filesystemFormats } from './formats';
 import { detectUnsupported, PROBE_BYTES, readPartitionTable, UNSUPPORTED_REASONS, type PartitionTable } from './partitions';
-import { FilesystemError, type BlockReader, type Filesystem, type FilesystemFormat, type FilesystemType, type Partition, type UnsupportedContent } from './types';
+import {
+  FilesystemError,
+  type BlockReader,
+  type Filesystem,
+  type FilesystemFormat,
+  type FilesystemType,
+  type Partition,
+  type UnsupportedContent,
+} from './types';
 
 /** One partition (or the whole disk) and what it holds. */
 export interface Volume {
@@ -56,7 +64,13 @@ export async function openDisk(reader: BlockReader, signal?: AbortSignal, format
     if (!format) {
       const unregistered = signatureOf(head);
       if (unregistered) {
-        volumes.push({ partition, type: unregistered, label: '', supported: false, reason: `${unregistered.toUpperCase()} filesystem: its reader is not part of this build; changes are shown as blocks` });
+        volumes.push({
+          partition,
+          type: unregistered,
+          label: '',
+          supported: false,
+          reason: `${unregistered.toUpperCase()} filesystem: its reader is not part of this build; changes are shown as blocks`,
+        });
         continue;
       }
       const content = detectUnsupported(head);

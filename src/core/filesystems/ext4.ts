@@ -187,7 +187,8 @@ class Ext4Filesystem implements Filesystem {
     if (incompat & INCOMPAT_JOURNAL_DEV) throw bad('this is an external journal device, not a filesystem');
     if (blocksPerGroup < 8 || blocksPerGroup > 8 * blockSize) throw bad(`${blocksPerGroup} blocks per group is not possible with ${blockSize}-byte blocks`);
     if (inodesPerGroup < 1 || inodesPerGroup > 8 * blockSize) throw bad(`${inodesPerGroup} inodes per group is not possible with ${blockSize}-byte blocks`);
-    if (inodeSize < 128 || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) throw bad(`inode size ${inodeSize} is not a power of two between 128 and the block size`);
+    if (inodeSize < 128 || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0)
+      throw bad(`inode size ${inodeSize} is not a power of two between 128 and the block size`);
     if (is64 && (descSize < 32 || descSize > 1024 || (descSize & (descSize - 1)) !== 0)) throw bad(`group descriptor size ${descSize} is not possible`);
     if (blocksCount === 0 || blocksCount * blockSize > sizeBytes) {
       throw bad(`it says ${blocksCount} blocks of ${blockSize} bytes, but the partition holds ${sizeBytes} bytes (truncated image or wrong size)`);
@@ -270,7 +271,7 @@ class Ext4Filesystem implements Filesystem {
     const meta: Array<[number, number]> = [];
     // Descriptor blocks, read in contiguous runs.
     const raw: Uint8Array[] = [];
-    for (let i = 0; i < descBlocks; ) {
+    for (let i = 0; i < descBlocks;) {
       let n = 1;
       const start = locate(i);
       while (i + n < descBlocks && locate(i + n) === start + n && n < 1024) n++;
@@ -336,7 +337,8 @@ class Ext4Filesystem implements Filesystem {
     const mode = le16(b, 0);
     const flags = le32(b, 0x20);
     const extra = this.sb.inodeSize > 128 ? le16(b, 0x80) : 0;
-    if (extra && (extra < 4 || 128 + extra > this.sb.inodeSize)) throw this.#fail(`ext4 inode ${id}`, offset, `extra size ${extra} does not fit a ${this.sb.inodeSize}-byte inode`);
+    if (extra && (extra < 4 || 128 + extra > this.sb.inodeSize))
+      throw this.#fail(`ext4 inode ${id}`, offset, `extra size ${extra} does not fit a ${this.sb.inodeSize}-byte inode`);
     const seconds = s32(b, 0x10);
     let mtimeMs = seconds * 1000;
     if (extra >= 12) {
@@ -366,7 +368,14 @@ class Ext4Filesystem implements Filesystem {
 
   async stat(id: FileId, signal?: AbortSignal): Promise<FileStat> {
     const inode = await this.#inode(id, signal);
-    return { id, generation: inode.generation, type: typeOfMode(inode.mode), sizeBytes: inode.size, modified: inode.mtime, links: inode.mode === 0 ? 0 : inode.links };
+    return {
+      id,
+      generation: inode.generation,
+      type: typeOfMode(inode.mode),
+      sizeBytes: inode.size,
+      modified: inode.mtime,
+      links: inode.mode === 0 ? 0 : inode.links,
+    };
   }
 
   internalFile(id: FileId): boolean {
@@ -545,7 +554,8 @@ class Ext4Filesystem implements Filesystem {
         const valueSize = le32(b, e + 8);
         const name = String.fromCharCode(...b.subarray(e + 16, e + 16 + nameLen));
         if (index === 7 && name === 'data') {
-          if (first + valueOffs + valueSize > b.length) throw this.#fail(`ext4 inode ${inode.id} inline data`, inode.offset + e, 'attribute value lies outside the inode');
+          if (first + valueOffs + valueSize > b.length)
+            throw this.#fail(`ext4 inode ${inode.id} inline data`, inode.offset + e, 'attribute value lies outside the inode');
           rest = b.subarray(first + valueOffs, first + valueOffs + valueSize);
           break;
         }

@@ -275,7 +275,7 @@ class VolumeDiff {
   /** Gives the bytes of `remaining` that files of one snapshot hold to those files; returns the rest. */
   async #attribute(fs: Filesystem, side: 'new' | 'old', remaining: FsRange[]): Promise<FsRange[]> {
     const signal = this.options.signal;
-    const owners = (side === 'new' ? [...this.#entries.values()].filter((e) => e.new) : [...this.#entries.values(), ...this.#gone.values()].filter((e) => e.old));
+    const owners = side === 'new' ? [...this.#entries.values()].filter((e) => e.new) : [...this.#entries.values(), ...this.#gone.values()].filter((e) => e.old);
     for (const e of owners) {
       if (remaining.length === 0) break;
       remaining = await this.#take(fs, e, remaining);
@@ -298,7 +298,12 @@ class VolumeDiff {
     for await (const id of fs.allFiles(signal)) {
       if (want.length === 0) break;
       const extents = await this.#safe(() => fs.extents(id, signal), []);
-      if (!overlapsAny(want, extents.map((x) => ({ offset: x.fsOffset, length: x.length })))) {
+      if (
+        !overlapsAny(
+          want,
+          extents.map((x) => ({ offset: x.fsOffset, length: x.length })),
+        )
+      ) {
         const mapping = (await this.#safe(async () => (await fs.mappingRanges?.(id, signal)) ?? [], [])) ?? [];
         if (overlapsAny(want, mapping)) {
           const hit = intersect(want, mapping);
@@ -360,7 +365,9 @@ class VolumeDiff {
   }
 
   async #paths(): Promise<void> {
-    const report = [...this.#entries.values(), ...this.#gone.values()].filter((e) => !e.old || !e.new || e.recordChanged || e.entryChanged || e.changedBytes > 0);
+    const report = [...this.#entries.values(), ...this.#gone.values()].filter(
+      (e) => !e.old || !e.new || e.recordChanged || e.entryChanged || e.changedBytes > 0,
+    );
     const wantNew = new Set(report.filter((e) => e.new).map((e) => e.id));
     const wantOld = new Set(report.filter((e) => e.old).map((e) => e.id));
     const changedDirs = (side: 'new' | 'old') => report.filter((e) => e[side]?.stat.type === 'dir').map((e) => e.id);

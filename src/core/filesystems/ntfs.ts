@@ -227,7 +227,8 @@ function decodeRuns(b: Uint8Array, start: number, end: number, firstVcn: number,
     if (offBytes === 0) runs.push({ vcn, lcn: null, length });
     else {
       lcn += delta;
-      if (lcn < 0 || lcn + length > clusters) throw new FilesystemError(structure, at + p, `run of ${length} clusters at cluster ${lcn} lies outside the ${clusters}-cluster volume`);
+      if (lcn < 0 || lcn + length > clusters)
+        throw new FilesystemError(structure, at + p, `run of ${length} clusters at cluster ${lcn} lies outside the ${clusters}-cluster volume`);
       runs.push({ vcn, lcn, length });
     }
     vcn += length;
@@ -310,14 +311,19 @@ class NtfsFilesystem implements Filesystem {
 
   private recordBytesAt(no: number): number {
     const at = this.mftByteAt(no * this.boot.recordSize);
-    if (at === undefined) throw new FilesystemError(`NTFS MFT record ${no}`, this.base + this.boot.mftLcn * this.boot.clusterSize, 'record outside the $MFT data runs');
+    if (at === undefined)
+      throw new FilesystemError(`NTFS MFT record ${no}`, this.base + this.boot.mftLcn * this.boot.clusterSize, 'record outside the $MFT data runs');
     return at;
   }
 
   private async rawRecord(no: number, signal?: AbortSignal): Promise<{ bytes: Uint8Array; at: number }> {
     const rs = this.boot.recordSize;
     if (!Number.isSafeInteger(no) || no < 0 || (no + 1) * rs > this.mftSize) {
-      throw new FilesystemError(`NTFS MFT record ${no}`, this.base + this.boot.mftLcn * this.boot.clusterSize, `record number outside the ${this.mftSize}-byte $MFT`);
+      throw new FilesystemError(
+        `NTFS MFT record ${no}`,
+        this.base + this.boot.mftLcn * this.boot.clusterSize,
+        `record number outside the ${this.mftSize}-byte $MFT`,
+      );
     }
     const at = this.recordBytesAt(no);
     // Records are read in aligned groups: files made together sit together, so a walk reads each group once.
@@ -356,7 +362,8 @@ class NtfsFilesystem implements Filesystem {
       const type = dv.getUint32(p, true);
       if (type === AT_END) break;
       const len = p + 8 <= used ? dv.getUint32(p + 4, true) : 0;
-      if (len < 24 || len % 8 !== 0 || p + len > used) throw new FilesystemError(`${structure} attribute 0x${type.toString(16)}`, at + p, `bad attribute length ${len}`);
+      if (len < 24 || len % 8 !== 0 || p + len > used)
+        throw new FilesystemError(`${structure} attribute 0x${type.toString(16)}`, at + p, `bad attribute length ${len}`);
       rec.attrs.push(this.parseAttr(b, p, len, structure, at));
       p += len;
     }
@@ -373,7 +380,19 @@ class NtfsFilesystem implements Filesystem {
     if (nameLen && nameOfs + nameLen * 2 > len) throw new FilesystemError(s, at + p, 'name runs past the attribute');
     const name = nameLen ? utf16(b, p + nameOfs, nameLen) : '';
     const flags = dv.getUint16(p + 12, true);
-    const attr: Attr = { type, name, flags, nonResident, startVcn: 0, runs: [], allocatedSize: 0, dataSize: 0, initializedSize: 0, compressionUnit: 0, at: at + p };
+    const attr: Attr = {
+      type,
+      name,
+      flags,
+      nonResident,
+      startVcn: 0,
+      runs: [],
+      allocatedSize: 0,
+      dataSize: 0,
+      initializedSize: 0,
+      compressionUnit: 0,
+      at: at + p,
+    };
     if (!nonResident) {
       const vlen = dv.getUint32(p + 16, true);
       const vofs = dv.getUint16(p + 20, true);
@@ -417,7 +436,7 @@ class NtfsFilesystem implements Filesystem {
     const bytes = list.nonResident ? await this.readRuns(list.runs, 0, list.dataSize, list.initializedSize, signal) : (list.value as Uint8Array);
     const dv = le(bytes);
     const others = new Set<number>();
-    for (let p = 0; p + 26 <= bytes.length; ) {
+    for (let p = 0; p + 26 <= bytes.length;) {
       const len = dv.getUint16(p + 4, true);
       if (len < 26 || p + len > bytes.length) throw new FilesystemError(`NTFS MFT record ${no} attribute list`, list.at, `entry of ${len} bytes at ${p}`);
       const ref = Number(dv.getBigUint64(p + 16, true) & 0xffffffffffffn);
@@ -445,14 +464,20 @@ class NtfsFilesystem implements Filesystem {
     const parts = rec.attrs.filter((a) => a.type === type && a.name === name).sort((a, b) => a.startVcn - b.startVcn);
     if (parts.length === 0) return undefined;
     const first = parts[0];
-    if (!first.nonResident) return { resident: true, value: first.value, runs: [], dataSize: first.dataSize, initializedSize: first.dataSize, flags: first.flags, at: first.at };
-    if (first.startVcn !== 0) throw new FilesystemError(`NTFS MFT record ${rec.no} attribute 0x${type.toString(16)}`, first.at, 'first fragment does not start at cluster 0');
+    if (!first.nonResident)
+      return { resident: true, value: first.value, runs: [], dataSize: first.dataSize, initializedSize: first.dataSize, flags: first.flags, at: first.at };
+    if (first.startVcn !== 0)
+      throw new FilesystemError(`NTFS MFT record ${rec.no} attribute 0x${type.toString(16)}`, first.at, 'first fragment does not start at cluster 0');
     const runs: Run[] = [];
     for (const part of parts) {
       const last = runs[runs.length - 1];
       const next = last ? last.vcn + last.length : 0;
       if (part.startVcn !== next && part.runs.length > 0) {
-        throw new FilesystemError(`NTFS MFT record ${rec.no} attribute 0x${type.toString(16)}`, part.at, `fragment starts at cluster ${part.startVcn}, expected ${next}`);
+        throw new FilesystemError(
+          `NTFS MFT record ${rec.no} attribute 0x${type.toString(16)}`,
+          part.at,
+          `fragment starts at cluster ${part.startVcn}, expected ${next}`,
+        );
       }
       runs.push(...part.runs);
     }
@@ -476,7 +501,8 @@ class NtfsFilesystem implements Filesystem {
     if (!first) throw new FilesystemError('NTFS $MFT record 0', this.base + at0, 'no non-resident $DATA attribute');
     this.mftRuns = data0.flatMap((a) => a.runs).sort((x, y) => x.vcn - y.vcn);
     this.mftSize = Math.min(first.dataSize, first.initializedSize);
-    if (this.mftSize < FIRST_USER_RECORD * this.boot.recordSize) throw new FilesystemError('NTFS $MFT record 0', first.at, `$MFT of ${this.mftSize} bytes is too small`);
+    if (this.mftSize < FIRST_USER_RECORD * this.boot.recordSize)
+      throw new FilesystemError('NTFS $MFT record 0', first.at, `$MFT of ${this.mftSize} bytes is too small`);
     // A fragmented $MFT may keep the rest of its runs in extension records named by its attribute list.
     const list = rec0.attrs.find((a) => a.type === AT_ATTRIBUTE_LIST);
     if (list) {
@@ -554,12 +580,14 @@ class NtfsFilesystem implements Filesystem {
     const s = this.stream(rec, AT_DATA, '');
     if (!s) return new Uint8Array(0);
     const structure = `NTFS MFT record ${id} $DATA`;
-    if (s.flags & ATTR_ENCRYPTED) throw new FilesystemError(structure, s.at, 'the file is encrypted (EFS); its bytes cannot be read without the owner\'s key');
-    if (s.flags & ATTR_COMPRESSED) throw new FilesystemError(structure, s.at, 'the file is NTFS-compressed, which this reader does not decompress; copy it from a running system instead');
+    if (s.flags & ATTR_ENCRYPTED) throw new FilesystemError(structure, s.at, "the file is encrypted (EFS); its bytes cannot be read without the owner's key");
+    if (s.flags & ATTR_COMPRESSED)
+      throw new FilesystemError(structure, s.at, 'the file is NTFS-compressed, which this reader does not decompress; copy it from a running system instead');
     if (offset < 0 || length < 0) throw new FilesystemError(structure, s.at, 'negative offset or length');
     const from = Math.min(offset, s.dataSize);
     const len = Math.min(length, s.dataSize - from);
-    if (len > MAX_READ) throw new FilesystemError(structure, s.at, `a read of ${len} bytes at once is too large; read the file in pieces of at most ${MAX_READ} bytes`);
+    if (len > MAX_READ)
+      throw new FilesystemError(structure, s.at, `a read of ${len} bytes at once is too large; read the file in pieces of at most ${MAX_READ} bytes`);
     if (len === 0) return new Uint8Array(0);
     return this.streamBytes(s, from, len, signal);
   }
@@ -602,7 +630,8 @@ class NtfsFilesystem implements Filesystem {
     const rv = root.value;
     if (rv.length < 32) throw new FilesystemError(structure, root.at, 'index root too short');
     const blockSize = le(rv).getUint32(8, true);
-    if (blockSize < 512 || blockSize > 65536 || (blockSize & (blockSize - 1)) !== 0) throw new FilesystemError(structure, root.at, `bad index block size ${blockSize}`);
+    if (blockSize < 512 || blockSize > 65536 || (blockSize & (blockSize - 1)) !== 0)
+      throw new FilesystemError(structure, root.at, `bad index block size ${blockSize}`);
     const out: DirEntry[] = [];
     const seen = new Set<string>();
     const children: number[] = [];
@@ -620,7 +649,8 @@ class NtfsFilesystem implements Filesystem {
     while (children.length) {
       const vcn = children.pop() as number;
       const byte = vcn * vcnSize;
-      if (byte % blockSize !== 0 || byte + blockSize > blocks * blockSize) throw new FilesystemError(structure, root.at, `sub-node VCN ${vcn} outside the index allocation`);
+      if (byte % blockSize !== 0 || byte + blockSize > blocks * blockSize)
+        throw new FilesystemError(structure, root.at, `sub-node VCN ${vcn} outside the index allocation`);
       if (visited.has(vcn)) throw new FilesystemError(structure, root.at, `index loops back to block VCN ${vcn}`);
       visited.add(vcn);
       const raw = whole ? whole.subarray(byte, byte + blockSize) : await this.readRuns(alloc.runs, byte, blockSize, alloc.initializedSize, signal);
@@ -748,7 +778,7 @@ class NtfsFilesystem implements Filesystem {
     }
     const sorted = [...wanted].sort((a, b) => a - b);
     const ids = new Set<FileId>();
-    for (let i = 0; i < sorted.length; ) {
+    for (let i = 0; i < sorted.length;) {
       let j = i;
       while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
       for await (const rec of this.scanRecords(sorted[i], j - i + 1, signal)) {
@@ -811,7 +841,8 @@ class NtfsFilesystem implements Filesystem {
       const rec = await this.fileRecord(6, signal);
       const s = this.stream(rec, AT_DATA, '');
       const need = Math.ceil(this.boot.clusters / 8);
-      if (!s || s.dataSize < need) throw new FilesystemError('NTFS $Bitmap', rec.at, `holds ${s?.dataSize ?? 0} bytes, ${need} needed for ${this.boot.clusters} clusters`);
+      if (!s || s.dataSize < need)
+        throw new FilesystemError('NTFS $Bitmap', rec.at, `holds ${s?.dataSize ?? 0} bytes, ${need} needed for ${this.boot.clusters} clusters`);
       return s;
     })();
     this.bitmapStream.catch(() => (this.bitmapStream = undefined));
@@ -880,7 +911,8 @@ export const ntfsFormat: FilesystemFormat = {
     return head.length >= 11 && new TextDecoder().decode(head.subarray(3, 11)) === 'NTFS    ';
   },
   async open(reader: BlockReader, offsetBytes: number, sizeBytes: number, signal?: AbortSignal): Promise<Filesystem> {
-    if (sizeBytes < 512 || offsetBytes + 512 > reader.size) throw new FilesystemError('NTFS boot sector', offsetBytes, 'partition too small or outside the image');
+    if (sizeBytes < 512 || offsetBytes + 512 > reader.size)
+      throw new FilesystemError('NTFS boot sector', offsetBytes, 'partition too small or outside the image');
     const head = await reader.read(offsetBytes, 512, signal);
     const boot = parseBoot(head, offsetBytes, Math.min(sizeBytes, reader.size - offsetBytes));
     const fs = new NtfsFilesystem(reader, offsetBytes, boot);

@@ -57,7 +57,9 @@ export async function readPartitionTable(reader: BlockReader, signal?: AbortSign
  * MBR whose "entries" are boot code.
  */
 function looksLikeBootSector(b: Uint8Array): boolean {
-  return ascii(b, 3, 'NTFS    ') || ascii(b, 3, '-FVE-FS-') || ascii(b, 3, 'ReFS') || ascii(b, 3, 'EXFAT   ') || ascii(b, 0x36, 'FAT') || ascii(b, 0x52, 'FAT32');
+  return (
+    ascii(b, 3, 'NTFS    ') || ascii(b, 3, '-FVE-FS-') || ascii(b, 3, 'ReFS') || ascii(b, 3, 'EXFAT   ') || ascii(b, 0x36, 'FAT') || ascii(b, 0x52, 'FAT32')
+  );
 }
 
 interface MbrEntry {
@@ -97,7 +99,7 @@ async function readMbr(reader: BlockReader, entries: MbrEntry[], signal?: AbortS
     for (let n = 0; n < MAX_LOGICAL; n++) {
       if (seen.has(ebr)) throw new FilesystemError('MBR extended partition chain', ebr * SECTOR, 'the chain loops back on itself');
       seen.add(ebr);
-      if ((ebr + 1) * SECTOR > disk) throw new FilesystemError('MBR extended boot record', ebr * SECTOR, 'lies past the disk\'s end');
+      if ((ebr + 1) * SECTOR > disk) throw new FilesystemError('MBR extended boot record', ebr * SECTOR, "lies past the disk's end");
       const b = await reader.read(ebr * SECTOR, SECTOR, signal);
       if (b[510] !== 0x55 || b[511] !== 0xaa) throw new FilesystemError('MBR extended boot record', ebr * SECTOR, 'has no 55 AA signature');
       const logical = mbrEntry(b, 446);
@@ -126,7 +128,7 @@ async function readGpt(reader: BlockReader, signal?: AbortSignal): Promise<Parti
       problem = `${count} entries of ${entrySize} bytes is not a plausible GPT`;
       continue;
     }
-    if ((entriesLba * SECTOR) + count * entrySize > reader.size) {
+    if (entriesLba * SECTOR + count * entrySize > reader.size) {
       problem = `the entry array at LBA ${entriesLba} lies past the disk's end`;
       continue;
     }

@@ -20,7 +20,11 @@ function split(path: string): string[] {
  * are compared exactly, except on NTFS where Windows compares them case-insensitively.
  * Undefined when any component does not exist.
  */
-export async function resolvePath(fs: Filesystem, path: string, options: { followLast?: boolean; signal?: AbortSignal } = {}): Promise<ResolvedPath | undefined> {
+export async function resolvePath(
+  fs: Filesystem,
+  path: string,
+  options: { followLast?: boolean; signal?: AbortSignal } = {},
+): Promise<ResolvedPath | undefined> {
   const signal = options.signal;
   let links = 0;
   let pending = split(path);

@@ -202,8 +202,10 @@ function parseSuperblock(b: Uint8Array, at: number, sizeBytes: number): Superblo
   if (agBlocks < 5 || agCount < 1 || agBlkLog > 31 || agBlocks > 2 ** agBlkLog || agBlocks <= 2 ** (agBlkLog - 1)) {
     throw err(`bad allocation group geometry (${agCount} x ${agBlocks} blocks, log ${agBlkLog})`);
   }
-  if (dblocks > agBlocks * agCount || dblocks <= agBlocks * (agCount - 1)) throw err(`data block count ${dblocks} does not match ${agCount} groups of ${agBlocks}`);
-  if (dblocks * blockSize > sizeBytes) throw err(`filesystem of ${dblocks * blockSize} bytes is larger than its ${sizeBytes}-byte partition (truncated image?)`);
+  if (dblocks > agBlocks * agCount || dblocks <= agBlocks * (agCount - 1))
+    throw err(`data block count ${dblocks} does not match ${agCount} groups of ${agBlocks}`);
+  if (dblocks * blockSize > sizeBytes)
+    throw err(`filesystem of ${dblocks * blockSize} bytes is larger than its ${sizeBytes}-byte partition (truncated image?)`);
   const features2 = dv.getUint32(200);
   const incompat = version === 5 ? dv.getUint32(216) : 0;
   const ftype = version === 5 ? (incompat & 0x1) !== 0 : (features2 & 0x200) !== 0;
@@ -390,7 +392,11 @@ class XfsFilesystem implements Filesystem {
         count: Number(lo & 0x1fffffn),
       };
       if (e.count === 0 || !this.validFsb(e.fsBlock, e.count)) {
-        throw new FilesystemError(`XFS inode ${ino} extent ${out.length}`, whereOf(p), `extent of ${e.count} blocks at block ${e.fsBlock} lies outside the filesystem`);
+        throw new FilesystemError(
+          `XFS inode ${ino} extent ${out.length}`,
+          whereOf(p),
+          `extent of ${e.count} blocks at block ${e.fsBlock} lies outside the filesystem`,
+        );
       }
       const prev = out[out.length - 1];
       if (prev && e.fileBlock < prev.fileBlock + prev.count) {
@@ -498,7 +504,12 @@ class XfsFilesystem implements Filesystem {
     const from = Math.min(offset, ino.size);
     const len = Math.min(length, ino.size - from);
     if (len === 0) return new Uint8Array(0);
-    if (len > MAX_READ) throw new FilesystemError(`XFS inode ${id}`, ino.offset, `a read of ${len} bytes at once is too large; read the file in pieces of at most ${MAX_READ} bytes`);
+    if (len > MAX_READ)
+      throw new FilesystemError(
+        `XFS inode ${id}`,
+        ino.offset,
+        `a read of ${len} bytes at once is too large; read the file in pieces of at most ${MAX_READ} bytes`,
+      );
     if (ino.format === FORMAT_LOCAL) return ino.fork.slice(from, from + len);
     return this.readExtents(await this.rawExtents(ino, signal), from, len, signal);
   }
@@ -557,7 +568,7 @@ class XfsFilesystem implements Filesystem {
     }
     const chunkBlocks = Math.max(dirFsbs, Math.floor(READ_CHUNK / dirBlk) * dirFsbs);
     for (const [start, end] of mapped) {
-      for (let fb = Math.ceil(start / dirFsbs) * dirFsbs; fb + dirFsbs <= end; ) {
+      for (let fb = Math.ceil(start / dirFsbs) * dirFsbs; fb + dirFsbs <= end;) {
         const n = Math.min(chunkBlocks, Math.floor((end - fb) / dirFsbs) * dirFsbs);
         const data = await this.readExtents(extents, fb * bs, n * bs, signal);
         for (let p = 0; p + dirBlk <= data.length; p += dirBlk) {
@@ -724,21 +735,34 @@ class XfsFilesystem implements Filesystem {
     meta.push([agStart, Math.ceil((4 * sb.sectSize) / bs) * bs]);
 
     const free: Array<[number, number]> = [];
-    await this.walkAgBtree(agno, 'bno', agf.getUint32(16), agf.getUint32(28), 8, 8, addBlock, (b, at, n, hdr) => {
-      const dv = be(b);
-      for (let i = 0; i < n; i++) {
-        const start = dv.getUint32(hdr + i * 8);
-        const count = dv.getUint32(hdr + i * 8 + 4);
-        if (count === 0 || start + count > agLen) throw new FilesystemError(`XFS AG ${agno} bnobt record`, at + hdr + i * 8, `free extent ${start}+${count} outside the group`);
-        free.push([this.agByte(agno, start), count * bs]);
-      }
-    }, signal);
+    await this.walkAgBtree(
+      agno,
+      'bno',
+      agf.getUint32(16),
+      agf.getUint32(28),
+      8,
+      8,
+      addBlock,
+      (b, at, n, hdr) => {
+        const dv = be(b);
+        for (let i = 0; i < n; i++) {
+          const start = dv.getUint32(hdr + i * 8);
+          const count = dv.getUint32(hdr + i * 8 + 4);
+          if (count === 0 || start + count > agLen)
+            throw new FilesystemError(`XFS AG ${agno} bnobt record`, at + hdr + i * 8, `free extent ${start}+${count} outside the group`);
+          free.push([this.agByte(agno, start), count * bs]);
+        }
+      },
+      signal,
+    );
     await this.walkAgBtree(agno, 'cnt', agf.getUint32(20), agf.getUint32(32), 8, 8, addBlock, () => undefined, signal);
     if (sb.v5) {
       const rmapLevels = agf.getUint32(36);
-      if (rmapLevels > 0 && agf.getUint32(24) !== 0) await this.walkAgBtree(agno, 'rmap', agf.getUint32(24), rmapLevels, 24, 40, addBlock, () => undefined, signal);
+      if (rmapLevels > 0 && agf.getUint32(24) !== 0)
+        await this.walkAgBtree(agno, 'rmap', agf.getUint32(24), rmapLevels, 24, 40, addBlock, () => undefined, signal);
       const refcLevels = agf.getUint32(92);
-      if (refcLevels > 0 && agf.getUint32(88) !== 0) await this.walkAgBtree(agno, 'refc', agf.getUint32(88), refcLevels, 12, 4, addBlock, () => undefined, signal);
+      if (refcLevels > 0 && agf.getUint32(88) !== 0)
+        await this.walkAgBtree(agno, 'refc', agf.getUint32(88), refcLevels, 12, 4, addBlock, () => undefined, signal);
     }
     // Blocks on the AG free list are reserved for btree growth: metadata, not free space.
     const flHdr = sb.v5 ? 36 : 0;
@@ -753,30 +777,41 @@ class XfsFilesystem implements Filesystem {
 
     const chunks: InodeChunk[] = [];
     const inodesPerAgLog = sb.agBlkLog + sb.inoPBLog;
-    await this.walkAgBtree(agno, 'ino', agi.getUint32(20), agi.getUint32(24), 16, 4, addBlock, (b, at, n, hdr) => {
-      const dv = be(b);
-      for (let i = 0; i < n; i++) {
-        const p = hdr + i * 16;
-        const agino = dv.getUint32(p);
-        // Sparse inode chunks (incompat SPINODES) put a 16-bit hole mask before the count; each bit covers 4 inodes.
-        const sparse = sb.sparseInodes;
-        let holes = 0n;
-        if (sparse) {
-          const holemask = dv.getUint16(p + 4);
-          for (let h = 0; h < 16; h++) if (holemask & (1 << h)) holes |= 0xfn << BigInt(h * 4);
+    await this.walkAgBtree(
+      agno,
+      'ino',
+      agi.getUint32(20),
+      agi.getUint32(24),
+      16,
+      4,
+      addBlock,
+      (b, at, n, hdr) => {
+        const dv = be(b);
+        for (let i = 0; i < n; i++) {
+          const p = hdr + i * 16;
+          const agino = dv.getUint32(p);
+          // Sparse inode chunks (incompat SPINODES) put a 16-bit hole mask before the count; each bit covers 4 inodes.
+          const sparse = sb.sparseInodes;
+          let holes = 0n;
+          if (sparse) {
+            const holemask = dv.getUint16(p + 4);
+            for (let h = 0; h < 16; h++) if (holemask & (1 << h)) holes |= 0xfn << BigInt(h * 4);
+          }
+          const freeMask = dv.getBigUint64(p + 8);
+          // Chunks are aligned to inoalignmt blocks, not to 64 inodes; within an AG, inode number x lives at byte x * inode size.
+          const chunkBytes = 64 * sb.inodeSize;
+          if (agino % 8 !== 0 || (agino + 64) * sb.inodeSize > agLen * bs)
+            throw new FilesystemError(`XFS AG ${agno} inobt record`, at + p, `inode chunk at ${agino} outside the group`);
+          const byte = agStart + agino * sb.inodeSize;
+          chunks.push({ start: agno * 2 ** inodesPerAgLog + agino, byte, freeOrHole: freeMask | holes });
+          for (let q = 0; q < 16; q++) {
+            const part = chunkBytes / 16;
+            if (!(holes & (1n << BigInt(q * 4)))) meta.push([byte + q * part, part]);
+          }
         }
-        const freeMask = dv.getBigUint64(p + 8);
-        // Chunks are aligned to inoalignmt blocks, not to 64 inodes; within an AG, inode number x lives at byte x * inode size.
-        const chunkBytes = 64 * sb.inodeSize;
-        if (agino % 8 !== 0 || (agino + 64) * sb.inodeSize > agLen * bs) throw new FilesystemError(`XFS AG ${agno} inobt record`, at + p, `inode chunk at ${agino} outside the group`);
-        const byte = agStart + agino * sb.inodeSize;
-        chunks.push({ start: agno * 2 ** inodesPerAgLog + agino, byte, freeOrHole: freeMask | holes });
-        for (let q = 0; q < 16; q++) {
-          const part = chunkBytes / 16;
-          if (!(holes & (1n << BigInt(q * 4)))) meta.push([byte + q * part, part]);
-        }
-      }
-    }, signal);
+      },
+      signal,
+    );
     if (sb.v5) {
       const fRoot = agi.getUint32(328);
       const fLevels = agi.getUint32(332);
@@ -889,7 +924,8 @@ export const xfsFormat: FilesystemFormat = {
     return head.length >= 4 && be(head).getUint32(0) === SB_MAGIC;
   },
   async open(reader: BlockReader, offsetBytes: number, sizeBytes: number, signal?: AbortSignal): Promise<Filesystem> {
-    if (sizeBytes < 512 || offsetBytes + 512 > reader.size) throw new FilesystemError('XFS superblock', offsetBytes, 'partition too small or outside the image');
+    if (sizeBytes < 512 || offsetBytes + 512 > reader.size)
+      throw new FilesystemError('XFS superblock', offsetBytes, 'partition too small or outside the image');
     const head = await reader.read(offsetBytes, 512, signal);
     const sb = parseSuperblock(head, offsetBytes, Math.min(sizeBytes, reader.size - offsetBytes));
     return new XfsFilesystem(reader, offsetBytes, sb);

@@ -45,7 +45,8 @@ const SAMPLES = 64;
 
 function split(ranges: readonly PageRange[], max: number): PageRange[] {
   const out: PageRange[] = [];
-  for (const r of ranges) for (let at = r.offset; at < r.offset + r.length; at += max) out.push({ offset: at, length: Math.min(max, r.offset + r.length - at) });
+  for (const r of ranges)
+    for (let at = r.offset; at < r.offset + r.length; at += max) out.push({ offset: at, length: Math.min(max, r.offset + r.length - at) });
   return out;
 }
 
@@ -70,7 +71,10 @@ function union(a: readonly PageRange[], b: readonly PageRange[]): PageRange[] {
 }
 
 function stamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 export async function runDrill(
@@ -84,7 +88,12 @@ export async function runDrill(
   const startedAt = azureNow(env.compute);
   const scopes = await resolveScopes(env, file);
   const scope = scopes.find((s) => s.disks.some((d) => sameResourceId(d.id, diskId)));
-  if (!scope) throw new DiskDeltaError(`No policy in ${file.file} selects the disk ${diskId}.`, 'DiskNotInPolicy', 'Pass the id of a disk the policy protects (disk-delta protect status lists them).');
+  if (!scope)
+    throw new DiskDeltaError(
+      `No policy in ${file.file} selects the disk ${diskId}.`,
+      'DiskNotInPolicy',
+      'Pass the id of a disk the policy protects (disk-delta protect status lists them).',
+    );
   if (!scope.account) throw scope.targetProblem ?? new DiskDeltaError('The target storage account was not found.', 'TargetAccountNotFound');
   const disk = scope.disks.find((d) => sameResourceId(d.id, diskId))!;
   const family = scope.families.get(disk.id.toLowerCase()) ?? [];
@@ -95,9 +104,15 @@ export async function runDrill(
   const metadata = blob && (await blob.exists({ signal })) ? await blob.getMetadata({ signal }) : {};
   const sourceId = metadata[TARGET_METADATA.lastSnapshot];
   const point = metadata[TARGET_METADATA.lastBlobSnapshot];
-  if (!blob || !sourceId || !point) throw new DiskDeltaError(`${disk.name} has no protected point in the target region yet.`, 'NoProtectedPoint', 'Run disk-delta protect run first.');
+  if (!blob || !sourceId || !point)
+    throw new DiskDeltaError(`${disk.name} has no protected point in the target region yet.`, 'NoProtectedPoint', 'Run disk-delta protect run first.');
   const source = family.find((s) => sameResourceId(s.id, sourceId)) ?? (await env.compute.getSnapshot(sourceId, { signal }));
-  if (!source) throw new DiskDeltaError(`The source snapshot ${sourceId} of the newest point no longer exists.`, 'SnapshotNotFound', 'Run disk-delta protect run to take a new point, then drill again.');
+  if (!source)
+    throw new DiskDeltaError(
+      `The source snapshot ${sourceId} of the newest point no longer exists.`,
+      'SnapshotNotFound',
+      'Run disk-delta protect run to take a new point, then drill again.',
+    );
 
   const account = scope.account;
   const parts = parseResourceId(account.id);
@@ -110,8 +125,26 @@ export async function runDrill(
   const restoredFrom = importedExists ? importedExists.id : pointUrl;
   const drillDisk: DiskInfo = await env.compute.createDisk(
     importedExists
-      ? { subscriptionId: parts.subscriptionId, resourceGroup: group, name, location: account.location, createOption: 'Copy', sourceResourceId: importedExists.id, tags: { diskdelta_drill: disk.id } }
-      : { subscriptionId: parts.subscriptionId, resourceGroup: group, name, location: account.location, createOption: 'Import', sourceUri: pointUrl, storageAccountId: account.id, sku: 'Standard_LRS', tags: { diskdelta_drill: disk.id } },
+      ? {
+          subscriptionId: parts.subscriptionId,
+          resourceGroup: group,
+          name,
+          location: account.location,
+          createOption: 'Copy',
+          sourceResourceId: importedExists.id,
+          tags: { diskdelta_drill: disk.id },
+        }
+      : {
+          subscriptionId: parts.subscriptionId,
+          resourceGroup: group,
+          name,
+          location: account.location,
+          createOption: 'Import',
+          sourceUri: pointUrl,
+          storageAccountId: account.id,
+          sku: 'Standard_LRS',
+          tags: { diskdelta_drill: disk.id },
+        },
     { signal },
   );
   const drillDiskId = drillDisk.id ?? resourceId(parts.subscriptionId, group, 'Microsoft.Compute', 'disks', name);
@@ -120,7 +153,10 @@ export async function runDrill(
   const mismatches: { offset: number; length: number }[] = [];
   let deleted = false;
   try {
-    const [sourceUrl, drillUrl] = [await env.compute.grantAccess(source.id, 'Read', 3600, { signal }), await env.compute.grantAccess(drillDiskId, 'Read', 3600, { signal })];
+    const [sourceUrl, drillUrl] = [
+      await env.compute.grantAccess(source.id, 'Read', 3600, { signal }),
+      await env.compute.grantAccess(drillDiskId, 'Read', 3600, { signal }),
+    ];
     try {
       const a = env.dataPlane.openSas(sourceUrl);
       const b = env.dataPlane.openSas(drillUrl);

@@ -4,7 +4,17 @@
  * one pass; `protectionStatus` reports; `runDrill` proves a restore; `scheduleDefinition` writes the
  * scheduler definitions that run it.
  */
-export { DEFAULT_POLICY_CONTAINER, formatPath, loadPolicyFile, parseDuration, parsePolicyText, POLICY_SCHEMA, PolicyError, SUPPORTED_KEYWORDS, validateAgainstSchema } from './policy';
+export {
+  DEFAULT_POLICY_CONTAINER,
+  formatPath,
+  loadPolicyFile,
+  parseDuration,
+  parsePolicyText,
+  POLICY_SCHEMA,
+  PolicyError,
+  SUPPORTED_KEYWORDS,
+  validateAgainstSchema,
+} from './policy';
 export type { PolicyFile, PolicyProblem, ProtectionPolicy, SchemaNode, VerifyPolicy } from './policy';
 export type { BlobLocation, HeldLease, Lease, ProtectionStorage, TargetPoint, TargetPoints } from './ports';
 export { claimFamily, LEASE_SECONDS, lockBlobName, RENEW_EVERY_MS } from './claim';

@@ -15,9 +15,26 @@ export const POLICY_SCHEMA: SchemaNode = schemaJson as unknown as SchemaNode;
 
 /** The JSON Schema keywords this validator understands (and the annotations it ignores). */
 export const SUPPORTED_KEYWORDS = new Set([
-  '$schema', '$id', '$ref', 'title', 'description', 'definitions', 'type', 'properties', 'additionalProperties', 'required',
-  'minProperties', 'items', 'minItems', 'enum', 'pattern', 'minimum', 'maximum', 'patternErrorMessage',
-  'x-describe', 'x-minimumDuration',
+  '$schema',
+  '$id',
+  '$ref',
+  'title',
+  'description',
+  'definitions',
+  'type',
+  'properties',
+  'additionalProperties',
+  'required',
+  'minProperties',
+  'items',
+  'minItems',
+  'enum',
+  'pattern',
+  'minimum',
+  'maximum',
+  'patternErrorMessage',
+  'x-describe',
+  'x-minimumDuration',
 ]);
 
 export interface SchemaNode {
@@ -115,11 +132,17 @@ function hasType(value: unknown, type: NonNullable<SchemaNode['type']>): boolean
 }
 
 /** Every problem of `value` against `schema`, in document order. */
-export function validateAgainstSchema(value: unknown, schema: SchemaNode = POLICY_SCHEMA, root: SchemaNode = POLICY_SCHEMA, path: PathSegment[] = []): PolicyProblem[] {
+export function validateAgainstSchema(
+  value: unknown,
+  schema: SchemaNode = POLICY_SCHEMA,
+  root: SchemaNode = POLICY_SCHEMA,
+  path: PathSegment[] = [],
+): PolicyProblem[] {
   const s = resolveRef(schema, root);
   const problems: PolicyProblem[] = [];
   if (s.type && !hasType(value, s.type)) {
-    const message = value === null || typeof value === 'object' ? `expected ${TYPE_WORD[s.type]}, found ${typeName(value)}` : `${show(value)} is not ${TYPE_WORD[s.type]}`;
+    const message =
+      value === null || typeof value === 'object' ? `expected ${TYPE_WORD[s.type]}, found ${typeName(value)}` : `${show(value)} is not ${TYPE_WORD[s.type]}`;
     return [{ path, message }];
   }
   if (s.enum && !s.enum.includes(value)) problems.push({ path, message: `${show(value)} is not one of ${s.enum.map(show).join(', ')}` });
@@ -137,7 +160,8 @@ export function validateAgainstSchema(value: unknown, schema: SchemaNode = POLIC
     if (s.maximum !== undefined && value > s.maximum) problems.push({ path, message: `${value} is over the maximum of ${s.maximum}` });
   }
   if (Array.isArray(value)) {
-    if (s.minItems !== undefined && value.length < s.minItems) problems.push({ path, message: `needs at least ${s.minItems} ${s.minItems === 1 ? 'entry' : 'entries'}` });
+    if (s.minItems !== undefined && value.length < s.minItems)
+      problems.push({ path, message: `needs at least ${s.minItems} ${s.minItems === 1 ? 'entry' : 'entries'}` });
     if (s.items) value.forEach((item, i) => problems.push(...validateAgainstSchema(item, s.items!, root, [...path, i])));
   }
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
@@ -148,13 +172,21 @@ export function validateAgainstSchema(value: unknown, schema: SchemaNode = POLIC
       if (!(required in obj)) problems.push({ path, message: `${required} is missing (required)` });
     }
     if (s.minProperties !== undefined && keys.length < s.minProperties) {
-      problems.push({ path, message: known.length > 0 ? `needs at least one of ${known.join(', ')}` : `needs at least ${s.minProperties} ${s.minProperties === 1 ? 'entry' : 'entries'}` });
+      problems.push({
+        path,
+        message:
+          known.length > 0 ? `needs at least one of ${known.join(', ')}` : `needs at least ${s.minProperties} ${s.minProperties === 1 ? 'entry' : 'entries'}`,
+      });
     }
     for (const key of keys) {
       const child = s.properties?.[key];
       if (child) problems.push(...validateAgainstSchema(obj[key], child, root, [...path, key]));
       else if (s.additionalProperties === false) {
-        problems.push({ path: [...path, key], atKey: true, message: `unknown key${known.length ? ` (expected ${known.filter((k) => k !== '$schema').join(', ')})` : ''}` });
+        problems.push({
+          path: [...path, key],
+          atKey: true,
+          message: `unknown key${known.length ? ` (expected ${known.filter((k) => k !== '$schema').join(', ')})` : ''}`,
+        });
       } else if (typeof s.additionalProperties === 'object') {
         problems.push(...validateAgainstSchema(obj[key], s.additionalProperties, root, [...path, key]));
       }

@@ -111,7 +111,10 @@ export async function resolveScopes(env: ProtectEnvironment, file: PolicyFile, s
     let l = listings.get(sub.toLowerCase());
     if (!l) {
       const options = { signal: env.signal };
-      l = Promise.all([collectAll(env.compute.listDisks(sub, options)), collectAll(env.compute.listSnapshots(sub, options))]).then(([disks, snapshots]) => ({ disks, snapshots }));
+      l = Promise.all([collectAll(env.compute.listDisks(sub, options)), collectAll(env.compute.listSnapshots(sub, options))]).then(([disks, snapshots]) => ({
+        disks,
+        snapshots,
+      }));
       listings.set(sub.toLowerCase(), l);
     }
     return l;
@@ -125,13 +128,27 @@ export async function resolveScopes(env: ProtectEnvironment, file: PolicyFile, s
     let targetProblem: DiskDeltaError | undefined;
     try {
       const p = parseResourceId(policy.target.storageAccount);
-      account = (await env.compute.listStorageAccounts(p.subscriptionId, { signal: env.signal })).find((a) => sameResourceId(a.id, policy.target.storageAccount));
-      if (!account) targetProblem = new DiskDeltaError(`Storage account ${p.name} of policy ${policy.name} was not found.`, 'TargetAccountNotFound', 'Check target.storageAccount in the policy (az storage account list).');
+      account = (await env.compute.listStorageAccounts(p.subscriptionId, { signal: env.signal })).find((a) =>
+        sameResourceId(a.id, policy.target.storageAccount),
+      );
+      if (!account)
+        targetProblem = new DiskDeltaError(
+          `Storage account ${p.name} of policy ${policy.name} was not found.`,
+          'TargetAccountNotFound',
+          'Check target.storageAccount in the policy (az storage account list).',
+        );
     } catch (error) {
       if (isAbortError(error)) throw error;
       targetProblem = error instanceof DiskDeltaError ? error : new DiskDeltaError(String(error), 'TargetAccountNotFound');
     }
-    scopes.push({ policy, disks: selected, families, ...(account ? { account } : {}), ...(targetProblem ? { targetProblem } : {}), ...(account ? { imports: importListing(env, policy, account) } : {}) });
+    scopes.push({
+      policy,
+      disks: selected,
+      families,
+      ...(account ? { account } : {}),
+      ...(targetProblem ? { targetProblem } : {}),
+      ...(account ? { imports: importListing(env, policy, account) } : {}),
+    });
   }
   return scopes;
 }
@@ -148,7 +165,8 @@ function importListing(env: ProtectEnvironment, policy: ProtectionPolicy, accoun
         const out: { id: string; timeCreated: string; family: string }[] = [];
         for await (const r of listing as AsyncIterable<{ id: string; resourceGroup: string; timeCreated?: string; tags?: Record<string, string> }>) {
           const family = r.tags?.diskdelta_family;
-          if (r.resourceGroup.toLowerCase() === group && family && r.timeCreated) out.push({ id: r.id, timeCreated: r.timeCreated, family: family.toLowerCase() });
+          if (r.resourceGroup.toLowerCase() === group && family && r.timeCreated)
+            out.push({ id: r.id, timeCreated: r.timeCreated, family: family.toLowerCase() });
         }
         return out;
       })();
@@ -180,7 +198,10 @@ function verifyMode(policy: ProtectionPolicy): VerifyMode {
 
 /** The point a snapshot name carries: `<disk>-dd-<UTC time>`, within Azure's 80 characters. */
 export function pointName(disk: DiskInfo, at: Date): string {
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${disk.name.slice(0, 80 - stamp.length - 4)}-dd-${stamp}`;
 }
 
@@ -208,7 +229,13 @@ export function importedIdFor(policy: ProtectionPolicy, account: StorageAccountI
   if (policy.target.import === 'none') return undefined;
   const parts = parseResourceId(account.id);
   const name = importName(sourceSnapshotId.split('/').pop() ?? sourceSnapshotId);
-  return resourceId(parts.subscriptionId, policy.target.resourceGroup ?? parts.resourceGroup, 'Microsoft.Compute', policy.target.import === 'disk' ? 'disks' : 'snapshots', name);
+  return resourceId(
+    parts.subscriptionId,
+    policy.target.resourceGroup ?? parts.resourceGroup,
+    'Microsoft.Compute',
+    policy.target.import === 'disk' ? 'disks' : 'snapshots',
+    name,
+  );
 }
 
 class DiskWork {
@@ -266,7 +293,11 @@ class DiskWork {
     const due = current === null || current >= rpo;
     if (this.dryRun) return this.#dryRun(family, blobName, state, due);
     if (!due && !(await this.#prunable(family, blobName, state))) {
-      return this.#outcome('upToDate', { snapshot: state.lastSnapshot ?? null, targetBlobSnapshotUrl: blobName ? this.#pointUrl(blobName, state.lastBlobSnapshot) : null, ageSeconds: current });
+      return this.#outcome('upToDate', {
+        snapshot: state.lastSnapshot ?? null,
+        targetBlobSnapshotUrl: blobName ? this.#pointUrl(blobName, state.lastBlobSnapshot) : null,
+        ageSeconds: current,
+      });
     }
     const claim = await claimFamily(this.env.storage, this.store.account, this.store.container, this.disk, {
       ...(signal ? { signal } : {}),
@@ -274,7 +305,11 @@ class DiskWork {
       onRenewFailed: (e) => this.env.note?.(`${this.disk.name}: lease renewal failed: ${errorText(e)}`),
     });
     if (!claim) {
-      return this.#outcome('busy', { snapshot: state.lastSnapshot ?? null, targetBlobSnapshotUrl: blobName ? this.#pointUrl(blobName, state.lastBlobSnapshot) : null, ageSeconds: current });
+      return this.#outcome('busy', {
+        snapshot: state.lastSnapshot ?? null,
+        targetBlobSnapshotUrl: blobName ? this.#pointUrl(blobName, state.lastBlobSnapshot) : null,
+        ageSeconds: current,
+      });
     }
     const workSignal = signal ? AbortSignal.any([signal, claim.lost]) : claim.lost;
     try {
@@ -303,7 +338,16 @@ class DiskWork {
         if (this.policy.verify.mode === 'sample' && state.lastBlobSnapshot && result.summaries.length > 0) {
           const points = await this.env.storage.list({ account: this.store.account, container: this.store.container, blobName }, { signal: workSignal });
           const at = points.findIndex((p) => p.snapshot === state.lastBlobSnapshot);
-          const check = await verifySample(this.env.compute, this.env.dataPlane, this.reader.blob(blobName), point.id, state.lastBlobSnapshot, at > 0 ? points[at - 1]!.snapshot : undefined, this.policy.verify.percent, workSignal);
+          const check = await verifySample(
+            this.env.compute,
+            this.env.dataPlane,
+            this.reader.blob(blobName),
+            point.id,
+            state.lastBlobSnapshot,
+            at > 0 ? points[at - 1]!.snapshot : undefined,
+            this.policy.verify.percent,
+            workSignal,
+          );
           this.env.note?.(`${this.disk.name}: sampled verification compared ${check.comparedBytes} bytes in ${check.pieces} pieces: they match`);
         }
       }
@@ -332,7 +376,13 @@ class DiskWork {
     const now = azureNow(this.env.compute);
     const newestAge = ageOf(newest?.timeCreated, now);
     const copiedAt = state.lastTimeCreated ? Date.parse(state.lastTimeCreated) : -Infinity;
-    if (newest && !sameResourceId(newest.id, state.lastSnapshot) && Date.parse(newest.timeCreated) > copiedAt && newestAge !== null && newestAge < this.policy.rpoSeconds) {
+    if (
+      newest &&
+      !sameResourceId(newest.id, state.lastSnapshot) &&
+      Date.parse(newest.timeCreated) > copiedAt &&
+      newestAge !== null &&
+      newestAge < this.policy.rpoSeconds
+    ) {
       return newest;
     }
     // Azure: 7 incremental snapshots per disk per 5 minutes, 500 per disk — docs/azure-behaviour.md#limits.
@@ -404,7 +454,13 @@ class DiskWork {
     return mine;
   }
 
-  async #prune(family: readonly SnapshotInfo[], blobName: string | undefined, state: TargetState, signal: AbortSignal, created: readonly string[] = []): Promise<void> {
+  async #prune(
+    family: readonly SnapshotInfo[],
+    blobName: string | undefined,
+    state: TargetState,
+    signal: AbortSignal,
+    created: readonly string[] = [],
+  ): Promise<void> {
     // Without a copied point there is no base to keep safe: nothing is pruned until the first copy is done.
     if (state.lastSnapshot) {
       for (const s of sourceSnapshotsToPrune(family, this.policy.retention.sourceKeep, state.lastSnapshot)) {
@@ -414,7 +470,12 @@ class DiskWork {
     }
     const r = this.policy.retention;
     if (r.targetKeep === undefined && r.targetMaxAgeSeconds === undefined) return;
-    for (const i of importsToPrune(await this.#imports(family[0]?.familyId, created, signal), r.targetKeep, r.targetMaxAgeSeconds, azureNow(this.env.compute))) {
+    for (const i of importsToPrune(
+      await this.#imports(family[0]?.familyId, created, signal),
+      r.targetKeep,
+      r.targetMaxAgeSeconds,
+      azureNow(this.env.compute),
+    )) {
       if (this.policy.target.import === 'disk') await this.env.compute.deleteDisk(i.id, { signal });
       else await this.env.compute.deleteSnapshot(i.id, { signal });
       this.#pruned.target.push(i.id);
@@ -426,7 +487,8 @@ class DiskWork {
   }
 
   async #dryRun(family: readonly SnapshotInfo[], blobName: string | undefined, state: TargetState, due: boolean): Promise<DiskOutcome> {
-    for (const s of sourceSnapshotsToPrune(family, this.policy.retention.sourceKeep, state.lastSnapshot)) if (state.lastSnapshot) this.#pruned.source.push(s.id);
+    for (const s of sourceSnapshotsToPrune(family, this.policy.retention.sourceKeep, state.lastSnapshot))
+      if (state.lastSnapshot) this.#pruned.source.push(s.id);
     for (const p of await this.#targetPlan(blobName, this.env.signal)) this.#pruned.target.push(this.#pointUrl(blobName!, p.snapshot)!);
     return this.#outcome(due ? 'copied' : 'upToDate', {
       snapshot: state.lastSnapshot ?? null,
@@ -450,11 +512,22 @@ async function pool<T>(items: readonly T[], limit: number, worker: (item: T) => 
 
 export function summarise(outcomes: readonly DiskOutcome[]): RunSummary {
   const count = (a: DiskAction) => outcomes.filter((o) => o.action === a).length;
-  return { disks: outcomes.length, copied: count('copied'), upToDate: count('upToDate'), busy: count('busy'), failed: count('failed'), withinRpo: outcomes.filter((o) => o.withinRpo).length };
+  return {
+    disks: outcomes.length,
+    copied: count('copied'),
+    upToDate: count('upToDate'),
+    busy: count('busy'),
+    failed: count('failed'),
+    withinRpo: outcomes.filter((o) => o.withinRpo).length,
+  };
 }
 
 /** One pass over every policy of the file. Resolves with one outcome per (policy, disk), in the order they ended. */
-export async function runProtection(env: ProtectEnvironment, file: PolicyFile, options: RunOptions = {}): Promise<{ outcomes: DiskOutcome[]; summary: RunSummary }> {
+export async function runProtection(
+  env: ProtectEnvironment,
+  file: PolicyFile,
+  options: RunOptions = {},
+): Promise<{ outcomes: DiskOutcome[]; summary: RunSummary }> {
   const scopes = await resolveScopes(env, file, options.shard);
   const budget = env.requestBudget ?? 64;
   const parallel = Math.max(1, Math.min(env.parallelDisks ?? 4, budget));
@@ -488,7 +561,11 @@ export async function runProtection(env: ProtectEnvironment, file: PolicyFile, o
     });
     try {
       if (scope.account && normaliseRegion(scope.account.location) === normaliseRegion(disk.location)) {
-        throw new DiskDeltaError(`Storage account ${scope.account.name} is in ${scope.account.location}, the disk's own region.`, 'TargetInSourceRegion', 'Point target.storageAccount at an account in another region.');
+        throw new DiskDeltaError(
+          `Storage account ${scope.account.name} is in ${scope.account.location}, the disk's own region.`,
+          'TargetInSourceRegion',
+          'Point target.storageAccount at an account in another region.',
+        );
       }
       const { store: writer, reader } = await store;
       const work = new DiskWork(env, scope, disk, writer, reader, concurrency, options.dryRun === true);
@@ -508,7 +585,11 @@ async function prepareStore(env: ProtectEnvironment, scope: PolicyScope, dryRun:
   const reader = await env.dataPlane.targetStore(scope.account, scope.policy.target.container);
   if (!(await reader.containerExists({ signal: env.signal }))) {
     if (!scope.policy.target.defaultContainer) {
-      throw new DiskDeltaError(`The container ${scope.policy.target.container} does not exist in ${scope.account.name}.`, 'ContainerNotFound', 'Create it, or leave target.container out to use disk-delta, which is created when missing.');
+      throw new DiskDeltaError(
+        `The container ${scope.policy.target.container} does not exist in ${scope.account.name}.`,
+        'ContainerNotFound',
+        'Create it, or leave target.container out to use disk-delta, which is created when missing.',
+      );
     }
     if (!dryRun) await reader.createContainer({ signal: env.signal });
   }

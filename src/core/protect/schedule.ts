@@ -166,7 +166,7 @@ export function scheduleDefinition(kind: ScheduleKind, file: PolicyFile, options
       return [
         header,
         '# For: az containerapp job create -g <group> -n disk-delta-protect --yaml <this file>',
-        '# Sign-in: the job\'s user-assigned managed identity (its client id in AZURE_CLIENT_ID). The policy is',
+        "# Sign-in: the job's user-assigned managed identity (its client id in AZURE_CLIENT_ID). The policy is",
         '# mounted from an Azure Files share holding it (storage name disk-delta-policy in the environment).',
         'location: <region>',
         'identity:',

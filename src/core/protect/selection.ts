@@ -32,7 +32,11 @@ export function parseShard(text: string): Shard {
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
   if (!m || count < 1 || index >= count) {
-    throw new DiskDeltaError(`--shard ${text} is not <index>/<count> with 0 <= index < count.`, 'InvalidArguments', 'Pass for example --shard 0/4 ... --shard 3/4 (the index of a Kubernetes Indexed Job pod).');
+    throw new DiskDeltaError(
+      `--shard ${text} is not <index>/<count> with 0 <= index < count.`,
+      'InvalidArguments',
+      'Pass for example --shard 0/4 ... --shard 3/4 (the index of a Kubernetes Indexed Job pod).',
+    );
   }
   return { index, count };
 }

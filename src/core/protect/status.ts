@@ -108,7 +108,11 @@ async function diskStatus(
     if (!(await blob.exists({ signal: env.signal }))) return empty();
     const metadata = await blob.getMetadata({ signal: env.signal });
     const points = await env.storage.list({ account: reader.account, container: reader.container, blobName }, { signal: env.signal });
-    const bytes = await pointBytes(blob, points.map((p) => p.snapshot), env.signal);
+    const bytes = await pointBytes(
+      blob,
+      points.map((p) => p.snapshot),
+      env.signal,
+    );
     const targetBytes = bytes.reduce((a, b) => a + b, 0);
     // The newest source points are the newest copied ones: their used sizes are what their copies added.
     const sourceUsedBytes = bytes.slice(Math.max(0, bytes.length - family.length)).reduce((a, b) => a + b, 0);

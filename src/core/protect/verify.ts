@@ -12,7 +12,8 @@ const MiB = 1024 * 1024;
 /** Up to `count` chunks of at most 1 MiB spread evenly over the ranges (every range when they are few). */
 export function sampleRanges(ranges: readonly PageRange[], count: number, chunk = MiB): PageRange[] {
   const pieces: PageRange[] = [];
-  for (const r of ranges) for (let at = r.offset; at < r.offset + r.length; at += chunk) pieces.push({ offset: at, length: Math.min(chunk, r.offset + r.length - at) });
+  for (const r of ranges)
+    for (let at = r.offset; at < r.offset + r.length; at += chunk) pieces.push({ offset: at, length: Math.min(chunk, r.offset + r.length - at) });
   if (pieces.length <= count) return pieces;
   const step = pieces.length / count;
   return Array.from({ length: count }, (_, i) => pieces[Math.floor(i * step)]!);
@@ -38,7 +39,8 @@ export async function verifySample(
   // What this point changed on the target: its diff from the point before it, or everything for the first.
   const changed: PageRange[] = [];
   if (previousBlobSnapshot) {
-    for await (const r of point.listDiff(target.snapshotSource(previousBlobSnapshot), window, { signal })) if (r.kind === 'changed') changed.push({ offset: r.offset, length: r.length });
+    for await (const r of point.listDiff(target.snapshotSource(previousBlobSnapshot), window, { signal }))
+      if (r.kind === 'changed') changed.push({ offset: r.offset, length: r.length });
   } else {
     for await (const r of point.listRanges(window, { signal })) changed.push(r);
   }

@@ -15,12 +15,7 @@ export class ActivityNode {
     const e = this.entry;
     const item = new vscode.TreeItem(e.title, vscode.TreeItemCollapsibleState.None);
     item.id = `activity/${e.id}`;
-    item.description = [
-      e.outcome,
-      e.durationMs !== undefined ? formatDuration(e.durationMs) : '',
-      relativeTime(e.startedAt),
-      e.detail ?? '',
-    ]
+    item.description = [e.outcome, e.durationMs !== undefined ? formatDuration(e.durationMs) : '', relativeTime(e.startedAt), e.detail ?? '']
       .filter(Boolean)
       .join(' · ');
     item.tooltip = new vscode.MarkdownString(

@@ -11,12 +11,7 @@ export function escapeHtml(text: string): string {
 
 /** The panel's Content-Security-Policy: nothing by default; our one script and styles by nonce. */
 export function blockMapCsp(cspSource: string, nonce: string): string {
-  return [
-    "default-src 'none'",
-    `script-src 'nonce-${nonce}'`,
-    `style-src ${cspSource} 'nonce-${nonce}'`,
-    `img-src ${cspSource} data:`,
-  ].join('; ');
+  return ["default-src 'none'", `script-src 'nonce-${nonce}'`, `style-src ${cspSource} 'nonce-${nonce}'`, `img-src ${cspSource} data:`].join('; ');
 }
 
 /** The map page: one nonce'd script (the bundle builds the DOM and its styles), no inline code, nothing remote. */

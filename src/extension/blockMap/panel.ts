@@ -140,7 +140,12 @@ export class BlockMapPanel implements vscode.Disposable {
  * The source must carry a `restoreKey` for the panel to come back after a window reload.
  */
 export function openBlockMap(context: vscode.ExtensionContext, source: BlockMapDataSource, title: string, log: BlockMapLog): BlockMapPanel {
-  const panel = vscode.window.createWebviewPanel(BLOCK_MAP_VIEW_TYPE, title, { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, panelOptions(context));
+  const panel = vscode.window.createWebviewPanel(
+    BLOCK_MAP_VIEW_TYPE,
+    title,
+    { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
+    panelOptions(context),
+  );
   return new BlockMapPanel(panel, context, source, title, log);
 }
 

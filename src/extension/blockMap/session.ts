@@ -48,7 +48,11 @@ function describe(error: unknown): string {
 
 /** File name safe on every OS, from a panel title. */
 export function exportFileName(title: string, format: ExportFormat): string {
-  const base = title.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 100) || 'changed-ranges';
+  const base =
+    title
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 100) || 'changed-ranges';
   return `${base}.${format}`;
 }
 
@@ -126,7 +130,14 @@ export class BlockMapSession {
         if (binned.changed.length !== m.bins || binned.cleared.length !== m.bins) {
           throw new Error(`binning returned ${binned.changed.length} cells for ${m.bins} asked`);
         }
-        this.#post({ type: 'bins', requestId: m.requestId, window: m.window, bins: m.bins, changed: bufferOf(binned.changed), cleared: bufferOf(binned.cleared) });
+        this.#post({
+          type: 'bins',
+          requestId: m.requestId,
+          window: m.window,
+          bins: m.bins,
+          changed: bufferOf(binned.changed),
+          cleared: bufferOf(binned.cleared),
+        });
         return;
       }
       case 'cellRanges': {
@@ -148,7 +159,14 @@ export class BlockMapSession {
         const summary = await this.#summaryOf();
         if (summary.fromLabel && summary.toLabel) this.#title = `${summary.fromLabel} → ${summary.toLabel}`;
         this.ui.setTitle(this.#title);
-        this.#post({ type: 'pairSelected', requestId: m.requestId, index: m.index, title: this.#title, diskSizeBytes: next.diskSizeBytes, restoreKey: next.restoreKey });
+        this.#post({
+          type: 'pairSelected',
+          requestId: m.requestId,
+          index: m.index,
+          title: this.#title,
+          diskSizeBytes: next.diskSizeBytes,
+          restoreKey: next.restoreKey,
+        });
         this.#post({ type: 'summary', summary });
         await this.#sendFamily();
         return;

@@ -71,7 +71,11 @@ export function blockMapSourceFromStore(store: DiffRangeStore, options: StoreSou
       const pair = options.pair ? `"from":${JSON.stringify(options.pair.from)},"to":${JSON.stringify(options.pair.to)},` : '';
       await writeChunk(format === 'csv' ? 'offset,length,kind\n' : `{${pair}"diskSizeBytes":${options.diskSizeBytes},"ranges":[\n`);
       for (const r of store.all()) {
-        lines.push(format === 'csv' ? `${r.offset},${r.length},${r.kind}` : `${written === 0 ? '' : ',\n'}{"offset":${r.offset},"length":${r.length},"kind":"${r.kind}"}`);
+        lines.push(
+          format === 'csv'
+            ? `${r.offset},${r.length},${r.kind}`
+            : `${written === 0 ? '' : ',\n'}{"offset":${r.offset},"length":${r.length},"kind":"${r.kind}"}`,
+        );
         if (r.kind === 'cleared') clearedBytes += r.length;
         else changedBytes += r.length;
         written += 1;

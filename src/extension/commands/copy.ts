@@ -74,7 +74,12 @@ async function askReuse(accountName: string, container: string, title: string): 
  * known), how long at the per-blob limit - and asks to go on. Returns the expected bytes per snapshot, or
  * undefined when the user declined.
  */
-async function confirmCopy(s: DiskDeltaServices, family: SnapshotFamily, upTo: SnapshotInfo, target: CopyTarget): Promise<{ expectedBytes: readonly (number | undefined)[] } | undefined> {
+async function confirmCopy(
+  s: DiskDeltaServices,
+  family: SnapshotFamily,
+  upTo: SnapshotInfo,
+  target: CopyTarget,
+): Promise<{ expectedBytes: readonly (number | undefined)[] } | undefined> {
   const record = s.copies.recordOf(family.snapshots[0]?.familyId ?? family.id);
   const sameTarget = record && sameResourceId(record.targetAccountId, target.accountId) && record.container === target.container;
   const preview = previewDifferentialCopy(family.snapshots, {
@@ -97,11 +102,9 @@ async function confirmCopy(s: DiskDeltaServices, family: SnapshotFamily, upTo: S
     preview.unknownCount === 0
       ? `At the per-blob limit of ${limit}: about ${formatDuration(preview.secondsAtLimit * 1000)}.`
       : `At the per-blob limit of ${limit}: up to ${formatDuration(preview.secondsAtLimitAtMost * 1000)}.`;
-  const detail = [
-    `${names}${preview.base ? ` (${preview.snapshots[0]!.name} in full: the target holds nothing of this family yet)` : ''}.`,
-    bytes,
-    time,
-  ].join('\n');
+  const detail = [`${names}${preview.base ? ` (${preview.snapshots[0]!.name} in full: the target holds nothing of this family yet)` : ''}.`, bytes, time].join(
+    '\n',
+  );
   const choice = await vscode.window.showInformationMessage(
     `Copy ${countOf(n, 'snapshot')} of ${family.sourceName} to ${target.accountName}/${target.container} (${target.region})?`,
     { modal: true, detail },
@@ -132,14 +135,22 @@ export async function copySnapshotCommand(s: DiskDeltaServices, node?: DiskDelta
   if (node instanceof SnapshotNode) ({ snapshot, family } = node);
   else ({ snapshot, family } = await pickSnapshot(s.connection, s.catalogs, 'Copy Snapshot to Another Region', (x, f) => x.incremental && !!f));
   if (!family || !snapshot.incremental) {
-    throw new DiskDeltaError(`${snapshot.name} is a full snapshot; only incremental snapshots can be copied by difference.`, 'NotIncremental', 'Choose an incremental snapshot.');
+    throw new DiskDeltaError(
+      `${snapshot.name} is a full snapshot; only incremental snapshots can be copied by difference.`,
+      'NotIncremental',
+      'Choose an incremental snapshot.',
+    );
   }
   await copyWithConfirmation(s, family, snapshot, `Copy ${snapshot.name}`);
 }
 
 export async function copyFamilyCommand(s: DiskDeltaServices, node?: DiskDeltaNode): Promise<void> {
   const family =
-    node instanceof FamilyNode ? node.family : node instanceof DiskNode && node.currentFamily ? node.currentFamily : await pickFamily(s.connection, s.catalogs, 'Copy Family to Another Region');
+    node instanceof FamilyNode
+      ? node.family
+      : node instanceof DiskNode && node.currentFamily
+        ? node.currentFamily
+        : await pickFamily(s.connection, s.catalogs, 'Copy Family to Another Region');
   const newest = family.snapshots[family.snapshots.length - 1];
   if (!newest) throw new DiskDeltaError('The family has no snapshots to copy.', 'NoSnapshots');
   await copyWithConfirmation(s, family, newest, `Copy ${family.sourceName}`);
@@ -157,19 +168,31 @@ export async function copyNativeCommand(s: DiskDeltaServices, node?: DiskDeltaNo
   for (const a of await clients.compute.listStorageAccounts(snapshot.subscriptionId)) regions.add(a.location);
   const choices = [...regions].filter((r) => normaliseRegion(r) !== normaliseRegion(snapshot.location));
   const region = required(
-    await vscode.window.showQuickPick(
-      [...choices.map((r) => ({ label: r })), { label: '$(edit) Another region...' }],
-      { title: `Copy ${snapshot.name} with CopyStart: target region` },
-    ),
+    await vscode.window.showQuickPick([...choices.map((r) => ({ label: r })), { label: '$(edit) Another region...' }], {
+      title: `Copy ${snapshot.name} with CopyStart: target region`,
+    }),
   ).label;
-  const targetRegion =
-    region.startsWith('$(')
-      ? required(await vscode.window.showInputBox({ title: 'Target region', prompt: 'Azure region name, e.g. westus2', validateInput: (v) => (/^[a-z0-9]+$/.test(v) ? (normaliseRegion(v) === normaliseRegion(snapshot.location) ? 'That is the source region.' : undefined) : 'Use the region name, e.g. westus2.') }))
-      : region;
+  const targetRegion = region.startsWith('$(')
+    ? required(
+        await vscode.window.showInputBox({
+          title: 'Target region',
+          prompt: 'Azure region name, e.g. westus2',
+          validateInput: (v) =>
+            /^[a-z0-9]+$/.test(v)
+              ? normaliseRegion(v) === normaliseRegion(snapshot.location)
+                ? 'That is the source region.'
+                : undefined
+              : 'Use the region name, e.g. westus2.',
+        }),
+      )
+    : region;
   const resourceGroup = required(
     await vscode.window.showInputBox({ title: 'Resource group for the copies', value: snapshot.resourceGroup, validateInput: validateResourceGroupName }),
   );
-  const entry = s.activity.start('copy', `CopyStart ${snapshot.name} to ${targetRegion}`, { resourceId: snapshot.id, detail: `resource group ${resourceGroup}` });
+  const entry = s.activity.start('copy', `CopyStart ${snapshot.name} to ${targetRegion}`, {
+    resourceId: snapshot.id,
+    detail: `resource group ${resourceGroup}`,
+  });
   const ended = await s.copies.runNative(family, snapshot, targetRegion, resourceGroup);
   if (ended.outcome === 'succeeded') entry.succeeded(ended.targetSnapshotId);
   else if (ended.outcome === 'cancelled') entry.cancelled();
@@ -183,7 +206,9 @@ export async function resumeCopyCommand(s: DiskDeltaServices, familyId?: string)
       ? familyId
       : required(
           await vscode.window.showQuickPick(
-            s.copies.interrupted().map((r) => ({ label: r.familyName, description: `to ${r.targetAccountName}/${r.container} (${r.targetRegion})`, id: r.familyId })),
+            s.copies
+              .interrupted()
+              .map((r) => ({ label: r.familyName, description: `to ${r.targetAccountName}/${r.container} (${r.targetRegion})`, id: r.familyId })),
             { title: 'Resume Interrupted Copy', placeHolder: s.copies.interrupted().length ? 'Choose a copy to resume' : 'No interrupted copy' },
           ),
         ).id;
@@ -197,7 +222,17 @@ export async function cancelCopyCommand(s: DiskDeltaServices, node?: DiskDeltaNo
     void vscode.window.showInformationMessage('No copy is running.');
     return;
   }
-  const familyId = node instanceof FamilyNode ? (node.family.snapshots[0]?.familyId ?? node.family.id) : active.length === 1 ? active[0]!.familyId : required(await vscode.window.showQuickPick(active.map((a) => ({ label: a.title, id: a.familyId })), { title: 'Cancel Copy' })).id;
+  const familyId =
+    node instanceof FamilyNode
+      ? (node.family.snapshots[0]?.familyId ?? node.family.id)
+      : active.length === 1
+        ? active[0]!.familyId
+        : required(
+            await vscode.window.showQuickPick(
+              active.map((a) => ({ label: a.title, id: a.familyId })),
+              { title: 'Cancel Copy' },
+            ),
+          ).id;
   s.copies.cancel(familyId);
 }
 
@@ -208,11 +243,28 @@ export async function showCopiesCommand(s: DiskDeltaServices): Promise<void> {
   type Item = vscode.QuickPickItem & { action?: () => Promise<void> };
   const items: Item[] = [];
   if (active.length) items.push({ label: 'Running', kind: vscode.QuickPickItemKind.Separator });
-  for (const a of active) items.push({ label: `$(sync~spin) ${a.title}`, description: a.progress ? formatCopyProgress(a.progress) : 'starting', detail: 'Select to cancel', action: async () => void s.copies.cancel(a.familyId) });
+  for (const a of active)
+    items.push({
+      label: `$(sync~spin) ${a.title}`,
+      description: a.progress ? formatCopyProgress(a.progress) : 'starting',
+      detail: 'Select to cancel',
+      action: async () => void s.copies.cancel(a.familyId),
+    });
   if (interrupted.length) items.push({ label: 'Interrupted', kind: vscode.QuickPickItemKind.Separator });
-  for (const r of interrupted) items.push({ label: `$(debug-pause) ${r.familyName}`, description: `to ${r.targetAccountName}/${r.container}`, detail: 'Select to resume', action: () => s.copies.resume(r.familyId) });
+  for (const r of interrupted)
+    items.push({
+      label: `$(debug-pause) ${r.familyName}`,
+      description: `to ${r.targetAccountName}/${r.container}`,
+      detail: 'Select to resume',
+      action: () => s.copies.resume(r.familyId),
+    });
   if (done.length) items.push({ label: 'Finished', kind: vscode.QuickPickItemKind.Separator });
-  for (const r of done) items.push({ label: `${r.state === 'done' ? '$(check)' : '$(error)'} ${r.familyName}`, description: `to ${r.targetAccountName}/${r.container} (${r.targetRegion})`, detail: r.state === 'done' ? `last copied ${r.lastCopiedAt ?? ''}` : r.error });
+  for (const r of done)
+    items.push({
+      label: `${r.state === 'done' ? '$(check)' : '$(error)'} ${r.familyName}`,
+      description: `to ${r.targetAccountName}/${r.container} (${r.targetRegion})`,
+      detail: r.state === 'done' ? `last copied ${r.lastCopiedAt ?? ''}` : r.error,
+    });
   if (!items.length) {
     void vscode.window.showInformationMessage('No copies yet. Right-click a snapshot and choose Copy Snapshot to Another Region.');
     return;

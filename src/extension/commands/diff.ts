@@ -29,7 +29,13 @@ interface ListedDiff {
  * Lists a diff once into memory (17 bytes a range) and revokes the grants at once; the map then
  * re-bins any zoom window from memory, with no SAS held while the panel is open.
  */
-async function listDiff(s: DiskDeltaServices, older: SnapshotInfo, newer: SnapshotInfo, signal?: AbortSignal, report?: (text: string) => void): Promise<ListedDiff> {
+async function listDiff(
+  s: DiskDeltaServices,
+  older: SnapshotInfo,
+  newer: SnapshotInfo,
+  signal?: AbortSignal,
+  report?: (text: string) => void,
+): Promise<ListedDiff> {
   const clients = await s.connection.clientsFor(newer.subscriptionId);
   return withSnapshotDiff(
     clients.compute,
@@ -128,7 +134,11 @@ export async function diffWithPreviousCommand(s: DiskDeltaServices, node?: DiskD
   else ({ snapshot, family } = await pickSnapshot(s.connection, s.catalogs, 'Diff with Previous Snapshot', (x, f) => !!f && !!previousInFamily(f, x.id)));
   const previous = family ? previousInFamily(family, snapshot.id) : undefined;
   if (!previous) {
-    throw new DiskDeltaError(`${snapshot.name} is the first snapshot of its family: there is nothing before it to diff with.`, 'NoPrevious', 'Choose a later snapshot.');
+    throw new DiskDeltaError(
+      `${snapshot.name} is the first snapshot of its family: there is nothing before it to diff with.`,
+      'NoPrevious',
+      'Choose a later snapshot.',
+    );
   }
   await openDiff(s, previous, snapshot, family);
 }

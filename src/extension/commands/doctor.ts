@@ -25,18 +25,37 @@ export async function runDiagnosticsCommand(s: DiskDeltaServices): Promise<void>
     const sub =
       subs.length <= 1
         ? subs[0]
-        : (await vscode.window.showQuickPick(subs.map((x) => ({ label: x.name, description: x.subscriptionId, sub: x })), { title: 'Run Diagnostics: subscription' }))?.sub;
+        : (
+            await vscode.window.showQuickPick(
+              subs.map((x) => ({ label: x.name, description: x.subscriptionId, sub: x })),
+              { title: 'Run Diagnostics: subscription' },
+            )
+          )?.sub;
     if (!sub && subs.length > 1) return;
     const clients = sub ? await sub.clients() : undefined;
     if (!sub || !clients) {
-      checks = [{ check: 'subscription', status: 'fail', detail: 'No subscription is selected or available.', fix: 'Run "Disk Delta: Select Subscriptions..." or sign in with an account that has one.' }];
+      checks = [
+        {
+          check: 'subscription',
+          status: 'fail',
+          detail: 'No subscription is selected or available.',
+          fix: 'Run "Disk Delta: Select Subscriptions..." or sign in with an account that has one.',
+        },
+      ];
     } else {
       const accounts = await clients.compute.listStorageAccounts(sub.subscriptionId).catch(() => []);
-      const none = { label: '$(dash) No target account', description: 'check sign-in, providers, permissions and blob endpoints only', id: undefined as string | undefined };
+      const none = {
+        label: '$(dash) No target account',
+        description: 'check sign-in, providers, permissions and blob endpoints only',
+        id: undefined as string | undefined,
+      };
       const picked = accounts.length
-        ? await vscode.window.showQuickPick([none, ...accounts.map((a) => ({ label: a.name, description: `${a.location} · ${a.resourceGroup}`, id: a.id as string | undefined }))], {
-            title: 'Run Diagnostics: copy target account to check',
-          })
+        ? await vscode.window.showQuickPick(
+            [none, ...accounts.map((a) => ({ label: a.name, description: `${a.location} · ${a.resourceGroup}`, id: a.id as string | undefined }))],
+            {
+              title: 'Run Diagnostics: copy target account to check',
+            },
+          )
         : none;
       if (!picked) return;
       try {

@@ -44,9 +44,15 @@ function targetOfId(id: string): ResourceTarget {
  * resource it made or acted on.
  */
 export function resourceOf(s: DiskDeltaServices, node: unknown): ResourceTarget | undefined {
-  if (node instanceof SubscriptionNode) return { id: `/subscriptions/${node.subscriptionId}`, name: node.name, kind: 'subscription', subscriptionId: node.subscriptionId };
+  if (node instanceof SubscriptionNode)
+    return { id: `/subscriptions/${node.subscriptionId}`, name: node.name, kind: 'subscription', subscriptionId: node.subscriptionId };
   if (node instanceof ResourceGroupNode) {
-    return { id: `/subscriptions/${node.subscriptionId}/resourceGroups/${node.name}`, name: node.name, kind: 'resourceGroup', subscriptionId: node.subscriptionId };
+    return {
+      id: `/subscriptions/${node.subscriptionId}/resourceGroups/${node.name}`,
+      name: node.name,
+      kind: 'resourceGroup',
+      subscriptionId: node.subscriptionId,
+    };
   }
   if (node instanceof DiskNode) return { id: node.disk.id, name: node.disk.name, kind: 'disk', subscriptionId: node.disk.subscriptionId };
   if (node instanceof SnapshotNode) return { id: node.snapshot.id, name: node.snapshot.name, kind: 'snapshot', subscriptionId: node.snapshot.subscriptionId };
@@ -54,7 +60,12 @@ export function resourceOf(s: DiskDeltaServices, node: unknown): ResourceTarget 
     const first = node.family.snapshots[0];
     const record = s.copies.recordOf(first?.familyId ?? node.family.id) ?? s.copies.recordOf(node.family.id);
     if (!record) return undefined;
-    return { id: record.targetAccountId, name: record.targetAccountName, kind: 'storageAccount', subscriptionId: parseResourceId(record.targetAccountId).subscriptionId };
+    return {
+      id: record.targetAccountId,
+      name: record.targetAccountName,
+      kind: 'storageAccount',
+      subscriptionId: parseResourceId(record.targetAccountId).subscriptionId,
+    };
   }
   if (node instanceof ActivityNode && node.resourceId) return targetOfId(node.resourceId);
   return undefined;
@@ -63,7 +74,8 @@ export function resourceOf(s: DiskDeltaServices, node: unknown): ResourceTarget 
 /** From the palette: a disk or a snapshot of the listed subscriptions. */
 async function pickResource(s: DiskDeltaServices, title: string, kinds: readonly ResourceKind[]): Promise<ResourceTarget> {
   const subs = await s.connection.subscriptions();
-  if (!subs.length) throw new DiskDeltaError('Nothing to choose from: not connected.', 'NotConnected', 'Sign in to Azure or connect to the local emulator first.');
+  if (!subs.length)
+    throw new DiskDeltaError('Nothing to choose from: not connected.', 'NotConnected', 'Sign in to Azure or connect to the local emulator first.');
   const items: (vscode.QuickPickItem & { target?: ResourceTarget })[] = [];
   for (const sub of subs) {
     const c = await s.catalogs.get(sub.subscriptionId);
@@ -163,7 +175,8 @@ export async function viewPropertiesCommand(s: DiskDeltaServices, node?: DiskDel
 
 export function refreshPropertiesCommand(s: DiskDeltaServices, provider: ResourcePropertiesProvider, uri?: vscode.Uri): void {
   const target = uri instanceof vscode.Uri ? uri : vscode.window.activeTextEditor?.document.uri;
-  if (!target || target.scheme !== RESOURCE_SCHEME) throw new DiskDeltaError('No resource properties are open.', 'NoProperties', 'Use View Properties on a disk or snapshot first.');
+  if (!target || target.scheme !== RESOURCE_SCHEME)
+    throw new DiskDeltaError('No resource properties are open.', 'NoProperties', 'Use View Properties on a disk or snapshot first.');
   s.log.debug(`Refreshing ${target.path}`);
   provider.refresh(target);
 }
@@ -232,7 +245,11 @@ export async function revealResourceCommand(s: DiskDeltaServices, node?: Activit
   };
   const found = await visit(undefined, 0);
   if (!found || !s.snapshotsView) {
-    throw new DiskDeltaError(`${parseResourceId(id).name} is not in the Snapshots view (deleted, or in a subscription not selected).`, 'NotShown', 'Refresh the view or open it in the portal.');
+    throw new DiskDeltaError(
+      `${parseResourceId(id).name} is not in the Snapshots view (deleted, or in a subscription not selected).`,
+      'NotShown',
+      'Refresh the view or open it in the portal.',
+    );
   }
   await s.snapshotsView.reveal(found, { select: true, focus: true, expand: false });
 }

@@ -1,5 +1,13 @@
 import * as vscode from 'vscode';
-import { azDiskCreateFromSnapshot, azSnapshotCreate, armDiskTemplate, armSnapshotTemplate, formatArmTemplate, fullSnapshotRequest, restoreDiskRequest } from '../../core/exportCommands';
+import {
+  azDiskCreateFromSnapshot,
+  azSnapshotCreate,
+  armDiskTemplate,
+  armSnapshotTemplate,
+  formatArmTemplate,
+  fullSnapshotRequest,
+  restoreDiskRequest,
+} from '../../core/exportCommands';
 import { checkCreateAllowed, type SnapshotFamily } from '../../core/families';
 import type { DiskInfo, SnapshotInfo } from '../../core/model';
 import { suggestRestoredDiskName, suggestSnapshotName, validateDiskName, validateResourceGroupName, validateSnapshotName } from '../../core/names';
@@ -14,7 +22,10 @@ import { familiesOf } from '../tree/snapshotTree';
 
 export function parseTagsInput(text: string): Record<string, string> | string {
   const tags: Record<string, string> = {};
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const i = part.indexOf('=');
     if (i <= 0) return `"${part}" is not key=value.`;
     const key = part.slice(0, i).trim();
@@ -72,7 +83,9 @@ async function askCreateSnapshot(s: DiskDeltaServices, disk: DiskInfo): Promise<
     { label: 'Standard_LRS', description: zrs ? 'locally redundant' : 'locally redundant (recommended here)', sku: 'Standard_LRS' as const },
   ].filter((i) => zrs || i.sku === 'Standard_LRS');
   skuItems.sort((a, b) => Number(b.sku === preferred) - Number(a.sku === preferred));
-  const sku = required(await vscode.window.showQuickPick(skuItems, { title: `Create Incremental Snapshot of ${disk.name} (2/3)`, placeHolder: 'Snapshot storage' })).sku;
+  const sku = required(
+    await vscode.window.showQuickPick(skuItems, { title: `Create Incremental Snapshot of ${disk.name} (2/3)`, placeHolder: 'Snapshot storage' }),
+  ).sku;
   const tagText = required(
     await vscode.window.showInputBox({
       title: `Create Incremental Snapshot of ${disk.name} (3/3)`,
@@ -142,13 +155,19 @@ export async function showExportCommand(s: DiskDeltaServices, format: 'az' | 'ar
   if (target === 'create') {
     const disk = await diskFrom(s, node, 'Snapshot which disk?');
     const { request } = await askCreateSnapshot(s, disk);
-    await openText(format === 'az' ? azSnapshotCreate(request, { multiline: true }) : formatArmTemplate(armSnapshotTemplate(request)), format === 'az' ? 'shellscript' : 'json');
+    await openText(
+      format === 'az' ? azSnapshotCreate(request, { multiline: true }) : formatArmTemplate(armSnapshotTemplate(request)),
+      format === 'az' ? 'shellscript' : 'json',
+    );
     return;
   }
   const { snapshot } = await snapshotFrom(s, node, 'Restore from which snapshot?');
   const choice = await askRestore(snapshot);
   const request = restoreDiskRequest(snapshot, choice);
-  await openText(format === 'az' ? azDiskCreateFromSnapshot(request, { multiline: true }) : formatArmTemplate(armDiskTemplate(request)), format === 'az' ? 'shellscript' : 'json');
+  await openText(
+    format === 'az' ? azDiskCreateFromSnapshot(request, { multiline: true }) : formatArmTemplate(armDiskTemplate(request)),
+    format === 'az' ? 'shellscript' : 'json',
+  );
 }
 
 async function askRestore(snapshot: SnapshotInfo): Promise<{ name: string; resourceGroup: string }> {
@@ -222,7 +241,9 @@ export async function deleteSnapshotCommand(s: DiskDeltaServices, node?: DiskDel
   if (ok !== 'Delete') throw new PickCancelled();
   const clients = await s.connection.clientsFor(snapshot.subscriptionId);
   await s.activity.track('delete', `Delete snapshot ${snapshot.name}`, { detail: snapshot.resourceGroup }, () =>
-    withCancellableProgress(`Deleting snapshot ${snapshot.name}`, (_r, signal) => deleteSnapshot(clients.compute, snapshot.id, { signal }), { cancellable: false }),
+    withCancellableProgress(`Deleting snapshot ${snapshot.name}`, (_r, signal) => deleteSnapshot(clients.compute, snapshot.id, { signal }), {
+      cancellable: false,
+    }),
   );
   s.log.info(`Deleted snapshot ${snapshot.id}`);
   s.catalogs.invalidate(snapshot.subscriptionId);
@@ -261,4 +282,3 @@ export function familyOf(node: DiskDeltaNode | undefined): SnapshotFamily | unde
   if (node instanceof DiskNode) return node.currentFamily;
   return undefined;
 }
-

@@ -66,7 +66,9 @@ export function costChartSvg(p: FamilyCostProjection, options: ChartOptions): st
     out.push(`<text class="axis left" x="${m.left - 8}" y="${(y + 4).toFixed(1)}" text-anchor="end">${esc(formatBytes((maxBytes * (4 - k)) / 4))}</text>`);
     out.push(`<text class="axis right" x="${m.left + plotW + 8}" y="${(y + 4).toFixed(1)}">${esc(money((maxMoney * (4 - k)) / 4))}</text>`);
   }
-  out.push(`<text class="axis-title" x="14" y="${m.top + plotH / 2}" transform="rotate(-90 14 ${m.top + plotH / 2})" text-anchor="middle">used size per snapshot</text>`);
+  out.push(
+    `<text class="axis-title" x="14" y="${m.top + plotH / 2}" transform="rotate(-90 14 ${m.top + plotH / 2})" text-anchor="middle">used size per snapshot</text>`,
+  );
   out.push(
     `<text class="axis-title" x="${width - 10}" y="${m.top + plotH / 2}" transform="rotate(90 ${width - 10} ${m.top + plotH / 2})" text-anchor="middle">monthly bill (${esc(p.currency)})</text>`,
   );
@@ -74,11 +76,15 @@ export function costChartSvg(p: FamilyCostProjection, options: ChartOptions): st
   p.points.forEach((pt, i) => {
     const label = `${pt.name}: ${pt.usedBytes === undefined ? 'used size unknown' : formatBytes(pt.usedBytes)} · source ${money(pt.sourceMonthly)} / month${pt.targetMonthly !== undefined ? ` · target ${money(pt.targetMonthly)} / month` : ''}`;
     if (pt.usedBytes === undefined) {
-      out.push(`<rect class="bar unknown" x="${(x(i) - barW / 2).toFixed(1)}" y="${m.top}" width="${barW.toFixed(1)}" height="${plotH}"><title>${esc(label)}</title></rect>`);
+      out.push(
+        `<rect class="bar unknown" x="${(x(i) - barW / 2).toFixed(1)}" y="${m.top}" width="${barW.toFixed(1)}" height="${plotH}"><title>${esc(label)}</title></rect>`,
+      );
     } else {
       const y = yBytes(pt.usedBytes);
       const h = Math.max(1, m.top + plotH - y);
-      out.push(`<rect class="bar" x="${(x(i) - barW / 2).toFixed(1)}" y="${(m.top + plotH - h).toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}"><title>${esc(label)}</title></rect>`);
+      out.push(
+        `<rect class="bar" x="${(x(i) - barW / 2).toFixed(1)}" y="${(m.top + plotH - h).toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}"><title>${esc(label)}</title></rect>`,
+      );
     }
     // The used size over each bar: small ones stay readable next to a large first snapshot.
     if (pt.usedBytes !== undefined) {
@@ -88,16 +94,24 @@ export function costChartSvg(p: FamilyCostProjection, options: ChartOptions): st
     const short = pt.name.length > 22 ? `…${pt.name.slice(-21)}` : pt.name;
     const lx = x(i);
     const ly = m.top + plotH + 16;
-    out.push(`<text class="xlabel" x="${lx.toFixed(1)}" y="${ly}" transform="rotate(25 ${lx.toFixed(1)} ${ly})"><title>${esc(`${pt.name}, ${pt.time}`)}</title>${esc(short)}</text>`);
+    out.push(
+      `<text class="xlabel" x="${lx.toFixed(1)}" y="${ly}" transform="rotate(25 ${lx.toFixed(1)} ${ly})"><title>${esc(`${pt.name}, ${pt.time}`)}</title>${esc(short)}</text>`,
+    );
   });
   // Lines: projected monthly bill over time.
   const line = (values: { i: number; v: number }[], cls: string) => {
     if (!values.length) return;
     const d = values.map((q, k) => `${k ? 'L' : 'M'}${x(q.i).toFixed(1)},${yMoney(q.v).toFixed(1)}`).join(' ');
     out.push(`<path class="line ${cls}" d="${d}"/>`);
-    for (const q of values) out.push(`<circle class="point ${cls}" cx="${x(q.i).toFixed(1)}" cy="${yMoney(q.v).toFixed(1)}" r="3.5"><title>${esc(money(q.v))} / month</title></circle>`);
+    for (const q of values)
+      out.push(
+        `<circle class="point ${cls}" cx="${x(q.i).toFixed(1)}" cy="${yMoney(q.v).toFixed(1)}" r="3.5"><title>${esc(money(q.v))} / month</title></circle>`,
+      );
   };
-  line(p.points.map((pt, i) => ({ i, v: pt.sourceMonthly })), 'source');
+  line(
+    p.points.map((pt, i) => ({ i, v: pt.sourceMonthly })),
+    'source',
+  );
   line(
     p.points.flatMap((pt, i) => (pt.targetMonthly === undefined ? [] : [{ i, v: pt.targetMonthly }])),
     'target',

@@ -53,8 +53,13 @@ async function familyUsage(s: DiskDeltaServices, family: SnapshotFamily, report:
     const prev = snaps[i - 1]!;
     let used = s.usedSizes.get(prev, snap);
     if (used === undefined) {
-      used = await withSnapshotDiff(clients.compute, clients.dataPlane, prev.id, snap.id, { signal, sasDurationSeconds: settings.sasDurationSeconds() }, (diff) =>
-        usedBytes(diff.ranges()),
+      used = await withSnapshotDiff(
+        clients.compute,
+        clients.dataPlane,
+        prev.id,
+        snap.id,
+        { signal, sasDurationSeconds: settings.sasDurationSeconds() },
+        (diff) => usedBytes(diff.ranges()),
       );
       await s.usedSizes.set(prev, snap, used);
     }

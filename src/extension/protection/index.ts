@@ -38,7 +38,9 @@ type Node =
 /** Where in the file a policy starts (its `name:`), for Edit Policy. */
 function lineOfPolicy(text: string, name: string): number {
   const lines = text.split('\n');
-  const i = lines.findIndex((l) => new RegExp(`["']?name["']?\\s*:\\s*["']?${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}["']?\\s*,?\\s*$`).test(l.replace(/^\s*-\s*/, '')));
+  const i = lines.findIndex((l) =>
+    new RegExp(`["']?name["']?\\s*:\\s*["']?${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}["']?\\s*,?\\s*$`).test(l.replace(/^\s*-\s*/, '')),
+  );
   return Math.max(0, i);
 }
 
@@ -51,7 +53,10 @@ class ProtectionTree implements vscode.TreeDataProvider<Node>, vscode.Disposable
   readonly reports = new Map<string, string>();
   readonly #status = new Map<string, Promise<StatusLine[]>>();
 
-  constructor(private readonly s: DiskDeltaServices, private readonly environment: () => Promise<ProtectEnvironment>) {}
+  constructor(
+    private readonly s: DiskDeltaServices,
+    private readonly environment: () => Promise<ProtectEnvironment>,
+  ) {}
 
   refresh(): void {
     this.#status.clear();
@@ -99,9 +104,13 @@ class ProtectionTree implements vscode.TreeDataProvider<Node>, vscode.Disposable
               : new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground'));
         const tip = new vscode.MarkdownString(undefined, true);
         tip.appendMarkdown(`**${name}** (${words[badge]})\n\n`);
-        tip.appendMarkdown(`- newest protected point: ${st.newestPoint ? `${st.newestPoint.snapshot.split('/').pop()} (${st.newestPoint.timeCreated}), ${age}` : 'none yet'}\n`);
+        tip.appendMarkdown(
+          `- newest protected point: ${st.newestPoint ? `${st.newestPoint.snapshot.split('/').pop()} (${st.newestPoint.timeCreated}), ${age}` : 'none yet'}\n`,
+        );
         tip.appendMarkdown(`- RPO: ${formatDuration(st.rpoSeconds * 1000)}\n- points: ${st.sourcePoints} source, ${st.targetPoints} target\n`);
-        tip.appendMarkdown(`- estimated monthly cost: ${st.monthlyCost.source.toFixed(2)} source + ${st.monthlyCost.target.toFixed(2)} target ${st.monthlyCost.currency}\n`);
+        tip.appendMarkdown(
+          `- estimated monthly cost: ${st.monthlyCost.source.toFixed(2)} source + ${st.monthlyCost.target.toFixed(2)} target ${st.monthlyCost.currency}\n`,
+        );
         if (last) tip.appendMarkdown(`- last run: ${last.action}${last.error ? ` - ${last.error}` : ''}\n`);
         item.tooltip = tip;
         item.contextValue = this.reports.has(st.disk.toLowerCase()) ? 'diskDelta.protectionDisk.reported' : 'diskDelta.protectionDisk';
@@ -159,7 +168,10 @@ async function protectionStorage(s: DiskDeltaServices): Promise<ProtectionStorag
   const em = s.connection.emulator;
   if (s.connection.kind === 'emulator' && em) {
     const ca = await readFile(em.caCertPath, 'utf8');
-    return new azure.BlobProtectionStorage({ agent: azure.httpsAgentTrusting(ca), accountKeys: new Map(em.storageAccounts.map((a) => [a.name, a.accountKey])) });
+    return new azure.BlobProtectionStorage({
+      agent: azure.httpsAgentTrusting(ca),
+      accountKeys: new Map(em.storageAccounts.map((a) => [a.name, a.accountKey])),
+    });
   }
   // The storage data plane signs in as the CLI does (Azure CLI, managed identity, environment).
   return new azure.BlobProtectionStorage({ tokenCredential: await azure.defaultCredential() });
@@ -193,37 +205,50 @@ export function registerProtection(s: DiskDeltaServices): vscode.Disposable[] {
   const tree = new ProtectionTree(s, () => environmentFor(s));
   const view = vscode.window.createTreeView('diskDelta.protection', { treeDataProvider: tree, showCollapseAll: true });
   const watcher = vscode.workspace.createFileSystemWatcher(POLICY_GLOB);
-  const guard = (title: string, run: (...args: never[]) => Promise<void>) => async (...args: never[]) => {
-    try {
-      await run(...args);
-    } catch (error) {
-      await showFailure(s.log, title, error);
-    }
-  };
+  const guard =
+    (title: string, run: (...args: never[]) => Promise<void>) =>
+    async (...args: never[]) => {
+      try {
+        await run(...args);
+      } catch (error) {
+        await showFailure(s.log, title, error);
+      }
+    };
   const runNow = async (node?: Node): Promise<void> => {
     if (!node || (node.kind !== 'policy' && node.kind !== 'disk')) return;
     const policy = node.policy;
     const only = node.kind === 'disk' ? { ...policy, disks: { ...policy.disks, ids: [node.status.disk] } } : policy;
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Protecting ${node.kind === 'disk' ? node.status.disk.split('/').pop() : policy.name}`, cancellable: true }, async (progress, token) => {
-      const abort = new AbortController();
-      const sub = token.onCancellationRequested(() => abort.abort(new DOMException('Cancelled', 'AbortError')));
-      try {
-        const env = await environmentFor(s, abort.signal);
-        const { summary } = await runProtection(env, { file: node.file.file, policies: [only] }, {
-          onDisk: (o) => {
-            tree.lastRun.set(`${policy.name}|${o.disk.toLowerCase()}`, o);
-            progress.report({ message: `${o.disk.split('/').pop()}: ${o.action}` });
-            if (o.error) s.log.error(`${policy.name}: ${o.disk}: ${o.error}`);
-          },
-        });
-        const text = `${policy.name}: ${summary.copied} copied, ${summary.upToDate} up to date, ${summary.busy} busy, ${summary.failed} failed; ${summary.withinRpo} of ${summary.disks} within RPO.`;
-        if (summary.withinRpo < summary.disks) void vscode.window.showWarningMessage(text, 'Show Log').then((c) => c && s.log.show());
-        else void vscode.window.showInformationMessage(text);
-      } finally {
-        sub.dispose();
-        tree.refresh();
-      }
-    });
+    await vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `Protecting ${node.kind === 'disk' ? node.status.disk.split('/').pop() : policy.name}`,
+        cancellable: true,
+      },
+      async (progress, token) => {
+        const abort = new AbortController();
+        const sub = token.onCancellationRequested(() => abort.abort(new DOMException('Cancelled', 'AbortError')));
+        try {
+          const env = await environmentFor(s, abort.signal);
+          const { summary } = await runProtection(
+            env,
+            { file: node.file.file, policies: [only] },
+            {
+              onDisk: (o) => {
+                tree.lastRun.set(`${policy.name}|${o.disk.toLowerCase()}`, o);
+                progress.report({ message: `${o.disk.split('/').pop()}: ${o.action}` });
+                if (o.error) s.log.error(`${policy.name}: ${o.disk}: ${o.error}`);
+              },
+            },
+          );
+          const text = `${policy.name}: ${summary.copied} copied, ${summary.upToDate} up to date, ${summary.busy} busy, ${summary.failed} failed; ${summary.withinRpo} of ${summary.disks} within RPO.`;
+          if (summary.withinRpo < summary.disks) void vscode.window.showWarningMessage(text, 'Show Log').then((c) => c && s.log.show());
+          else void vscode.window.showInformationMessage(text);
+        } finally {
+          sub.dispose();
+          tree.refresh();
+        }
+      },
+    );
   };
   const openReport = async (file: string): Promise<void> => {
     await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(file));
@@ -237,20 +262,30 @@ export function registerProtection(s: DiskDeltaServices): vscode.Disposable[] {
       'Every allocated range',
     );
     if (!choice) return;
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Drill of ${node.status.disk.split('/').pop()}`, cancellable: true }, async (_p, token) => {
-      const abort = new AbortController();
-      const sub = token.onCancellationRequested(() => abort.abort(new DOMException('Cancelled', 'AbortError')));
-      try {
-        const env = await environmentFor(s, abort.signal);
-        const { result, drillDiskDeleted } = await runDrill(env, node.file, node.status.disk, { full: choice === 'Every allocated range', reportDir: reportDirectory(s), note: (t) => s.log.info(t) });
-        tree.reports.set(node.status.disk.toLowerCase(), result.report.markdown);
-        await openReport(result.report.markdown);
-        if (!result.match || !drillDiskDeleted) void vscode.window.showErrorMessage(`The drill of ${node.status.disk.split('/').pop()} ${result.match ? 'left its disk behind' : 'found a mismatch'}: see the report.`);
-      } finally {
-        sub.dispose();
-        tree.refresh();
-      }
-    });
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Drill of ${node.status.disk.split('/').pop()}`, cancellable: true },
+      async (_p, token) => {
+        const abort = new AbortController();
+        const sub = token.onCancellationRequested(() => abort.abort(new DOMException('Cancelled', 'AbortError')));
+        try {
+          const env = await environmentFor(s, abort.signal);
+          const { result, drillDiskDeleted } = await runDrill(env, node.file, node.status.disk, {
+            full: choice === 'Every allocated range',
+            reportDir: reportDirectory(s),
+            note: (t) => s.log.info(t),
+          });
+          tree.reports.set(node.status.disk.toLowerCase(), result.report.markdown);
+          await openReport(result.report.markdown);
+          if (!result.match || !drillDiskDeleted)
+            void vscode.window.showErrorMessage(
+              `The drill of ${node.status.disk.split('/').pop()} ${result.match ? 'left its disk behind' : 'found a mismatch'}: see the report.`,
+            );
+        } finally {
+          sub.dispose();
+          tree.refresh();
+        }
+      },
+    );
   };
   return [
     tree,

@@ -13,10 +13,7 @@ let provider: SnapshotFileSystem | undefined;
 /** Registers the read-only `disk-delta-snapshot:` file system (once per activation). */
 export function registerSnapshotFileSystem(s: DiskDeltaServices): vscode.Disposable {
   provider = new SnapshotFileSystem(s);
-  return vscode.Disposable.from(
-    vscode.workspace.registerFileSystemProvider(SNAPSHOT_SCHEME, provider, { isCaseSensitive: true, isReadonly: true }),
-    provider,
-  );
+  return vscode.Disposable.from(vscode.workspace.registerFileSystemProvider(SNAPSHOT_SCHEME, provider, { isCaseSensitive: true, isReadonly: true }), provider);
 }
 
 function fileSystem(): SnapshotFileSystem {
@@ -29,7 +26,8 @@ function fileSystem(): SnapshotFileSystem {
  * With several readable filesystems, the user picks one.
  */
 export async function browseSnapshotFilesCommand(s: DiskDeltaServices, node?: DiskDeltaNode): Promise<void> {
-  const snapshot: SnapshotInfo = node instanceof SnapshotNode ? node.snapshot : (await pickSnapshot(s.connection, s.catalogs, 'Browse files in snapshot')).snapshot;
+  const snapshot: SnapshotInfo =
+    node instanceof SnapshotNode ? node.snapshot : (await pickSnapshot(s.connection, s.catalogs, 'Browse files in snapshot')).snapshot;
   const { disk } = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Reading the partitions of ${snapshot.name}...` },
     async () => (await fileSystem().browser(snapshot.id)).disk(),
@@ -37,7 +35,11 @@ export async function browseSnapshotFilesCommand(s: DiskDeltaServices, node?: Di
   const readable = disk.volumes.filter((v) => v.supported);
   if (readable.length === 0) {
     const why = disk.volumes.map((v) => `partition ${v.partition.index}: ${v.reason ?? v.type}`).join('; ');
-    throw new DiskDeltaError(`${snapshot.name} holds no filesystem Disk Delta can read (${why}).`, 'NoReadableFilesystem', 'Its changes can still be seen as blocks with Diff.');
+    throw new DiskDeltaError(
+      `${snapshot.name} holds no filesystem Disk Delta can read (${why}).`,
+      'NoReadableFilesystem',
+      'Its changes can still be seen as blocks with Diff.',
+    );
   }
   let chosen = readable[0]!;
   if (readable.length > 1) {

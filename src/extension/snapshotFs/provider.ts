@@ -27,7 +27,13 @@ export function parseSnapshotUri(uri: vscode.Uri): { snapshotId: string; partiti
 }
 
 function fileType(t: FileType): vscode.FileType {
-  return t === 'dir' ? vscode.FileType.Directory : t === 'symlink' ? vscode.FileType.SymbolicLink : t === 'file' ? vscode.FileType.File : vscode.FileType.Unknown;
+  return t === 'dir'
+    ? vscode.FileType.Directory
+    : t === 'symlink'
+      ? vscode.FileType.SymbolicLink
+      : t === 'file'
+        ? vscode.FileType.File
+        : vscode.FileType.Unknown;
 }
 
 /**

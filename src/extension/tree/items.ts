@@ -29,14 +29,7 @@ export interface TreeContext {
   currency(): string;
 }
 
-export type DiskDeltaNode =
-  | SubscriptionNode
-  | ResourceGroupNode
-  | DiskNode
-  | FamilyNode
-  | SnapshotNode
-  | GroupNode
-  | MessageNode;
+export type DiskDeltaNode = SubscriptionNode | ResourceGroupNode | DiskNode | FamilyNode | SnapshotNode | GroupNode | MessageNode;
 
 export class SubscriptionNode {
   readonly kind = 'subscription';
@@ -96,10 +89,7 @@ export class DiskNode {
   }
   toTreeItem(): vscode.TreeItem {
     const count = this.currentFamily?.snapshots.length ?? 0;
-    const item = new vscode.TreeItem(
-      this.disk.name,
-      this.families.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
-    );
+    const item = new vscode.TreeItem(this.disk.name, this.families.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = this.id;
     const sas = this.disk.diskState === 'ActiveSAS';
     item.description = [formatBytes(this.disk.sizeBytes), this.disk.location, `${count}/${MAX_SNAPSHOTS_PER_DISK} snapshots`, sas ? 'active SAS' : '']
@@ -170,7 +160,9 @@ export class FamilyNode {
         '',
         `${f.snapshots.length} incremental ${f.snapshots.length === 1 ? 'snapshot' : 'snapshots'} of ${MAX_SNAPSHOTS_PER_DISK} allowed.`,
         f.sourceDiskState === 'deleted' ? '\nThe source disk was deleted; its snapshots remain.' : '',
-        this.earlierIncarnation || f.sourceDiskState === 'recreated' ? '\nThe disk was deleted and created again: these snapshots belong to the earlier disk.' : '',
+        this.earlierIncarnation || f.sourceDiskState === 'recreated'
+          ? '\nThe disk was deleted and created again: these snapshots belong to the earlier disk.'
+          : '',
       ].join('\n'),
       true,
     );
@@ -228,7 +220,9 @@ export class SnapshotNode {
         `| Created | ${exactTime(s.timeCreated)} |`,
         `| Disk size | ${formatBytes(s.sizeBytes)} |`,
         `| Used since previous | ${used !== undefined ? formatBytes(used) : this.previous ? 'unknown (run Diff with Previous)' : 'first of its family: its allocated size'} |`,
-        cost ? `| Cost estimate | ${formatCost(cost.monthlyCost, 2, this.ctx.currency())} a month (at ${this.ctx.pricePerGiBMonth()} ${this.ctx.currency()} per GiB-month) |` : '',
+        cost
+          ? `| Cost estimate | ${formatCost(cost.monthlyCost, 2, this.ctx.currency())} a month (at ${this.ctx.pricePerGiBMonth()} ${this.ctx.currency()} per GiB-month) |`
+          : '',
         `| Region | ${s.location} |`,
         `| SKU | ${s.sku ?? ''} |`,
         `| State | ${s.diskState ?? s.provisioningState ?? ''} |`,

@@ -6,17 +6,7 @@ import type { CatalogCache, SubscriptionCatalog } from '../catalog';
 import type { Connection } from '../connection';
 import type { Log } from '../log';
 import { settings } from '../settings';
-import {
-  DiskNode,
-  FamilyNode,
-  GroupNode,
-  MessageNode,
-  ResourceGroupNode,
-  SnapshotNode,
-  SubscriptionNode,
-  type DiskDeltaNode,
-  type TreeContext,
-} from './items';
+import { DiskNode, FamilyNode, GroupNode, MessageNode, ResourceGroupNode, SnapshotNode, SubscriptionNode, type DiskDeltaNode, type TreeContext } from './items';
 
 /** Disks shown per group before a "Show more" node: big subscriptions stay responsive. */
 const PAGE_SIZE = 100;
@@ -108,9 +98,7 @@ export class SnapshotTreeProvider implements vscode.TreeDataProvider<DiskDeltaNo
       case 'disk':
         return node.families.map((f) => new FamilyNode(node.disk.subscriptionId, f, f.sourceUniqueId !== node.disk.uniqueId, this.ctx));
       case 'family':
-        return [...node.family.snapshots]
-          .reverse()
-          .map((s) => new SnapshotNode(s, previousInFamily(node.family, s.id), node.family, this.ctx));
+        return [...node.family.snapshots].reverse().map((s) => new SnapshotNode(s, previousInFamily(node.family, s.id), node.family, this.ctx));
       case 'group':
         return [...node.children];
       default:

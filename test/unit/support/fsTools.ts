@@ -35,7 +35,13 @@ export function requireTools(...tools: string[]): void {
 
 export function run(tool: string, args: readonly string[], input?: string): string {
   try {
-    return execFileSync(tool, args, { env: { ...process.env, PATH, E2FSPROGS_FAKE_TIME: '' }, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+    return execFileSync(tool, args, {
+      env: { ...process.env, PATH, E2FSPROGS_FAKE_TIME: '' },
+      input,
+      encoding: 'utf8',
+      stdio: ['pipe', 'pipe', 'pipe'],
+      maxBuffer: 256 * 1024 * 1024,
+    });
   } catch (error) {
     const e = error as { stderr?: string; status?: number };
     throw new Error(`${tool} ${args.join(' ')} failed (exit ${e.status}): ${e.stderr ?? ''}`, { cause: error });

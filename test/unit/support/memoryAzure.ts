@@ -182,7 +182,6 @@ export interface FaultPlan {
   readonly retryAfterMs?: number;
 }
 
-
 interface Grant {
   readonly token: string;
   readonly snapshotId: string;
