@@ -1,3 +1,4 @@
+import { getMaxListeners, setMaxListeners } from 'node:events';
 /**
  * Runs one `CopyPlan`: grant read SAS, stream the plan's page operations through a bounded, adaptive pool
  * with retries, verify, take the blob snapshot, import, record, and always revoke.
@@ -231,6 +232,9 @@ export class CopyExecutor {
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
     this.#pacer = options.targetPace ? new BlobPacer(options.targetPace) : undefined;
+    // Each request in flight listens for this signal's abort (the SDK's HTTP client adds a listener per request),
+    // so up to about twice the concurrency limit listen at once: bounded, not a leak, but past Node's default of 10.
+    if (options.signal) setMaxListeners(Math.max(getMaxListeners(options.signal), 2 * (options.concurrency ?? 64) + 16), options.signal);
   }
 
   get #signal(): AbortSignal | undefined {
