@@ -15,6 +15,9 @@ export const toolingPackages = ['chromium', 'libkrb5-dev'];
  */
 export const filesystemPackages = ['e2fsprogs', 'xfsprogs', 'ntfs-3g', 'fdisk', 'gdisk'];
 
+/** Everything the test tiers use from Debian: the browser, the filesystem tools, and the shells the completion scripts are checked in. */
+export const testPackages = [...toolingPackages, ...filesystemPackages, 'zsh', 'fish'];
+
 function isInstalled(name) {
   const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
   return r.status === 0 && r.stdout.includes('install ok installed');

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureDebianPackages, testPackages } from './ensure-debian-packages.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const allTiers = ['static', 'unit', 'integration', 'browser', 'e2e'];
@@ -43,6 +44,15 @@ function run(cmd, args, capture, env = process.env) {
 }
 
 await ensureBuilt();
+// Installed once, before any tier: test files run in parallel and would otherwise race for apt's lock.
+if (tiers.some((t) => t !== 'static')) {
+  try {
+    ensureDebianPackages(testPackages);
+  } catch (error) {
+    console.error(`test: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+}
 let passed = 0;
 let failed = 0;
 let skipped = 0;
