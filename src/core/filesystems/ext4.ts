@@ -13,12 +13,12 @@ import {
   type Extent,
   type FileId,
   type FileStat,
-  type FileType,
   type Filesystem,
   type FilesystemFormat,
   type FsRange,
   type SpaceKind,
 } from './types';
+import { fileTypeOfDirent, fileTypeOfMode } from './posix';
 
 const SUPERBLOCK_OFFSET = 1024;
 const EXT4_MAGIC = 0xef53;
@@ -80,34 +80,6 @@ interface Mapping {
 const le16 = (b: Uint8Array, o: number) => b[o]! | (b[o + 1]! << 8);
 const le32 = (b: Uint8Array, o: number) => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) + b[o + 3]! * 0x1000000;
 const s32 = (b: Uint8Array, o: number) => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
-
-function typeOfMode(mode: number): FileType {
-  switch (mode & 0xf000) {
-    case 0x8000:
-      return 'file';
-    case 0x4000:
-      return 'dir';
-    case 0xa000:
-      return 'symlink';
-    default:
-      return 'other';
-  }
-}
-
-function typeOfDirent(t: number): FileType | undefined {
-  switch (t) {
-    case 1:
-      return 'file';
-    case 2:
-      return 'dir';
-    case 7:
-      return 'symlink';
-    case 0:
-      return undefined;
-    default:
-      return 'other';
-  }
-}
 
 export const ext4Format: FilesystemFormat = {
   type: 'ext4',
@@ -371,7 +343,7 @@ class Ext4Filesystem implements Filesystem {
     return {
       id,
       generation: inode.generation,
-      type: typeOfMode(inode.mode),
+      type: fileTypeOfMode(inode.mode),
       sizeBytes: inode.size,
       modified: inode.mtime,
       links: inode.mode === 0 ? 0 : inode.links,
@@ -442,14 +414,14 @@ class Ext4Filesystem implements Filesystem {
   /** Fast symlinks and inline data keep the bytes in the inode: no blocks to map. */
   #inInode(inode: Inode): boolean {
     if (inode.flags & FL_INLINE_DATA) return true;
-    if (typeOfMode(inode.mode) !== 'symlink') return false;
+    if (fileTypeOfMode(inode.mode) !== 'symlink') return false;
     const aclSectors = inode.fileAcl ? this.blockSize / 512 : 0;
     return inode.size < 60 && inode.blocks512 - aclSectors === 0;
   }
 
   async #mapping(inode: Inode, signal?: AbortSignal): Promise<Mapping> {
     if (inode.mode === 0 || this.#inInode(inode)) return { extents: [], mapBlocks: [] };
-    const type = typeOfMode(inode.mode);
+    const type = fileTypeOfMode(inode.mode);
     if (type === 'other') return { extents: [], mapBlocks: [] };
     return inode.flags & FL_EXTENTS ? this.#extentTree(inode, signal) : this.#blockMap(inode, signal);
   }
@@ -596,14 +568,14 @@ class Ext4Filesystem implements Filesystem {
 
   async readLink(id: FileId, signal?: AbortSignal): Promise<string> {
     const inode = await this.#inode(id, signal);
-    if (typeOfMode(inode.mode) !== 'symlink') throw this.#fail(`ext4 inode ${id}`, inode.offset, 'is not a symbolic link');
+    if (fileTypeOfMode(inode.mode) !== 'symlink') throw this.#fail(`ext4 inode ${id}`, inode.offset, 'is not a symbolic link');
     if (inode.size > this.blockSize) throw this.#fail(`ext4 inode ${id}`, inode.offset, `symbolic link target of ${inode.size} bytes is longer than a block`);
     return new TextDecoder().decode(await this.readFile(id, 0, inode.size, signal));
   }
 
   async readDir(id: FileId, signal?: AbortSignal): Promise<DirEntry[]> {
     const inode = await this.#inode(id, signal);
-    if (typeOfMode(inode.mode) !== 'dir') throw this.#fail(`ext4 inode ${id}`, inode.offset, 'is not a directory');
+    if (fileTypeOfMode(inode.mode) !== 'dir') throw this.#fail(`ext4 inode ${id}`, inode.offset, 'is not a directory');
     if (inode.size > this.sizeBytes) throw this.#fail(`ext4 inode ${id}`, inode.offset, `directory size ${inode.size} exceeds the filesystem`);
     if (inode.flags & FL_INLINE_DATA) {
       const data = this.#inlineData(inode);
@@ -645,7 +617,7 @@ class Ext4Filesystem implements Filesystem {
         const name = new TextDecoder().decode(nameBytes);
         if (name !== '.' && name !== '..' && nameLen > 0) {
           if (this.sb.incompat & INCOMPAT_ENCRYPT && name.includes('/')) throw this.#fail(structure, where + o, 'name holds a "/"');
-          const type = hasType ? typeOfDirent(b[o + 7]!) : undefined;
+          const type = hasType ? fileTypeOfDirent(b[o + 7]!) : undefined;
           out.push(type ? { name, id: ino, type } : { name, id: ino });
         }
       }

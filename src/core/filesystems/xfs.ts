@@ -14,12 +14,12 @@ import {
   type Extent,
   type FileId,
   type FileStat,
-  type FileType,
   type Filesystem,
   type FilesystemFormat,
   type FsRange,
   type SpaceKind,
 } from './types';
+import { fileTypeOfDirent, fileTypeOfMode } from './posix';
 import { RecentRecords } from './recentRecords';
 
 const SB_MAGIC = 0x58465342; // 'XFSB'
@@ -142,37 +142,6 @@ function u64(dv: DataView, at: number, what: () => FilesystemError): number {
   const v = dv.getBigUint64(at);
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw what();
   return Number(v);
-}
-
-function fileTypeOfMode(mode: number): FileType {
-  switch (mode & 0o170000) {
-    case 0o100000:
-      return 'file';
-    case 0o040000:
-      return 'dir';
-    case 0o120000:
-      return 'symlink';
-    default:
-      return 'other';
-  }
-}
-
-function fileTypeOfFtype(t: number): FileType | undefined {
-  switch (t) {
-    case 1:
-      return 'file';
-    case 2:
-      return 'dir';
-    case 7:
-      return 'symlink';
-    case 3:
-    case 4:
-    case 5:
-    case 6:
-      return 'other';
-    default:
-      return undefined;
-  }
 }
 
 function isPow2(n: number): boolean {
@@ -608,7 +577,7 @@ class XfsFilesystem implements Filesystem {
       const after = nameAt + nameLen + (this.sb.ftype ? 1 : 0);
       if (nameLen === 0 || after + inoLen > end) throw err(p, `entry ${i} of ${n} runs past the directory's ${end} bytes`);
       const name = new TextDecoder().decode(b.subarray(nameAt, nameAt + nameLen));
-      const type = this.sb.ftype ? fileTypeOfFtype(b[nameAt + nameLen]) : undefined;
+      const type = this.sb.ftype ? fileTypeOfDirent(b[nameAt + nameLen]) : undefined;
       const child = inoLen === 8 ? Number(dv.getBigUint64(after)) : dv.getUint32(after);
       out.push(type ? { name, id: child, type } : { name, id: child });
       p = after + inoLen;
@@ -645,7 +614,7 @@ class XfsFilesystem implements Filesystem {
       const name = new TextDecoder().decode(blk.subarray(p + 9, p + 9 + nameLen));
       if (name !== '.' && name !== '..') {
         if (child > BigInt(Number.MAX_SAFE_INTEGER)) throw new FilesystemError(structure, at + p, 'inode number out of range');
-        const type = this.sb.ftype ? fileTypeOfFtype(blk[p + 9 + nameLen]) : undefined;
+        const type = this.sb.ftype ? fileTypeOfDirent(blk[p + 9 + nameLen]) : undefined;
         out.push(type ? { name, id: Number(child), type } : { name, id: Number(child) });
       }
       p += len;
