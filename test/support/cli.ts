@@ -61,7 +61,8 @@ export function runCliInTerminal(connectionFile: string, args: readonly string[]
   const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
   if (!script) return undefined;
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const command = [process.execPath, cliBundle, '--emulator', connectionFile, ...args].map(quote).join(' ');
+  // A terminal wide enough for a whole progress bar line: script's pty starts with no size, which reads as 80 columns.
+  const command = `stty cols 200 rows 50; ${[process.execPath, cliBundle, '--emulator', connectionFile, ...args].map(quote).join(' ')}`;
   return new Promise((resolve, reject) => {
     const child = spawn(script, ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COLUMNS: '160', ...options.env } });
     let stdout = '';
