@@ -5,7 +5,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
 import { ntfsFormat } from '../../src/core/filesystems/ntfs';
+import { CachedBlockReader } from '../../src/core/filesystems/reader';
 import { FilesystemError, type BlockReader, type Filesystem, type FileId } from '../../src/core/filesystems/types';
 import { FileBlockReader } from '../support/fileBlockReader';
 import { buildNtfsImage, buildNtfsSmallClusterImage, ensureNtfsTools, removeDir, run, sha256, tempDir, type Expected } from '../support/fsImages';
@@ -116,6 +118,20 @@ void describe('NTFS reader', { timeout: 600_000 }, () => {
   after(() => {
     for (const r of readers) r.close();
     removeDir(dir);
+  });
+
+  void it('leaves the bytes it reads as they were: a cache of Node Buffers (whose slice() is a view) reads the same records twice', async () => {
+    const image = readFileSync(built.image);
+    const cached = new CachedBlockReader(image.length, (o, l) => Promise.resolve(Buffer.from(image.subarray(o, o + l))));
+    const before = Buffer.from(await cached.read(0, 4 * 1024 * 1024));
+    const twice = await ntfsFormat.open(cached, 0, cached.size);
+    const first: FileId[] = [];
+    for await (const id of twice.allFiles()) first.push(id);
+    const second: FileId[] = [];
+    for await (const id of twice.allFiles()) second.push(id);
+    assert.ok(first.length > 10);
+    assert.deepEqual(second, first);
+    assert.ok(Buffer.from(await cached.read(0, 4 * 1024 * 1024)).equals(before), 'no byte of the cache changed');
   });
 
   void it('detects NTFS by its OEM id only', async () => {

@@ -182,7 +182,8 @@ function parseBoot(b: Uint8Array, at: number, sizeBytes: number): Boot {
  * a block reader's cache, and fixing them twice would read as a torn record.
  */
 function withFixups(record: Uint8Array, structure: string, at: number): Uint8Array {
-  const b = record.slice();
+  // A copy even when the bytes are a Node Buffer, whose slice() is a view.
+  const b = new Uint8Array(record);
   const dv = le(b);
   const usaOfs = dv.getUint16(4, true);
   const usaCount = dv.getUint16(6, true);
