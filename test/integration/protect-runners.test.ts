@@ -245,8 +245,8 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
     const disks = await makeDisks('faulty', FAULT_DISKS, 2 * MiB);
     const policy = policyFor('faulty');
     const faults = { busy: 0.05, internal: 0.05, seed: 7 };
-    // armthrottle is requests per minute per Microsoft.Compute operation group: 120 makes a 50-disk pass meet 429s.
-    await em.setFaults({ ...faults, armthrottle: 120 });
+    // armthrottle is requests per minute per Microsoft.Compute operation group: 30 makes a 50-disk pass (50 snapshot creates) meet 429s.
+    await em.setFaults({ ...faults, armthrottle: 30 });
     try {
       const r = await run(policy, 'state-faults', ['--parallel', '4']);
       const { summary, disks: outcomes } = runLines(r);
