@@ -245,7 +245,11 @@ void test('the Activity view lists a copy made here, succeeded, and keeps a tag 
   await vscode.quickInput.accept();
   await vscode.quickInput.waitForItem('Page blob only');
   await vscode.quickInput.pick('Page blob only');
-  await vscode.waitForNotification(/Copied \d+ snapshot\(s\) of eco-app/, 240_000);
+  await vscode.acceptDialog(/Copy \d+ snapshots? of eco-app/, 'Copy');
+  await vscode.waitForNotification(/Copied \d+ snapshots? of eco-app/, 240_000);
+  // The Activity view starts collapsed below the Snapshots view.
+  const activityHeader = vscode.page.locator('.pane-header', { hasText: /^Activity/i }).first();
+  if ((await activityHeader.getAttribute('aria-expanded')) === 'false') await activityHeader.click();
   const row = await waitFor('the copy in the Activity view', 60_000, async () => {
     for (const r of await activityRows().all()) {
       const t = (await r.getAttribute('aria-label')) ?? (await r.innerText());

@@ -102,6 +102,8 @@ export interface VsCodeSession {
   /** The text (message and detail) of the modal dialog ('' when none). */
   dialogMessage(): Promise<string>;
   clickDialogButton(label: string): Promise<void>;
+  /** Waits for a modal dialog whose text matches, clicks its button, and returns the text. */
+  acceptDialog(pattern: RegExp, button: string, timeoutMs?: number): Promise<string>;
   /**
    * The content frame of a webview, found by its document title / text (string) or a predicate.
    * Waits until it exists.
@@ -452,7 +454,20 @@ function createSession(s: {
 
     async waitForTreeItem(label, timeoutMs = 30_000) {
       const row = viewPane.locator('.monaco-list-row', { hasText: label }).first();
-      await row.waitFor({ state: 'visible', timeout: timeoutMs });
+      const list = viewPane.locator('.monaco-list').first();
+      const deadline = Date.now() + timeoutMs;
+      // The tree is a virtual list: rows scrolled out of its viewport are not in the page. Scroll down through it,
+      // and back up, until the row shows.
+      for (let step = 0; ; step++) {
+        if (await row.isVisible().catch(() => false)) return row;
+        if (Date.now() > deadline) break;
+        if (await list.isVisible().catch(() => false)) {
+          await list.hover({ timeout: 2_000 }).catch(() => undefined);
+          await page.mouse.wheel(0, Math.floor(step / 12) % 2 === 0 ? 240 : -240);
+        }
+        await page.waitForTimeout(200);
+      }
+      await row.waitFor({ state: 'visible', timeout: 1_000 });
       return row;
     },
 
@@ -478,6 +493,15 @@ function createSession(s: {
 
     async clickDialogButton(label) {
       await page.locator('.monaco-dialog-box .dialog-buttons .monaco-button', { hasText: label }).first().click();
+    },
+
+    async acceptDialog(pattern, button, timeoutMs = 60_000) {
+      const message = await waitFor(`a dialog matching ${String(pattern)}`, timeoutMs, async () => {
+        const text = await this.dialogMessage();
+        return pattern.test(text) ? text : undefined;
+      });
+      await this.clickDialogButton(button);
+      return message;
     },
 
     async webviewFrame(match, timeoutMs = 30_000) {

@@ -42,16 +42,8 @@ async function waitForRow(label: string, pattern: RegExp, timeoutMs = 30_000): P
 }
 
 /** The copy's confirmation (what will move) is modal; the copy starts once it is accepted. */
-async function confirmCopy(pattern: RegExp): Promise<string> {
-  const deadline = Date.now() + 60_000;
-  let message = '';
-  while (!pattern.test(message)) {
-    assert.ok(Date.now() < deadline, `no confirmation matching ${String(pattern)}; last: ${message}`);
-    await vscode.page.waitForTimeout(200);
-    message = await vscode.dialogMessage();
-  }
-  await vscode.clickDialogButton('Copy');
-  return message;
+function confirmCopy(pattern: RegExp): Promise<string> {
+  return vscode.acceptDialog(pattern, 'Copy');
 }
 
 async function hashOf(read: (offset: number, length: number) => Promise<Uint8Array>, ranges: { offset: number; length: number }[]): Promise<string> {
