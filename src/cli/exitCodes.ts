@@ -62,5 +62,7 @@ export function commanderErrorLine(error: CommanderError, program: Command, args
     return undefined;
   const code = COMMANDER_CODES[error.code] ?? 'InvalidArguments';
   const message = error.message.replace(/^error:\s*/, '').trim();
+  // A command that printed its own precise lines (an invalid policy file) throws with no message: nothing to add.
+  if (!message) return undefined;
   return `error ${code}: ${message}\n  Run \`${commandPath(program, args)} --help\` for the options and examples.`;
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 /**
  * `protect drill`: restores a disk's newest target point as a managed disk in the target region, compares it
  * with the source snapshot it was copied from (SHA-256 of sampled ranges, or of every allocated range with
@@ -203,7 +204,10 @@ export async function runDrill(
     drillDiskDeleted: deleted,
   };
   await mkdir(options.reportDir, { recursive: true });
-  const base = path.join(options.reportDir, `drill-${disk.name}-${stamp(startedAt)}`);
+  // Two drills in one second must not overwrite each other's evidence.
+  const plainBase = path.join(options.reportDir, `drill-${disk.name}-${stamp(startedAt)}`);
+  let base = plainBase;
+  for (let n = 2; existsSync(`${base}.json`) || existsSync(`${base}.md`); n++) base = `${plainBase}-${n}`;
   const report = { json: path.resolve(`${base}.json`), markdown: path.resolve(`${base}.md`) };
   await writeFile(report.json, JSON.stringify(evidence, null, 2) + '\n');
   await writeFile(report.markdown, drillMarkdown(evidence));
