@@ -393,11 +393,22 @@ function createSession(s: {
       await page.keyboard.press('Control+Shift+P');
       await quickInput.waitForOpen();
       await quickInput.type(`>${title}`);
-      const row = widget.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-      await row.waitFor({ state: 'visible', timeout: 10_000 }).catch(() => {
-        throw new Error(`no command titled "${title}" in the command palette`);
+      // The row whose label is the title itself: "Disk Delta: Refresh" must not run "Disk Delta: Refresh Properties".
+      const rows = widget.locator('.quick-input-list .monaco-list-row', { hasText: title });
+      const row = await waitFor(`a command titled "${title}" in the command palette`, 10_000, async () => {
+        for (const r of await rows.all()) {
+          const label = (
+            await r
+              .locator('.label-name')
+              .first()
+              .innerText()
+              .catch(() => '')
+          ).trim();
+          if (label === title) return r;
+        }
+        return undefined;
       });
-      await page.keyboard.press('Enter');
+      await row.click();
       // The palette closes; a quick pick or input box the command opens reuses the same widget.
       await waitFor(`the command palette to run "${title}"`, 10_000, async () => {
         if (!(await widget.isVisible())) return true;
