@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { defaultStateDirectory, AZURE_TARGET_PACE } from '../../core/copy';
-import { formatDuration } from '../../core/cost';
+import { formatDuration } from '../../core/format';
 import { DiskDeltaError } from '../../core/errors';
 import {
   parsePolicyText,
@@ -92,7 +92,8 @@ class ProtectionTree implements vscode.TreeDataProvider<Node>, vscode.Disposable
         const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.None);
         item.id = `disk:${node.uri.toString()}#${node.policy.name}#${st.disk.toLowerCase()}`;
         const badge = rpoBadge(st.ageSeconds, st.rpoSeconds);
-        const age = st.ageSeconds === null ? 'no point yet' : `${formatDuration(st.ageSeconds * 1000)} old`;
+        // Ages are counted in whole seconds of Azure's clock: a point made this second is "0 s old", not "0 ms".
+        const age = st.ageSeconds === null ? 'no point yet' : `${st.ageSeconds < 1 ? '0 s' : formatDuration(st.ageSeconds * 1000)} old`;
         const words = { within: 'within RPO', atRisk: 'at risk', breached: 'breached' } as const;
         const last = this.lastRun.get(`${node.policy.name}|${st.disk.toLowerCase()}`);
         item.description = `${words[badge]} · ${age}${last ? ` · last run: ${last.action}` : ''}`;
