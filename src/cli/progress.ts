@@ -4,7 +4,7 @@
  * few seconds. With --only-show-errors: nothing.
  */
 import { MultiBar, type SingleBar } from 'cli-progress';
-import { formatBytes, formatDuration, formatRate } from '../core/cost';
+import { formatBytes, formatDuration, formatRate } from '../core/format';
 import { CopyProgressTracker, formatCopyProgress, type CopyProgress } from '../core/copy';
 import { redact } from '../core/secret';
 

@@ -15,8 +15,6 @@
  */
 import type { DiffRange, PageRange } from './model';
 
-export { formatBytes, formatCost, formatDuration, formatRate } from './format';
-
 export const GiB = 1024 ** 3;
 
 /** Days in the (UTC) month holding `date`. */

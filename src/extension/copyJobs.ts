@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import path from 'node:path';
-import { formatBytes, formatDuration } from '../core/cost';
+import { formatBytes, formatDuration } from '../core/format';
 import {
   CopyProgressTracker,
   countOf,

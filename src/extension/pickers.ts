@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { formatBytes } from '../core/cost';
+import { formatBytes } from '../core/format';
 import type { SnapshotFamily } from '../core/families';
 import type { DiskInfo, SnapshotInfo, StorageAccountInfo } from '../core/model';
 import { DiskDeltaError } from '../core/errors';

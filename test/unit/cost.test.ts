@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { DiffRange } from '../../src/core/model';
-import { GiB, daysInMonth, estimateCost, familyCost, formatBytes, formatCost, formatDuration, formatRate, usedBytes } from '../../src/core/cost';
+import { GiB, daysInMonth, estimateCost, familyCost, usedBytes } from '../../src/core/cost';
+import { formatBytes, formatCost, formatDuration, formatRate } from '../../src/core/format';
 
 const MiB = 1024 ** 2;
 const TiB = 1024 ** 4;

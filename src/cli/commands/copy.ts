@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { formatBytes, formatDuration } from '../../core/cost';
+import { formatBytes, formatDuration } from '../../core/format';
 import {
   DEFAULT_CONTAINER,
   defaultStateDirectory,

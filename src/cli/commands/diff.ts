@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatBytes } from '../../core/cost';
+import { formatBytes } from '../../core/format';
 import { withSnapshotDiff } from '../../core/diff';
 import type { DiffKind } from '../../core/model';
 import { DiskDeltaError } from '../../core/errors';

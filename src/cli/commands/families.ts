@@ -5,7 +5,7 @@ import { resolveSourceDisk } from '../../core/resolve';
 import { sameResourceId } from '../../core/resourceId';
 import { loadCatalog } from '../../core/snapshots';
 import type { CliContext } from '../context';
-import { formatBytes } from '../../core/cost';
+import { formatBytes } from '../../core/format';
 import { resourceGroupOption } from '../options';
 import { formatTable } from '../output';
 import { withExamples, type CliRuntime } from '../runtime';

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { AZURE_TARGET_PACE, defaultStateDirectory } from '../../core/copy';
-import { formatDuration } from '../../core/cost';
+import { formatDuration } from '../../core/format';
 import { DiskDeltaError } from '../../core/errors';
 import {
   DEFAULT_PRICES,

@@ -5,7 +5,7 @@ import { assertValidName } from '../../core/names';
 import { DiskDeltaError } from '../../core/errors';
 import { resolveDiskRef, resolveRef, resolveSnapshotRef } from '../../core/resolve';
 import type { CliContext } from '../context';
-import { formatBytes } from '../../core/cost';
+import { formatBytes } from '../../core/format';
 import { collectTag, resourceGroupOption } from '../options';
 import { withExamples, type CliRuntime } from '../runtime';
 

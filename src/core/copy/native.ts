@@ -10,7 +10,7 @@ import { validateFamily } from './chain';
 import type { NoticeListener, ProgressListener } from './progress';
 import { ProgressMeter } from './progress';
 import { abortError, backoffDelay, classifyError, DEFAULT_RETRY_POLICY, sleep } from './retry';
-import { formatDuration } from '../cost';
+import { formatDuration } from '../format';
 
 /**
  * Where one CopyStart stands. Azure reports `completionPercent` 0 for minutes and then jumps to 100

@@ -2,7 +2,7 @@
  * Progress events, notices and per-snapshot summaries of a copy (the summary's field names are a CLI contract),
  * and the one account of a whole copy's progress both front ends show (`CopyProgressTracker`, `formatCopyProgress`).
  */
-import { formatBytes, formatDuration, formatRate } from '../cost';
+import { formatBytes, formatDuration, formatRate } from '../format';
 
 export type CopyPhase = 'granting' | 'planning' | 'clearing' | 'copying' | 'verifying' | 'snapshotting' | 'importing' | 'revoking' | 'done';
 

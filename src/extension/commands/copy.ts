@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { formatBytes, formatDuration } from '../../core/cost';
+import { formatBytes, formatDuration } from '../../core/format';
 import { countOf, DEFAULT_CONTAINER, formatCopyProgress, PAGE_BLOB_TARGETS, previewDifferentialCopy } from '../../core/copy';
 import type { SnapshotFamily } from '../../core/families';
 import type { SnapshotInfo } from '../../core/model';

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import { estimateCost, formatBytes } from '../../core/cost';
+import { estimateCost } from '../../core/cost';
+import { formatBytes } from '../../core/format';
 import { withSnapshotDiff } from '../../core/diff';
 import { previousInFamily, validateDiffPair, type SnapshotFamily } from '../../core/families';
 import type { SnapshotInfo } from '../../core/model';

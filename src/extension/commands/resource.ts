@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { formatBytes } from '../../core/cost';
+import { formatBytes } from '../../core/format';
 import { DiskDeltaError } from '../../core/errors';
 import { parseResourceId, sameResourceId } from '../../core/resourceId';
 import { redact } from '../../core/secret';

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import { estimateCost, formatBytes, formatCost } from '../../core/cost';
+import { estimateCost } from '../../core/cost';
+import { formatBytes, formatCost } from '../../core/format';
 import { MAX_SNAPSHOTS_PER_DISK, type SnapshotFamily } from '../../core/families';
 import type { DiskInfo, SnapshotInfo } from '../../core/model';
 import { exactTime, relativeTime } from '../format';
