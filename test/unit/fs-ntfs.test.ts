@@ -8,26 +8,10 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { ntfsFormat } from '../../src/core/filesystems/ntfs';
 import { CachedBlockReader } from '../../src/core/filesystems/reader';
-import { FilesystemError, type BlockReader, type Filesystem, type FileId } from '../../src/core/filesystems/types';
+import { FilesystemError, type Filesystem, type FileId } from '../../src/core/filesystems/types';
 import { FileBlockReader } from '../support/fileBlockReader';
+import { exerciseFilesystem, PatchedReader } from '../support/fsFuzz';
 import { buildNtfsImage, buildNtfsSmallClusterImage, ensureNtfsTools, removeDir, run, sha256, tempDir, type Expected } from '../support/fsImages';
-
-class PatchedReader implements BlockReader {
-  readonly size: number;
-  constructor(
-    private readonly inner: BlockReader,
-    private readonly patches: Map<number, number>,
-    size?: number,
-  ) {
-    this.size = size ?? inner.size;
-  }
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    if (offset < 0 || length < 0 || offset + length > this.size) throw new RangeError(`read of ${length} at ${offset} past the ${this.size}-byte image`);
-    const b = await this.inner.read(offset, length);
-    for (const [at, v] of this.patches) if (at >= offset && at < offset + length) b[at - offset] = v;
-    return b;
-  }
-}
 
 /** ntfs-3g tools print warnings on stderr; only stdout is read. */
 function tool(cmd: string, ...args: string[]): string {
@@ -422,19 +406,7 @@ void describe('NTFS reader', { timeout: 600_000 }, () => {
           for (const [t, off, v] of muts) patches.set(targets[t][0] + (off % targets[t][1]), v);
           try {
             const f = await ntfsFormat.open(new PatchedReader(reader, patches), 0, reader.size);
-            const queue: FileId[] = [f.rootId];
-            let budget = 60;
-            while (queue.length && budget-- > 0) {
-              const id = queue.shift() as FileId;
-              const st = await f.stat(id);
-              if (st.type === 'dir') for (const e of (await f.readDir(id)).slice(0, 15)) queue.push(e.id);
-              else if (st.type === 'symlink') await f.readLink(id);
-              else {
-                await f.extents(id);
-                await f.readFile(id, 0, Math.min(st.sizeBytes, 1 << 20));
-              }
-            }
-            await f.classify([{ offset: 0, length: 1 << 20 }]);
+            await exerciseFilesystem(f, 15);
             await f.recordsIn([{ offset: 0, length: 1 << 20 }]);
           } catch (e) {
             if (!(e instanceof FilesystemError)) throw e;

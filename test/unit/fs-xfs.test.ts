@@ -6,27 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { xfsFormat } from '../../src/core/filesystems/xfs';
-import { FilesystemError, type BlockReader, type Filesystem, type FileId } from '../../src/core/filesystems/types';
+import { FilesystemError, type Filesystem, type FileId } from '../../src/core/filesystems/types';
 import { FileBlockReader } from '../support/fileBlockReader';
+import { exerciseFilesystem, PatchedReader } from '../support/fsFuzz';
 import { buildXfsMountedImage, buildXfsProtoImage, ensureXfsTools, removeDir, sha256, tempDir, xfsDb, type Expected } from '../support/fsImages';
-
-/** The image's bytes with some of them replaced, without copying the 300 MiB image. */
-class PatchedReader implements BlockReader {
-  readonly size: number;
-  constructor(
-    private readonly inner: BlockReader,
-    private readonly patches: Map<number, number>,
-    size?: number,
-  ) {
-    this.size = size ?? inner.size;
-  }
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    if (offset < 0 || length < 0 || offset + length > this.size) throw new RangeError(`read of ${length} at ${offset} past the ${this.size}-byte image`);
-    const b = await this.inner.read(offset, length);
-    for (const [at, v] of this.patches) if (at >= offset && at < offset + length) b[at - offset] = v;
-    return b;
-  }
-}
 
 async function walk(fs: Filesystem, id: FileId, prefix: string, out: Map<string, FileId>, seen = new Set<FileId>()): Promise<void> {
   assert.ok(!seen.has(id), `directory cycle at ${prefix}`);
@@ -424,19 +407,7 @@ void describe('XFS reader', { timeout: 600_000 }, () => {
           for (const [t, off, v] of muts) patches.set(targets[t][0] + (off % targets[t][1]), v);
           try {
             const f = await xfsFormat.open(new PatchedReader(inner, patches), 0, inner.size);
-            const queue: FileId[] = [f.rootId];
-            let budget = 60;
-            while (queue.length && budget-- > 0) {
-              const id = queue.shift() as FileId;
-              const st = await f.stat(id);
-              if (st.type === 'dir') for (const e of (await f.readDir(id)).slice(0, 20)) queue.push(e.id);
-              else if (st.type === 'symlink') await f.readLink(id);
-              else {
-                await f.extents(id);
-                await f.readFile(id, 0, Math.min(st.sizeBytes, 1 << 20));
-              }
-            }
-            await f.classify([{ offset: 0, length: 1 << 20 }]);
+            await exerciseFilesystem(f, 20);
             for await (const _ of f.allFiles()) void _;
           } catch (e) {
             if (!(e instanceof FilesystemError)) throw e;
