@@ -1,4 +1,8 @@
-/** What the XFS and NTFS fuzz tests share: an image with some bytes replaced, and a bounded walk that uses every reader method. */
+/**
+ * What the XFS and NTFS reader tests share: the whole tree by path, an image with some bytes replaced, and a
+ * bounded walk that uses every reader method.
+ */
+import assert from 'node:assert/strict';
 import type { BlockReader, FileId, Filesystem } from '../../src/core/filesystems/types';
 
 /** The image's bytes with some of them replaced, without copying the image. */
@@ -34,4 +38,17 @@ export async function exerciseFilesystem(f: Filesystem, entriesPerDir: number): 
     }
   }
   await f.classify([{ offset: 0, length: 1 << 20 }]);
+}
+
+/** Every path under `id` with its file id; asserts there is no directory cycle and entry types match stat. */
+export async function walk(fs: Filesystem, id: FileId, prefix: string, out: Map<string, FileId>, seen = new Set<FileId>()): Promise<void> {
+  assert.ok(!seen.has(id), `directory cycle at ${prefix}`);
+  seen.add(id);
+  for (const e of await fs.readDir(id)) {
+    const p = `${prefix}/${e.name}`;
+    out.set(p, e.id);
+    const st = await fs.stat(e.id);
+    if (e.type) assert.equal(e.type, st.type, `entry type of ${p}`);
+    if (st.type === 'dir') await walk(fs, e.id, p, out, seen);
+  }
 }

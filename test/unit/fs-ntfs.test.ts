@@ -10,7 +10,7 @@ import { ntfsFormat } from '../../src/core/filesystems/ntfs';
 import { CachedBlockReader } from '../../src/core/filesystems/reader';
 import { FilesystemError, type Filesystem, type FileId } from '../../src/core/filesystems/types';
 import { FileBlockReader } from '../support/fileBlockReader';
-import { exerciseFilesystem, PatchedReader } from '../support/fsFuzz';
+import { exerciseFilesystem, PatchedReader, walk } from '../support/fsFuzz';
 import { buildNtfsImage, buildNtfsSmallClusterImage, ensureNtfsTools, removeDir, run, sha256, tempDir, type Expected } from '../support/fsImages';
 
 /** ntfs-3g tools print warnings on stderr; only stdout is read. */
@@ -68,18 +68,6 @@ function ntfsInfo(image: string, inode: number): NtfsInfo {
   }
   for (const runs of info.runs.values()) runs.sort((a, b) => a.vcn - b.vcn);
   return info;
-}
-
-async function walk(fs: Filesystem, id: FileId, prefix: string, out: Map<string, FileId>, seen = new Set<FileId>()): Promise<void> {
-  assert.ok(!seen.has(id), `directory cycle at ${prefix}`);
-  seen.add(id);
-  for (const e of await fs.readDir(id)) {
-    const p = `${prefix}/${e.name}`;
-    out.set(p, e.id);
-    const st = await fs.stat(e.id);
-    if (e.type) assert.equal(e.type, st.type, `entry type of ${p}`);
-    if (st.type === 'dir') await walk(fs, e.id, p, out, seen);
-  }
 }
 
 void describe('NTFS reader', { timeout: 600_000 }, () => {

@@ -8,20 +8,8 @@ import fc from 'fast-check';
 import { xfsFormat } from '../../src/core/filesystems/xfs';
 import { FilesystemError, type Filesystem, type FileId } from '../../src/core/filesystems/types';
 import { FileBlockReader } from '../support/fileBlockReader';
-import { exerciseFilesystem, PatchedReader } from '../support/fsFuzz';
+import { exerciseFilesystem, PatchedReader, walk } from '../support/fsFuzz';
 import { buildXfsMountedImage, buildXfsProtoImage, ensureXfsTools, removeDir, sha256, tempDir, xfsDb, type Expected } from '../support/fsImages';
-
-async function walk(fs: Filesystem, id: FileId, prefix: string, out: Map<string, FileId>, seen = new Set<FileId>()): Promise<void> {
-  assert.ok(!seen.has(id), `directory cycle at ${prefix}`);
-  seen.add(id);
-  for (const e of await fs.readDir(id)) {
-    const p = `${prefix}/${e.name}`;
-    out.set(p, e.id);
-    const st = await fs.stat(e.id);
-    if (e.type) assert.equal(e.type, st.type, `entry type of ${p}`);
-    if (st.type === 'dir') await walk(fs, e.id, p, out, seen);
-  }
-}
 
 async function checkAgainstSources(fs: Filesystem, expected: Expected): Promise<Map<string, FileId>> {
   const ids = new Map<string, FileId>();
