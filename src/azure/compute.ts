@@ -92,8 +92,13 @@ export function clockSkew(headerMs: number, localMs: number): number {
  * and `throttlePatience` (outside the retry policy) waits out further 429s on its own.
  */
 export const ARM_RETRY_OPTIONS = { maxRetries: 4 } as const;
-/** Rounds of the retry policy a 429 may go through: (1 + 4) x 9 = 45 waits for Retry-After. */
-export const THROTTLE_ROUNDS = 9;
+/**
+ * How long one call keeps waiting out 429s after the retry policy gave up: the 3-minute window twice over.
+ * A count of rounds is not enough: every caller refused by an empty bucket is told the same `Retry-After`,
+ * they come back together and one of them gets the request the bucket refilled, so a caller can lose round
+ * after round while others pass. A time budget, and a spread on the wait, make that a matter of seconds.
+ */
+export const THROTTLE_PATIENCE_MS = 6 * 60_000;
 const MAX_RETRY_AFTER_MS = 5 * 60_000;
 
 function retryAfterMs(value: string | undefined): number | undefined {
@@ -102,6 +107,12 @@ function retryAfterMs(value: string | undefined): number | undefined {
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** The wait before sending a throttled call again: its `Retry-After` (10 s if none, 5 minutes at most) plus up to half of it again, at random. */
+export function throttleWaitMs(retryAfter: string | undefined, random = Math.random()): number {
+  const base = Math.min(MAX_RETRY_AFTER_MS, Math.max(1000, retryAfterMs(retryAfter) ?? 10_000));
+  return Math.round(base * (1 + 0.5 * random));
 }
 
 function wait(ms: number, signal: AbortSignalLike | undefined): Promise<void> {
@@ -119,17 +130,22 @@ function wait(ms: number, signal: AbortSignalLike | undefined): Promise<void> {
   });
 }
 
-/** A 429 that outlived the retry policy is waited out (its Retry-After, at most 5 minutes) and sent again. */
-export const throttlePatience: PipelinePolicy = {
-  name: 'diskDeltaThrottlePatience',
-  sendRequest: async (request, next) => {
-    for (let round = 1; ; round += 1) {
-      const response = await next(request);
-      if (response.status !== 429 || round >= THROTTLE_ROUNDS) return response;
-      await wait(Math.min(MAX_RETRY_AFTER_MS, retryAfterMs(response.headers.get('retry-after')) ?? 10_000), request.abortSignal);
-    }
-  },
-};
+/** A 429 that outlived the retry policy is waited out (see throttleWaitMs) and sent again, for up to THROTTLE_PATIENCE_MS. */
+export function throttlePatience(patienceMs = THROTTLE_PATIENCE_MS): PipelinePolicy {
+  return {
+    name: 'diskDeltaThrottlePatience',
+    sendRequest: async (request, next) => {
+      const started = Date.now();
+      for (;;) {
+        const response = await next(request);
+        if (response.status !== 429) return response;
+        const ms = throttleWaitMs(response.headers.get('retry-after'));
+        if (Date.now() + ms - started > patienceMs) return response;
+        await wait(ms, request.abortSignal);
+      }
+    },
+  };
+}
 
 /**
  * A long-running operation that failed inside (status `Failed`) reaches us from core-lro as a plain Error
@@ -197,7 +213,7 @@ export class ArmCompute implements ComputeApi {
       userAgentOptions: { userAgentPrefix: this.#options.userAgentPrefix ?? 'disk-delta' },
       retryOptions: ARM_RETRY_OPTIONS,
       additionalPolicies: [
-        { policy: throttlePatience, position: 'perCall' as const },
+        { policy: throttlePatience(), position: 'perCall' as const },
         { policy: this.#serverClock, position: 'perRetry' as const },
       ],
     };

@@ -250,7 +250,8 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
     try {
       const r = await run(policy, 'state-faults', ['--parallel', '4']);
       const { summary, disks: outcomes } = runLines(r);
-      assert.equal(r.code, 0, r.stderr.slice(0, 2000));
+      const failures = outcomes.filter((o) => o.action === 'failed' || o.action === 'busy' || !o.withinRpo);
+      assert.equal(r.code, 0, `${r.stderr.slice(0, 2000)}\n${JSON.stringify(failures, null, 1).slice(0, 4000)}`);
       assert.deepEqual(summary, { disks: FAULT_DISKS, copied: FAULT_DISKS, upToDate: 0, busy: 0, failed: 0, withinRpo: FAULT_DISKS });
       const stats = await em.getStats();
       assert.ok((stats.faultsInjected.busy ?? 0) + (stats.faultsInjected.internal ?? 0) > 0, 'faults were injected');
