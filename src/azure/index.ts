@@ -6,7 +6,9 @@ import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import type { EmulatorConnection } from '../core/emulatorConnection';
 import type { DiagnosticsApi } from '../core/doctor';
 import type { ComputeApi, DataPlane } from '../core/ports';
+import type { ProtectionStorage } from '../core/protect/ports';
 import { ArmCompute } from './compute';
+import { BlobProtectionStorage } from './lease';
 import { BlobDataPlane } from './pageBlob';
 import { ArmDiagnostics } from './diagnostics';
 import { httpClientWithAgent, httpsAgentTrusting } from './tls';
@@ -25,6 +27,8 @@ export interface AzureClients {
   readonly kind: 'azure' | 'emulator';
   /** The reads of `disk-delta doctor` and "Run Diagnostics". */
   readonly diagnostics: DiagnosticsApi;
+  /** Leases and target points of continuous protection, signed in as the other data-plane clients are. */
+  readonly protectionStorage: ProtectionStorage;
 }
 
 /** A credential that always answers with one bearer token (the emulator's). */
@@ -46,6 +50,7 @@ export function connectToEmulator(connection: EmulatorConnection, caPem: string,
     dataPlane: new BlobDataPlane({ agent, accountKeys }),
     copyDataPlane: new BlobDataPlane({ agent, accountKeys, maxTries: 1, tryTimeoutMs: 15_000 }),
     diagnostics: new ArmDiagnostics(compute, credential, { agent }),
+    protectionStorage: new BlobProtectionStorage({ agent, accountKeys }),
   };
 }
 
@@ -72,6 +77,7 @@ export function connectToAzure(options: AzureConnectionOptions): AzureClients {
     diagnostics: new ArmDiagnostics(compute, options.credential),
     dataPlane: new BlobDataPlane({ tokenCredential: options.credential, accountKeys: options.accountKeys }),
     copyDataPlane: new BlobDataPlane({ tokenCredential: options.credential, accountKeys: options.accountKeys, maxTries: 1, tryTimeoutMs: 30_000 }),
+    protectionStorage: new BlobProtectionStorage({ tokenCredential: options.credential, accountKeys: options.accountKeys }),
   };
 }
 

@@ -1,5 +1,4 @@
 /** `disk-delta protect run | status | drill | schedule`: continuous protection from a policy file. */
-import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { AZURE_TARGET_PACE, defaultStateDirectory } from '../../core/copy';
 import { formatDuration } from '../../core/format';
@@ -16,7 +15,6 @@ import {
   type DiskOutcome,
   type PolicyFile,
   type ProtectEnvironment,
-  type ProtectionStorage,
   type ScheduleKind,
 } from '../../core/protect';
 import { redact } from '../../core/secret';
@@ -37,24 +35,12 @@ async function loadPolicy(file: string): Promise<PolicyFile> {
   }
 }
 
-async function protectionStorage(ctx: CliContext): Promise<ProtectionStorage> {
-  const azure = await import('../../azure');
-  if (ctx.emulator) {
-    const ca = await readFile(ctx.emulator.caCertPath, 'utf8');
-    return new azure.BlobProtectionStorage({
-      agent: azure.httpsAgentTrusting(ca),
-      accountKeys: new Map(ctx.emulator.storageAccounts.map((a) => [a.name, a.accountKey])),
-    });
-  }
-  return new azure.BlobProtectionStorage({ tokenCredential: await azure.defaultCredential() });
-}
-
 async function environment(ctx: CliContext, o: { parallel?: number; concurrency?: number }): Promise<ProtectEnvironment> {
   return {
     compute: ctx.clients.compute,
     dataPlane: ctx.clients.dataPlane,
     copyDataPlane: ctx.clients.copyDataPlane,
-    storage: await protectionStorage(ctx),
+    storage: ctx.clients.protectionStorage,
     subscriptionId: ctx.subscriptionId,
     stateDirectory: defaultStateDirectory(),
     signal: ctx.signal,

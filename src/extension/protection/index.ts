@@ -20,10 +20,8 @@ import {
   type PolicyFile,
   type ProtectEnvironment,
   type ProtectionPolicy,
-  type ProtectionStorage,
   type StatusLine,
 } from '../../core/protect';
-import { loadAzureLayer } from '../connection';
 import { showFailure } from '../errors';
 import type { DiskDeltaServices } from '../services';
 
@@ -164,20 +162,6 @@ class ProtectionTree implements vscode.TreeDataProvider<Node>, vscode.Disposable
   }
 }
 
-async function protectionStorage(s: DiskDeltaServices): Promise<ProtectionStorage> {
-  const azure = await loadAzureLayer();
-  const em = s.connection.emulator;
-  if (s.connection.kind === 'emulator' && em) {
-    const ca = await readFile(em.caCertPath, 'utf8');
-    return new azure.BlobProtectionStorage({
-      agent: azure.httpsAgentTrusting(ca),
-      accountKeys: new Map(em.storageAccounts.map((a) => [a.name, a.accountKey])),
-    });
-  }
-  // The storage data plane signs in as the CLI does (Azure CLI, managed identity, environment).
-  return new azure.BlobProtectionStorage({ tokenCredential: await azure.defaultCredential() });
-}
-
 /** The protect engine's environment over the view's connection, for the policy's subscription. */
 async function environmentFor(s: DiskDeltaServices, signal?: AbortSignal): Promise<ProtectEnvironment> {
   const subs = await s.connection.subscriptions(false);
@@ -188,7 +172,7 @@ async function environmentFor(s: DiskDeltaServices, signal?: AbortSignal): Promi
     compute: clients.compute,
     dataPlane: clients.dataPlane,
     copyDataPlane: clients.copyDataPlane,
-    storage: await protectionStorage(s),
+    storage: clients.protectionStorage,
     subscriptionId: sub.subscriptionId,
     stateDirectory: defaultStateDirectory(),
     targetPace: AZURE_TARGET_PACE,
