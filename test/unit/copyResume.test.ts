@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
 import type { CopyNotice } from '../../src/core/copy';
@@ -7,7 +7,7 @@ import { ChainCopy, CopyJournal, TARGET_METADATA } from '../../src/core/copy';
 import type { DiskDeltaError } from '../../src/core/errors';
 import type { Scenario } from './support/copyScenario';
 import { makeScenario, minimalRequests } from './support/copyScenario';
-import type { WriteRecord } from './support/memoryAzure';
+import type { PageStore, WriteRecord } from './support/memoryAzure';
 import { sameContent, seededRandom, snapshotStore } from './support/memoryAzure';
 
 const scenarios: Scenario[] = [];
@@ -195,6 +195,53 @@ void describe('A target left half-written by another snapshot', () => {
     assert.equal(blob.metadata[TARGET_METADATA.inProgress], undefined);
     assert.equal(blob.metadata[TARGET_METADATA.lastSnapshot], s.snapshots[3]!.id);
   });
+});
+
+void describe('A copy killed at a snapshot boundary', () => {
+  // Between one snapshot's last write and the next one's first, the blob takes a blob snapshot and then the
+  // metadata write that records it, while the journal records both a little behind. A kill at either
+  // request's landing leaves the journal as written so far and the blob as it is.
+  for (const call of ['snapshot', 'setMetadata'] as const) {
+    for (const at of [1, 2, 3, 4]) {
+      void it(`never reads as a finished older snapshot, and resumes identical, when killed as ${call} #${at} lands`, async () => {
+        const s = scenario();
+        const controller = new AbortController();
+        const journalAtKill = `${s.dir}/at-kill.jsonl`;
+        let seen = 0;
+        let atKill: { metadata: Record<string, string>; store: PageStore; snapshotsTaken: number } | undefined;
+        s.azure.options = {
+          afterCall: (c, blob) => {
+            if (c !== call || ++seen !== at) return;
+            copyFileSync(s.journalFile, journalAtKill);
+            atKill = { metadata: { ...blob.metadata }, store: blob.store!.clone(), snapshotsTaken: blob.blobSnapshots.size };
+            controller.abort();
+          },
+        };
+        const first = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ signal: controller.signal }));
+        assert.equal(first.status, 'cancelled');
+        assert.ok(atKill, `${call} #${at} was reached`);
+        // Without an in-progress mark the blob must hold exactly the snapshot its metadata names as the last one.
+        if (atKill.metadata[TARGET_METADATA.inProgress] === undefined) {
+          const last = s.snapshots.find((x) => x.id === atKill!.metadata[TARGET_METADATA.lastSnapshot]);
+          assert.ok(last, 'a blob without an in-progress mark names its last snapshot');
+          assert.ok(sameContent(atKill.store, snapshotStore(s.azure, last)), `the blob holds ${last.name}, as its metadata says`);
+        }
+        s.azure.options = {};
+        const writesBefore = s.azure.writes.length;
+        const result = await new ChainCopy(s.azure.compute, s.azure.dataPlane).run(s.request({ journalFile: journalAtKill }));
+        // Killed as the last snapshot's record landed: the blob already says it holds everything.
+        assert.equal(result.status, atKill.snapshotsTaken === 4 && call === 'setMetadata' ? 'upToDate' : 'completed');
+        assertAllCopied(s);
+        const blob = [...s.azure.blobs.values()][0]!;
+        assert.equal(blob.metadata[TARGET_METADATA.lastSnapshot], s.snapshots[3]!.id);
+        assert.equal(blob.metadata[TARGET_METADATA.inProgress], undefined);
+        // The step whose snapshot was taken had every write journalled: only the later steps write again.
+        let remaining = 0;
+        for (let i = atKill.snapshotsTaken; i < 4; i += 1) remaining += minimalRequests(s.azure, s.snapshots[i]!, s.snapshots[i - 1]).requests;
+        assert.ok(s.azure.writes.length - writesBefore <= remaining, `${s.azure.writes.length - writesBefore} writes on resume for ${remaining} left`);
+      });
+    }
+  }
 });
 
 void describe('CopyJournal', () => {

@@ -316,15 +316,23 @@ export class CopyExecutor {
         await journal.recordPhase('verified');
       }
 
+      // The blob's side of a boundary keeps its order: last write, Snapshot Blob, then the metadata write that
+      // records it, which is what a later run trusts. The journal records each of those two requests while the
+      // next one is in flight instead of before it: a journal behind the blob is a state a kill could leave
+      // anyway (the blob's record wins, or the snapshot is taken again), so no fsync waits between them.
       let blobSnapshot = journal.currentStep?.blobSnapshot;
+      let snapshotJournalled: Promise<void> = Promise.resolve();
       if (!journal.hasPhase('snapshotted') || !blobSnapshot) {
         meter.emit('snapshotting');
         blobSnapshot = await this.#request(meter, [], (signal) => target.snapshot(snapshotMetadata(plan), { signal }), false);
-        await journal.recordPhase('snapshotted', { blobSnapshot });
+        snapshotJournalled = journal.recordPhase('snapshotted', { blobSnapshot });
+        // Awaited below; this keeps a journal failure met before then from going unhandled.
+        void snapshotJournalled.catch(() => undefined);
       }
 
       let importedResourceId = journal.currentStep?.importedId;
       if (plan.import.kind !== 'none' && !importedResourceId) {
+        await snapshotJournalled;
         meter.emit('importing');
         importedResourceId = await this.#import(ctx, meter, target.snapshotUrl(blobSnapshot));
         await journal.recordPhase('imported', { importedId: importedResourceId });
@@ -333,20 +341,25 @@ export class CopyExecutor {
       // Recorded last: once the blob says it holds this snapshot, a re-run skips the step entirely.
       const known = this.#targetState?.target === target ? this.#targetState : undefined;
       this.#targetState = undefined;
+      let recordJournalled: Promise<void> = Promise.resolve();
       if (!journal.hasPhase('recorded')) {
         const existing = known?.metadata ?? (await this.#request(meter, [], (signal) => target.getMetadata({ signal }), false));
         const next = ctx.nextSourceId?.();
         const recorded = recordedMetadata(existing, plan, blobSnapshot, ctx.sourceDiskId, next);
         await this.#request(meter, [], (signal) => target.setMetadata(recorded, { signal }), false);
-        await journal.recordPhase('recorded');
+        await snapshotJournalled;
+        // Joins the `finished` line below in one group commit.
+        recordJournalled = journal.recordPhase('recorded');
+        void recordJournalled.catch(() => undefined);
         this.#targetState = { target, metadata: recorded, sizeBytes: plan.blobSizeBytes };
       }
+      await snapshotJournalled;
 
       meter.emit('revoking');
       // The step before this one is done with (a full copy after a resize did not use it either).
       if (plan.previous) pool.release(plan.previous.id);
       if (!ctx.keepSource) await this.#closeGrants(pool, ctx.snapshotIndex, true);
-      await journal.finishStep();
+      await Promise.all([recordJournalled, journal.finishStep()]);
       meter.emit('done');
       return {
         sourceSnapshotId: plan.source.id,

@@ -252,7 +252,9 @@ export class CopyJournal {
   async beginStep(planId: string, sourceSnapshotId: string, mode: string): Promise<boolean> {
     if (this.#step?.planId === planId) return true;
     this.#step = { planId, source: sourceSnapshotId, mode, phases: new Set(), done: new DoneSet(), watermark: 0 };
-    await this.#rewrite();
+    // Appended, not compacted: a `step` line replaces whatever step the lines before it describe, so one
+    // group-commit fsync is enough at a snapshot boundary (compaction follows every `compactEvery` lines).
+    await this.#append({ t: 'step', id: planId, source: sourceSnapshotId, mode });
     return false;
   }
 
@@ -311,9 +313,12 @@ export class CopyJournal {
 
   async finishStep(): Promise<void> {
     if (!this.#step) return;
-    this.#lastFinished = this.#step.planId;
+    const id = this.#step.planId;
+    this.#lastFinished = id;
     this.#step = undefined;
-    await this.#rewrite();
+    // A `finished` line ends the step for a reader as a compaction would; it shares the group commit of
+    // records made in the same tick (the step's `recorded` phase).
+    await this.#append({ t: 'finished', id });
   }
 
   async close(): Promise<void> {

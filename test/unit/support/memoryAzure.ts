@@ -286,6 +286,8 @@ export interface MemoryAzureOptions {
   readonly refuseFromUrl?: boolean;
   /** Called after every successful target write (e.g. to cancel a copy part-way). */
   readonly afterWrite?: (record: WriteRecord) => void;
+  /** Called once a target's Snapshot Blob or Set Blob Metadata has taken effect, before it answers (a kill's moment). */
+  readonly afterCall?: (call: 'snapshot' | 'setMetadata', blob: FakeBlob) => void;
   /** Milliseconds a fault-free request takes (lets requests overlap). */
   readonly latencyMs?: number;
   /** Stalls never settle, even when aborted (an adapter that ignores its signal). */
@@ -591,6 +593,7 @@ export class FakeBlob implements PageTarget {
     await this.azure.request(options?.signal);
     this.#blob();
     this.metadata = { ...metadata };
+    this.azure.options.afterCall?.('setMetadata', this);
   }
   async resize(sizeBytes: number, options?: OperationOptions): Promise<void> {
     await this.azure.request(options?.signal);
@@ -641,6 +644,7 @@ export class FakeBlob implements PageTarget {
     this.#snapshotCount += 1;
     const ts = new Date(Date.UTC(2026, 1, 1, 0, 0, this.#snapshotCount)).toISOString().replace('Z', '0000Z');
     this.blobSnapshots.set(ts, { store: this.#blob().clone(), metadata: { ...metadata } });
+    this.azure.options.afterCall?.('snapshot', this);
     return ts;
   }
   snapshotSource(snapshot: string): PageSource {
