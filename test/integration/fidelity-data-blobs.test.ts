@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ComputeManagementClient } from '@azure/arm-compute';
 import type { ContainerClient } from '@azure/storage-blob';
 import { Crc64 } from '../../emulator/integrity';
-import { blobServiceClient, computeClient, sasBlobClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { blobServiceClient, computeClient, ensureResourceGroup, sasBlobClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 
 const MIB = 1024 * 1024;
 
@@ -37,6 +37,7 @@ void describe('emulator data-plane details clients notice', () => {
 
   before(async () => {
     em = await startEmulator();
+    await ensureResourceGroup(em, rg);
     em.process.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     compute = computeClient(em);
     container = blobServiceClient(em, storageAccount(em, 'eastus')).getContainerClient('details');
