@@ -49,6 +49,8 @@ export interface FleetPass {
 
 export interface FleetResult {
   readonly name: 'fleet';
+  /** when it ran (the scenario may be re-run on its own and merged into older results) */
+  readonly date?: string;
   readonly description: string;
   readonly disks: number;
   readonly diskGiB: number;
@@ -225,6 +227,7 @@ export async function fleetScenario(o: {
     }
     return {
       name: 'fleet',
+      date: new Date().toISOString(),
       description,
       disks,
       diskGiB,

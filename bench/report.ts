@@ -219,7 +219,7 @@ function fleetPasses(f: FleetResult): [string, FleetPass][] {
 
 /** The fleet section: each pass against its bound, what bounds it, and where the time went. */
 export function renderFleet(f: FleetResult): string[] {
-  const lines = [`## Fleet: \`protect run\` over ${f.disks} disks`, '', `${f.description}.`, ''];
+  const lines = [`## Fleet: \`protect run\` over ${f.disks} disks`, '', `${f.description}${f.date ? ` (measured ${f.date.slice(0, 10)})` : ''}.`, ''];
   lines.push(
     '| pass | wall time | bound | bound by | ÷ bound | ARM requests per disk | data requests | peak RSS per runner | bytes moved | bytes changed |',
     '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|',
@@ -245,8 +245,9 @@ export function renderFleet(f: FleetResult): string[] {
       `pass moves ${mb(f.passes.oneRunner.bytesChanged)} at ${((f.passes.oneRunner.bytesChanged / f.passes.oneRunner.seconds) / 2 ** 20).toFixed(0)} MiB/s ` +
       'in all, with both processes busy and the cores shared with other work. More disks at once helps little: over 40 disks --parallel 4, 16 and 40 ' +
       'took 13.8 s, 10.6-11.8 s and 9.9 s. The runner spends about a millisecond of CPU per request in the SDK pipeline (TLS, signing, parsing), the ' +
-      'emulator more per Put Page From URL (it reads the source over HTTPS and writes the pages); four shards on the same two cores add three process ' +
-      'start-ups and three listings of the subscription without adding a core, so they are slower here. On separate machines, against Azure, each ' +
+      'emulator more per Put Page From URL (it reads the source over HTTPS and writes the pages). Four shards on the same two cores ' +
+      `took ${x(f.passes.fourShards.seconds, f.passes.oneRunner.seconds)} × one runner's time: they overlap one another's ARM waits and listings but ` +
+      'add three process start-ups and three listings of the subscription without adding a core. On separate machines, against Azure, each ' +
       'disk\'s copy runs on its own blob and each shard brings its own cores, which is what the bound assumes.',
     '',
   );
