@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AzureClients } from '../src/azure';
 import type { PageRange, SnapshotInfo, StorageAccountInfo } from '../src/core/model';
-import type { RunningEmulator } from '../test/support/emulator';
+import { ensureResourceGroup, type RunningEmulator } from '../test/support/emulator';
 import type { EngineCopyJob, EngineCopyResult } from './engineCopy';
-import { BenchWorld, compareRanges, GiB, limitSeconds, median, MiB, minimalRequests, scatteredRanges, totalBytes } from './fixtures';
+import { BenchWorld, compareRanges, GiB, limitSeconds, median, MiB, minimalRequests, RESOURCE_GROUP, scatteredRanges, SOURCE_REGION, totalBytes } from './fixtures';
 import { chunks, limitLoop, type LimitLoopResult } from './limitLoop';
 import { officialSampleCopy } from './officialSample';
 
@@ -131,6 +131,8 @@ export class CopyBench {
   }
 
   async init(): Promise<void> {
+    // The bench's disks go into a group of their own, made first as in Azure (docs/azure-behaviour.md#resource-groups).
+    await ensureResourceGroup(this.em, RESOURCE_GROUP, SOURCE_REGION);
     this.account = await this.world.targetAccount();
     const store = await this.clients.dataPlane.targetStore(this.account, this.container);
     if (!(await store.containerExists())) await store.createContainer();

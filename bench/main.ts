@@ -2,8 +2,9 @@
  * `npm run bench`: Disk Delta against the alternatives and the limit, on one emulator with Azure's
  * per-blob targets (500 requests/s, 60 MiB/s, 503 beyond) and 20 ms per request. Prints a Markdown
  * table, writes bench/results.json and docs/PERFORMANCE.md, exits 1 when a correctness check fails.
- *   node bench/run.mjs [--only scattered,log,relay,requests,chain,diff,blockmap,activation] [--quick] [--no-write] [--render] [--diff-cli <other cli.js>]
- * --quick: the request-bound scenario at 1/10 of its changes, without running its minimal-request plan.
+ *   node bench/run.mjs [--only scattered,log,relay,requests,chain,diff,fleet,blockmap,activation] [--quick] [--no-write] [--render] [--diff-cli <other cli.js>]
+ * --quick: the request-bound scenario at 1/10 of its changes, without running its minimal-request plan; the
+ * fleet scenario over 40 disks instead of 200.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { bundleEngineChild, CopyBench, FAULTS, LAYOUT, relayScenario, runEngineC
 import { GiB, limitSeconds, median, MiB, minimalRequests, scatteredRanges, totalBytes, type BenchWorld } from './fixtures';
 import { measureActivation, measureDiff, type ActivationResult, type DiffResult } from './processes';
 import { officialSampleCopy } from './officialSample';
+import { fleetScenario, type FleetResult } from './fleet';
 import { renderMarkdown, type BenchResults, type ChainResult } from './report';
 import { requestBoundScenario, type RequestBoundResult } from './requestBound';
 
@@ -246,6 +248,7 @@ async function main(): Promise<void> {
   const chains: ChainResult[] = [];
   const requestBound: RequestBoundResult[] = [];
   let diff: DiffResult | undefined;
+  let fleet: FleetResult | undefined;
   let blockMap: BenchResults['blockMap'];
   let activation: ActivationResult | undefined;
   const failures: string[] = [];
@@ -269,6 +272,8 @@ async function main(): Promise<void> {
     rmSync(connectionFile, { force: true });
     if (bench) rmSync(bench.work, { recursive: true, force: true });
   }
+  // The fleet runs on an emulator of its own (started and stopped inside), after the copies' has stopped.
+  if (wanted('fleet')) fleet = await fleetScenario({ disks: quick ? 40 : 200, log });
   if (wanted('blockmap')) {
     log('scenario: block map first paint and zoom (Chromium)');
     try {
@@ -297,6 +302,7 @@ async function main(): Promise<void> {
   for (const r of results) failures.push(...r.failures);
   for (const c of chains) failures.push(...c.failures);
   for (const c of requestBound) failures.push(...c.failures);
+  if (fleet) failures.push(...fleet.failures);
   if (diff) failures.push(...diff.failures);
   const out: BenchResults = {
     date: new Date().toISOString(),
@@ -306,6 +312,7 @@ async function main(): Promise<void> {
     copies: results,
     chains,
     ...(requestBound[0] ? { requestBound: requestBound[0] } : {}),
+    ...(fleet ? { fleet } : {}),
     ...(diff ? { diff } : {}),
     ...(blockMap ? { blockMap } : {}),
     ...(activation ? { activation } : {}),

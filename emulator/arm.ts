@@ -83,13 +83,27 @@ function snapshotTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
 }
 
+/**
+ * A resource group by name (case-insensitive), created when missing: for `PUT .../resourcegroups/{rg}` and the
+ * emulator's own bulk seeding only.
+ */
 export function rgName(ctx: EmulatorContext, name: string, location?: string): string {
   const key = name.toLowerCase();
   const existing = ctx.state.resourceGroups[key];
   if (existing) return existing.name;
-  // Resource groups are created implicitly on first use (and names are case-insensitive).
   ctx.state.resourceGroups[key] = { name, location: location ?? ctx.state.regions[0]! };
   return name;
+}
+
+/**
+ * The existing resource group a disk or snapshot goes into, as it was created (names are case-insensitive).
+ * Azure refuses a PUT into a group that does not exist with 404 ResourceGroupNotFound
+ * (docs/azure-behaviour.md#resource-groups).
+ */
+export function existingRg(ctx: EmulatorContext, name: string): string {
+  const existing = ctx.state.resourceGroups[name.toLowerCase()];
+  if (!existing) throw new ArmError(404, 'ResourceGroupNotFound', `Resource group '${name}' could not be found.`);
+  return existing.name;
 }
 
 export function resourceId(ctx: EmulatorContext, rg: string, kind: 'disks' | 'snapshots', name: string): string {
@@ -366,12 +380,13 @@ async function importedContent(
 }
 
 async function putDisk(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, rgIn: string, name: string): Promise<void> {
+  // Azure's gateway answers for a missing group before the resource provider looks at the request.
+  const rg = existingRg(ctx, rgIn);
   checkName(name, 'disk');
   const body = await readJson(req);
   const props = (body['properties'] ?? {}) as Record<string, unknown>;
   const creation = (props['creationData'] ?? {}) as Record<string, unknown>;
   const location = checkLocation(ctx, body['location']);
-  const rg = rgName(ctx, rgIn, location);
   const id = resourceId(ctx, rg, 'disks', name);
   const key = id.toLowerCase();
   const existing = ctx.state.disks[key];
@@ -490,12 +505,13 @@ function updateDisk(ctx: EmulatorContext, disk: ManagedDisk, sizeGB: number | un
 }
 
 async function putSnapshot(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, rgIn: string, name: string): Promise<void> {
+  // Azure's gateway answers for a missing group before the resource provider looks at the request.
+  const rg = existingRg(ctx, rgIn);
   checkName(name, 'snapshot');
   const body = await readJson(req);
   const props = (body['properties'] ?? {}) as Record<string, unknown>;
   const creation = (props['creationData'] ?? {}) as Record<string, unknown>;
   const location = checkLocation(ctx, body['location']);
-  const rg = rgName(ctx, rgIn, location);
   const id = resourceId(ctx, rg, 'snapshots', name);
   const key = id.toLowerCase();
   const existing = ctx.state.snapshots[key];

@@ -478,7 +478,11 @@ async function accountOperation(
       checkOptionalLease(blob, req, now);
       const taken = new Set(blob.snapshots.map((s) => s.snapshot));
       const ts = snapshotTimestamp(ctx, taken);
-      blob.snapshots.push({ snapshot: ts, size: blob.size, extents: blob.extents.slice(), created: ctx.now() });
+      // The snapshot keeps the base's metadata as it is now, or the request's x-ms-meta-* instead when any are
+      // given (docs/azure-behaviour.md#blob-snapshots-as-protected-points).
+      const given = metadataFrom(req);
+      const metadata = Object.keys(given).length > 0 ? given : { ...blob.metadata };
+      blob.snapshots.push({ snapshot: ts, size: blob.size, extents: blob.extents.slice(), created: ctx.now(), metadata });
       ctx.markDirty();
       return sendEmpty(req, res, 201, {
         'x-ms-snapshot': ts,
@@ -521,7 +525,7 @@ async function accountOperation(
     if (snapshot === undefined) checkOptionalLease(blob, req, now);
   } else if (snapshot === undefined) checkWriteLease(blob, req, now);
   if (op.name === 'GetBlobProperties' || op.name === 'GetBlob') {
-    return readBlob(ctx, req, res, view, op.name === 'GetBlob', blob.metadata);
+    return readBlob(ctx, req, res, view, op.name === 'GetBlob', metadataOf(blob, snapshot));
   }
   if (op.name === 'GetPageRanges' || op.name === 'GetPageRangesDiff') {
     let prev: Extent[] | undefined;
@@ -550,6 +554,13 @@ async function accountOperation(
   if (!view.writable)
     throw new StorageError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
   return pageWrite(ctx, req, res, op, view);
+}
+
+/** A blob's metadata, or a snapshot's own (docs/azure-behaviour.md#blob-snapshots-as-protected-points). */
+function metadataOf(blob: PageBlob, snapshot: string | undefined): Record<string, string> {
+  if (snapshot === undefined) return blob.metadata;
+  // State saved before snapshots kept their own metadata: the base's is the best answer left.
+  return blob.snapshots.find((s) => s.snapshot === snapshot)?.metadata ?? blob.metadata;
 }
 
 function metadataFrom(req: IncomingMessage): Record<string, string> {
@@ -647,16 +658,18 @@ function listBlobs(ctx: EmulatorContext, req: IncomingMessage, res: ServerRespon
     `<Properties><Creation-Time>${httpDate(created)}</Creation-Time><Last-Modified>${httpDate(modified)}</Last-Modified><Etag>${etag}</Etag><Content-Length>${size}</Content-Length><Content-Type>${xmlEscape(ct)}</Content-Type><x-ms-blob-sequence-number>${seq}</x-ms-blob-sequence-number><BlobType>PageBlob</BlobType>${leaseXml(leased)}<ServerEncrypted>true</ServerEncrypted></Properties>`;
   for (const b of Object.values(container.blobs)) {
     if (!b.name.startsWith(prefix)) continue;
-    const meta = withMetadata
-      ? `<Metadata>${Object.entries(b.metadata)
-          .map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`)
-          .join('')}</Metadata>`
-      : '';
+    const metaXml = (m: Record<string, string>): string =>
+      withMetadata
+        ? `<Metadata>${Object.entries(m)
+            .map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`)
+            .join('')}</Metadata>`
+        : '';
+    const meta = metaXml(b.metadata);
     if (withSnapshots) {
       for (const s of b.snapshots) {
         rows.push({
           sort: `${b.name}\u0000${s.snapshot}`,
-          xml: `<Blob><Name>${xmlEscape(b.name)}</Name><Snapshot>${s.snapshot}</Snapshot>${props(s.size, b.created, s.created, b.etag, b.sequenceNumber, b.contentType)}${meta}</Blob>`,
+          xml: `<Blob><Name>${xmlEscape(b.name)}</Name><Snapshot>${s.snapshot}</Snapshot>${props(s.size, b.created, s.created, b.etag, b.sequenceNumber, b.contentType)}${metaXml(metadataOf(b, s.snapshot))}</Blob>`,
         });
       }
     }

@@ -10,6 +10,11 @@ export interface BlobSnapshot {
   readonly size: number;
   readonly extents: Extent[];
   readonly created: number;
+  /**
+   * The metadata the snapshot keeps: the base blob's when it was taken, or the x-ms-meta-* of the Snapshot
+   * Blob request (docs/azure-behaviour.md#blob-snapshots-as-protected-points). Absent in state saved by older versions.
+   */
+  readonly metadata?: Record<string, string>;
 }
 
 export interface PageBlob {

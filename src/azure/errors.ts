@@ -18,6 +18,7 @@ const HINTS: Record<string, string> = {
   NotFound: 'Refresh the list: the resource may have been deleted.',
   BlobNotFound: 'The blob does not exist (yet); check the account and container.',
   ContainerNotFound: 'Create the container first or pick another one.',
+  ResourceGroupNotFound: 'Create the resource group first (az group create) or pick one that exists.',
   OperationNotAllowed: "Azure refused the operation in the resource's current state; see the message for the limit or state involved.",
   TooManyRequests: 'Azure is throttling requests; wait a moment and try again.',
   ServerBusy: 'Azure storage is busy; the operation will be retried.',

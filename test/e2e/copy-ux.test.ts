@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import { resourceId } from '../../src/core/resourceId';
 import { writeDisk } from '../support/disks';
-import { startEmulator, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, type RunningEmulator } from '../support/emulator';
 import { startVsCode, type VsCodeSession } from './harness';
 
 const MiB = 1024 * 1024;
@@ -98,6 +98,7 @@ before(
   async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'dd-e2e-copy-ux-'));
     emulator = await startEmulator({ dataDir });
+    await ensureResourceGroup(emulator, RG);
     clients = connectToEmulator(emulator.connection, emulator.ca);
     sub = emulator.connection.subscriptionId;
     await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: RG, name: DISK, location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import { writeDisk } from '../support/disks';
-import { startEmulator, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, type RunningEmulator } from '../support/emulator';
 import { startVsCode, type VsCodeSession } from './harness';
 
 let emulator: RunningEmulator;
@@ -110,6 +110,7 @@ function activityRows(): ReturnType<Page['locator']> {
 before(
   async () => {
     emulator = await startEmulator({ seed: 'demo' });
+    await ensureResourceGroup(emulator, RG);
     clients = connectToEmulator(emulator.connection, emulator.ca);
     sub = emulator.connection.subscriptionId;
     tenant = emulator.connection.tenantId;

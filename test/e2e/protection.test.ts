@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { connectToEmulator } from '../../src/azure';
-import { startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { runCli } from '../support/cli';
 import { writeDisk } from '../support/disks';
 import { startVsCode, type VsCodeSession } from './harness';
@@ -18,6 +18,7 @@ let dir: string;
 before(
   async () => {
     emulator = await startEmulator({});
+    await ensureResourceGroup(emulator, ['prod', 'prod2']);
     const clients = connectToEmulator(emulator.connection, emulator.ca);
     const sub = emulator.connection.subscriptionId;
     dir = mkdtempSync(path.join(os.tmpdir(), 'dd-e2e-protection-'));

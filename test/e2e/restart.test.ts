@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import { resourceId } from '../../src/core/resourceId';
 import { writeDisk } from '../support/disks';
-import { startEmulator, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, type RunningEmulator } from '../support/emulator';
 import { startVsCode, type VsCodeSession } from './harness';
 
 const MiB = 1024 * 1024;
@@ -20,6 +20,7 @@ let second: VsCodeSession | undefined;
 before(
   async () => {
     emulator = await startEmulator();
+    await ensureResourceGroup(emulator, RG);
     clients = connectToEmulator(emulator.connection, emulator.ca);
     sub = emulator.connection.subscriptionId;
     const disk = await clients.compute.createDisk({

@@ -7,7 +7,7 @@ import { connectToEmulator, type AzureClients } from '../../src/azure';
 import type { SnapshotInfo } from '../../src/core/model';
 import { resourceId } from '../../src/core/resourceId';
 import { writeDisk } from '../support/disks';
-import { startEmulator, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, type RunningEmulator } from '../support/emulator';
 import { startVsCode, type VsCodeSession } from './harness';
 
 let emulator: RunningEmulator;
@@ -55,6 +55,7 @@ async function hashOf(read: (offset: number, length: number) => Promise<Uint8Arr
 before(
   async () => {
     emulator = await startEmulator({ seed: 'demo' });
+    await ensureResourceGroup(emulator, RG);
     clients = connectToEmulator(emulator.connection, emulator.ca);
     sub = emulator.connection.subscriptionId;
     // A small disk of our own, so a copy takes seconds: three phases, the last one a snapshot.

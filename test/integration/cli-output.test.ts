@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { parse as parseYaml } from 'yaml';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import type { SnapshotInfo } from '../../src/core/model';
-import { startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { parseJson, runCli, runCliInTerminal, type CliResult } from '../support/cli';
 import { assertNoActiveSas } from '../support/copyChecks';
 import { writeDisk } from '../support/disks';
@@ -52,6 +52,7 @@ void describe('CLI output formats, queries and names', () => {
 
   before(async () => {
     em = await startEmulator({ seed: 'none' });
+    await ensureResourceGroup(em, ['bar', 'out', 'paced', 'twin-a', 'twin-b']);
     clients = connectToEmulator(em.connection, em.ca);
     dir = mkdtempSync(path.join(os.tmpdir(), 'dd-cli-output-'));
     process.env.XDG_STATE_HOME = path.join(dir, 'state');

@@ -20,7 +20,7 @@
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
-import { blobServiceClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { blobServiceClient, ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 
 interface Exchange {
   status: number;
@@ -42,6 +42,7 @@ void describe('conformance: Microsoft.Compute exchanges recorded from Azure', { 
 
   before(async () => {
     em = await startEmulator({ regions: ['eastus', 'westus2'] });
+    await ensureResourceGroup(em, [rgA, rgB]);
     agent = new https.Agent({ ca: em.ca, keepAlive: false });
     sub = em.connection.subscriptionId;
   });

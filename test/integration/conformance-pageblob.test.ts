@@ -24,7 +24,7 @@ import {
 } from '@azure/storage-blob';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import { writeDisk } from '../support/disks';
-import { computeClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { computeClient, ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 
 const VERSION = '2021-12-02';
 
@@ -100,6 +100,7 @@ void describe('page-blob conformance with Azure SDK recordings', () => {
 
   before(async () => {
     em = await startEmulator();
+    await ensureResourceGroup(em, rg);
     clients = connectToEmulator(em.connection, em.ca);
     compute = computeClient(em);
     const account = storageAccount(em, 'eastus');

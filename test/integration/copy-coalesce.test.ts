@@ -11,7 +11,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import type { DiffRange, SnapshotInfo } from '../../src/core/model';
-import { startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { parseJson, runCli } from '../support/cli';
 import {
   assertSameBytes,
@@ -56,6 +56,7 @@ void describe('coalesced differential copy against the emulator', () => {
 
   before(async () => {
     em = await startEmulator();
+    await ensureResourceGroup(em, 'coalesce-test');
     clients = connectToEmulator(em.connection, em.ca);
     dir = mkdtempSync(path.join(os.tmpdir(), 'dd-coalesce-'));
     file = path.join(dir, 'connection.json');

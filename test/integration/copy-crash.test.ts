@@ -12,7 +12,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import type { SnapshotInfo } from '../../src/core/model';
-import { startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { parseJson, runCli } from '../support/cli';
 import { allocatedRanges, assertNoActiveSas, minimumPutRequests, MiB, sumLength } from '../support/copyChecks';
 import { copyWithKills, corruptJournalLine } from '../support/copyScenarios';
@@ -29,6 +29,7 @@ void describe('copy killed with SIGKILL and resumed', () => {
 
   before(async () => {
     em = await startEmulator();
+    await ensureResourceGroup(em, 'crash-test');
     clients = connectToEmulator(em.connection, em.ca);
     dir = mkdtempSync(path.join(os.tmpdir(), 'dd-crash-'));
     file = path.join(dir, 'connection.json');

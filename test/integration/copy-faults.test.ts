@@ -10,7 +10,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import type { SnapshotInfo } from '../../src/core/model';
-import { startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { runCli } from '../support/cli';
 import {
   assertNoActiveSas,
@@ -36,6 +36,7 @@ void describe('copies and diffs under injected faults', () => {
 
   before(async () => {
     em = await startEmulator();
+    await ensureResourceGroup(em, 'faults-test');
     clients = connectToEmulator(em.connection, em.ca);
     dir = mkdtempSync(path.join(os.tmpdir(), 'dd-faults-'));
     file = path.join(dir, 'connection.json');

@@ -12,7 +12,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import type { DiffRange, SnapshotInfo } from '../../src/core/model';
-import { startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { parseJson, runCli } from '../support/cli';
 import {
   allocatedRanges,
@@ -52,6 +52,8 @@ void describe('disk-delta copy against the emulator', () => {
 
   before(async () => {
     em = await startEmulator();
+    await ensureResourceGroup(em, 'copy-test');
+    await ensureResourceGroup(em, ['copies-one', 'copies-chain'], 'westus2');
     clients = connectToEmulator(em.connection, em.ca);
     dir = mkdtempSync(path.join(os.tmpdir(), 'dd-copy-'));
     file = path.join(dir, 'connection.json');

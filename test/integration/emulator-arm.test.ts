@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import { StorageManagementClient } from '@azure/arm-storage';
 import type { ComputeManagementClient, Disk, Snapshot } from '@azure/arm-compute';
-import { blobServiceClient, computeClient, sasBlobClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { blobServiceClient, computeClient, ensureResourceGroup, sasBlobClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 
 const GIB = 1024 ** 3;
 const MIB = 1024 * 1024;
@@ -31,6 +31,7 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
 
   before(async () => {
     em = await startEmulator({ regions: ['eastus', 'westus2'] });
+    await ensureResourceGroup(em, rg);
     compute = computeClient(em);
   });
   after(async () => {
@@ -77,6 +78,31 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
     assert.ok(all.includes('data-1'));
     await compute.disks.delete(rg, 'data-1');
     await rejectsWith(compute.disks.get(rg, 'data-1'), 404, 'ResourceNotFound');
+  });
+
+  void it('refuses a disk or snapshot in a resource group that does not exist: 404 ResourceGroupNotFound', async () => {
+    // Azure's answer (docs/azure-behaviour.md#resource-groups; pulumi/pulumi#3891,
+    // cloud-custodian/cloud-custodian tools/c7n_azure/tests/cassettes/DeploymentUnitsTest.test_app_service_plan_autoscale.json).
+    const refused = async (p: Promise<unknown>) => {
+      const e = (await p.then(
+        () => assert.fail('created in a missing group'),
+        (x: unknown) => x,
+      )) as { statusCode?: number; code?: string; message?: string };
+      assert.equal(e.statusCode, 404);
+      assert.equal(e.code, 'ResourceGroupNotFound');
+      assert.match(e.message ?? '', /Resource group 'rg-nowhere' could not be found\./);
+    };
+    await refused(compute.disks.beginCreateOrUpdateAndWait('rg-nowhere', 'd', { location: 'eastus', creationData: { createOption: 'Empty' }, diskSizeGB: 1 }));
+    const disk = await emptyDisk('rg-check');
+    await refused(
+      compute.snapshots.beginCreateOrUpdateAndWait('rg-nowhere', 's', { location: 'eastus', incremental: true, creationData: { createOption: 'Copy', sourceResourceId: disk.id } }),
+    );
+    const groups = `/subscriptions/${em.connection.subscriptionId}/resourcegroups`;
+    assert.equal((await em.arm('GET', `${groups}/rg-nowhere?api-version=2021-04-01`)).status, 404);
+    // Once created (PUT .../resourcegroups/{rg}, as az group create does) the same request succeeds, in the group's own spelling.
+    assert.equal((await em.arm('PUT', `${groups}/RG-Later?api-version=2021-04-01`, { location: 'eastus' })).status, 201);
+    const made = await compute.disks.beginCreateOrUpdateAndWait('rg-later', 'd', { location: 'eastus', creationData: { createOption: 'Empty' }, diskSizeGB: 1 });
+    assert.match(made.id!, /\/resourceGroups\/RG-Later\/providers\/Microsoft\.Compute\/disks\/d$/);
   });
 
   void it('rejects invalid names and unknown regions', async () => {

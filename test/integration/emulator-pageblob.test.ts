@@ -11,7 +11,7 @@ import {
   type ContainerClient,
   type PageBlobClient,
 } from '@azure/storage-blob';
-import { blobServiceClient, computeClient, sasBlobClient, sasPipelineOptions, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { blobServiceClient, computeClient, ensureResourceGroup, sasBlobClient, sasPipelineOptions, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 
 const GIB = 1024 ** 3;
 const MIB = 1024 * 1024;
@@ -57,6 +57,7 @@ void describe('emulator page-blob data plane', () => {
 
   before(async () => {
     em = await startEmulator();
+    await ensureResourceGroup(em, rg);
     compute = computeClient(em);
     container = blobServiceClient(em, storageAccount(em, 'eastus')).getContainerClient('pages');
     await container.create();

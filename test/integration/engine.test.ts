@@ -13,7 +13,7 @@ import { withSnapshotDiff } from '../../src/core/diff';
 import type { DiffRange, SnapshotInfo } from '../../src/core/model';
 import { collect } from '../../src/core/pageRanges';
 import { resourceId } from '../../src/core/resourceId';
-import { startEmulator, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, type RunningEmulator } from '../support/emulator';
 import { parseJson, runCli } from '../support/cli';
 import { writeDisk, type DiskWrite } from '../support/disks';
 
@@ -79,6 +79,7 @@ void describe('snapshot engine and CLI against the emulator', () => {
 
   before(async () => {
     em = await startEmulator({ seed: 'demo' });
+    await ensureResourceGroup(em, 'engine-test');
     clients = connectToEmulator(em.connection, em.ca);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dd-engine-'));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));

@@ -18,7 +18,7 @@ import { connectToEmulator, type AzureClients } from '../../src/azure';
 import { describeNativeStatus, NativeCopy, type NativeCopyStatus } from '../../src/core/copy';
 import type { SnapshotInfo } from '../../src/core/model';
 import { DiskDeltaError } from '../../src/core/errors';
-import { blobServiceClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { blobServiceClient, ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 
 const MIB = 1024 * 1024;
 
@@ -30,6 +30,8 @@ void describe('ARM fidelity: the product against Azure-shaped answers', { timeou
 
   before(async () => {
     em = await startEmulator({ regions: ['eastus', 'westus2'] });
+    await ensureResourceGroup(em, [rg]);
+    await ensureResourceGroup(em, 'fidelity-west', 'westus2');
     clients = connectToEmulator(em.connection, em.ca, { pollIntervalMs: 100 });
     sub = em.connection.subscriptionId;
   });

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ComputeManagementClient } from '@azure/arm-compute';
 import type { ContainerClient } from '@azure/storage-blob';
 import { Crc64 } from '../../emulator/integrity';
-import { blobServiceClient, computeClient, sasBlobClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { blobServiceClient, computeClient, ensureResourceGroup, sasBlobClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 
 const MIB = 1024 * 1024;
 
@@ -37,6 +37,7 @@ void describe('emulator data-plane details clients notice', () => {
 
   before(async () => {
     em = await startEmulator();
+    await ensureResourceGroup(em, rg);
     em.process.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     compute = computeClient(em);
     container = blobServiceClient(em, storageAccount(em, 'eastus')).getContainerClient('details');
@@ -155,5 +156,36 @@ void describe('emulator data-plane details clients notice', () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.doesNotMatch(stderr, /MaxListenersExceededWarning/);
     assert.doesNotMatch(stderr, /Warning/);
+  });
+
+  void it('a blob snapshot keeps the metadata it was taken with, or the metadata given on Snapshot Blob', async () => {
+    // https://learn.microsoft.com/rest/api/storageservices/snapshot-blob: without x-ms-meta-* the snapshot keeps
+    // the base blob's metadata of that moment; with them, they are the snapshot's metadata instead
+    // (docs/azure-behaviour.md#blob-snapshots-as-protected-points).
+    const blob = container.getPageBlobClient('snapshot-metadata');
+    await blob.create(4 * MIB, { metadata: { point: 'base-1' } });
+    const inherited = (await blob.createSnapshot()).snapshot!;
+    const given = (await blob.createSnapshot({ metadata: { point: 'given', extra: 'yes' } })).snapshot!;
+    const metaOf = async (snapshot?: string) => (await (snapshot ? blob.withSnapshot(snapshot) : blob).getProperties()).metadata;
+    assert.deepEqual(await metaOf(inherited), { point: 'base-1' });
+    assert.deepEqual(await metaOf(given), { point: 'given', extra: 'yes' });
+    // Snapshot Blob with metadata leaves the base blob's own metadata as it was.
+    assert.deepEqual(await metaOf(), { point: 'base-1' });
+
+    await blob.setMetadata({ point: 'base-2' });
+    assert.deepEqual(await metaOf(), { point: 'base-2' });
+    assert.deepEqual(await metaOf(inherited), { point: 'base-1' });
+    assert.deepEqual(await metaOf(given), { point: 'given', extra: 'yes' });
+    const later = (await blob.createSnapshot()).snapshot!;
+    assert.deepEqual(await metaOf(later), { point: 'base-2' });
+
+    // List Blobs with include=snapshots,metadata lists each snapshot with its own metadata.
+    const listed = new Map<string, Record<string, string> | undefined>();
+    for await (const item of container.listBlobsFlat({ prefix: 'snapshot-metadata', includeSnapshots: true, includeMetadata: true }))
+      listed.set(item.snapshot ?? '', item.metadata);
+    assert.deepEqual(listed.get(inherited), { point: 'base-1' });
+    assert.deepEqual(listed.get(given), { point: 'given', extra: 'yes' });
+    assert.deepEqual(listed.get(later), { point: 'base-2' });
+    assert.deepEqual(listed.get(''), { point: 'base-2' });
   });
 });

@@ -30,7 +30,7 @@ import {
   withReadGrant,
   type CopySummaryJson,
 } from '../support/copyChecks';
-import { startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { createPhasedDisk, PHASES } from '../support/phasedDisk';
 
 interface DiffJson {
@@ -55,6 +55,7 @@ interface Setup {
 async function setUp(name: string, faults: Record<string, number> = {}): Promise<Setup> {
   // Passed as `--faults`; the set-up itself (writes, snapshots, listings) meets none of these.
   const em = await startEmulator({ faults: { seed: 7, ...faults } });
+  await ensureResourceGroup(em, `fidelity-${name}`);
   const clients = connectToEmulator(em.connection, em.ca);
   const dir = mkdtempSync(path.join(os.tmpdir(), `dd-fidelity-${name}-`));
   const file = path.join(dir, 'connection.json');

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import type { DiskInfo, SnapshotInfo } from '../../src/core/model';
 import type { DiskOutcome, RunSummary } from '../../src/core/protect';
-import { blobServiceClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { blobServiceClient, ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { runCli, type CliResult } from '../support/cli';
 import { assertNoActiveSas, assertSameBytes, blobKey, MiB, targetSnapshotSource, withReadGrant } from '../support/copyChecks';
 import { writeDisk } from '../support/disks';
@@ -42,6 +42,7 @@ void describe('protect run across runners', { timeout: 900_000 }, () => {
 
   const makeDisks = async (group: string, count: number, bytes: number): Promise<DiskInfo[]> => {
     const out: DiskInfo[] = [];
+    await ensureResourceGroup(em, group);
     for (let i = 0; i < count; i++) {
       const d = await clients.compute.createDisk({
         subscriptionId: sub,

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import type { DiskInfo, SnapshotInfo } from '../../src/core/model';
 import type { DiskOutcome, DrillResult, RunSummary, StatusLine } from '../../src/core/protect';
-import { blobServiceClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { blobServiceClient, ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { runCli, type CliResult } from '../support/cli';
 import { assertNoActiveSas, assertSameBytes, blobKey, MiB, targetSnapshotSource, withReadGrant } from '../support/copyChecks';
 import { writeDisk } from '../support/disks';
@@ -70,6 +70,7 @@ void describe('protect run, status and drill', { timeout: 600_000 }, () => {
 
   before(async () => {
     em = await startEmulator({ seed: 'demo' });
+    await ensureResourceGroup(em, ['prod', 'dr']);
     clients = connectToEmulator(em.connection, em.ca);
     sub = em.connection.subscriptionId;
     dir = mkdtempSync(path.join(os.tmpdir(), 'dd-protect-'));
@@ -351,5 +352,80 @@ void describe('protect run, status and drill', { timeout: 600_000 }, () => {
       0,
       'the emulator was not even asked',
     );
+  });
+
+  void it('a missing import resource group fails that disk only, with what to do; the copy stays and the next run imports it', async () => {
+    // Azure refuses a snapshot PUT into a missing group with 404 ResourceGroupNotFound
+    // (docs/azure-behaviour.md#resource-groups: pulumi/pulumi#3891).
+    await ensureResourceGroup(em, 'orphans');
+    const made: DiskInfo[] = [];
+    for (const name of ['orphan-a', 'orphan-b']) {
+      const d = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: 'orphans', name, location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
+      await writeDisk(clients, d.id, [{ offset: 0, length: 2 * MiB }]);
+      made.push(d);
+    }
+    const account = storageAccount(em, 'westus2');
+    const file = path.join(dir, 'orphans.policy.yaml');
+    const policy = (name: string, disk: string, group: string) =>
+      [
+        `  - name: ${name}`,
+        '    disks:',
+        `      ids: [${disk}]`,
+        '    target:',
+        `      storageAccount: ${account.resourceId}`,
+        '      import: snapshot',
+        `      resourceGroup: ${group}`,
+        '    rpo: 1h',
+        '    verify: changed',
+      ].join('\n');
+    writeFileSync(file, ['policies:', policy('missing-group', made[0]!.id, 'dr-missing'), policy('existing-group', made[1]!.id, 'dr'), ''].join('\n'));
+
+    const first = await cli('protect', 'run', '--policy', file, '--json');
+    assert.notEqual(first.code, 0, first.stderr);
+    const outcomes = byName(runLines(first).disks);
+    const failed = outcomes.get('orphan-a')!;
+    assert.equal(failed.action, 'failed');
+    assert.equal(failed.withinRpo, false);
+    assert.equal(failed.importedResourceId, null);
+    assert.match(failed.error ?? '', /^ResourceGroupNotFound: The resource group dr-missing for the imported snapshots does not exist/);
+    assert.match(failed.error ?? '', /next run imports it/);
+    assert.match(failed.error ?? '', /az group create --name dr-missing --location westus2/);
+    const other = outcomes.get('orphan-b')!;
+    assert.equal(other.action, 'copied', other.error ?? '');
+    assert.match(other.importedResourceId ?? '', /\/resourceGroups\/dr\//);
+    // The copied point stays: one blob snapshot of the failed disk's target blob, nothing imported anywhere.
+    const pointsOfA = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const b of blobServiceClient(em, account).getContainerClient('disk-delta').listBlobsFlat({ includeSnapshots: true, prefix: 'orphan-a-' }))
+        if (b.snapshot && b.name.endsWith('.vhd')) out.push(b.snapshot);
+      return out;
+    };
+    const kept = await pointsOfA();
+    assert.equal(kept.length, 1);
+    const taken = await familySnapshots(made[0]!);
+    assert.equal(taken.length, 1);
+    const importedBefore: SnapshotInfo[] = [];
+    for await (const x of clients.compute.listSnapshots(sub)) if (x.resourceGroup.toLowerCase() === 'dr-missing') importedBefore.push(x);
+    assert.deepEqual(importedBefore, []);
+
+    // With the group in place the next run imports that point and copies nothing again.
+    await ensureResourceGroup(em, 'dr-missing', 'westus2');
+    await em.resetStats();
+    const second = await cli('protect', 'run', '--policy', file, '--json');
+    assert.equal(second.code, 0, second.stderr);
+    const again = byName(runLines(second).disks);
+    const imported = again.get('orphan-a')!;
+    assert.equal(imported.action, 'copied', imported.error ?? '');
+    // The same point: no new snapshot of the disk, no new blob snapshot.
+    assert.equal(imported.snapshot, taken[0]!.id);
+    assert.deepEqual((await familySnapshots(made[0]!)).map((x) => x.id), [taken[0]!.id]);
+    assert.deepEqual(await pointsOfA(), kept);
+    assert.match(imported.importedResourceId ?? '', /\/resourceGroups\/dr-missing\/providers\/Microsoft\.Compute\/snapshots\//);
+    assert.equal(imported.withinRpo, true);
+    assert.equal(again.get('orphan-b')!.action, 'upToDate');
+    const stats = await em.getStats();
+    assert.equal(stats.bytesWrittenByAccount[account.name] ?? 0, 0, 'nothing was copied again');
+    assert.ok(await clients.compute.getSnapshot(imported.importedResourceId!), 'the import exists');
+    await assertNoActiveSas(em, clients, 'missing import group');
   });
 });

@@ -13,7 +13,7 @@ import { connectToEmulator, type AzureClients } from '../../src/azure';
 import type { SnapshotInfo } from '../../src/core/model';
 import { targetBlobName } from '../../src/core/copy';
 import { resourceId } from '../../src/core/resourceId';
-import { blobServiceClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { blobServiceClient, ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { parseJson, runCli, type CliResult } from '../support/cli';
 import { assertNoActiveSas } from '../support/copyChecks';
 import { writeDisk } from '../support/disks';
@@ -73,6 +73,7 @@ void describe('the CLI answers bad input clearly and changes nothing', () => {
 
   before(async () => {
     em = await startEmulator({ seed: 'demo' });
+    await ensureResourceGroup(em, 'rel');
     clients = connectToEmulator(em.connection, em.ca);
     dir = mkdtempSync(path.join(os.tmpdir(), 'dd-reliability-'));
     process.env.XDG_STATE_HOME = path.join(dir, 'state');

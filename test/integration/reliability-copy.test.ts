@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import type { SnapshotInfo } from '../../src/core/model';
 import { targetBlobName } from '../../src/core/copy';
-import { startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { parseJson, runCli, type CliResult } from '../support/cli';
 import { assertNoActiveSas, assertSameBytes, lastJsonLine, targetSnapshotSource, withReadGrant, type CopySummaryJson } from '../support/copyChecks';
 import { createBulkDisk, syntheticWrites } from '../support/bulkDisk';
@@ -34,6 +34,7 @@ void describe('copies side by side and under pressure', () => {
 
   before(async () => {
     em = await startEmulator();
+    await ensureResourceGroup(em, 'side');
     clients = connectToEmulator(em.connection, em.ca);
     dir = mkdtempSync(path.join(os.tmpdir(), 'dd-reliability-copy-'));
     process.env.XDG_STATE_HOME = path.join(dir, 'state');

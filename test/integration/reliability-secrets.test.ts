@@ -11,7 +11,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import type { SnapshotInfo } from '../../src/core/model';
-import { startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { runCli, type CliResult } from '../support/cli';
 import { assertNoActiveSas } from '../support/copyChecks';
 import { settled, tenPercentFaults } from '../support/copyScenarios';
@@ -48,6 +48,7 @@ void describe('no secret in CLI output, journals or files', () => {
 
   before(async () => {
     em = await startEmulator();
+    await ensureResourceGroup(em, 'secrets');
     clients = connectToEmulator(em.connection, em.ca);
     dir = mkdtempSync(path.join(os.tmpdir(), 'dd-secrets-'));
     // Everything the CLI writes goes under `work`: its state directory and the journals passed to it.

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import { resourceId } from '../../src/core/resourceId';
-import { startEmulator, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, type RunningEmulator } from '../support/emulator';
 
 void describe('resource properties and tags through ArmCompute', () => {
   let em: RunningEmulator;
@@ -13,6 +13,7 @@ void describe('resource properties and tags through ArmCompute', () => {
 
   before(async () => {
     em = await startEmulator({ regions: ['eastus', 'westus2'] });
+    await ensureResourceGroup(em, rg);
     clients = connectToEmulator(em.connection, em.ca, { pollIntervalMs: 50 });
     sub = em.connection.subscriptionId;
   });

@@ -13,7 +13,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { connectToEmulator, type AzureClients } from '../../src/azure';
 import type { SnapshotInfo } from '../../src/core/model';
-import { blobServiceClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { blobServiceClient, ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 import { parseJson, runCli } from '../support/cli';
 import { allocatedRanges, assertNoActiveSas, minimumPutRequests, sumLength } from '../support/copyChecks';
 import { chainedCopiesUnderFaults, copyWithKills, tenPercentFaults } from '../support/copyScenarios';
@@ -32,6 +32,7 @@ void describe('soak', () => {
 
   before(async () => {
     em = await startEmulator();
+    await ensureResourceGroup(em, 'soak');
     clients = connectToEmulator(em.connection, em.ca);
     dir = mkdtempSync(path.join(os.tmpdir(), 'dd-soak-'));
     process.env.XDG_STATE_HOME = path.join(dir, 'state');

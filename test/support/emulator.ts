@@ -273,3 +273,15 @@ export function storageHttpClientTrusting(ca: string, maxSockets = 256): Storage
     },
   } as unknown as StoragePipelineOptions['httpClient'];
 }
+
+/**
+ * Creates resource groups as `az group create` does (PUT .../resourcegroups/{rg}); kept when they exist. Azure
+ * refuses a disk or snapshot in a group that does not exist (docs/azure-behaviour.md#resource-groups), and so
+ * does the emulator: tests make their groups first.
+ */
+export async function ensureResourceGroup(em: RunningEmulator, names: string | readonly string[], location = 'eastus'): Promise<void> {
+  for (const name of typeof names === 'string' ? [names] : names) {
+    const r = await em.arm('PUT', `/subscriptions/${em.connection.subscriptionId}/resourcegroups/${encodeURIComponent(name)}?api-version=2021-04-01`, { location });
+    if (r.status !== 200 && r.status !== 201) throw new Error(`creating resource group ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+}

@@ -364,10 +364,30 @@ class DiskWork {
     } catch (error) {
       if (signal?.aborted) throw error;
       const lost = claim.lost.aborted ? 'The claim on this disk was lost (its lease could not be renewed); another runner may take it over. ' : '';
-      return this.#outcome('failed', { snapshot: state.lastSnapshot ?? null, ageSeconds: age(), error: lost + errorText(error) });
+      return this.#outcome('failed', { snapshot: state.lastSnapshot ?? null, ageSeconds: age(), error: lost + errorText(this.#explain(error)) });
     } finally {
       await claim.release().catch((e: unknown) => this.env.note?.(`${this.disk.name}: releasing the lease failed (it expires by itself): ${errorText(e)}`));
     }
+  }
+
+  /**
+   * A missing import group, said plainly. Azure refuses the import with 404 ResourceGroupNotFound
+   * (docs/azure-behaviour.md#resource-groups) only after the copy and its blob snapshot are done: the journal
+   * keeps them, so the next run with the group in place imports that point without copying it again.
+   */
+  #explain(error: unknown): unknown {
+    // By its code, not its class: the Azure layer may be a bundle of its own, with its own copy of the class.
+    const e = error as { code?: unknown; statusCode?: number } | undefined;
+    if (e?.code !== 'ResourceGroupNotFound' || this.policy.target.import === 'none') return error;
+    const account = parseResourceId(this.store.account.id);
+    const group = this.policy.target.resourceGroup ?? account.resourceGroup;
+    return new DiskDeltaError(
+      `The resource group ${group} for the imported ${this.policy.target.import}s does not exist in subscription ${account.subscriptionId}. ` +
+        `The copied point stays in ${this.store.account.name}/${this.store.container}; the next run imports it.`,
+      'ResourceGroupNotFound',
+      `Create the group (az group create --name ${group} --location ${this.store.account.location}) or set target.resourceGroup to one that exists.`,
+      e.statusCode,
+    );
   }
 
   /** The newest snapshot not yet copied when it is still within the RPO (an interrupted run's), else a new one. */
