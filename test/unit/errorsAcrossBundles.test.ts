@@ -34,7 +34,7 @@ void describe('DiskDeltaError across bundles', () => {
       assert.ok(new DiskDeltaError('x', 'Code') instanceof azureBundle.DiskDeltaError);
       assert.ok(!(new Error('plain') instanceof cliBundle.DiskDeltaError));
       assert.ok(!(Object.assign(new Error('look-alike'), { name: 'DiskDeltaError', code: 'X' }) instanceof DiskDeltaError));
-      assert.ok(!(null instanceof DiskDeltaError) && !('text' instanceof DiskDeltaError));
+      for (const value of [null, undefined, 'text', 42] as unknown[]) assert.ok(!(value instanceof DiskDeltaError));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
