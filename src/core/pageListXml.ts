@@ -29,12 +29,6 @@ const SLASH = 0x2f;
 const QUOT = 0x22;
 const APOS = 0x27;
 
-type Frame =
-  | { readonly kind: 'root' }
-  | { readonly kind: 'range'; readonly cleared: boolean; start: number | undefined; end: number | undefined; readonly at: number }
-  | { readonly kind: 'leaf'; readonly name: 'Start' | 'End' | 'NextMarker'; text: string; readonly at: number }
-  | { readonly kind: 'skip'; readonly name: string };
-
 export class PageListXmlError extends DiskDeltaError {
   constructor(
     what: string,
@@ -60,6 +54,11 @@ export class PageListXmlIncomplete extends PageListXmlError {
     this.name = 'PageListXmlIncomplete';
     Object.defineProperty(this, 'cause', { value: Object.assign(new Error('the response body ended early'), { code: 'ECONNRESET' }), enumerable: false });
   }
+}
+
+/** A string that shares no storage with the one it came from (V8 slices of 13+ characters keep their parent). */
+function copyOf(text: string): string {
+  return text.length < 13 ? text : (text + ' ').slice(0, -1);
 }
 
 function isSpace(c: number): boolean {
@@ -96,9 +95,21 @@ function parseOffset(text: string, what: string, at: number): number {
   return n;
 }
 
+/** Elements of the schema, as numbers on the parser's stack (no object per element). */
+const ROOT = 1;
+const PAGE_RANGE = 2;
+const CLEAR_RANGE = 3;
+const START = 4;
+const END = 5;
+const NEXT_MARKER = 6;
+const UNKNOWN = 7;
+
+const NAMES = ['', 'PageList', 'PageRange', 'ClearRange', 'Start', 'End', 'NextMarker'];
+
 /**
  * Feed it with `write()` as the body arrives, then call `end()`. Ranges reach the sink as soon as their
- * `</PageRange>` / `</ClearRange>` has been read.
+ * `</PageRange>` / `</ClearRange>` has been read. Offsets are read digit by digit from the text; the
+ * common path allocates nothing per range.
  */
 export class PageListXmlParser {
   readonly #sink: PageListSink;
@@ -107,11 +118,25 @@ export class PageListXmlParser {
   #pending = '';
   /** Characters consumed before `#pending` starts. */
   #base = 0;
-  readonly #stack: Frame[] = [];
+  /** Open elements; the names of unknown ones (skipped with their content) in `#unknownNames`. */
+  readonly #stack: number[] = [];
+  readonly #unknownNames: string[] = [];
   #rootSeen = false;
   #rootClosed = false;
   #nextMarker: string | undefined;
   #ended = false;
+  // The range being read.
+  #rangeStart = -1;
+  #rangeEnd = -1;
+  #rangeAt = 0;
+  // The <Start>/<End>/<NextMarker> being read: digits as they come, or the raw text once an entity or
+  // CDATA section appears (then decoded and parsed at the closing tag).
+  #leafAt = 0;
+  #value = 0;
+  #digits = 0;
+  /** 0: before the digits, 1: in them, 2: after them (whitespace only from here). */
+  #phase = 0;
+  #raw: string | undefined;
 
   constructor(sink: PageListSink) {
     this.#sink = sink;
@@ -155,11 +180,12 @@ export class PageListXmlParser {
     const at = this.#base + this.#pending.length;
     if (this.#pending && !isBlank(this.#pending)) throw new PageListXmlIncomplete('the body ends inside a tag', at);
     if (!this.#rootSeen) throw new PageListXmlIncomplete('the body ends before <PageList>', at);
-    if (!this.#rootClosed) {
-      const open = this.#stack[this.#stack.length - 1]!;
-      const name = open.kind === 'root' ? 'PageList' : open.kind === 'range' ? (open.cleared ? 'ClearRange' : 'PageRange') : open.name;
-      throw new PageListXmlIncomplete(`the body ends inside <${name}>`, at);
-    }
+    if (!this.#rootClosed) throw new PageListXmlIncomplete(`the body ends inside <${this.#nameOf(this.#stack.length - 1)}>`, at);
+  }
+
+  #nameOf(depth: number): string {
+    const code = this.#stack[depth]!;
+    return code === UNKNOWN ? this.#unknownNames[depth]! : NAMES[code]!;
   }
 
   #consume(): void {
@@ -170,7 +196,7 @@ export class PageListXmlParser {
       if (s.charCodeAt(i) !== LT) {
         let stop = s.indexOf('<', i);
         if (stop < 0) stop = n;
-        this.#text(s.slice(i, stop), this.#base + i);
+        this.#text(s, i, stop);
         i = stop;
         continue;
       }
@@ -179,31 +205,37 @@ export class PageListXmlParser {
       i = next;
     }
     this.#base += i;
-    this.#pending = i === n ? '' : s.slice(i);
+    // The carried tail is copied: a slice would keep the whole chunk's text alive until the next chunk
+    // arrives, long enough to be promoted to the old generation with every answer.
+    this.#pending = i === n ? '' : copyOf(s.slice(i));
     if (this.#pending.length > MAX_TOKEN) throw new PageListXmlError('a tag that does not end', this.#base);
   }
 
   /** Handles the markup at `i`; returns where it ends, or -1 when it continues in the next chunk. */
   #markup(s: string, i: number): number {
     const at = this.#base + i;
-    if (s.startsWith('<!--', i)) {
-      const close = s.indexOf('-->', i + 4);
-      return close < 0 ? -1 : close + 3;
+    const second = s.charCodeAt(i + 1);
+    if (second === 0x21 /* ! */) {
+      if (s.startsWith('<!--', i)) {
+        const close = s.indexOf('-->', i + 4);
+        return close < 0 ? -1 : close + 3;
+      }
+      if (s.startsWith('<![CDATA[', i)) {
+        const close = s.indexOf(']]>', i + 9);
+        if (close < 0) return -1;
+        this.#cdata(s.slice(i + 9, close), at);
+        return close + 3;
+      }
+      // Could still be the start of "<!--" or "<![CDATA[" split across chunks.
+      if (s.length - i < 9 && ('<![CDATA['.startsWith(s.slice(i)) || '<!--'.startsWith(s.slice(i)))) return -1;
+      throw new PageListXmlError('a declaration (<!...>) this list never holds', at);
     }
-    if (s.startsWith('<![CDATA[', i)) {
-      const close = s.indexOf(']]>', i + 9);
-      if (close < 0) return -1;
-      this.#cdata(s.slice(i + 9, close), at);
-      return close + 3;
-    }
-    if (s.startsWith('<?', i)) {
-      const close = s.indexOf('?>', i + 2);
+    if (second === 0x3f /* ? */) {
       // The XML declaration, or any processing instruction: none carries meaning here.
+      const close = s.indexOf('?>', i + 2);
       return close < 0 ? -1 : close + 2;
     }
-    // Could still be the start of "<!--" or "<![CDATA[" split across chunks.
-    if (s.length - i < 9 && ('<![CDATA['.startsWith(s.slice(i)) || '<!--'.startsWith(s.slice(i)))) return -1;
-    if (s.charCodeAt(i + 1) === 0x21) throw new PageListXmlError('a declaration (<!...>) this list never holds', at);
+    if (Number.isNaN(second)) return -1;
     // The end of the tag: the first '>' outside quoted attribute values.
     let quote = 0;
     let j = i + 1;
@@ -211,108 +243,185 @@ export class PageListXmlParser {
       const c = s.charCodeAt(j);
       if (quote) {
         if (c === quote) quote = 0;
-      } else if (c === QUOT || c === APOS) quote = c;
-      else if (c === GT) break;
+      } else if (c === GT) break;
+      else if (c === QUOT || c === APOS) quote = c;
       else if (c === LT) throw new PageListXmlError('a "<" inside a tag', this.#base + j);
     }
     if (j >= s.length) return -1;
-    const closing = s.charCodeAt(i + 1) === SLASH;
+    const closing = second === SLASH;
     const selfClosing = !closing && s.charCodeAt(j - 1) === SLASH;
     const from = closing ? i + 2 : i + 1;
     let nameEnd = from;
-    while (nameEnd < j && !isSpace(s.charCodeAt(nameEnd)) && s.charCodeAt(nameEnd) !== SLASH) nameEnd++;
-    const name = s.slice(from, nameEnd);
-    if (!name) throw new PageListXmlError('a tag without a name', at);
+    while (nameEnd < j) {
+      const c = s.charCodeAt(nameEnd);
+      if (isSpace(c) || c === SLASH) break;
+      nameEnd++;
+    }
+    if (nameEnd === from) throw new PageListXmlError('a tag without a name', at);
     if (closing) {
-      if (!isBlank(s.slice(nameEnd, j))) throw new PageListXmlError(`a closing tag </${name}> with more than its name`, at);
-      this.#close(name, at);
+      for (let k = nameEnd; k < j; k++) {
+        if (!isSpace(s.charCodeAt(k))) throw new PageListXmlError(`a closing tag </${s.slice(from, nameEnd)}> with more than its name`, at);
+      }
+      this.#close(s, from, nameEnd, at);
     } else {
-      this.#open(name, at);
-      if (selfClosing) this.#close(name, at);
+      this.#open(s, from, nameEnd, at);
+      if (selfClosing) this.#close(s, from, nameEnd, at);
     }
     return j + 1;
   }
 
-  #open(name: string, at: number): void {
-    const top = this.#stack[this.#stack.length - 1];
-    if (!top) {
-      if (this.#rootClosed) throw new PageListXmlError(`<${name}> after the end of <PageList>`, at);
-      if (name !== 'PageList') throw new PageListXmlError(`<${name}> where <PageList> was expected`, at);
+  /** The schema's element named by `s[from, to)`, or UNKNOWN. */
+  static #code(s: string, from: number, to: number): number {
+    switch (to - from) {
+      case 3:
+        return s.startsWith('End', from) ? END : UNKNOWN;
+      case 5:
+        return s.startsWith('Start', from) ? START : UNKNOWN;
+      case 8:
+        return s.startsWith('PageList', from) ? ROOT : UNKNOWN;
+      case 9:
+        return s.startsWith('PageRange', from) ? PAGE_RANGE : UNKNOWN;
+      case 10:
+        return s.startsWith('ClearRange', from) ? CLEAR_RANGE : s.startsWith('NextMarker', from) ? NEXT_MARKER : UNKNOWN;
+      default:
+        return UNKNOWN;
+    }
+  }
+
+  #push(code: number, s: string, from: number, to: number): void {
+    const depth = this.#stack.length;
+    this.#stack.push(code);
+    if (code === UNKNOWN) this.#unknownNames[depth] = s.slice(from, to);
+  }
+
+  #open(s: string, from: number, to: number, at: number): void {
+    const code = PageListXmlParser.#code(s, from, to);
+    const depth = this.#stack.length;
+    if (depth === 0) {
+      if (this.#rootClosed) throw new PageListXmlError(`<${s.slice(from, to)}> after the end of <PageList>`, at);
+      if (code !== ROOT) throw new PageListXmlError(`<${s.slice(from, to)}> where <PageList> was expected`, at);
       this.#rootSeen = true;
-      this.#stack.push({ kind: 'root' });
+      this.#stack.push(ROOT);
       return;
     }
-    switch (top.kind) {
-      case 'root':
-        if (name === 'PageRange' || name === 'ClearRange') {
-          this.#stack.push({ kind: 'range', cleared: name === 'ClearRange', start: undefined, end: undefined, at });
-        } else if (name === 'NextMarker') {
-          this.#stack.push({ kind: 'leaf', name, text: '', at });
-        } else this.#stack.push({ kind: 'skip', name });
+    const parent = this.#stack[depth - 1]!;
+    if (parent === ROOT && (code === PAGE_RANGE || code === CLEAR_RANGE)) {
+      this.#rangeStart = -1;
+      this.#rangeEnd = -1;
+      this.#rangeAt = at;
+      this.#stack.push(code);
+    } else if ((parent === ROOT && code === NEXT_MARKER) || ((parent === PAGE_RANGE || parent === CLEAR_RANGE) && (code === START || code === END))) {
+      this.#leafAt = at;
+      this.#value = 0;
+      this.#digits = 0;
+      this.#phase = 0;
+      this.#raw = code === NEXT_MARKER ? '' : undefined;
+      this.#stack.push(code);
+    } else if (parent === START || parent === END || parent === NEXT_MARKER) {
+      throw new PageListXmlError(`<${s.slice(from, to)}> inside <${NAMES[parent]}>, which holds only text`, at);
+    } else {
+      // Elements this schema does not have (or has elsewhere) are skipped with their content.
+      this.#push(UNKNOWN, s, from, to);
+    }
+  }
+
+  #close(s: string, from: number, to: number, at: number): void {
+    const depth = this.#stack.length - 1;
+    if (depth < 0) throw new PageListXmlError(`</${s.slice(from, to)}> with no element open`, at);
+    const code = this.#stack[depth]!;
+    const expected = code === UNKNOWN ? this.#unknownNames[depth]! : NAMES[code]!;
+    if (to - from !== expected.length || !s.startsWith(expected, from)) {
+      throw new PageListXmlError(`</${s.slice(from, to)}> where </${expected}> was expected`, at);
+    }
+    this.#stack.pop();
+    switch (code) {
+      case ROOT:
+        this.#rootClosed = true;
         return;
-      case 'range':
-        if (name === 'Start' || name === 'End') this.#stack.push({ kind: 'leaf', name, text: '', at });
-        else this.#stack.push({ kind: 'skip', name });
+      case START:
+      case END: {
+        const value = this.#offsetValue(NAMES[code]!);
+        if (code === START) {
+          if (this.#rangeStart >= 0) throw new PageListXmlError('a second <Start> in one range', this.#leafAt);
+          this.#rangeStart = value;
+        } else {
+          if (this.#rangeEnd >= 0) throw new PageListXmlError('a second <End> in one range', this.#leafAt);
+          this.#rangeEnd = value;
+        }
         return;
-      case 'leaf':
-        throw new PageListXmlError(`<${name}> inside <${top.name}>, which holds only text`, at);
-      case 'skip':
-        this.#stack.push({ kind: 'skip', name });
+      }
+      case NEXT_MARKER: {
+        const text = decodeEntities(this.#raw ?? '', this.#leafAt);
+        this.#raw = undefined;
+        this.#nextMarker = text === '' ? undefined : text;
+        return;
+      }
+      case PAGE_RANGE:
+      case CLEAR_RANGE:
+        if (this.#rangeStart < 0 || this.#rangeEnd < 0) {
+          throw new PageListXmlError(`<${expected}> without ${this.#rangeStart < 0 ? '<Start>' : '<End>'}`, this.#rangeAt);
+        }
+        this.#sink.range(this.#rangeStart, this.#rangeEnd, code === CLEAR_RANGE);
+        return;
+      default:
         return;
     }
   }
 
-  #close(name: string, at: number): void {
-    const top = this.#stack.pop();
-    const openName = !top ? undefined : top.kind === 'root' ? 'PageList' : top.kind === 'range' ? (top.cleared ? 'ClearRange' : 'PageRange') : top.name;
-    if (!top || openName !== name) {
-      throw new PageListXmlError(openName ? `</${name}> where </${openName}> was expected` : `</${name}> with no element open`, at);
+  /** The value of the <Start> or <End> just closed. */
+  #offsetValue(what: string): number {
+    if (this.#raw !== undefined) {
+      const text = decodeEntities(this.#raw, this.#leafAt);
+      this.#raw = undefined;
+      return parseOffset(text, what, this.#leafAt);
     }
-    if (top.kind === 'root') {
-      this.#rootClosed = true;
-      return;
-    }
-    if (top.kind === 'leaf') {
-      const text = decodeEntities(top.text, top.at);
-      const parent = this.#stack[this.#stack.length - 1]!;
-      if (top.name === 'NextMarker') {
-        this.#nextMarker = text === '' ? undefined : text;
-      } else if (parent.kind === 'range') {
-        const value = parseOffset(text, top.name, top.at);
-        if (top.name === 'Start') {
-          if (parent.start !== undefined) throw new PageListXmlError('a second <Start> in one range', top.at);
-          parent.start = value;
+    if (this.#digits === 0) throw new PageListXmlError(`<${what}> holds no byte offset`, this.#leafAt);
+    if (!Number.isSafeInteger(this.#value)) throw new PageListXmlError(`<${what}> holds an offset beyond the exact integers`, this.#leafAt);
+    return this.#value;
+  }
+
+  /** Text `s[from, to)`, at character `this.#base + from`. */
+  #text(s: string, from: number, to: number): void {
+    const top = this.#stack.length === 0 ? 0 : this.#stack[this.#stack.length - 1]!;
+    if (top === START || top === END) {
+      if (this.#raw !== undefined) return this.#appendRaw(s.slice(from, to));
+      for (let k = from; k < to; k++) {
+        const c = s.charCodeAt(k);
+        if (c >= 0x30 && c <= 0x39 && this.#phase !== 2) {
+          this.#phase = 1;
+          if (++this.#digits > 16) throw new PageListXmlError(`<${NAMES[top]}> holds an offset beyond the exact integers`, this.#leafAt);
+          this.#value = this.#value * 10 + (c - 0x30);
+        } else if (isSpace(c)) {
+          if (this.#phase === 1) this.#phase = 2;
+        } else if (c === 0x26 /* & */) {
+          // An entity: keep the raw text from here on, decoded at the closing tag.
+          this.#raw = (this.#digits ? String(this.#value) : '') + (this.#phase === 2 ? ' ' : '');
+          return this.#appendRaw(s.slice(k, to));
         } else {
-          if (parent.end !== undefined) throw new PageListXmlError('a second <End> in one range', top.at);
-          parent.end = value;
+          throw new PageListXmlError(`<${NAMES[top]}> holds "${s.slice(from, Math.min(to, from + 30)).trim()}", not a byte offset`, this.#base + k);
         }
       }
       return;
     }
-    if (top.kind === 'range') {
-      if (top.start === undefined || top.end === undefined) {
-        throw new PageListXmlError(`<${name}> without ${top.start === undefined ? '<Start>' : '<End>'}`, top.at);
-      }
-      this.#sink.range(top.start, top.end, top.cleared);
+    if (top === NEXT_MARKER) return this.#appendRaw(s.slice(from, to));
+    if (top === UNKNOWN) return;
+    for (let k = from; k < to; k++) {
+      if (!isSpace(s.charCodeAt(k))) throw new PageListXmlError(`text "${s.slice(k, Math.min(to, k + 30)).trim()}" where only elements belong`, this.#base + k);
     }
   }
 
-  #text(raw: string, at: number): void {
-    const top = this.#stack[this.#stack.length - 1];
-    if (top?.kind === 'leaf') {
-      if (top.text.length + raw.length > MAX_TOKEN) throw new PageListXmlError(`<${top.name}> longer than ${MAX_TOKEN} characters`, at);
-      top.text += raw;
-    } else if (top?.kind !== 'skip' && !isBlank(raw)) {
-      throw new PageListXmlError(`text "${raw.trim().slice(0, 30)}" where only elements belong`, at);
-    }
+  #appendRaw(text: string): void {
+    if ((this.#raw?.length ?? 0) + text.length > MAX_TOKEN) throw new PageListXmlError(`<${this.#nameOf(this.#stack.length - 1)}> longer than ${MAX_TOKEN} characters`, this.#leafAt);
+    this.#raw = (this.#raw ?? '') + text;
   }
 
   #cdata(raw: string, at: number): void {
-    const top = this.#stack[this.#stack.length - 1];
-    if (top?.kind === 'leaf') {
-      // Kept apart from entity decoding: CDATA content is literal.
-      top.text += raw.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-    } else if (top?.kind !== 'skip' && !isBlank(raw)) {
+    const top = this.#stack.length === 0 ? 0 : this.#stack[this.#stack.length - 1]!;
+    if (top === START || top === END || top === NEXT_MARKER) {
+      if (this.#raw === undefined) this.#raw = (this.#digits ? String(this.#value) : '') + (this.#phase === 2 ? ' ' : '');
+      // Escaped so that the entity decoding at the closing tag gives the CDATA content back literally.
+      this.#appendRaw(raw.replace(/&/g, '&amp;').replace(/</g, '&lt;'));
+    } else if (top !== UNKNOWN && !isBlank(raw)) {
       throw new PageListXmlError('character data where only elements belong', at);
     }
   }
