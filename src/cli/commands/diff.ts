@@ -92,15 +92,14 @@ export async function diffCommand(ctx: CliContext, o: DiffOptions): Promise<void
     // a string goes through V8's number-to-string cache, which lives in the old generation and so moved
     // every offset's string there - about 48 MB of garbage at a million ranges, most of the peak memory
     // left once the listing was streamed (docs/PERFORMANCE.md).
-    let chunk = Buffer.allocUnsafe(OUTPUT_CHUNK + 1024);
+    const chunk = Buffer.allocUnsafe(OUTPUT_CHUNK + 1024);
     let used = 0;
+    // One buffer, reused once the stream has written it out (its callback), so no buffer per write waits
+    // for a full garbage collection either.
     const flush = async () => {
       if (used === 0) return;
-      const full = chunk.subarray(0, used);
-      // A new buffer: the one written may still be queued on the stream.
-      chunk = Buffer.allocUnsafe(OUTPUT_CHUNK + 1024);
+      await new Promise<void>((resolve, reject) => out.write(chunk.subarray(0, used), (error) => (error ? reject(error) : resolve())));
       used = 0;
-      await write(full);
     };
     // Kept only for the formats that print the whole result at once.
     const ranges: DiffResult['ranges'] | undefined = !stream && ctx.output.structured && ctx.output.format !== 'none' ? [] : undefined;
