@@ -158,6 +158,8 @@ export class PageListXmlParser {
         throw new PageListXmlError('bytes that are not UTF-8', this.#base + this.#pending.length);
       }
     }
+    // A byte-order mark opens Azure's answers; the decoder drops it from bytes, and a string may still hold it.
+    if (this.#base === 0 && !this.#pending && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     if (!text) return;
     this.#pending = this.#pending ? this.#pending + text : text;
     this.#consume();
