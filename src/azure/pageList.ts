@@ -26,11 +26,11 @@ export interface PageListAnswer {
   readonly nextMarker: string | undefined;
 }
 
-/** `<Code>` and the first line of `<Message>` of an Azure error body. */
+/** `<Code>` and `<Message>` of an Azure error body (the SDK's error message is the whole `<Message>`). */
 function errorBody(text: string | undefined): { code?: string; message?: string } {
   if (!text) return {};
   const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
-  const message = /<Message>([^<]*)/.exec(text)?.[1]?.split('\n')[0];
+  const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1];
   return { ...(code ? { code } : {}), ...(message ? { message } : {}) };
 }
 
