@@ -1,7 +1,7 @@
 import { withReadAccess, type ReadGrant } from './access';
 import { assertDiffPair } from './families';
 import type { DiffRange, SnapshotInfo } from './model';
-import { mergeAdjacentStream, offsetWindows } from './pageRanges';
+import { AdjacentMerger, offsetWindows } from './pageRanges';
 import { backoffDelay, classifyError, DEFAULT_RETRY_POLICY, sleep } from './copy/retry';
 import { type ByteWindow, type ComputeApi, type DataPlane, type OperationOptions } from './ports';
 import { DiskDeltaError } from './errors';
@@ -86,15 +86,17 @@ class GrantedDiff implements SnapshotDiff {
 
   ranges(window?: ByteWindow, options?: OperationOptions): AsyncIterable<DiffRange> {
     const w = window ?? { offset: 0, length: this.diskSizeBytes };
-    return mergeAdjacentStream(this.#windows(w, options?.signal ?? this.options.signal));
+    return this.#windows(w, options?.signal ?? this.options.signal);
   }
 
   /**
    * Window after window, each retried from where it stopped on transient errors and on an expired SAS
-   * (renewed). One generator for all windows: each range passes through as few async layers as possible.
+   * (renewed), adjacent ranges merged across answers and windows. One generator for all of it: each of a
+   * million ranges passes through as few async layers as possible.
    */
   async *#windows(whole: ByteWindow, signal: AbortSignal | undefined): AsyncIterable<DiffRange> {
     const windowBytes = this.options.windowBytes ?? DIFF_WINDOW_BYTES;
+    const merger = new AdjacentMerger<DiffRange>();
     for (const rel of offsetWindows(whole.length, windowBytes)) {
       const end = whole.offset + rel.offset + rel.length;
       let position = whole.offset + rel.offset;
@@ -103,8 +105,9 @@ class GrantedDiff implements SnapshotDiff {
           const newer = this.dataPlane.openSas(this.newerGrant.url());
           const older = this.dataPlane.openSas(this.olderGrant.url());
           for await (const r of newer.listDiff(older, { offset: position, length: end - position }, { signal })) {
-            yield r;
             position = Math.max(position, r.offset + r.length);
+            const done = merger.push(r);
+            if (done) yield done;
           }
           break;
         } catch (error) {
@@ -112,6 +115,8 @@ class GrantedDiff implements SnapshotDiff {
         }
       }
     }
+    const last = merger.finish();
+    if (last) yield last;
   }
 
   /** Rethrows what is not worth another try; otherwise renews the grants or waits, as the error asks. */
