@@ -120,6 +120,31 @@ void describe('Get Page Ranges streamed through the SDK pipeline', () => {
     }
   });
 
+  void it('a caller that stops early leaves the request sent ahead aborted, not rejected unhandled; the next listing is whole', async () => {
+    const setup = s!;
+    const prevUrl = await setup.clients.compute.grantAccess(setup.older.id, 'Read', 600);
+    const url = await setup.clients.compute.grantAccess(setup.newer.id, 'Read', 600);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const prev = setup.clients.dataPlane.openSas(prevUrl);
+      const seen: DiffRange[] = [];
+      for await (const r of setup.clients.dataPlane.openSas(url).listDiff(prev, { offset: 0, length: setup.sizeBytes })) {
+        seen.push(r);
+        if (seen.length === 3) break;
+      }
+      assert.deepEqual(seen, expected.slice(0, 3));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(unhandled, [], 'the request sent ahead and abandoned rejects nowhere');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await setup.clients.compute.revokeAccess(setup.newer.id);
+      await setup.clients.compute.revokeAccess(setup.older.id);
+    }
+    assert.deepEqual(await listDiff(setup), expected);
+  });
+
   void it('answers of 503 are retried by the pipeline and the listing stays exact', async () => {
     const setup = s!;
     await setup.em.resetStats();
