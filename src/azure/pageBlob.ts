@@ -13,11 +13,12 @@ import {
   type RequestPolicyFactory,
 } from '@azure/storage-blob';
 import type { DiffRange, PageRange, StorageAccountInfo } from '../core/model';
-import { fromInclusive, fromSdkRange, interleaveDiff } from '../core/pageRanges';
 import type { ByteWindow, DataPlane, OperationOptions, PageSource, PageTarget, TargetStore } from '../core/ports';
 import { DiskDeltaError } from '../core/errors';
 import { Secret, stripQuery } from '../core/secret';
 import { azureCall } from './errors';
+import { PageListPage } from '../core/pageListXml';
+import { PageListingClient, type PageListAnswer, type PageListRequest } from './pageList';
 
 /** Get Page Ranges answers at most 10,000 ranges a response (docs/azure-behaviour.md#listing-page-ranges-and-diffs). */
 const MAX_RANGES_PER_PAGE = 10_000;
@@ -38,6 +39,11 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** A listing continued by the answer's NextMarker. */
+function byMarker(answer: PageListAnswer, asked: PageListRequest): PageListRequest | undefined {
+  return answer.nextMarker ? { ...asked, marker: answer.nextMarker } : undefined;
 }
 
 export interface DataPlaneOptions {
@@ -78,7 +84,7 @@ function pipeline(credential: StorageSharedKeyCredential | AnonymousCredential |
 /** Reads of one page blob (a disk/snapshot SAS, or a blob or blob snapshot in an account). */
 class PageBlobSource implements PageSource {
   constructor(
-    protected readonly reader: PageBlobClient,
+    protected readonly reader: PageListingClient,
     /** Secret URL for Put Page From URL and the managed-disk diff header; undefined when not shareable. */
     protected readonly url: Secret | undefined,
     /** True for managed-disk SAS URLs, where diffs use the x-ms-previous-snapshot-url header. */
@@ -92,80 +98,102 @@ class PageBlobSource implements PageSource {
 
   async *listRanges(window: ByteWindow, options?: OperationOptions): AsyncIterable<PageRange> {
     if (window.length <= 0) return;
-    const pages = this.reader.listPageRanges(window.offset, window.length, { abortSignal: options?.signal }).byPage({ maxPageSize: MAX_RANGES_PER_PAGE });
-    for (;;) {
-      const page = await azureCall('Listing page ranges', () => pages.next());
-      if (page.done) return;
-      yield* (page.value.pageRange ?? []).map((r) => fromInclusive(r.start, r.end)).sort((a, b) => a.offset - b.offset);
-    }
-  }
-
-  async *listDiff(previous: PageSource, window: ByteWindow, options?: OperationOptions): AsyncIterable<DiffRange> {
-    if (window.length <= 0) return;
-    if (this.managedDisk && previous instanceof PageBlobSource && previous.managedDisk) {
-      yield* this.#managedDiskDiff(previous, window, options);
-      return;
-    }
-    if (!(previous instanceof PageBlobSnapshotSource) || !(this instanceof PageBlobSnapshotSource) || previous.base !== this.base) {
-      throw new DiskDeltaError('A diff needs two snapshots of one family or of one blob.', 'DifferentFamilies');
-    }
-    const pages = this.base
-      .withSnapshot(this.snapshot)
-      .listPageRangesDiff(window.offset, window.length, previous.snapshot, { abortSignal: options?.signal })
-      .byPage({ maxPageSize: MAX_RANGES_PER_PAGE });
-    for (;;) {
-      const page = await azureCall('Listing changed ranges', () => pages.next());
-      if (page.done) return;
-      yield* interleaveDiff(
-        (page.value.pageRange ?? []).map((r) => fromInclusive(r.start, r.end)),
-        (page.value.clearRange ?? []).map((r) => fromInclusive(r.start, r.end)),
-      );
-    }
+    const first = { ...window, maxResults: MAX_RANGES_PER_PAGE };
+    for await (const answer of this.#answers('Listing page ranges', first, options?.signal, byMarker)) for (const r of answer.page.pageRanges()) yield r;
   }
 
   /**
-   * The SDK's getPageRangesDiffForManagedDisks sends one request and cannot send a marker
-   * (docs/azure-behaviour.md#the-storage-sdks-traps). A listing is over only when an answer has no
+   * The answers of one listing in order. Each next request is sent as soon as the answer before it has been
+   * read, before that answer's ranges are handed on: the service prepares the next answer while the caller
+   * works through this one. `follow` says what to ask next (undefined: the listing is complete). At most
+   * two answers are held, in two pages of typed arrays that are reused.
+   */
+  async *#answers(
+    context: string,
+    first: PageListRequest,
+    signal: AbortSignal | undefined,
+    follow: (answer: PageListAnswer, asked: PageListRequest) => Promise<PageListRequest | undefined> | PageListRequest | undefined,
+  ): AsyncGenerator<PageListAnswer, void, undefined> {
+    // Ends a request still in flight when the caller stops early.
+    const stop = new AbortController();
+    const both = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    const pages = [new PageListPage(MAX_RANGES_PER_PAGE), new PageListPage(MAX_RANGES_PER_PAGE)];
+    const send = (request: PageListRequest, n: number): Promise<PageListAnswer> =>
+      azureCall(context, () => this.reader.pageList({ ...request, signal: both }, pages[n % 2]));
+    let asked = first;
+    let n = 0;
+    let pending: Promise<PageListAnswer> | undefined = send(asked, n);
+    try {
+      while (pending) {
+        const answer = await pending;
+        pending = undefined;
+        const next = await follow(answer, asked);
+        if (next) {
+          asked = next;
+          pending = send(next, ++n);
+        }
+        yield answer;
+      }
+    } finally {
+      if (pending) {
+        stop.abort();
+        pending.catch(() => undefined);
+      }
+    }
+  }
+
+  listDiff(previous: PageSource, window: ByteWindow, options?: OperationOptions): AsyncIterable<DiffRange> {
+    // The listing itself, not a generator around it: every range passes one async layer fewer.
+    if (this.managedDisk && previous instanceof PageBlobSource && previous.managedDisk) return this.#managedDiskDiff(previous, window, options);
+    return this.#snapshotDiff(previous, window, options);
+  }
+
+  async *#snapshotDiff(previous: PageSource, window: ByteWindow, options?: OperationOptions): AsyncGenerator<DiffRange, void, undefined> {
+    if (window.length <= 0) return;
+    if (!(previous instanceof PageBlobSnapshotSource) || !(this instanceof PageBlobSnapshotSource) || previous.base !== this.base) {
+      throw new DiskDeltaError('A diff needs two snapshots of one family or of one blob.', 'DifferentFamilies');
+    }
+    const first = { ...window, prevSnapshot: previous.snapshot, maxResults: MAX_RANGES_PER_PAGE };
+    for await (const answer of this.#answers('Listing changed ranges', first, options?.signal, byMarker)) for (const r of answer.page.diffRanges()) yield r;
+  }
+
+  /**
+   * Continued by position, as it was when the SDK's getPageRangesDiffForManagedDisks (which cannot send a
+   * marker: docs/azure-behaviour.md#the-storage-sdks-traps) listed it. A listing is over only when an answer has no
    * NextMarker, and an answer may hold fewer ranges than asked, even none
    * (docs/azure-behaviour.md#listing-page-ranges-and-diffs). Ranges come in offset order, so a cut-short
    * answer is continued from the window position: past the last range returned, or, after an answer
    * with no ranges, from the same position again. Answers that keep coming back empty with a marker
    * end the diff with an error rather than a silently shorter list.
    */
-  async *#managedDiskDiff(previous: PageBlobSource, window: ByteWindow, options?: OperationOptions): AsyncIterable<DiffRange> {
+  async *#managedDiskDiff(previous: PageBlobSource, window: ByteWindow, options?: OperationOptions): AsyncGenerator<DiffRange, void, undefined> {
+    if (window.length <= 0) return;
     const prevUrl = previous.url;
     if (!prevUrl) throw new DiskDeltaError('The previous snapshot has no readable URL.', 'NoAccessSas');
     const end = window.offset + window.length;
-    let start = window.offset;
     let emptyInARow = 0;
-    while (start < end) {
-      const response = await azureCall('Listing changed ranges', () =>
-        this.reader.getPageRangesDiffForManagedDisks(start, end - start, prevUrl.reveal(), { abortSignal: options?.signal }),
-      );
-      // The SDK reports {offset, count: end - start} for inclusive ends: length is count + 1.
-      const ranges = interleaveDiff(
-        (response.pageRange ?? []).map((r) => fromSdkRange({ offset: r.offset, count: r.count ?? 0 })),
-        (response.clearRange ?? []).map((r) => fromSdkRange({ offset: r.offset, count: r.count ?? 0 })),
-      );
-      yield* ranges;
-      const marker = (response as { continuationToken?: string }).continuationToken;
-      if (!marker) return;
-      if (ranges.length === 0) {
+    const first = { offset: window.offset, length: window.length, prevSnapshotUrl: prevUrl.reveal() };
+    const follow = async (answer: PageListAnswer, asked: PageListRequest): Promise<PageListRequest | undefined> => {
+      if (!answer.nextMarker) return undefined;
+      const lastEnd = answer.page.lastEnd;
+      let start = asked.offset;
+      if (lastEnd === undefined) {
         emptyInARow += 1;
         if (emptyInARow >= MAX_EMPTY_PAGES_IN_A_ROW) {
           throw new DiskDeltaError(
-            `Listing changed ranges: Azure answered ${emptyInARow} times in a row with no ranges and a continuation marker at byte ${start}, and the storage SDK cannot send that marker back; the diff would be incomplete.`,
+            `Listing changed ranges: Azure answered ${emptyInARow} times in a row with no ranges and a continuation marker at byte ${start}, and a managed-disk diff is continued by position, not by marker; the diff would be incomplete.`,
             'IncompleteDiffListing',
             'Run the command again later; if it keeps failing, diff a smaller window of the disk.',
           );
         }
         await pause(Math.min(2_000, 100 * 2 ** emptyInARow), options?.signal);
-        continue;
+      } else {
+        emptyInARow = 0;
+        start = lastEnd;
       }
-      emptyInARow = 0;
-      const last = ranges[ranges.length - 1]!;
-      start = last.offset + last.length;
-    }
+      return start < end ? { offset: start, length: end - start, prevSnapshotUrl: prevUrl.reveal() } : undefined;
+    };
+    for await (const answer of this.#answers('Listing changed ranges', first, options?.signal, follow)) for (const r of answer.page.diffRanges()) yield r;
   }
 
   async read(offset: number, length: number, options?: OperationOptions): Promise<Uint8Array> {
@@ -182,7 +210,7 @@ class PageBlobSource implements PageSource {
 
 class PageBlobSnapshotSource extends PageBlobSource {
   constructor(
-    readonly base: PageBlobClient,
+    readonly base: PageListingClient,
     readonly snapshot: string,
     url: Secret | undefined,
   ) {
@@ -194,7 +222,7 @@ class PageBlobSnapshotSource extends PageBlobSource {
 class AccountPageBlob extends PageBlobSource implements PageTarget {
   readonly displayUrl: string;
   constructor(
-    private readonly client: PageBlobClient,
+    private readonly client: PageListingClient,
     private readonly writer: PageBlobClient,
     private readonly sharedKey: StorageSharedKeyCredential | undefined,
   ) {
@@ -291,6 +319,8 @@ class AccountContainer implements TargetStore {
     private readonly reader: ContainerClient,
     private readonly writer: ContainerClient,
     private readonly sharedKey: StorageSharedKeyCredential | undefined,
+    /** The reader's pipeline, for the listing client of each blob. */
+    private readonly readerPipeline: Pipeline,
   ) {}
 
   async containerExists(options?: OperationOptions): Promise<boolean> {
@@ -302,7 +332,8 @@ class AccountContainer implements TargetStore {
   }
 
   blob(name: string): PageTarget {
-    return new AccountPageBlob(this.reader.getPageBlobClient(name), this.writer.getPageBlobClient(name), this.sharedKey);
+    const reader = new PageListingClient(this.reader.getPageBlobClient(name).url, this.readerPipeline);
+    return new AccountPageBlob(reader, this.writer.getPageBlobClient(name), this.sharedKey);
   }
 }
 
@@ -310,8 +341,8 @@ class AccountContainer implements TargetStore {
 export class BlobDataPlane implements DataPlane {
   constructor(private readonly options: DataPlaneOptions = {}) {}
 
-  #sasClient(url: Secret, maxTries: number): PageBlobClient {
-    return new PageBlobClient(url.reveal(), pipeline(new AnonymousCredential(), this.options, maxTries));
+  #sasClient(url: Secret, maxTries: number): PageListingClient {
+    return new PageListingClient(url.reveal(), pipeline(new AnonymousCredential(), this.options, maxTries));
   }
 
   openSas(url: Secret): PageSource {
@@ -335,8 +366,9 @@ export class BlobDataPlane implements DataPlane {
         'Sign in again or check your access to the account.',
       );
     }
-    const reader = new BlobServiceClient(account.blobEndpoint, pipeline(credential, this.options, this.options.maxTries ?? 4));
+    const readerPipeline = pipeline(credential, this.options, this.options.maxTries ?? 4);
+    const reader = new BlobServiceClient(account.blobEndpoint, readerPipeline);
     const writer = new BlobServiceClient(account.blobEndpoint, pipeline(credential, this.options, 1));
-    return new AccountContainer(account, container, reader.getContainerClient(container), writer.getContainerClient(container), sharedKey);
+    return new AccountContainer(account, container, reader.getContainerClient(container), writer.getContainerClient(container), sharedKey, readerPipeline);
   }
 }

@@ -110,31 +110,50 @@ export function mergeAdjacent<T extends PageRange>(ranges: Iterable<T>): T[] {
 }
 
 /**
- * Streaming `mergeAdjacent` for input already in offset order (what Get Page Ranges returns); holds one
- * range at a time. Throws `UnsortedRanges` if the input goes backwards, as that would silently lose bytes.
+ * `mergeAdjacent` one range at a time, for input already in offset order (what Get Page Ranges returns):
+ * `push` hands back the range that is complete, if any; `finish` the last one. Throws `UnsortedRanges`
+ * if the input goes backwards, as that would silently lose bytes.
  */
-export async function* mergeAdjacentStream<T extends PageRange>(ranges: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T, void, undefined> {
-  let pending: T | undefined;
-  let lastOffset = -Infinity;
-  for await (const r of ranges) {
-    if (r.offset < lastOffset) {
+export class AdjacentMerger<T extends PageRange> {
+  #pending: T | undefined;
+  #lastOffset = -Infinity;
+
+  push(r: T): T | undefined {
+    if (r.offset < this.#lastOffset) {
       throw new DiskDeltaError(
-        `Page ranges arrived out of order (offset ${r.offset} after ${lastOffset}).`,
+        `Page ranges arrived out of order (offset ${r.offset} after ${this.#lastOffset}).`,
         'UnsortedRanges',
         'List the ranges in offset order, one offset window after another.',
       );
     }
-    lastOffset = r.offset;
-    if (r.length <= 0) continue;
+    this.#lastOffset = r.offset;
+    if (r.length <= 0) return undefined;
+    const pending = this.#pending;
     if (pending && kindOf(pending) === kindOf(r) && r.offset <= rangeEnd(pending)) {
       const end = Math.max(rangeEnd(pending), rangeEnd(r));
-      pending = withBounds(pending, pending.offset, end - pending.offset);
-    } else {
-      if (pending) yield pending;
-      pending = r;
+      this.#pending = withBounds(pending, pending.offset, end - pending.offset);
+      return undefined;
     }
+    this.#pending = r;
+    return pending;
   }
-  if (pending) yield pending;
+
+  finish(): T | undefined {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    return pending;
+  }
+}
+
+/** Streaming `mergeAdjacent` for input already in offset order; holds one range at a time (see `AdjacentMerger`). */
+export async function* mergeAdjacentStream<T extends PageRange>(ranges: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T, void, undefined> {
+  const merger = new AdjacentMerger<T>();
+  for await (const r of ranges) {
+    const done = merger.push(r);
+    if (done) yield done;
+  }
+  const last = merger.finish();
+  if (last) yield last;
 }
 
 /** The bytes covered by any of the ranges, as sorted, disjoint, non-touching plain ranges (kinds dropped). */
