@@ -9,6 +9,7 @@ import {
   validateFromWebviewMessage,
   type BlockMapSummary,
   type ExportFormat,
+  type FilesMessage,
   type FromWebviewMessage,
   type ToWebviewMessage,
 } from '../../shared/blockMapProtocol';
@@ -62,6 +63,9 @@ export class BlockMapSession {
   #summary: Promise<BlockMapSummary> | undefined;
   #binning: AbortController | undefined;
   #cell: AbortController | undefined;
+  /** The file diff of the current pair: started after the first bins went out, dropped when the pair changes. */
+  #filesRun: AbortController | undefined;
+  #files: FilesMessage | undefined;
   readonly #lifetime = new AbortController();
 
   constructor(
@@ -103,6 +107,42 @@ export class BlockMapSession {
     this.#lifetime.abort();
     this.#binning?.abort();
     this.#cell?.abort();
+    this.#filesRun?.abort();
+  }
+
+  /**
+   * Starts the pair's file diff once, in the background: it reads both snapshots, so it waits until the
+   * map has its first bins (the map never waits for it). A webview shown again gets the last state at once.
+   */
+  #startFiles(): void {
+    const source = this.#source;
+    if (this.#filesRun || !source.changedFiles) return;
+    const controller = new AbortController();
+    this.#filesRun = controller;
+    this.#postFiles({ type: 'files', state: 'computing', files: [], total: 0 });
+    const started = Date.now();
+    source.changedFiles(AbortSignal.any([controller.signal, this.#lifetime.signal])).then(
+      (m) => {
+        if (controller.signal.aborted || this.#source !== source) return;
+        this.log.info(
+          m.state === 'ready'
+            ? `Block map: ${m.total} changed files and directories named in ${Date.now() - started} ms`
+            : `Block map: files not available: ${redact(m.reason ?? '')}`,
+        );
+        this.#postFiles(m);
+      },
+      (error: unknown) => {
+        if (controller.signal.aborted || this.#source !== source || isAbortError(error)) return;
+        const message = describe(error);
+        this.log.warn(`Block map: the file-level diff failed: ${message}`);
+        this.#postFiles({ type: 'files', state: 'unavailable', reason: `The file-level diff failed: ${message}`, files: [], total: 0 });
+      },
+    );
+  }
+
+  #postFiles(m: FilesMessage): void {
+    this.#files = m;
+    this.#post(m);
   }
 
   #post(message: ToWebviewMessage): void {
@@ -118,6 +158,8 @@ export class BlockMapSession {
     switch (m.type) {
       case 'ready':
         this.#post({ type: 'init', title: this.#title, diskSizeBytes: this.#source.diskSizeBytes, restoreKey: this.#source.restoreKey });
+        // A webview shown again (it keeps no data while hidden) gets the file list the session already has.
+        if (this.#files) this.#post(this.#files);
         await Promise.all([this.#sendSummary(), this.#sendFamily()]);
         return;
       case 'bin': {
@@ -138,6 +180,7 @@ export class BlockMapSession {
           changed: bufferOf(binned.changed),
           cleared: bufferOf(binned.cleared),
         });
+        this.#startFiles();
         return;
       }
       case 'cellRanges': {
@@ -156,6 +199,9 @@ export class BlockMapSession {
         this.#source = next;
         this.#summary = undefined;
         this.#binning?.abort();
+        this.#filesRun?.abort();
+        this.#filesRun = undefined;
+        this.#files = undefined;
         const summary = await this.#summaryOf();
         if (summary.fromLabel && summary.toLabel) this.#title = `${summary.fromLabel} → ${summary.toLabel}`;
         this.ui.setTitle(this.#title);
