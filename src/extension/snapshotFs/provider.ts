@@ -38,7 +38,8 @@ function fileType(t: FileType): vscode.FileType {
 
 /**
  * The read-only file system over snapshots: each snapshot browsed holds one read grant while it is
- * used, given back after two idle minutes and when the extension stops (SnapshotBrowser).
+ * used, given back after `diskDelta.snapshotFiles.idleSeconds` without a read (two minutes by default) and
+ * when the extension stops (SnapshotBrowser).
  */
 export class SnapshotFileSystem implements vscode.FileSystemProvider, vscode.Disposable {
   readonly #browsers = new Map<string, SnapshotBrowser>();
@@ -55,7 +56,8 @@ export class SnapshotFileSystem implements vscode.FileSystemProvider, vscode.Dis
       const clients = await this.s.connection.clientsFor(subscriptionId);
       b = new SnapshotBrowser(clients.compute, clients.dataPlane, snapshotId, {
         sasDurationSeconds: settings.sasDurationSeconds(),
-        onRevoked: (id, error) => (error ? this.s.log.warn(`Access on ${id}: ${String(error)}`) : this.s.log.debug(`Access revoked on ${id}`)),
+        idleMs: settings.snapshotIdleMs(),
+        onRevoked: (id, error) => (error ? this.s.log.warn(`Access on ${id}: ${String(error)}`) : this.s.log.info(`Snapshot files: access revoked on ${id}`)),
         onRetry: (reason) => this.s.log.info(reason),
       });
       this.#browsers.set(key, b);
