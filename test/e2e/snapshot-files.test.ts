@@ -46,7 +46,7 @@ before(
     vscode = await startVsCode({
       name: 'snapshot-files',
       emulator: { connectionFile },
-      settings: { 'diskDelta.snapshotFiles.idleSeconds': IDLE_SECONDS },
+      settings: { 'diskDelta.snapshotFiles.idleSeconds': IDLE_SECONDS, 'explorer.compactFolders': false },
       viewport: { width: 1600, height: 1000 },
     });
     // A multi-root workspace from the start (see the note at the top): adding a folder then reloads nothing.
@@ -86,6 +86,16 @@ async function linesText(page: Page, selector: string): Promise<string[]> {
   return (await page.locator(selector).allInnerTexts()).map((t) => t.replace(/\u00a0/g, ' '));
 }
 
+/** Runs a test body; on failure keeps a screenshot of the workbench next to the logs. */
+async function shot<T>(name: string, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    await vscode.screenshot(`failed-${name}`).catch(() => undefined);
+    throw error;
+  }
+}
+
 async function grantsAfterIdle(): Promise<number> {
   const deadline = Date.now() + 90_000;
   let open = (await emulator.getStats()).activeSasGrants;
@@ -96,7 +106,11 @@ async function grantsAfterIdle(): Promise<number> {
   return open;
 }
 
-void test("the block map's Files panel lists the paths `disk-delta diff --files` names for the pair", { timeout: 10 * 60_000 }, async () => {
+void test("the block map's Files panel lists the paths `disk-delta diff --files` names for the pair", { timeout: 10 * 60_000 }, () =>
+  shot('files-panel', filesPanel),
+);
+
+async function filesPanel(): Promise<void> {
   const cli = parseJson<{ files: { path: string; change: string; changedBytes: number }[]; filesystems: { type: string; supported: boolean }[] }>(
     await runCli(connectionFile, ['--json', 'diff', '--from', day0.id, '--to', day1.id, '--files']),
   );
@@ -127,51 +141,57 @@ void test("the block map's Files panel lists the paths `disk-delta diff --files`
   assert.ok(lit > 0, 'the file has lit cells on the map');
   await vscode.screenshot('files-panel');
   assert.equal(await grantsAfterIdle(), 0, 'the map and its file diff gave every grant back');
-});
+}
 
-void test(
-  'Browse Files in Snapshot opens a file with its text; Compare with Previous Snapshot shows both days; grants go back',
-  { timeout: 10 * 60_000 },
-  async () => {
-    const page = vscode.page;
-    await showSnapshot(day1.name);
-    await vscode.treeContextMenu(day1.name, 'Browse Files in Snapshot');
-    const explorer = page.locator('.explorer-folders-view');
-    const row = (name: string) => explorer.locator('.monaco-list-row', { has: page.locator(`.label-name:text-is("${name}")`) }).first();
-    const open = async (name: string) => {
-      const r = row(name);
-      await r.waitFor({ state: 'visible', timeout: 60_000 });
-      if ((await r.getAttribute('aria-expanded')) !== 'true') await r.click();
-    };
-    const root = explorer.locator('.monaco-list-row', { hasText: `${day1.name} (ext4` }).first();
-    await root.waitFor({ state: 'visible', timeout: 60_000 });
-    if ((await root.getAttribute('aria-expanded')) !== 'true') await root.click();
-    await open('etc');
-    await open('nginx');
-    await row('nginx.conf').click();
-    const editorLines = '.editor-group-container.active .monaco-editor .view-lines';
-    await page.locator(editorLines, { hasText: 'worker_processes' }).first().waitFor({ timeout: 60_000 });
-    const text = (await linesText(page, editorLines)).join('\n');
-    assert.ok(text.includes(DAY1_CONF) && text.includes('gzip on;'), `day 1's nginx.conf is shown: ${text}`);
-    assert.ok(!text.includes(DAY0_CONF));
-
-    await vscode.runCommand('Disk Delta: Compare with Previous Snapshot');
-    const diff = page.locator('.monaco-diff-editor').first();
-    await diff.waitFor({ state: 'visible', timeout: 60_000 });
-    await diff.locator('.editor.original .view-lines', { hasText: 'worker_processes' }).waitFor({ timeout: 60_000 });
-    await diff.locator('.editor.modified .view-lines', { hasText: 'worker_processes' }).waitFor({ timeout: 60_000 });
-    const original = (await linesText(page, '.monaco-diff-editor .editor.original .view-lines')).join('\n');
-    const modified = (await linesText(page, '.monaco-diff-editor .editor.modified .view-lines')).join('\n');
-    assert.ok(original.includes(DAY0_CONF) && original.includes('worker_connections 768;'), `left is day 0: ${original}`);
-    assert.ok(modified.includes(DAY1_CONF) && modified.includes('worker_connections 2048;'), `right is day 1: ${modified}`);
-    const tab = await page.locator('.tabs-container .tab.active').innerText();
-    assert.match(tab, new RegExp(`nginx\\.conf \\(${day0.name} ↔ ${day1.name}\\)`));
-    await vscode.screenshot('compare');
-
-    // Both snapshots held a grant while their files were read; after the idle time both are given back.
-    assert.equal(await grantsAfterIdle(), 0, `no SAS grant stays active ${IDLE_SECONDS} s after the last read`);
-    const log = vscode.logs().toLowerCase();
-    for (const s of [day0, day1])
-      assert.ok(log.includes(`snapshot files: access revoked on ${s.id.toLowerCase()}`), `the log says ${s.name}'s browsing grant was revoked`);
-  },
+void test('Browse Files in Snapshot opens a file with its text; Compare with Previous Snapshot shows both days; grants go back', { timeout: 10 * 60_000 }, () =>
+  shot('browse', browseAndCompare),
 );
+
+async function browseAndCompare(): Promise<void> {
+  const page = vscode.page;
+  await showSnapshot(day1.name);
+  await vscode.treeContextMenu(day1.name, 'Browse Files in Snapshot');
+  const explorer = page.locator('.explorer-folders-view');
+  const row = (name: string) => explorer.locator('.monaco-list-row', { has: page.locator(`.label-name:text-is("${name}")`) }).first();
+  // Expands `folder` until `child` shows: VS Code expands a new root by itself once its children are read,
+  // so a row is clicked only while it is collapsed, and looked at again after each click.
+  const expandUntil = async (folder: () => ReturnType<typeof row>, child: string) => {
+    const deadline = Date.now() + 60_000;
+    while (!(await row(child).isVisible())) {
+      if (Date.now() > deadline) throw new Error(`${child} did not show under its folder in the Explorer`);
+      const f = folder();
+      if ((await f.isVisible()) && (await f.getAttribute('aria-expanded')) === 'false') await f.click();
+      await page.waitForTimeout(500);
+    }
+  };
+  const root = () => explorer.locator('.monaco-list-row', { hasText: `${day1.name} (ext4` }).first();
+  await root().waitFor({ state: 'visible', timeout: 60_000 });
+  await expandUntil(root, 'etc');
+  await expandUntil(() => row('etc'), 'nginx');
+  await expandUntil(() => row('nginx'), 'nginx.conf');
+  await row('nginx.conf').click();
+  const editorLines = '.editor-group-container.active .monaco-editor .view-lines';
+  await page.locator(editorLines, { hasText: 'worker_processes' }).first().waitFor({ timeout: 60_000 });
+  const text = (await linesText(page, editorLines)).join('\n');
+  assert.ok(text.includes(DAY1_CONF) && text.includes('gzip on;'), `day 1's nginx.conf is shown: ${text}`);
+  assert.ok(!text.includes(DAY0_CONF));
+
+  await vscode.runCommand('Disk Delta: Compare with Previous Snapshot');
+  const diff = page.locator('.monaco-diff-editor').first();
+  await diff.waitFor({ state: 'visible', timeout: 60_000 });
+  await diff.locator('.editor.original .view-lines', { hasText: 'worker_processes' }).waitFor({ timeout: 60_000 });
+  await diff.locator('.editor.modified .view-lines', { hasText: 'worker_processes' }).waitFor({ timeout: 60_000 });
+  const original = (await linesText(page, '.monaco-diff-editor .editor.original .view-lines')).join('\n');
+  const modified = (await linesText(page, '.monaco-diff-editor .editor.modified .view-lines')).join('\n');
+  assert.ok(original.includes(DAY0_CONF) && original.includes('worker_connections 768;'), `left is day 0: ${original}`);
+  assert.ok(modified.includes(DAY1_CONF) && modified.includes('worker_connections 2048;'), `right is day 1: ${modified}`);
+  const tab = await page.locator('.tabs-container .tab.active').innerText();
+  assert.match(tab, new RegExp(`nginx\\.conf \\(${day0.name} ↔ ${day1.name}\\)`));
+  await vscode.screenshot('compare');
+
+  // Both snapshots held a grant while their files were read; after the idle time both are given back.
+  assert.equal(await grantsAfterIdle(), 0, `no SAS grant stays active ${IDLE_SECONDS} s after the last read`);
+  const log = vscode.logs().toLowerCase();
+  for (const s of [day0, day1])
+    assert.ok(log.includes(`snapshot files: access revoked on ${s.id.toLowerCase()}`), `the log says ${s.name}'s browsing grant was revoked`);
+}

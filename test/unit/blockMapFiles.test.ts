@@ -300,6 +300,43 @@ void describe('block map session: the Files panel', () => {
     h.session.dispose();
   });
 
+  void it("waits for the family's bars (diffs sharing this pair's snapshots) before it starts: grants never overlap", async () => {
+    let release!: () => void;
+    const familyGate = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    const posted: ToWebviewMessage[] = [];
+    const ui: BlockMapUi = {
+      post: (m) => posted.push(m),
+      chooseExportTarget: () => Promise.resolve(undefined),
+      withExportProgress: (_t, task) => task(new AbortController().signal),
+      writeClipboard: () => Promise.resolve(),
+      setTitle: () => undefined,
+    };
+    const source = blockMapSourceFromStore(store, {
+      diskSizeBytes: GiB,
+      familyBars: async () => {
+        await familyGate;
+        return { bars: [], selected: -1 };
+      },
+      changedFiles: () => {
+        calls++;
+        return Promise.resolve(ready);
+      },
+    });
+    const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    const session = new BlockMapSession(source, 't', ui, log);
+    const readyDone = session.receive({ type: 'ready' });
+    await session.receive({ type: 'bin', requestId: 1, window: { offset: 0, length: GiB }, bins: 16 });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(calls, 0, 'not while the family is being diffed');
+    release();
+    await readyDone;
+    await new Promise((r) => setImmediate(r));
+    assert.equal(calls, 1);
+    assert.deepEqual(posted.at(-1), ready);
+    session.dispose();
+  });
+
   void it('a failure becomes an unavailable state with the reason, secrets redacted', async () => {
     const h = run(() => Promise.reject(new Error('read failed on https://acct.blob.core.windows.net/abcd?sv=2020&sig=SECRETSIG')));
     await h.session.receive({ type: 'bin', requestId: 1, window: { offset: 0, length: GiB }, bins: 16 });

@@ -66,6 +66,10 @@ export class BlockMapSession {
   /** The file diff of the current pair: started after the first bins went out, dropped when the pair changes. */
   #filesRun: AbortController | undefined;
   #files: FilesMessage | undefined;
+  /** Settles when the current file diff has ended and given its grants back. */
+  #filesDone: Promise<void> = Promise.resolve();
+  /** Settles when the family's bars (a diff per pair, each with its own grants) are known. */
+  #familyDone: Promise<void> = Promise.resolve();
   readonly #lifetime = new AbortController();
 
   constructor(
@@ -117,16 +121,30 @@ export class BlockMapSession {
   #startFiles(): void {
     const source = this.#source;
     if (this.#filesRun || !source.changedFiles) return;
+    const changedFiles = source.changedFiles.bind(source);
     const controller = new AbortController();
     this.#filesRun = controller;
     this.#postFiles({ type: 'files', state: 'computing', files: [], total: 0 });
-    const started = Date.now();
-    source.changedFiles(AbortSignal.any([controller.signal, this.#lifetime.signal])).then(
-      (m) => {
+    const signal = AbortSignal.any([controller.signal, this.#lifetime.signal]);
+    // One grant-holding operation on a snapshot at a time: the family's bars diff the neighbouring pairs,
+    // which share this pair's snapshots. Two overlapping grants on one snapshot end badly - the second sees
+    // the first's (Active SAS) and leaves it open, the first's revoke ends the second's SAS
+    // (docs/azure-behaviour.md#access-sas-grants).
+    const run = this.#familyDone.then(async () => {
+      if (signal.aborted) throw new DOMException('Files panel closed', 'AbortError');
+      const started = Date.now();
+      return { m: await changedFiles(signal), ms: Date.now() - started };
+    });
+    this.#filesDone = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    run.then(
+      ({ m, ms }) => {
         if (controller.signal.aborted || this.#source !== source) return;
         this.log.info(
           m.state === 'ready'
-            ? `Block map: ${m.total} changed files and directories named in ${Date.now() - started} ms`
+            ? `Block map: ${m.total} changed files and directories named in ${ms} ms`
             : `Block map: files not available: ${redact(m.reason ?? '')}`,
         );
         this.#postFiles(m);
@@ -160,7 +178,8 @@ export class BlockMapSession {
         this.#post({ type: 'init', title: this.#title, diskSizeBytes: this.#source.diskSizeBytes, restoreKey: this.#source.restoreKey });
         // A webview shown again (it keeps no data while hidden) gets the file list the session already has.
         if (this.#files) this.#post(this.#files);
-        await Promise.all([this.#sendSummary(), this.#sendFamily()]);
+        this.#familyDone = this.#sendFamily();
+        await Promise.all([this.#sendSummary(), this.#familyDone]);
         return;
       case 'bin': {
         // Only the newest view matters: a zoom or pan makes the previous binning useless.
@@ -195,11 +214,13 @@ export class BlockMapSession {
       }
       case 'selectPair': {
         if (!this.#source.withPair) throw new Error('This map cannot switch to another snapshot pair.');
+        // The running file diff holds grants on snapshots the next pair may share: it ends (and gives them back) first.
+        this.#filesRun?.abort();
+        await this.#filesDone;
         const next = await this.#source.withPair(m.index, this.#lifetime.signal);
         this.#source = next;
         this.#summary = undefined;
         this.#binning?.abort();
-        this.#filesRun?.abort();
         this.#filesRun = undefined;
         this.#files = undefined;
         const summary = await this.#summaryOf();
@@ -214,7 +235,8 @@ export class BlockMapSession {
           restoreKey: next.restoreKey,
         });
         this.#post({ type: 'summary', summary });
-        await this.#sendFamily();
+        this.#familyDone = this.#sendFamily();
+        await this.#familyDone;
         return;
       }
       case 'export':
