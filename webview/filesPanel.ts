@@ -72,7 +72,9 @@ function fileRow(f: ChangedFile, max: number, selected: boolean, actions: FilesP
   });
   const bar = el('span', { class: 'file-bar', 'aria-hidden': 'true' });
   bar.style.width = `${Math.max(f.changedBytes > 0 ? 2 : 0, (f.changedBytes / max) * 100)}%`;
-  const name = el('span', { class: 'file-path' }, f.dir ? `${f.path}/` : f.path);
+  // The path is cut at its start (right-to-left overflow) so that the file name stays visible; the marks keep
+  // its slashes in left-to-right order.
+  const name = el('span', { class: 'file-path' }, `\u200e${f.dir && f.path !== '/' ? `${f.path}/` : f.path}\u200e`);
   const kind = el('span', { class: `file-change change-${f.change}` }, CHANGE_LABEL[f.change]);
   const size = el('span', { class: 'file-bytes' }, formatBytes(f.changedBytes));
   button.append(bar, name, kind, size);

@@ -152,7 +152,7 @@ async function browseAndCompare(): Promise<void> {
   await showSnapshot(day1.name);
   await vscode.treeContextMenu(day1.name, 'Browse Files in Snapshot');
   const explorer = page.locator('.explorer-folders-view');
-  const row = (name: string) => explorer.locator('.monaco-list-row', { has: page.locator(`.label-name:text-is("${name}")`) }).first();
+  const row = (name: string) => explorer.locator('.monaco-list-row', { hasText: new RegExp(`^\\s*${name.replace(/\./g, '\\.')}\\s*$`) }).first();
   // Expands `folder` until `child` shows: VS Code expands a new root by itself once its children are read,
   // so a row is clicked only while it is collapsed, and looked at again after each click.
   const expandUntil = async (folder: () => ReturnType<typeof row>, child: string) => {

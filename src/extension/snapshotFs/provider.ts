@@ -65,6 +65,15 @@ export class SnapshotFileSystem implements vscode.FileSystemProvider, vscode.Dis
     return b;
   }
 
+  /** Gives back the grant of a snapshot no longer browsed (its folder was removed); a later read grants again. */
+  async forget(snapshotId: string): Promise<void> {
+    const key = snapshotId.toLowerCase();
+    const b = this.#browsers.get(key);
+    if (!b) return;
+    this.#browsers.delete(key);
+    await b.close();
+  }
+
   async #resolve(uri: vscode.Uri, followLast: boolean) {
     const { snapshotId, partition, path } = parseSnapshotUri(uri);
     const fs = await (await this.browser(snapshotId)).filesystem(partition);
