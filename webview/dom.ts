@@ -229,9 +229,6 @@ export const dom = {
   get files() {
     return by<HTMLElement>('files');
   },
-  get filesSection() {
-    return by<HTMLElement>('files');
-  },
   get filesFilter() {
     return by<HTMLInputElement>('files-filter');
   },

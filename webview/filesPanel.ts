@@ -3,7 +3,7 @@
  * the file whose blocks are lit on the map. The list comes from the host (`files`) after the map's
  * first paint; everything here works on that list alone.
  */
-import type { ChangedFile, FilesMessage } from '../src/shared/blockMapProtocol';
+import type { ChangedFile } from '../src/shared/blockMapProtocol';
 import { filterFiles } from '../src/shared/fileCells';
 import { formatBytes } from '../src/core/format';
 import { dom, el } from './dom';
@@ -39,7 +39,7 @@ export function renderFiles(state: MapState, actions: FilesPanelActions): void {
   dom.files.hidden = m === undefined;
   if (!m) return;
   const status = dom.filesStatus;
-  dom.filesSection.dataset.state = m.state;
+  dom.files.dataset.state = m.state;
   if (m.state !== 'ready') {
     status.textContent = m.state === 'computing' ? 'Naming the changed files…' : `Files not available: ${m.reason ?? 'unknown reason'}`;
     status.classList.toggle('error', m.state === 'unavailable');
@@ -83,7 +83,7 @@ function fileRow(f: ChangedFile, max: number, selected: boolean, actions: FilesP
   return item;
 }
 
-/** Binds the filter box, and Escape (anywhere in the panel) to clear the lit file. */
+/** Binds the filter box, and Escape (anywhere in the panel) to put out the lit file. */
 export function bindFiles(state: MapState, actions: FilesPanelActions): void {
   dom.filesFilter.value = state.fileFilter;
   dom.filesFilter.addEventListener('input', () => {
@@ -91,15 +91,7 @@ export function bindFiles(state: MapState, actions: FilesPanelActions): void {
     actions.filtered();
   });
   window.addEventListener('keydown', (event) => {
-    if (event.key !== 'Escape' || state.selectedFile === undefined) return;
-    if (event.target === dom.filesFilter && dom.filesFilter.value) {
-      // Escape in a non-empty filter box empties it first.
-      dom.filesFilter.value = '';
-      state.fileFilter = '';
-      actions.filtered();
-      return;
-    }
-    actions.select(undefined);
+    if (event.key === 'Escape' && state.selectedFile !== undefined) actions.select(undefined);
   });
 }
 
@@ -109,5 +101,3 @@ export function selectedFileEntry(state: MapState): ChangedFile | undefined {
   if (path === undefined || state.files?.state !== 'ready') return undefined;
   return state.files.files.find((f) => f.path === path);
 }
-
-export type { FilesMessage };

@@ -6,10 +6,13 @@
 //    with day 1's text; "Compare with Previous Snapshot" opens the diff editor with day 0's and day 1's text;
 //  - afterwards no read grant (SAS) stays active once the idle time (diskDelta.snapshotFiles.idleSeconds) passed.
 //
-// Adding a folder to a single-folder window makes VS Code enter an untitled multi-root workspace: the window
-// reloads and the extension host restarts (vscode.d.ts, workspace.updateWorkspaceFolders), which is what made
-// this flow flaky - clicks landed in a page being torn down. The session opens a multi-root workspace from the
-// start, so Browse Files in Snapshot only adds a folder and nothing reloads.
+// Adding a folder to the workspace reloads the window in code-server and restarts the extension host
+// (vscode.d.ts, workspace.updateWorkspaceFolders), and that is what made this flow flaky: the grant the old
+// extension host made for Browse Files stayed open (deactivate did not give it back), and the new host, finding
+// the snapshot in "Active SAS", took it for someone else's and never revoked it. The extension now revokes in
+// deactivate(); the test waits on signals that only the new host can give (the Explorer rows of the snapshot's
+// folder, the file's text), never on sleeps. The session opens a multi-root workspace so that the Explorer is the
+// view shown after the reload.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

@@ -28,6 +28,16 @@ export function registerSnapshotFileSystem(s: DiskDeltaServices): vscode.Disposa
   return vscode.Disposable.from(vscode.workspace.registerFileSystemProvider(SNAPSHOT_SCHEME, fs, { isCaseSensitive: true, isReadonly: true }), folders, fs);
 }
 
+/**
+ * Gives back every browsing grant before the extension host stops. Adding a folder to the workspace can
+ * restart the extension host (vscode.d.ts, workspace.updateWorkspaceFolders; in code-server the window
+ * reloads): a grant left to the old host would stay open, and the new host, finding the snapshot in
+ * "Active SAS", would take it for someone else's and never revoke it.
+ */
+export async function closeSnapshotFileSystem(): Promise<void> {
+  await provider?.closeAll();
+}
+
 function fileSystem(): SnapshotFileSystem {
   if (!provider) throw new DiskDeltaError('The snapshot file system is not ready.', 'NotActivated', 'Reload the window.');
   return provider;

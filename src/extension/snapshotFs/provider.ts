@@ -129,9 +129,19 @@ export class SnapshotFileSystem implements vscode.FileSystemProvider, vscode.Dis
     throw vscode.FileSystemError.NoPermissions(uri);
   }
 
-  dispose(): void {
-    for (const b of this.#browsers.values()) void b.close();
+  #closing: Promise<void> = Promise.resolve();
+
+  /** Gives back every browsing grant and waits until they are revoked (those already being closed too). */
+  async closeAll(): Promise<void> {
+    const open = [...this.#browsers.values()];
     this.#browsers.clear();
+    const before = this.#closing;
+    this.#closing = Promise.all([before, ...open.map((b) => b.close().catch(() => undefined))]).then(() => undefined);
+    await this.#closing;
+  }
+
+  dispose(): void {
+    void this.closeAll();
     this.#emitter.dispose();
   }
 }
