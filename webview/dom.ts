@@ -46,6 +46,25 @@ button:disabled { opacity: 0.5; cursor: default; }
 #family-bars .bar[aria-pressed="true"] { opacity: 1; outline: 2px solid var(--vscode-focusBorder); }
 #family-bars .bar:hover { opacity: 0.9; }
 .chart-axis { display: flex; justify-content: space-between; font-size: 0.85em; color: var(--vscode-descriptionForeground); }
+#files-filter { width: 100%; box-sizing: border-box; font: inherit; color: var(--vscode-input-foreground); background: var(--vscode-input-background);
+  border: 1px solid var(--vscode-input-border, transparent); padding: 2px 4px; }
+#files-filter:focus-visible { outline: 1px solid var(--vscode-focusBorder); }
+#files-status { color: var(--vscode-descriptionForeground); margin: 4px 0; }
+#files-status.error { color: var(--vscode-errorForeground); }
+#files-list { list-style: none; margin: 0; padding: 0; max-height: 40vh; overflow-y: auto; }
+#files-list button.file { position: relative; display: flex; gap: 6px; width: 100%; text-align: left; padding: 1px 4px; border-radius: 0;
+  background: transparent; border: 1px solid transparent; color: var(--vscode-foreground); }
+#files-list button.file:hover { background: var(--vscode-list-hoverBackground); }
+#files-list button.file[aria-pressed="true"] { background: var(--vscode-list-activeSelectionBackground); color: var(--vscode-list-activeSelectionForeground, var(--vscode-foreground));
+  border-color: var(--vscode-charts-yellow); }
+#files-list button.file:focus-visible { outline: 1px solid var(--vscode-focusBorder); outline-offset: -1px; }
+.file-bar { position: absolute; left: 0; bottom: 0; height: 3px; background: var(--vscode-charts-blue); }
+.file-path { flex: 1; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; direction: rtl; text-align: left; }
+.file-change, .file-bytes { flex: none; color: var(--vscode-descriptionForeground); font-size: 0.9em; }
+.change-added { color: var(--vscode-charts-green, var(--vscode-descriptionForeground)); }
+.change-deleted { color: var(--vscode-charts-red, var(--vscode-descriptionForeground)); }
+.swatch.file-lit { background: var(--vscode-charts-yellow); }
+#tooltip-files { margin: 4px 0 0; padding-left: 16px; }
 #selection-ranges li.cleared::marker { color: var(--vscode-charts-orange); }
 @media (prefers-reduced-motion: no-preference) {
   .chart .bar { transition: height 120ms ease-out; }
@@ -118,6 +137,7 @@ export function buildPanel(nonce = scriptNonce()): void {
         <span><span class="swatch changed-low"></span>A little changed</span>
         <span><span class="swatch cleared"></span>Cleared</span>
         <span><span class="swatch unchanged"></span>Unchanged</span>
+        <span id="legend-file" hidden><span class="swatch file-lit"></span><span id="legend-file-text">Selected file's changed blocks</span></span>
       </div>
       <div id="window-info"></div>
       <div id="cursor-info" class="sr-only" aria-live="polite"></div>
@@ -127,6 +147,13 @@ export function buildPanel(nonce = scriptNonce()): void {
         <h2 id="summary-heading">Summary</h2>
         <dl>${summaryRows}</dl>
         <p id="summary-text" class="sr-only" aria-live="polite"></p>
+      </section>
+      <section id="files" aria-labelledby="files-heading" hidden>
+        <h2 id="files-heading">Changed files</h2>
+        <label for="files-filter" class="sr-only">Filter changed files by path</label>
+        <input id="files-filter" type="search" placeholder="Filter by path" autocomplete="off" spellcheck="false">
+        <div id="files-status" role="status" aria-live="polite"></div>
+        <ul id="files-list" aria-label="Changed files and directories, largest change first"></ul>
       </section>
       <section id="selection" aria-labelledby="selection-heading">
         <h2 id="selection-heading">Selected cell</h2>
@@ -198,6 +225,21 @@ export const dom = {
   },
   get familyBars() {
     return by<HTMLDivElement>('family-bars');
+  },
+  get files() {
+    return by<HTMLElement>('files');
+  },
+  get filesFilter() {
+    return by<HTMLInputElement>('files-filter');
+  },
+  get filesStatus() {
+    return by<HTMLDivElement>('files-status');
+  },
+  get filesList() {
+    return by<HTMLUListElement>('files-list');
+  },
+  get legendFile() {
+    return by<HTMLElement>('legend-file');
   },
   button(id: 'zoom-in' | 'zoom-out' | 'zoom-fit' | 'export-json' | 'export-csv' | 'copy-summary') {
     return by<HTMLButtonElement>(id);

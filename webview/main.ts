@@ -22,6 +22,8 @@ import {
   showSelectionLoading,
   showSelectionRanges,
 } from './sidePanel';
+import { bindFiles, fileLabel, renderFiles, selectedFileEntry, type FilesPanelActions } from './filesPanel';
+import { cellsOfExtents, filesInWindow } from '../src/shared/fileCells';
 import { cellHasChanges, initialState, persistedState, selectedCell } from './state';
 import { cellBytes, cellCount, clampOffset, fitView, isFit, panCells, relayout, resample, windowOf, zoom, type MapView } from './view';
 
@@ -37,6 +39,7 @@ performance.mark('blockmap:start');
 const HOVER_RANGES = 8;
 const SELECTION_RANGES = 200;
 const HOVER_DELAY_MS = 120;
+const HOVER_FILES = 6;
 
 const vscode = acquireVsCodeApi();
 buildPanel();
@@ -57,15 +60,27 @@ function gridSize(): { cols: number; rows: number } {
   return { cols: Math.max(8, Math.floor(box.width / CELL_PX)), rows: Math.max(8, Math.floor(box.height / CELL_PX)) };
 }
 
+/** Cells of the view holding the lit file's changed bytes, or undefined when no file is lit. */
+function litCells(view: MapView): Uint8Array | undefined {
+  const file = selectedFileEntry(state);
+  if (!file) return undefined;
+  return cellsOfExtents(file.extents, { offset: view.offset, bytesPerCell: view.bytesPerCell, cells: cellCount(view) });
+}
+
 function paint(): void {
   if (!state.view) return;
+  const lit = litCells(state.view);
   renderer.resize(state.view, CELL_PX);
   renderer.paint(state.view, state.changed, state.cleared, state.colours, CELL_PX, {
     hover: state.hoverCell,
     cursor: state.cursorCell,
     selected: selectedCell(state),
     showCursor: state.cursorShown,
+    lit,
   });
+  let litCount = 0;
+  if (lit) for (const v of lit) litCount += v;
+  dom.canvas.dataset.litCells = String(litCount);
 }
 
 function describeWindow(v: MapView): void {
@@ -157,6 +172,18 @@ function showTooltip(cell: number): void {
     el('div', { id: 'tooltip-offsets' }, offsetsText(bytes.offset, bytes.length)),
     el('div', { id: 'tooltip-fraction' }, fractionText(state, cell)),
   );
+  if (state.files?.state === 'ready') {
+    // The file list is already here: the files under the cell need no round trip to the host.
+    const inCell = filesInWindow(state.files.files, bytes, HOVER_FILES);
+    if (inCell.total > 0) {
+      const ul = el('ul', { id: 'tooltip-files', 'aria-label': 'Files in this cell' });
+      ul.append(
+        ...inCell.files.map((f) => el('li', { 'data-path': f.path }, `${f.dir ? `${f.path}/` : f.path} (${f.change}, ${formatBytes(f.changedBytes)})`)),
+      );
+      tip.append(ul);
+      if (inCell.total > inCell.files.length) tip.append(el('div', { id: 'tooltip-files-more' }, `… and ${inCell.total - inCell.files.length} more files`));
+    }
+  }
   tip.dataset.offset = String(bytes.offset);
   tip.hidden = false;
   const col = cell % view.cols;
@@ -261,6 +288,29 @@ const actions: MapActions = {
   },
 };
 
+function showLitFile(): void {
+  const file = selectedFileEntry(state);
+  dom.legendFile.hidden = !file;
+  dom.text('legend-file-text').textContent = file ? `Changed blocks of ${file.path}${file.coarse ? ' (approximate)' : ''}` : "Selected file's changed blocks";
+  paint();
+}
+
+const fileActions: FilesPanelActions = {
+  select(path) {
+    state.selectedFile = path;
+    saveState();
+    renderFiles(state, fileActions);
+    showLitFile();
+    const file = selectedFileEntry(state);
+    if (file) setStatus(`${fileLabel(file)}. ${dom.canvas.dataset.litCells ?? '0'} cells of the map shown are lit.`);
+    else if (path === undefined) setStatus('No file is lit.');
+  },
+  filtered() {
+    saveState();
+    renderFiles(state, fileActions);
+  },
+};
+
 // ---- host messages ----
 
 function startView(diskSizeBytes: number, saved: BlockMapViewState['window']): void {
@@ -291,6 +341,10 @@ function pickPair(index: number): void {
     if (m?.type !== 'pairSelected') return;
     setTitle(m.title, m.restoreKey);
     state.selectedOffset = undefined;
+    state.files = undefined;
+    state.selectedFile = undefined;
+    renderFiles(state, fileActions);
+    showLitFile();
     clearSelection();
     setStatus(`Showing ${m.title}.`);
     startView(m.diskSizeBytes, undefined);
@@ -309,7 +363,10 @@ function onMessage(message: ToWebviewMessage): void {
       // A state from another pair (or none) starts at the whole disk.
       const samePair = state.restored.restoreKey === undefined || state.restored.restoreKey === state.restoreKey;
       startView(message.diskSizeBytes, samePair ? state.restored.window : undefined);
-      if (!samePair) state.selectedOffset = undefined;
+      if (!samePair) {
+        state.selectedOffset = undefined;
+        state.selectedFile = undefined;
+      }
       const reselect = selectedCell(state);
       if (reselect !== undefined) selectCell(reselect);
       state.restored = {};
@@ -322,6 +379,13 @@ function onMessage(message: ToWebviewMessage): void {
     case 'family':
       state.family = message.family;
       renderFamily(message.family, pickPair);
+      return;
+    case 'files':
+      state.files = message;
+      // A lit file the new list does not hold (another pair) goes dark.
+      if (message.state === 'ready' && state.selectedFile !== undefined && !selectedFileEntry(state)) state.selectedFile = undefined;
+      renderFiles(state, fileActions);
+      showLitFile();
       return;
     case 'notice':
       setStatus(message.message);
@@ -342,6 +406,7 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
 });
 
 bindInput(state, actions);
+bindFiles(state, fileActions);
 
 let layoutTimer: ReturnType<typeof setTimeout> | undefined;
 new ResizeObserver(() => {

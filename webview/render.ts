@@ -14,6 +14,8 @@ export interface MapColours {
   readonly grid: Rgb;
   readonly focus: Rgb;
   readonly foreground: Rgb;
+  /** The selected file's blocks. */
+  readonly file: Rgb;
 }
 
 const probe = document.createElement('canvas').getContext('2d');
@@ -44,6 +46,7 @@ export function themeColours(): MapColours {
     grid: parseColour(style.getPropertyValue('--vscode-editorWidget-border') || style.getPropertyValue('--vscode-panel-border'), { r: 69, g: 69, b: 69 }),
     focus: v('--vscode-focusBorder', { r: 0, g: 127, b: 212 }),
     foreground: v('--vscode-foreground', { r: 204, g: 204, b: 204 }),
+    file: v('--vscode-charts-yellow', { r: 204, g: 167, b: 0 }),
   };
 }
 
@@ -72,6 +75,8 @@ export interface MapMarks {
   readonly cursor?: number;
   readonly selected?: number;
   readonly showCursor: boolean;
+  /** Cells holding the selected file's changed bytes (1 = lit), painted in the file colour. */
+  readonly lit?: Uint8Array;
 }
 
 export class MapRenderer {
@@ -129,6 +134,7 @@ export class MapRenderer {
     const pixels = new Uint32Array(image.data.buffer);
     const unchanged = mix(colours.unchanged, colours.unchanged, 0);
     const pending = mix(colours.unchanged, colours.grid, 0.35);
+    const litColour = mix(colours.file, colours.file, 0);
     const hatched: number[] = [];
     const diskCells = Math.ceil((view.diskSizeBytes - view.offset) / view.bytesPerCell);
     for (let i = 0; i < cells; i++) {
@@ -144,6 +150,7 @@ export class MapRenderer {
         hatched.push(i);
       } else if (c > 0) pixels[i] = mix(colours.unchanged, colours.changed, intensity(c));
       else pixels[i] = unchanged;
+      if (marks.lit?.[i]) pixels[i] = litColour;
     }
     sctx.putImageData(image, 0, 0);
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
@@ -153,7 +160,7 @@ export class MapRenderer {
     const pattern = hatched.length ? this.#hatch(ctx, colours) : null;
     if (pattern) {
       ctx.fillStyle = pattern;
-      for (const i of hatched) ctx.fillRect((i % cols) * px, Math.floor(i / cols) * px, px, px);
+      for (const i of hatched) if (!marks.lit?.[i]) ctx.fillRect((i % cols) * px, Math.floor(i / cols) * px, px, px);
     }
     if (px >= 5) {
       // One device pixel of grid between cells, so neighbouring cells of equal colour stay countable.

@@ -1,5 +1,5 @@
 /** The block map's state in one object: what the panel shows, where the user is, and what it keeps across reloads. */
-import { parseViewState, type BlockMapSummary, type BlockMapViewState, type FamilyBars } from '../src/shared/blockMapProtocol';
+import { parseViewState, type BlockMapSummary, type BlockMapViewState, type FamilyBars, type FilesMessage } from '../src/shared/blockMapProtocol';
 import type { MapColours } from './render';
 import { cellCount, windowOf, type MapView } from './view';
 
@@ -21,6 +21,10 @@ export interface MapState {
   selectedOffset: number | undefined;
   summary: BlockMapSummary | undefined;
   family: FamilyBars | undefined;
+  /** The Files panel's list (undefined until the host sends one), its filter and the file lit on the map (by path). */
+  files: FilesMessage | undefined;
+  fileFilter: string;
+  selectedFile: string | undefined;
   colours: MapColours;
 }
 
@@ -41,6 +45,9 @@ export function initialState(saved: unknown, colours: MapColours): MapState {
     selectedOffset: restored.selectedOffset,
     summary: undefined,
     family: undefined,
+    files: undefined,
+    fileFilter: restored.fileFilter ?? '',
+    selectedFile: restored.selectedFile,
     colours,
   };
 }
@@ -52,6 +59,8 @@ export function persistedState(state: MapState): BlockMapViewState {
     title: state.title,
     window: state.view ? windowOf(state.view) : state.restored.window,
     selectedOffset: state.selectedOffset,
+    ...(state.fileFilter ? { fileFilter: state.fileFilter } : {}),
+    ...(state.selectedFile !== undefined ? { selectedFile: state.selectedFile } : {}),
   };
 }
 

@@ -18,6 +18,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   }
 }
 
-export function deactivate(): void {
+/** VS Code waits for the promise: read grants still held are revoked before the extension host stops. */
+export async function deactivate(): Promise<void> {
   log = undefined;
+  const { closeSnapshotFileSystem } = await import('./snapshotFs');
+  await closeSnapshotFileSystem();
 }

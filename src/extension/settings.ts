@@ -41,6 +41,10 @@ export const settings = {
   sasDurationSeconds(): number {
     return clamp(this.config.get<number>('access.sasDurationSeconds', 3600), 300, 86400);
   },
+  /** Idle time after which a browsed snapshot's read grant is given back. */
+  snapshotIdleMs(): number {
+    return clamp(this.config.get<number>('snapshotFiles.idleSeconds', 120), 5, 3600) * 1000;
+  },
 };
 
 function clamp(v: number, lo: number, hi: number): number {

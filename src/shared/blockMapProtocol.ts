@@ -20,6 +20,11 @@ const MAX_TEXT = 4096;
 /** Most entries of the range-size histogram (power-of-two buckets, 2^0 .. 2^63 bytes). */
 export const MAX_HISTOGRAM_BUCKETS = 64;
 
+/** Most files and directories one `files` message lists (the largest by changed bytes); `total` counts them all. */
+export const MAX_FILES = 5000;
+/** Most changed extents listed per file: more are merged across their smallest gaps (`coarse`). */
+export const MAX_FILE_EXTENTS = 64;
+
 /** A window of the disk's address space, [offset, offset + length), in bytes. */
 export interface MapWindow {
   readonly offset: number;
@@ -85,6 +90,23 @@ export interface BinnedWindow {
 
 export type ExportFormat = 'json' | 'csv';
 
+export type FileChangeKind = 'added' | 'deleted' | 'modified' | 'metadata' | 'renamed';
+const FILE_CHANGE_KINDS: readonly FileChangeKind[] = ['added', 'deleted', 'modified', 'metadata', 'renamed'];
+
+/** One changed file or directory, as `disk-delta diff --files` names it, with where its changed bytes lie. */
+export interface ChangedFile {
+  readonly path: string;
+  readonly change: FileChangeKind;
+  readonly previousPath?: string;
+  readonly changedBytes: number;
+  readonly partition: number;
+  readonly dir: boolean;
+  /** Disk byte ranges holding the file's changed bytes, in offset order, at most MAX_FILE_EXTENTS. */
+  readonly extents: readonly MapWindow[];
+  /** Set when the extents were merged across gaps to fit the cap (they cover a little more than changed). */
+  readonly coarse?: boolean;
+}
+
 // ---- host -> webview ----
 
 export interface InitMessage {
@@ -133,6 +155,19 @@ export interface ExportDoneMessage {
   readonly rangeCount: number;
   readonly message: string;
 }
+/**
+ * The Files panel's content, sent after the map's first paint: `computing` while the file diff runs,
+ * then `ready` with the files ranked by changed bytes, or `unavailable` with the reason (no readable
+ * filesystem, an encrypted disk, a failure).
+ */
+export interface FilesMessage {
+  readonly type: 'files';
+  readonly state: 'computing' | 'ready' | 'unavailable';
+  readonly reason?: string;
+  readonly files: readonly ChangedFile[];
+  /** Files and directories the diff found (more than `files` holds when capped). */
+  readonly total: number;
+}
 export interface NoticeMessage {
   readonly type: 'notice';
   readonly message: string;
@@ -145,7 +180,16 @@ export interface ErrorMessage {
 }
 
 export type ToWebviewMessage =
-  InitMessage | SummaryMessage | FamilyMessage | BinsMessage | CellRangesMessage | PairSelectedMessage | ExportDoneMessage | NoticeMessage | ErrorMessage;
+  | InitMessage
+  | SummaryMessage
+  | FamilyMessage
+  | BinsMessage
+  | CellRangesMessage
+  | PairSelectedMessage
+  | ExportDoneMessage
+  | FilesMessage
+  | NoticeMessage
+  | ErrorMessage;
 
 // ---- webview -> host ----
 
@@ -200,6 +244,9 @@ export interface BlockMapViewState {
   readonly window?: MapWindow;
   /** Offset of the selected cell's first byte. */
   readonly selectedOffset?: number;
+  /** The Files panel's filter text and the file whose blocks are lit (by path). */
+  readonly fileFilter?: string;
+  readonly selectedFile?: string;
 }
 
 // ---- validation ----
@@ -269,6 +316,35 @@ function float32Bytes(value: unknown, entries: number, what: string): ArrayBuffe
   else fail(`${what} is not an ArrayBuffer`);
   if (buffer.byteLength !== entries * 4) fail(`${what} holds ${buffer.byteLength} bytes, expected ${entries * 4}`);
   return buffer;
+}
+
+function changedFiles(value: unknown): ChangedFile[] {
+  if (!Array.isArray(value) || value.length > MAX_FILES) fail(`files is not a list of at most ${MAX_FILES} files`);
+  return value.map((item, i): ChangedFile => {
+    const what = `files[${i}]`;
+    const f = record(item, what);
+    const change = f.change as FileChangeKind;
+    if (!FILE_CHANGE_KINDS.includes(change)) fail(`${what}.change is not one of ${FILE_CHANGE_KINDS.join(', ')}`);
+    if (!Array.isArray(f.extents) || f.extents.length > MAX_FILE_EXTENTS) fail(`${what}.extents is not a list of at most ${MAX_FILE_EXTENTS} ranges`);
+    let end = 0;
+    const extents = f.extents.map((x, k) => {
+      const w = mapWindow(x, `${what}.extents[${k}]`);
+      if (w.offset < end) fail(`${what}.extents[${k}] is out of order or overlaps the one before`);
+      end = w.offset + w.length;
+      return w;
+    });
+    if (typeof f.dir !== 'boolean') fail(`${what}.dir is not a boolean`);
+    return {
+      path: text(f.path, `${what}.path`),
+      change,
+      ...(f.previousPath !== undefined ? { previousPath: text(f.previousPath, `${what}.previousPath`) } : {}),
+      changedBytes: count(f.changedBytes, `${what}.changedBytes`),
+      partition: count(f.partition, `${what}.partition`, 1024),
+      dir: f.dir,
+      extents,
+      ...(f.coarse === true ? { coarse: true } : {}),
+    };
+  });
 }
 
 function summary(value: unknown): BlockMapSummary {
@@ -380,6 +456,16 @@ export function validateToWebviewMessage(value: unknown): Validated<ToWebviewMes
           message: text(m.message, 'message'),
         };
       }
+      case 'files': {
+        const st = m.state;
+        if (st !== 'computing' && st !== 'ready' && st !== 'unavailable') fail('state is not computing, ready or unavailable');
+        const files = changedFiles(m.files);
+        const total = count(m.total, 'total');
+        if (total < files.length) fail('total is less than the files listed');
+        const reason = optionalText(m.reason, 'reason');
+        if (st === 'unavailable' && reason === undefined) fail('an unavailable file list has no reason');
+        return { type: 'files', state: st, ...(reason !== undefined ? { reason } : {}), files, total };
+      }
       case 'notice':
         return { type: 'notice', message: text(m.message, 'message') };
       case 'error':
@@ -444,6 +530,16 @@ export function parseViewState(value: unknown): BlockMapViewState {
   }
   try {
     if (s.selectedOffset !== undefined) out.selectedOffset = count(s.selectedOffset, 'selectedOffset');
+  } catch {
+    /* dropped */
+  }
+  try {
+    if (s.fileFilter !== undefined) out.fileFilter = text(s.fileFilter, 'fileFilter');
+  } catch {
+    /* dropped */
+  }
+  try {
+    if (s.selectedFile !== undefined) out.selectedFile = text(s.selectedFile, 'selectedFile');
   } catch {
     /* dropped */
   }

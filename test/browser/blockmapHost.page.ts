@@ -5,6 +5,7 @@
  */
 import {
   MAX_HISTOGRAM_BUCKETS,
+  type ChangedFile,
   validateFromWebviewMessage,
   type BlockMapSummary,
   type FromWebviewMessage,
@@ -84,6 +85,44 @@ function buildFixture(): Fixture {
 
 const fixture = buildFixture();
 
+/** The Files panel's list, placed on the landmarks so that the test knows which cells each file lights. */
+export const files: ChangedFile[] = [
+  {
+    path: '/var/log/big.log',
+    change: 'modified',
+    changedBytes: 32 * GiB,
+    partition: 1,
+    dir: false,
+    extents: [{ offset: landmarks.fullyChanged.offset, length: 32 * GiB }],
+  },
+  { path: '/etc', change: 'metadata', changedBytes: 0, partition: 1, dir: true, extents: [] },
+  {
+    path: '/etc/nginx/nginx.conf',
+    change: 'modified',
+    changedBytes: 4096,
+    partition: 1,
+    dir: false,
+    extents: [{ offset: landmarks.fullyChanged.offset + 48 * GiB, length: 4096 }],
+  },
+  {
+    path: '/home/a/new.bin',
+    change: 'added',
+    changedBytes: 8 * GiB,
+    partition: 1,
+    dir: false,
+    extents: [{ offset: landmarks.fullyChanged.offset + 36 * GiB, length: 8 * GiB }],
+  },
+  {
+    path: '/srv/data/old.db',
+    change: 'deleted',
+    changedBytes: 30 * GiB,
+    partition: 1,
+    dir: false,
+    extents: [{ offset: landmarks.fullyCleared.offset, length: 30 * GiB }],
+  },
+];
+let filesSent = false;
+
 /** Index of the first range ending after `offset`. */
 function firstEndingAfter(offset: number): number {
   let lo = 0;
@@ -154,6 +193,7 @@ interface HostRecord {
   state: unknown;
   landmarks: typeof landmarks;
   summary: BlockMapSummary;
+  files: ChangedFile[];
 }
 
 const STATE_KEY = 'blockmap-test-state';
@@ -164,6 +204,7 @@ const record: HostRecord = {
   state: JSON.parse(sessionStorage.getItem(STATE_KEY) ?? 'null') as unknown,
   landmarks,
   summary,
+  files,
 };
 (globalThis as unknown as { blockMapHost: HostRecord }).blockMapHost = record;
 
@@ -198,6 +239,22 @@ function handle(raw: unknown): void {
         binned.changed.buffer,
         binned.cleared.buffer,
       ]);
+      // As the real session does: the file list is worked out after the first bins went out.
+      if (!filesSent) {
+        filesSent = true;
+        reply({ type: 'files', state: 'computing', files: [], total: 0 });
+        setTimeout(() => {
+          if (location.hash === '#files-unavailable')
+            reply({
+              type: 'files',
+              state: 'unavailable',
+              reason: 'partition 1 (LUKS): encrypted (LUKS); its changes are shown as blocks only',
+              files: [],
+              total: 0,
+            });
+          else reply({ type: 'files', state: 'ready', files, total: files.length });
+        }, 50);
+      }
       return;
     }
     case 'cellRanges': {

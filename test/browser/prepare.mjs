@@ -20,7 +20,7 @@ const THEME = `
   --vscode-font-family: sans-serif; --vscode-font-size: 13px;
   --vscode-foreground: #cccccc; --vscode-descriptionForeground: #9d9d9d; --vscode-errorForeground: #f85149;
   --vscode-editor-background: #1e1e1e; --vscode-editorWidget-border: #454545; --vscode-focusBorder: #0078d4;
-  --vscode-charts-blue: #3794ff; --vscode-charts-orange: #d18616; --vscode-charts-purple: #b180d7;
+  --vscode-charts-blue: #3794ff; --vscode-charts-orange: #d18616; --vscode-charts-purple: #b180d7; --vscode-charts-yellow: #cca700;
   --vscode-editorHoverWidget-background: #252526; --vscode-editorHoverWidget-border: #454545;
   --vscode-button-secondaryBackground: #3a3d41; --vscode-button-secondaryForeground: #cccccc;
 }`;

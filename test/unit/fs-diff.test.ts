@@ -124,6 +124,49 @@ void describe('file diff of ext4 images edited with debugfs -w', { timeout: 300_
     assert.equal(result.work.walkedSnapshots, 1, 'one walk, for the in-place write no record explains');
   });
 
+  void it('collectExtents: each file gets exactly its changed bytes as disk ranges, inside the diff and disjoint', async () => {
+    const src = path.join(dir, 'ext-src');
+    writeTree(src, baseTree());
+    const a = path.join(dir, 'ext-a.img');
+    const b = path.join(dir, 'ext-b.img');
+    makeExt4(a, src, 32, ['-b', '4096']);
+    copyFileSync(a, b);
+    const host = path.join(dir, 'ext-new.txt');
+    writeFileSync(host, randomBytes(50_000));
+    debugfs(b, [`write ${host} /new.txt`, 'rm /hello.txt'], true);
+    await overwriteInPlace(b, '/var/log/syslog', 8192, 4096);
+    const bytesA = readFileSync(a);
+    const bytesB = readFileSync(b);
+    const ranges = blockDiff(bytesA, bytesB);
+    const open = async (x: Buffer) => ({ reader: new BufferReader(x), disk: await openDisk(new BufferReader(x)) });
+    const result = await fileDiff(await open(bytesA), await open(bytesB), ranges, { collectExtents: true });
+    const plain = await fileDiff(await open(bytesA), await open(bytesB), ranges);
+    assert.deepEqual(result.files, plain.files, 'collecting extents changes nothing else');
+    assert.equal(plain.extents, undefined);
+    assert.ok(result.extents);
+    const inDiff = (o: number, l: number) => ranges.some((r) => r.offset <= o && o + l <= r.offset + r.length);
+    const seen: { offset: number; end: number; path: string }[] = [];
+    for (const f of result.files) {
+      const held: readonly DiffRange[] = result.extents.get(f) ?? [];
+      assert.equal(
+        held.reduce((sum: number, r) => sum + r.length, 0),
+        f.changedBytes,
+        `${f.path}: its extents add up to its changed bytes`,
+      );
+      for (const r of held) {
+        assert.ok(inDiff(r.offset, r.length), `${f.path}: ${r.offset}+${r.length} lies in the block diff`);
+        seen.push({ offset: r.offset, end: r.offset + r.length, path: f.path });
+      }
+    }
+    seen.sort((x, y) => x.offset - y.offset);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.offset >= seen[i - 1]!.end, `${seen[i - 1]!.path} and ${seen[i]!.path} do not share a byte`);
+    const syslog = result.files.find((f) => f.path === '/var/log/syslog')!;
+    assert.equal(result.extents.get(syslog)?.length, 1, 'one 4 KiB write in place is one extent');
+    const newTxt = result.files.find((f) => f.path === '/new.txt')!;
+    assert.ok(newTxt.changedBytes >= 49_664, 'the new file: the 512-byte pages of its 50,000 random bytes');
+    assert.ok(result.extents.get(newTxt)!.length >= 1);
+  });
+
   void it('property: random file operations between two images are named exactly, and bytes add up', async () => {
     const src = path.join(dir, 'prop-src');
     writeTree(src, baseTree());

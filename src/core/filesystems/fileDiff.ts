@@ -48,6 +48,11 @@ export interface FileDiff {
   readonly unattributed: Unattributed;
   /** What the diff had to do (for logs and benchmarks). */
   readonly work: { candidates: number; walkedSnapshots: number; directoriesRead: number };
+  /**
+   * With `collectExtents`: per reported file, the diff's bytes it was given, as disk offsets (merged, in
+   * offset order) - where its changes lie on the disk, for the block map.
+   */
+  readonly extents?: ReadonlyMap<FileChange, readonly DiffRange[]>;
 }
 
 export interface SnapshotImage {
@@ -57,6 +62,8 @@ export interface SnapshotImage {
 
 export interface FileDiffOptions {
   readonly signal?: AbortSignal;
+  /** Keep each file's changed ranges (disk offsets) in `extents`. */
+  readonly collectExtents?: boolean;
   readonly onProgress?: (text: string) => void;
 }
 
@@ -71,6 +78,7 @@ export async function fileDiff(older: SnapshotImage, newer: SnapshotImage, range
   const work = { candidates: 0, walkedSnapshots: 0, directoriesRead: 0 };
   let outside = all;
   const summaries: VolumeSummary[] = [];
+  const extents = options.collectExtents ? new Map<FileChange, DiffRange[]>() : undefined;
   for (const vNew of newer.disk.volumes) {
     summaries.push(summarizeVolume(vNew));
     const vOld = older.disk.volumes.find(
@@ -87,13 +95,19 @@ export async function fileDiff(older: SnapshotImage, newer: SnapshotImage, range
     const rel = inside.map((r) => ({ offset: r.offset - base, length: r.length }));
     const result = await new VolumeDiff(vNew, fsOld, fsNew, older.reader, newer.reader, base, options, work).run(rel);
     files.push(...result.files);
+    if (extents)
+      for (const [f, held] of result.extents)
+        extents.set(
+          f,
+          union(held).map((r) => ({ offset: r.offset + base, length: r.length, kind: 'changed' as const })),
+        );
     unattributed.freeSpace += result.freeSpace;
     unattributed.metadata += result.metadata;
   }
   // Volumes only the older snapshot had (the newer one repartitioned) are not read: their bytes are outside.
   unattributed.outsidePartitions = totalBytes(outside);
   files.sort((a, b) => b.changedBytes - a.changedBytes || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { filesystems: summaries, files, unattributed, work };
+  return { filesystems: summaries, files, unattributed, work, ...(extents ? { extents } : {}) };
 }
 
 interface Side {
@@ -109,6 +123,8 @@ interface Entry {
   /** Its name appeared in or disappeared from a changed directory (a rename that left the record as it was). */
   entryChanged?: boolean;
   changedBytes: number;
+  /** The diff's bytes given to this file (filesystem offsets), kept only with `collectExtents`. */
+  held?: FsRange[];
 }
 
 class VolumeDiff {
@@ -130,7 +146,7 @@ class VolumeDiff {
     private readonly work: FileDiff['work'],
   ) {}
 
-  async run(ranges: FsRange[]): Promise<{ files: FileChange[]; freeSpace: number; metadata: number }> {
+  async run(ranges: FsRange[]): Promise<{ files: FileChange[]; freeSpace: number; metadata: number; extents: Map<FileChange, FsRange[]> }> {
     const signal = this.options.signal;
     // 1. Files whose own records lie in the changed ranges.
     const ids = new Set<FileId>([...((await this.fsNew?.recordsIn(ranges, signal)) ?? []), ...((await this.fsOld?.recordsIn(ranges, signal)) ?? [])]);
@@ -161,13 +177,14 @@ class VolumeDiff {
     // 4. Paths, then what changed.
     await this.#paths();
     const files: FileChange[] = [];
+    const extents = new Map<FileChange, FsRange[]>();
     const partition = this.volume.partition.index;
     for (const e of [...this.#entries.values(), ...this.#gone.values()]) {
       const change = this.#kindOf(e);
       if (!change) continue;
       const path = (e.new ?? e.old)!.path ?? `<unnamed ${e.id}>`;
       const stat = (e.new ?? e.old)!.stat;
-      files.push({
+      const file: FileChange = {
         path,
         change,
         ...(change === 'renamed' ? { previousPath: e.old!.path ?? `<unnamed ${e.id}>` } : {}),
@@ -176,9 +193,11 @@ class VolumeDiff {
         sizeAfter: e.new ? e.new.stat.sizeBytes : null,
         partition,
         type: stat.type,
-      });
+      };
+      files.push(file);
+      if (e.held?.length) extents.set(file, e.held);
     }
-    return { files, freeSpace: this.#free, metadata: this.#metadata };
+    return { files, freeSpace: this.#free, metadata: this.#metadata, extents };
   }
 
   #kindOf(e: Entry): FileChangeKind | undefined {
@@ -348,6 +367,7 @@ class VolumeDiff {
     if (!overlapsAny(remaining, held)) return remaining;
     const hit = intersect(remaining, held);
     e.changedBytes += totalBytes(hit);
+    if (this.options.collectExtents) (e.held ??= []).push(...hit);
     return subtract(remaining, hit);
   }
 

@@ -17,6 +17,8 @@ export interface SnapshotFileDiff {
   /** Bytes read from the two snapshots to answer. */
   readonly bytesRead: number;
   readonly work: FileDiff['work'];
+  /** With `collectExtents`: each file's changed ranges on the disk. */
+  readonly extents?: FileDiff['extents'];
 }
 
 /**
@@ -29,7 +31,7 @@ export async function snapshotFileDiff(
   dataPlane: DataPlane,
   fromId: string,
   toId: string,
-  options: DiffOptions & SnapshotImageOptions & { onNote?: (text: string) => void },
+  options: DiffOptions & SnapshotImageOptions & { onNote?: (text: string) => void; collectExtents?: boolean },
 ): Promise<SnapshotFileDiff> {
   return withSnapshotDiff(compute, dataPlane, fromId, toId, options, async (diff) => {
     const ranges: DiffRange[] = [];
@@ -45,7 +47,7 @@ export async function snapshotFileDiff(
     const newer = { reader: newerReader, disk: newerDisk };
     const toIsNewer = diff.newer.id.toLowerCase() === toId.toLowerCase() || diff.older.id.toLowerCase() === fromId.toLowerCase();
     const [a, b] = toIsNewer ? [older, newer] : [newer, older];
-    const result = await fileDiff(a, b, ranges, { signal: options.signal, onProgress: options.onNote });
+    const result = await fileDiff(a, b, ranges, { signal: options.signal, onProgress: options.onNote, collectExtents: options.collectExtents });
     return {
       from: (toIsNewer ? diff.older : diff.newer).id,
       to: (toIsNewer ? diff.newer : diff.older).id,
@@ -55,6 +57,7 @@ export async function snapshotFileDiff(
       diffBytes,
       bytesRead: olderReader.stats.bytesRead + newerReader.stats.bytesRead,
       work: result.work,
+      ...(result.extents ? { extents: result.extents } : {}),
     };
   });
 }

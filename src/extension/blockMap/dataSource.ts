@@ -1,4 +1,4 @@
-import type { BinnedWindow, BlockMapSummary, CellRanges, ExportFormat, FamilyBars, MapWindow } from '../../shared/blockMapProtocol';
+import type { BinnedWindow, BlockMapSummary, CellRanges, ExportFormat, FamilyBars, FilesMessage, MapWindow } from '../../shared/blockMapProtocol';
 
 /**
  * What the block-map panel needs from the extension. Implemented over the streamed diff of two
@@ -21,6 +21,11 @@ export interface BlockMapDataSource {
   familyBars?(signal?: AbortSignal): Promise<FamilyBars>;
   /** The source for another consecutive pair (an index into familyBars().bars). */
   withPair?(index: number, signal?: AbortSignal): Promise<BlockMapDataSource>;
+  /**
+   * The Files panel's content: the file-level diff of the pair (which reads both snapshots, so it is
+   * asked for only after the map's first paint). Undefined when the source cannot name files.
+   */
+  changedFiles?(signal: AbortSignal): Promise<FilesMessage>;
   /** Writes every range in the format, in chunks; resolves with how many ranges were written. */
   exportRanges(format: ExportFormat, writeChunk: (text: string) => Promise<void>, signal?: AbortSignal): Promise<number>;
 }

@@ -9,6 +9,7 @@ import {
   validateFromWebviewMessage,
   type BlockMapSummary,
   type ExportFormat,
+  type FilesMessage,
   type FromWebviewMessage,
   type ToWebviewMessage,
 } from '../../shared/blockMapProtocol';
@@ -62,6 +63,13 @@ export class BlockMapSession {
   #summary: Promise<BlockMapSummary> | undefined;
   #binning: AbortController | undefined;
   #cell: AbortController | undefined;
+  /** The file diff of the current pair: started after the first bins went out, dropped when the pair changes. */
+  #filesRun: AbortController | undefined;
+  #files: FilesMessage | undefined;
+  /** Settles when the current file diff has ended and given its grants back. */
+  #filesDone: Promise<void> = Promise.resolve();
+  /** Settles when the family's bars (a diff per pair, each with its own grants) are known. */
+  #familyDone: Promise<void> = Promise.resolve();
   readonly #lifetime = new AbortController();
 
   constructor(
@@ -103,6 +111,56 @@ export class BlockMapSession {
     this.#lifetime.abort();
     this.#binning?.abort();
     this.#cell?.abort();
+    this.#filesRun?.abort();
+  }
+
+  /**
+   * Starts the pair's file diff once, in the background: it reads both snapshots, so it waits until the
+   * map has its first bins (the map never waits for it). A webview shown again gets the last state at once.
+   */
+  #startFiles(): void {
+    const source = this.#source;
+    if (this.#filesRun || !source.changedFiles) return;
+    const changedFiles = source.changedFiles.bind(source);
+    const controller = new AbortController();
+    this.#filesRun = controller;
+    this.#postFiles({ type: 'files', state: 'computing', files: [], total: 0 });
+    const signal = AbortSignal.any([controller.signal, this.#lifetime.signal]);
+    // One grant-holding operation on a snapshot at a time: the family's bars diff the neighbouring pairs,
+    // which share this pair's snapshots. Two overlapping grants on one snapshot end badly - the second sees
+    // the first's (Active SAS) and leaves it open, the first's revoke ends the second's SAS
+    // (docs/azure-behaviour.md#access-sas-grants).
+    const run = this.#familyDone.then(async () => {
+      if (signal.aborted) throw new DOMException('Files panel closed', 'AbortError');
+      const started = Date.now();
+      return { m: await changedFiles(signal), ms: Date.now() - started };
+    });
+    this.#filesDone = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    run.then(
+      ({ m, ms }) => {
+        if (controller.signal.aborted || this.#source !== source) return;
+        this.log.info(
+          m.state === 'ready'
+            ? `Block map: ${m.total} changed files and directories named in ${ms} ms`
+            : `Block map: files not available: ${redact(m.reason ?? '')}`,
+        );
+        this.#postFiles(m);
+      },
+      (error: unknown) => {
+        if (controller.signal.aborted || this.#source !== source || isAbortError(error)) return;
+        const message = describe(error);
+        this.log.warn(`Block map: the file-level diff failed: ${message}`);
+        this.#postFiles({ type: 'files', state: 'unavailable', reason: `The file-level diff failed: ${message}`, files: [], total: 0 });
+      },
+    );
+  }
+
+  #postFiles(m: FilesMessage): void {
+    this.#files = m;
+    this.#post(m);
   }
 
   #post(message: ToWebviewMessage): void {
@@ -118,7 +176,10 @@ export class BlockMapSession {
     switch (m.type) {
       case 'ready':
         this.#post({ type: 'init', title: this.#title, diskSizeBytes: this.#source.diskSizeBytes, restoreKey: this.#source.restoreKey });
-        await Promise.all([this.#sendSummary(), this.#sendFamily()]);
+        // A webview shown again (it keeps no data while hidden) gets the file list the session already has.
+        if (this.#files) this.#post(this.#files);
+        this.#familyDone = this.#sendFamily();
+        await Promise.all([this.#sendSummary(), this.#familyDone]);
         return;
       case 'bin': {
         // Only the newest view matters: a zoom or pan makes the previous binning useless.
@@ -138,6 +199,7 @@ export class BlockMapSession {
           changed: bufferOf(binned.changed),
           cleared: bufferOf(binned.cleared),
         });
+        this.#startFiles();
         return;
       }
       case 'cellRanges': {
@@ -152,10 +214,15 @@ export class BlockMapSession {
       }
       case 'selectPair': {
         if (!this.#source.withPair) throw new Error('This map cannot switch to another snapshot pair.');
+        // The running file diff holds grants on snapshots the next pair may share: it ends (and gives them back) first.
+        this.#filesRun?.abort();
+        await this.#filesDone;
         const next = await this.#source.withPair(m.index, this.#lifetime.signal);
         this.#source = next;
         this.#summary = undefined;
         this.#binning?.abort();
+        this.#filesRun = undefined;
+        this.#files = undefined;
         const summary = await this.#summaryOf();
         if (summary.fromLabel && summary.toLabel) this.#title = `${summary.fromLabel} → ${summary.toLabel}`;
         this.ui.setTitle(this.#title);
@@ -168,7 +235,8 @@ export class BlockMapSession {
           restoreKey: next.restoreKey,
         });
         this.#post({ type: 'summary', summary });
-        await this.#sendFamily();
+        this.#familyDone = this.#sendFamily();
+        await this.#familyDone;
         return;
       }
       case 'export':

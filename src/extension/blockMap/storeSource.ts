@@ -1,6 +1,6 @@
 import { binDiff, summarizeDiff } from '../../core/blockMap';
 import type { DiffRangeStore } from '../../core/rangeStore';
-import type { BinnedWindow, BlockMapSummary, ExportFormat, FamilyBars } from '../../shared/blockMapProtocol';
+import type { BinnedWindow, BlockMapSummary, ExportFormat, FamilyBars, FilesMessage } from '../../shared/blockMapProtocol';
 import type { BlockMapDataSource } from './dataSource';
 import { toBlockMapSummary, type SummaryExtras } from './summary';
 
@@ -13,6 +13,7 @@ export interface StoreSourceOptions {
   readonly extras?: SummaryExtras;
   readonly familyBars?: (signal?: AbortSignal) => Promise<FamilyBars>;
   readonly withPair?: (index: number, signal?: AbortSignal) => Promise<BlockMapDataSource>;
+  readonly changedFiles?: (signal: AbortSignal) => Promise<FilesMessage>;
 }
 
 /** Ranges written per export chunk: small enough to keep memory flat, large enough to be quick. */
@@ -92,5 +93,6 @@ export function blockMapSourceFromStore(store: DiffRangeStore, options: StoreSou
   };
   if (options.familyBars) source.familyBars = options.familyBars;
   if (options.withPair) source.withPair = options.withPair;
+  if (options.changedFiles) source.changedFiles = options.changedFiles;
   return source;
 }

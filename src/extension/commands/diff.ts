@@ -2,11 +2,13 @@ import * as vscode from 'vscode';
 import { estimateCost } from '../../core/cost';
 import { formatBytes } from '../../core/format';
 import { withSnapshotDiff } from '../../core/diff';
+import { snapshotFileDiff } from '../../core/filesystems/snapshotFileDiff';
 import { previousInFamily, validateDiffPair, type SnapshotFamily } from '../../core/families';
 import type { SnapshotInfo } from '../../core/model';
 import { DiskDeltaError } from '../../core/errors';
 import { DiffRangeStore } from '../../core/rangeStore';
 import { sameResourceId } from '../../core/resourceId';
+import { filesMessage } from '../blockMap/files';
 import { blockMapSourceFromStore, openBlockMap, registerBlockMapSerializer, type BlockMapDataSource, type FamilyBars } from '../blockMap';
 import { pickSnapshot, required } from '../pickers';
 import { withCancellableProgress } from '../progress';
@@ -70,6 +72,24 @@ async function listDiff(
   );
 }
 
+/**
+ * The Files panel's list: the same file-level diff as `disk-delta diff --files`, on grants of its own that
+ * withSnapshotDiff revokes whatever happens (the map's own grants were given back when it was listed).
+ */
+async function changedFiles(s: DiskDeltaServices, older: SnapshotInfo, newer: SnapshotInfo, signal: AbortSignal) {
+  const clients = await s.connection.clientsFor(newer.subscriptionId);
+  const diff = await snapshotFileDiff(clients.compute, clients.dataPlane, older.id, newer.id, {
+    signal,
+    collectExtents: true,
+    sasDurationSeconds: settings.sasDurationSeconds(),
+    onRevoked: (id, error) => (error ? s.log.warn(`Revoking access on ${id} failed: ${String(error)}`) : s.log.debug(`Access revoked on ${id}`)),
+    onRetry: (reason) => s.log.info(reason),
+    onNote: (text) => s.log.debug(`Files: ${text}`),
+  });
+  s.log.info(`File diff ${older.name} -> ${newer.name}: ${diff.files.length} files, ${diff.bytesRead} bytes read`);
+  return filesMessage(diff);
+}
+
 function sourceFor(s: DiskDeltaServices, listed: ListedDiff, family: SnapshotFamily | undefined): BlockMapDataSource {
   const cost = estimateCost(listed.changedBytes, settings.pricePerGiBMonth(), new Date());
   // The bars cover the family's most recent pairs (and the one shown): each unknown pair costs a diff.
@@ -82,6 +102,7 @@ function sourceFor(s: DiskDeltaServices, listed: ListedDiff, family: SnapshotFam
     diskSizeBytes: listed.diskSizeBytes,
     pair: { from: listed.older.id, to: listed.newer.id },
     restoreKey: JSON.stringify({ older: listed.older.id, newer: listed.newer.id }),
+    changedFiles: (signal) => changedFiles(s, listed.older, listed.newer, signal),
     extras: {
       usedBytes: listed.changedBytes,
       monthlyCost: { amount: cost.monthlyCost, currency: settings.currency() },

@@ -12,8 +12,30 @@ let provider: SnapshotFileSystem | undefined;
 
 /** Registers the read-only `disk-delta-snapshot:` file system (once per activation). */
 export function registerSnapshotFileSystem(s: DiskDeltaServices): vscode.Disposable {
-  provider = new SnapshotFileSystem(s);
-  return vscode.Disposable.from(vscode.workspace.registerFileSystemProvider(SNAPSHOT_SCHEME, provider, { isCaseSensitive: true, isReadonly: true }), provider);
+  const fs = new SnapshotFileSystem(s);
+  provider = fs;
+  // Closing a snapshot's folder gives its grant back at once rather than after the idle time.
+  const folders = vscode.workspace.onDidChangeWorkspaceFolders((e) => {
+    const still = new Set(
+      (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === SNAPSHOT_SCHEME).map((f) => parseSnapshotUri(f.uri).snapshotId.toLowerCase()),
+    );
+    for (const removed of e.removed) {
+      if (removed.uri.scheme !== SNAPSHOT_SCHEME) continue;
+      const id = parseSnapshotUri(removed.uri).snapshotId;
+      if (!still.has(id.toLowerCase())) void fs.forget(id).catch((error: unknown) => s.log.warn(`Snapshot files: closing ${id} failed: ${String(error)}`));
+    }
+  });
+  return vscode.Disposable.from(vscode.workspace.registerFileSystemProvider(SNAPSHOT_SCHEME, fs, { isCaseSensitive: true, isReadonly: true }), folders, fs);
+}
+
+/**
+ * Gives back every browsing grant before the extension host stops. Adding a folder to the workspace can
+ * restart the extension host (vscode.d.ts, workspace.updateWorkspaceFolders; in code-server the window
+ * reloads): a grant left to the old host would stay open, and the new host, finding the snapshot in
+ * "Active SAS", would take it for someone else's and never revoke it.
+ */
+export async function closeSnapshotFileSystem(): Promise<void> {
+  await provider?.closeAll();
 }
 
 function fileSystem(): SnapshotFileSystem {

@@ -38,7 +38,8 @@ function fileType(t: FileType): vscode.FileType {
 
 /**
  * The read-only file system over snapshots: each snapshot browsed holds one read grant while it is
- * used, given back after two idle minutes and when the extension stops (SnapshotBrowser).
+ * used, given back after `diskDelta.snapshotFiles.idleSeconds` without a read (two minutes by default) and
+ * when the extension stops (SnapshotBrowser).
  */
 export class SnapshotFileSystem implements vscode.FileSystemProvider, vscode.Disposable {
   readonly #browsers = new Map<string, SnapshotBrowser>();
@@ -55,12 +56,22 @@ export class SnapshotFileSystem implements vscode.FileSystemProvider, vscode.Dis
       const clients = await this.s.connection.clientsFor(subscriptionId);
       b = new SnapshotBrowser(clients.compute, clients.dataPlane, snapshotId, {
         sasDurationSeconds: settings.sasDurationSeconds(),
-        onRevoked: (id, error) => (error ? this.s.log.warn(`Access on ${id}: ${String(error)}`) : this.s.log.debug(`Access revoked on ${id}`)),
+        idleMs: settings.snapshotIdleMs(),
+        onRevoked: (id, error) => (error ? this.s.log.warn(`Access on ${id}: ${String(error)}`) : this.s.log.info(`Snapshot files: access revoked on ${id}`)),
         onRetry: (reason) => this.s.log.info(reason),
       });
       this.#browsers.set(key, b);
     }
     return b;
+  }
+
+  /** Gives back the grant of a snapshot no longer browsed (its folder was removed); a later read grants again. */
+  async forget(snapshotId: string): Promise<void> {
+    const key = snapshotId.toLowerCase();
+    const b = this.#browsers.get(key);
+    if (!b) return;
+    this.#browsers.delete(key);
+    await b.close();
   }
 
   async #resolve(uri: vscode.Uri, followLast: boolean) {
@@ -118,9 +129,19 @@ export class SnapshotFileSystem implements vscode.FileSystemProvider, vscode.Dis
     throw vscode.FileSystemError.NoPermissions(uri);
   }
 
-  dispose(): void {
-    for (const b of this.#browsers.values()) void b.close();
+  #closing: Promise<void> = Promise.resolve();
+
+  /** Gives back every browsing grant and waits until they are revoked (those already being closed too). */
+  async closeAll(): Promise<void> {
+    const open = [...this.#browsers.values()];
     this.#browsers.clear();
+    const before = this.#closing;
+    this.#closing = Promise.all([before, ...open.map((b) => b.close().catch(() => undefined))]).then(() => undefined);
+    await this.#closing;
+  }
+
+  dispose(): void {
+    void this.closeAll();
     this.#emitter.dispose();
   }
 }
