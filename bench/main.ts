@@ -2,8 +2,9 @@
  * `npm run bench`: Disk Delta against the alternatives and the limit, on one emulator with Azure's
  * per-blob targets (500 requests/s, 60 MiB/s, 503 beyond) and 20 ms per request. Prints a Markdown
  * table, writes bench/results.json and docs/PERFORMANCE.md, exits 1 when a correctness check fails.
- *   node bench/run.mjs [--only scattered,log,relay,requests,chain,diff,blockmap,activation] [--quick] [--no-write] [--render] [--diff-cli <other cli.js>]
- * --quick: the request-bound scenario at 1/10 of its changes, without running its minimal-request plan.
+ *   node bench/run.mjs [--only scattered,log,relay,requests,chain,diff,files,blockmap,activation] [--quick] [--no-write] [--render] [--diff-cli <other cli.js>]
+ * --quick: the request-bound scenario at 1/10 of its changes, without running its minimal-request plan; the
+ * file-diff scenario on 20,000 files instead of 200,000 and a 256 MiB file for `get` instead of 1 GiB.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { bundleEngineChild, CopyBench, FAULTS, LAYOUT, relayScenario, runEngineC
 import { GiB, limitSeconds, median, MiB, minimalRequests, scatteredRanges, totalBytes, type BenchWorld } from './fixtures';
 import { measureActivation, measureDiff, type ActivationResult, type DiffResult } from './processes';
 import { officialSampleCopy } from './officialSample';
+import { filesScenario, type FilesResult } from './files';
 import { renderMarkdown, type BenchResults, type ChainResult } from './report';
 import { requestBoundScenario, type RequestBoundResult } from './requestBound';
 
@@ -246,6 +248,7 @@ async function main(): Promise<void> {
   const chains: ChainResult[] = [];
   const requestBound: RequestBoundResult[] = [];
   let diff: DiffResult | undefined;
+  let files: FilesResult | undefined;
   let blockMap: BenchResults['blockMap'];
   let activation: ActivationResult | undefined;
   const failures: string[] = [];
@@ -253,7 +256,7 @@ async function main(): Promise<void> {
   const connectionFile = path.join(os.tmpdir(), `dd-bench-connection-${process.pid}.json`);
   let bench: CopyBench | undefined;
   try {
-    if (['scattered', 'log', 'relay', 'requests', 'chain', 'diff'].some(wanted)) {
+    if (['scattered', 'log', 'relay', 'requests', 'chain', 'diff', 'files'].some(wanted)) {
       log(`starting the emulator (faults ${JSON.stringify(FAULTS)})`);
       em = await startEmulatorWithRetry();
       writeFileSync(connectionFile, JSON.stringify(em.connection), { mode: 0o600 });
@@ -263,6 +266,7 @@ async function main(): Promise<void> {
       await bundleEngineChild(bench.work);
       await copyScenarios(bench, results, chains, requestBound);
       if (wanted('diff')) diff = await diffScenario(bench.world, connectionFile);
+      if (wanted('files')) files = await filesScenario(bench, quick, log);
     }
   } finally {
     await em?.stop();
@@ -298,6 +302,7 @@ async function main(): Promise<void> {
   for (const c of chains) failures.push(...c.failures);
   for (const c of requestBound) failures.push(...c.failures);
   if (diff) failures.push(...diff.failures);
+  if (files) failures.push(...files.failures);
   const out: BenchResults = {
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '', node: process.version, totalMemBytes: os.totalmem() },
@@ -307,6 +312,7 @@ async function main(): Promise<void> {
     chains,
     ...(requestBound[0] ? { requestBound: requestBound[0] } : {}),
     ...(diff ? { diff } : {}),
+    ...(files ? { files } : {}),
     ...(blockMap ? { blockMap } : {}),
     ...(activation ? { activation } : {}),
     totalSeconds: (Date.now() - started) / 1000,
