@@ -14,7 +14,7 @@
 import type { DiffRange } from '../model';
 import { intersect, subtract, totalBytes, union } from '../pageRanges';
 import { summarizeVolume, type DiskImage, type Volume, type VolumeSummary } from './disk';
-import { FilesystemError, type BlockReader, type DirEntry, type FileId, type FileStat, type Filesystem, type FsRange } from './types';
+import { FilesystemError, type BlockReader, type DirEntry, type Extent, type FileId, type FileStat, type Filesystem, type FsRange } from './types';
 
 export type FileChangeKind = 'added' | 'deleted' | 'modified' | 'metadata' | 'renamed';
 
@@ -135,7 +135,9 @@ class VolumeDiff {
     // 1. Files whose own records lie in the changed ranges.
     const ids = new Set<FileId>([...((await this.fsNew?.recordsIn(ranges, signal)) ?? []), ...((await this.fsOld?.recordsIn(ranges, signal)) ?? [])]);
     this.work.candidates += ids.size;
-    for (const id of ids) await this.#consider(id, true);
+    // Both snapshots' records are read many at a time (each read is a round trip), then applied in order.
+    const loaded = await mapLimit([...ids], PARALLEL_READS, (id) => this.#load(id), signal);
+    [...ids].forEach((id, i) => this.#apply(id, loaded[i]!, true));
 
     const compared = new Set<FileId>();
     await this.#compareDirectories(compared);
@@ -158,7 +160,6 @@ class VolumeDiff {
         else this.#metadata += k.length;
       }
     }
-    // 4. Paths, then what changed.
     await this.#paths();
     const files: FileChange[] = [];
     const partition = this.volume.partition.index;
@@ -201,11 +202,20 @@ class VolumeDiff {
     const dirs = [...this.#entries.values(), ...this.#gone.values()].filter(
       (e) => (e.new ?? e.old)!.stat.type === 'dir' && (e.recordChanged || e.changedBytes > 0) && !done.has(e.id),
     );
-    for (const d of dirs) {
+    const listings = await mapLimit(
+      dirs,
+      PARALLEL_READS,
+      (d) =>
+        Promise.all([
+          d.old && this.fsOld ? this.#safe(() => this.fsOld!.readDir(d.id, signal), []) : Promise.resolve([]),
+          d.new && this.fsNew ? this.#safe(() => this.fsNew!.readDir(d.id, signal), []) : Promise.resolve([]),
+        ]),
+      signal,
+    );
+    for (const [i, d] of dirs.entries()) {
       done.add(d.id);
       const key = (x: DirEntry) => `${x.id}/${x.name}`;
-      const before = d.old && this.fsOld ? await this.#safe(() => this.fsOld!.readDir(d.id, signal), []) : [];
-      const after = d.new && this.fsNew ? await this.#safe(() => this.fsNew!.readDir(d.id, signal), []) : [];
+      const [before, after] = listings[i]!;
       this.work.directoriesRead += 2;
       const a = new Set(before.map(key));
       const b = new Set(after.map(key));
@@ -224,11 +234,24 @@ class VolumeDiff {
     const existing = this.#entries.get(id);
     if (existing) return existing;
     if (this.#gone.has(id) && !fromRecord) return undefined;
+    return this.#apply(id, await this.#load(id), fromRecord);
+  }
+
+  /** What #apply needs of a file, read from both snapshots (no state changes: safe to run many at once). */
+  async #load(id: FileId): Promise<Loaded> {
     const [sOld, sNew] = await Promise.all([this.#stat(this.fsOld, id), this.#stat(this.fsNew, id)]);
+    const same = sOld && sNew && sOld.generation === sNew.generation && sOld.type === sNew.type ? await this.#sameRecord(id) : undefined;
+    return { sOld, sNew, same };
+  }
+
+  #apply(id: FileId, { sOld, sNew, same }: Loaded, fromRecord: boolean): Entry | undefined {
+    const existing = this.#entries.get(id);
+    if (existing) return existing;
+    if (this.#gone.has(id) && !fromRecord) return undefined;
     if (!sOld && !sNew) return undefined;
     let recordChanged = true;
     if (sOld && sNew && sOld.generation === sNew.generation && sOld.type === sNew.type) {
-      recordChanged = !(await this.#sameRecord(id));
+      recordChanged = !same;
       if (!recordChanged && fromRecord) {
         // A neighbour of a changed record (records share a 512-byte page): unchanged unless its data changed.
         const entry: Entry = { id, old: { stat: sOld }, new: { stat: sNew }, recordChanged: false, changedBytes: 0 };
@@ -276,15 +299,26 @@ class VolumeDiff {
   async #attribute(fs: Filesystem, side: 'new' | 'old', remaining: FsRange[]): Promise<FsRange[]> {
     const signal = this.options.signal;
     const owners = side === 'new' ? [...this.#entries.values()].filter((e) => e.new) : [...this.#entries.values(), ...this.#gone.values()].filter((e) => e.old);
-    for (const e of owners) {
+    // Each owner's extents and mapping blocks are read many at a time, then given their bytes in order.
+    const maps = await mapLimit(
+      owners,
+      PARALLEL_READS,
+      async (e) =>
+        [
+          await this.#safe(() => fs.extents(e.id, signal), []),
+          await this.#safe(async () => (await fs.mappingRanges?.(e.id, signal)) ?? [], []),
+        ] as const,
+      signal,
+    );
+    for (const [i, e] of owners.entries()) {
       if (remaining.length === 0) break;
-      remaining = await this.#take(fs, e, remaining);
+      const [extents, mapping] = maps[i]!;
+      remaining = this.#takeExtents(e, extents, remaining);
       // The file's own mapping blocks (extent-tree nodes) are filesystem metadata.
-      const mapping = await this.#safe(async () => (await fs.mappingRanges?.(e.id, signal)) ?? [], []);
       if (mapping.length) {
-        const hit = intersect(remaining, mapping);
-        this.#metadata += totalBytes(hit);
-        remaining = subtract(remaining, hit);
+        const taken = take(remaining, mapping);
+        this.#metadata += totalBytes(taken.hit);
+        remaining = taken.rest;
       }
     }
     if (remaining.length === 0) return remaining;
@@ -342,13 +376,16 @@ class VolumeDiff {
   }
 
   async #take(fs: Filesystem, e: Entry, remaining: FsRange[]): Promise<FsRange[]> {
-    const extents = await this.#safe(() => fs.extents(e.id, this.options.signal), []);
+    return this.#takeExtents(e, await this.#safe(() => fs.extents(e.id, this.options.signal), []), remaining);
+  }
+
+  #takeExtents(e: Entry, extents: readonly Extent[], remaining: FsRange[]): FsRange[] {
     if (extents.length === 0) return remaining;
     const held = extents.map((x) => ({ offset: x.fsOffset, length: x.length }));
     if (!overlapsAny(remaining, held)) return remaining;
-    const hit = intersect(remaining, held);
-    e.changedBytes += totalBytes(hit);
-    return subtract(remaining, hit);
+    const taken = take(remaining, held);
+    e.changedBytes += totalBytes(taken.hit);
+    return taken.rest;
   }
 
   /** A damaged file (a hostile extent tree) is not a reason to stop the whole diff: it owns nothing. */
@@ -371,8 +408,10 @@ class VolumeDiff {
     const wantNew = new Set(report.filter((e) => e.new).map((e) => e.id));
     const wantOld = new Set(report.filter((e) => e.old).map((e) => e.id));
     const changedDirs = (side: 'new' | 'old') => report.filter((e) => e[side]?.stat.type === 'dir').map((e) => e.id);
-    const pathsNew = this.fsNew ? await this.#resolve(this.fsNew, wantNew, changedDirs('new')) : new Map<FileId, string>();
-    const pathsOld = this.fsOld ? await this.#resolve(this.fsOld, wantOld, changedDirs('old')) : new Map<FileId, string>();
+    const [pathsNew, pathsOld] = await Promise.all([
+      this.fsNew ? this.#resolve(this.fsNew, wantNew, changedDirs('new')) : new Map<FileId, string>(),
+      this.fsOld ? this.#resolve(this.fsOld, wantOld, changedDirs('old')) : new Map<FileId, string>(),
+    ]);
     for (const e of [...this.#entries.values(), ...this.#gone.values()]) {
       if (e.new) e.new.path = pathsNew.get(e.id);
       if (e.old) e.old.path = pathsOld.get(e.id);
@@ -399,8 +438,9 @@ class VolumeDiff {
       }
       return entries;
     };
-    for (const dir of changedDirs) {
-      for (const e of await readDir(dir)) if (wanted.has(e.id) && !parent.has(e.id)) parent.set(e.id, { dir, name: e.name });
+    const changedListings = await mapLimit(changedDirs, PARALLEL_READS, readDir, signal);
+    for (const [i, dir] of changedDirs.entries()) {
+      for (const e of changedListings[i]!) if (wanted.has(e.id) && !parent.has(e.id)) parent.set(e.id, { dir, name: e.name });
     }
     const unresolved = () => [...wanted].filter((id) => !pathOf(id));
     const pathOf = (id: FileId, depth = 0): string | undefined => {
@@ -418,13 +458,21 @@ class VolumeDiff {
       const queue: FileId[] = [fs.rootId];
       const seen = new Set<FileId>([fs.rootId]);
       while (queue.length && unresolved().length) {
-        const dir = queue.shift()!;
-        for (const e of await readDir(dir)) {
-          if (!paths.has(e.id)) paths.set(e.id, `${paths.get(dir)}/${e.name}`);
-          const isDir = e.type ? e.type === 'dir' : (await this.#safe(() => fs.stat(e.id, signal), undefined))?.type === 'dir';
-          if (isDir && !seen.has(e.id)) {
-            seen.add(e.id);
-            queue.push(e.id);
+        // The next directories of the queue are read many at a time, then taken in queue order (breadth first).
+        const batch = queue.splice(0, PARALLEL_READS);
+        const listings = await mapLimit(batch, PARALLEL_READS, readDir, signal);
+        for (const [i, dir] of batch.entries()) {
+          const entries = listings[i]!;
+          const untyped = entries.filter((e) => !e.type);
+          const types = await mapLimit(untyped, PARALLEL_READS, async (e) => (await this.#safe(() => fs.stat(e.id, signal), undefined))?.type, signal);
+          const typeOf = new Map(untyped.map((e, k) => [e, types[k]]));
+          for (const e of entries) {
+            if (!paths.has(e.id)) paths.set(e.id, `${paths.get(dir)}/${e.name}`);
+            const isDir = (e.type ?? typeOf.get(e)) === 'dir';
+            if (isDir && !seen.has(e.id)) {
+              seen.add(e.id);
+              queue.push(e.id);
+            }
           }
         }
       }
@@ -444,6 +492,69 @@ class VolumeDiff {
  */
 function defaultInternal(fs: Filesystem, id: FileId): boolean {
   return fs.type === 'ntfs' && id < 24 && id !== fs.rootId;
+}
+
+/**
+ * Reads in flight at once while the diff loads records, extents and directories: each read of a snapshot
+ * is a round trip (docs/azure-behaviour.md#page-blobs), so latency, not bytes, is the cost when they wait
+ * on each other. The cached reader bounds the raw requests under it.
+ */
+const PARALLEL_READS = 32;
+
+interface Loaded {
+  readonly sOld: FileStat | undefined;
+  readonly sNew: FileStat | undefined;
+  /** whether both snapshots hold the same record bytes; undefined when it is not the same file */
+  readonly same: boolean | undefined;
+}
+
+/**
+ * `fn` over `items` with at most `limit` running at once; results in the items' order. Each worker takes
+ * its own contiguous slice: items come sorted by where they lie on disk (inode numbers, directories in
+ * order), so neighbours share the cached reader's granules, and workers spread over slices keep `limit`
+ * different granules in flight instead of all waiting on the same one.
+ */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>, signal?: AbortSignal): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  const workers = Math.min(limit, items.length);
+  const worker = async (w: number) => {
+    const end = Math.floor(((w + 1) * items.length) / workers);
+    for (let i = Math.floor((w * items.length) / workers); i < end; i++) {
+      signal?.throwIfAborted();
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, (_, w) => worker(w)));
+  return out;
+}
+
+/**
+ * The parts of the sorted, disjoint `remaining` that `ranges` cover, and the rest. Only the stretch of
+ * `remaining` between the first and last of `ranges` is rebuilt: a diff with thousands of ranges is
+ * handed to thousands of files one after the other, and each file holds few of them.
+ */
+function take(remaining: readonly FsRange[], ranges: readonly FsRange[]): { hit: FsRange[]; rest: FsRange[] } {
+  const cover = union(ranges);
+  if (cover.length === 0 || remaining.length === 0) return { hit: [], rest: [...remaining] };
+  const start = cover[0]!.offset;
+  const end = cover[cover.length - 1]!.offset + cover[cover.length - 1]!.length;
+  let lo = 0;
+  let hi = remaining.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (remaining[mid]!.offset + remaining[mid]!.length <= start) lo = mid + 1;
+    else hi = mid;
+  }
+  const first = lo;
+  hi = remaining.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (remaining[mid]!.offset < end) lo = mid + 1;
+    else hi = mid;
+  }
+  const part = remaining.slice(first, lo);
+  const hit = intersect(part, cover);
+  return { hit, rest: [...remaining.slice(0, first), ...subtract(part, hit), ...remaining.slice(lo)] };
 }
 
 /** True when any of `ranges` overlaps the sorted, disjoint `sorted`. */
