@@ -118,6 +118,8 @@ class VolumeDiff {
   readonly #gone = new Map<FileId, Entry>();
   #metadata = 0;
   #free = 0;
+  /** Extents and mapping blocks of the files met, per snapshot. */
+  readonly #maps = { new: new Map<FileId, Promise<FileMap>>(), old: new Map<FileId, Promise<FileMap>>() };
 
   constructor(
     private readonly volume: Volume,
@@ -136,8 +138,8 @@ class VolumeDiff {
     const ids = new Set<FileId>([...((await this.fsNew?.recordsIn(ranges, signal)) ?? []), ...((await this.fsOld?.recordsIn(ranges, signal)) ?? [])]);
     this.work.candidates += ids.size;
     // Both snapshots' records are read many at a time (each read is a round trip), then applied in order.
-    const loaded = await mapLimit([...ids], PARALLEL_READS, (id) => this.#load(id), signal);
-    [...ids].forEach((id, i) => this.#apply(id, loaded[i]!, true));
+    const loaded = await this.#loadRecords([...ids]);
+    for (const id of ids) this.#apply(id, loaded.get(id)!, true);
 
     const compared = new Set<FileId>();
     await this.#compareDirectories(compared);
@@ -240,8 +242,70 @@ class VolumeDiff {
   /** What #apply needs of a file, read from both snapshots (no state changes: safe to run many at once). */
   async #load(id: FileId): Promise<Loaded> {
     const [sOld, sNew] = await Promise.all([this.#stat(this.fsOld, id), this.#stat(this.fsNew, id)]);
-    const same = sOld && sNew && sOld.generation === sNew.generation && sOld.type === sNew.type ? await this.#sameRecord(id) : undefined;
+    // Its extents are read now, while its record's bytes are in the reader's cache: the files met here
+    // are the owners #attribute goes through, and reading them there again would fetch the records twice.
+    const [same] = await Promise.all([
+      sOld && sNew && sOld.generation === sNew.generation && sOld.type === sNew.type ? this.#sameRecord(id) : undefined,
+      sNew && this.fsNew && this.#mapOf(this.fsNew, 'new', id),
+      sOld && this.fsOld && this.#mapOf(this.fsOld, 'old', id),
+    ]);
     return { sOld, sNew, same };
+  }
+
+  /**
+   * #load for many files whose records lie close together (the changed stretches of inode tables, MFT
+   * records, inode chunks): records are grouped into stretches of at most 4 MiB with gaps of at most 64 KiB,
+   * each stretch is read from both snapshots in one request, then its files are loaded from the cache.
+   * One request per stretch instead of one per record keeps the diff under the blob's request rate.
+   */
+  async #loadRecords(ids: readonly FileId[]): Promise<Map<FileId, Loaded>> {
+    const signal = this.options.signal;
+    const fs = this.fsNew ?? this.fsOld!;
+    const placed = await mapLimit(ids, PARALLEL_READS, async (id) => ({ id, at: await this.#safe(() => fs.recordRange(id, signal), undefined) }), signal);
+    const groups: Array<{ start: number; end: number; ids: FileId[] }> = [];
+    const loose: FileId[] = [];
+    for (const { id, at } of placed.filter((p) => p.at).sort((a, b) => a.at!.offset - b.at!.offset)) {
+      const end = at!.offset + at!.length;
+      const g = groups[groups.length - 1];
+      if (g && at!.offset - g.end <= GROUP_GAP && end - g.start <= GROUP_SPAN) {
+        g.end = Math.max(g.end, end);
+        g.ids.push(id);
+      } else groups.push({ start: at!.offset, end, ids: [id] });
+    }
+    for (const p of placed) if (!p.at) loose.push(p.id);
+    const out = new Map<FileId, Loaded>();
+    const limit = this.volume.partition.sizeBytes;
+    await mapLimit(
+      groups,
+      GROUPS_IN_FLIGHT,
+      async (g) => {
+        if (g.ids.length > 1 && g.end <= limit) {
+          await Promise.all([
+            this.fsOld ? this.#safe(() => this.readerOld.read(this.base + g.start, g.end - g.start, signal), undefined) : undefined,
+            this.fsNew ? this.#safe(() => this.readerNew.read(this.base + g.start, g.end - g.start, signal), undefined) : undefined,
+          ]);
+        }
+        const loaded = await mapLimit(g.ids, PARALLEL_READS, (id) => this.#load(id), signal);
+        g.ids.forEach((id, i) => out.set(id, loaded[i]!));
+      },
+      signal,
+    );
+    const rest = await mapLimit(loose, PARALLEL_READS, (id) => this.#load(id), signal);
+    loose.forEach((id, i) => out.set(id, rest[i]!));
+    return out;
+  }
+
+  /** A file's extents and mapping blocks in one snapshot, read once. */
+  #mapOf(fs: Filesystem, side: 'new' | 'old', id: FileId): Promise<FileMap> {
+    const known = this.#maps[side].get(id);
+    if (known) return known;
+    const signal = this.options.signal;
+    const map = Promise.all([
+      this.#safe(() => fs.extents(id, signal), []),
+      this.#safe(async () => (await fs.mappingRanges?.(id, signal)) ?? [], []),
+    ] as const);
+    this.#maps[side].set(id, map);
+    return map;
   }
 
   #apply(id: FileId, { sOld, sNew, same }: Loaded, fromRecord: boolean): Entry | undefined {
@@ -300,16 +364,7 @@ class VolumeDiff {
     const signal = this.options.signal;
     const owners = side === 'new' ? [...this.#entries.values()].filter((e) => e.new) : [...this.#entries.values(), ...this.#gone.values()].filter((e) => e.old);
     // Each owner's extents and mapping blocks are read many at a time, then given their bytes in order.
-    const maps = await mapLimit(
-      owners,
-      PARALLEL_READS,
-      async (e) =>
-        [
-          await this.#safe(() => fs.extents(e.id, signal), []),
-          await this.#safe(async () => (await fs.mappingRanges?.(e.id, signal)) ?? [], []),
-        ] as const,
-      signal,
-    );
+    const maps = await mapLimit(owners, PARALLEL_READS, (e) => this.#mapOf(fs, side, e.id), signal);
     for (const [i, e] of owners.entries()) {
       if (remaining.length === 0) break;
       const [extents, mapping] = maps[i]!;
@@ -405,16 +460,20 @@ class VolumeDiff {
     const report = [...this.#entries.values(), ...this.#gone.values()].filter(
       (e) => !e.old || !e.new || e.recordChanged || e.entryChanged || e.changedBytes > 0,
     );
-    const wantNew = new Set(report.filter((e) => e.new).map((e) => e.id));
-    const wantOld = new Set(report.filter((e) => e.old).map((e) => e.id));
     const changedDirs = (side: 'new' | 'old') => report.filter((e) => e[side]?.stat.type === 'dir').map((e) => e.id);
+    // A rename, a move, a creation or a deletion always rewrites a directory. When no directory changed in
+    // either snapshot, a file present in both has the same path in both: the older tree is not read again.
+    const sameTree = changedDirs('new').length === 0 && changedDirs('old').length === 0;
+    const inBoth = (e: Entry) => e.old !== undefined && e.new !== undefined;
+    const wantNew = new Set(report.filter((e) => e.new).map((e) => e.id));
+    const wantOld = new Set(report.filter((e) => e.old && !(sameTree && inBoth(e))).map((e) => e.id));
     const [pathsNew, pathsOld] = await Promise.all([
       this.fsNew ? this.#resolve(this.fsNew, wantNew, changedDirs('new')) : new Map<FileId, string>(),
       this.fsOld ? this.#resolve(this.fsOld, wantOld, changedDirs('old')) : new Map<FileId, string>(),
     ]);
     for (const e of [...this.#entries.values(), ...this.#gone.values()]) {
       if (e.new) e.new.path = pathsNew.get(e.id);
-      if (e.old) e.old.path = pathsOld.get(e.id);
+      if (e.old) e.old.path = sameTree && inBoth(e) ? e.new!.path : pathsOld.get(e.id);
     }
   }
 
@@ -500,6 +559,13 @@ function defaultInternal(fs: Filesystem, id: FileId): boolean {
  * on each other. The cached reader bounds the raw requests under it.
  */
 const PARALLEL_READS = 32;
+/** Records at most this far apart are read in one request (a cache granule of the reader)... */
+const GROUP_GAP = 64 * 1024;
+/** ...in stretches of at most this many bytes (the reader's largest single read), this many at a time. */
+const GROUP_SPAN = 4 * 1024 * 1024;
+const GROUPS_IN_FLIGHT = 4;
+
+type FileMap = readonly [extents: Extent[], mapping: FsRange[]];
 
 interface Loaded {
   readonly sOld: FileStat | undefined;
