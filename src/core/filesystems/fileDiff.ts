@@ -109,6 +109,8 @@ interface Entry {
   /** Its name appeared in or disappeared from a changed directory (a rename that left the record as it was). */
   entryChanged?: boolean;
   changedBytes: number;
+  /** Its content, kept inside its record, differs between the snapshots. */
+  dataInRecordChanged?: boolean;
 }
 
 class VolumeDiff {
@@ -191,7 +193,7 @@ class VolumeDiff {
     const n = e.new!;
     if (o.path !== undefined && n.path !== undefined && o.path !== n.path) return 'renamed';
     if (n.stat.type === 'dir') return e.recordChanged || e.entryChanged || e.changedBytes > 0 ? 'metadata' : undefined;
-    if (e.changedBytes > 0 || o.stat.sizeBytes !== n.stat.sizeBytes) return 'modified';
+    if (e.changedBytes > 0 || o.stat.sizeBytes !== n.stat.sizeBytes || e.dataInRecordChanged) return 'modified';
     return e.recordChanged || e.entryChanged ? 'metadata' : undefined;
   }
 
@@ -244,12 +246,31 @@ class VolumeDiff {
     const [sOld, sNew] = await Promise.all([this.#stat(this.fsOld, id), this.#stat(this.fsNew, id)]);
     // Its extents are read now, while its record's bytes are in the reader's cache: the files met here
     // are the owners #attribute goes through, and reading them there again would fetch the records twice.
-    const [same] = await Promise.all([
+    const [same, mapNew, mapOld] = await Promise.all([
       sOld && sNew && sOld.generation === sNew.generation && sOld.type === sNew.type ? this.#sameRecord(id) : undefined,
-      sNew && this.fsNew && this.#mapOf(this.fsNew, 'new', id),
-      sOld && this.fsOld && this.#mapOf(this.fsOld, 'old', id),
+      sNew && this.fsNew ? this.#mapOf(this.fsNew, 'new', id) : undefined,
+      sOld && this.fsOld ? this.#mapOf(this.fsOld, 'old', id) : undefined,
     ]);
-    return { sOld, sNew, same };
+    // A small file kept inside its record (NTFS resident $DATA, ext4 inline data) has no blocks of its own:
+    // its bytes count as the record's, so whether its content changed is found by reading both versions.
+    let dataInRecordChanged = false;
+    if (
+      same === false &&
+      sOld!.type === 'file' &&
+      sOld!.sizeBytes === sNew!.sizeBytes &&
+      sNew!.sizeBytes > 0 &&
+      sNew!.sizeBytes <= IN_RECORD_MAX &&
+      mapNew?.[0].length === 0 &&
+      mapOld?.[0].length === 0
+    ) {
+      const signal = this.options.signal;
+      const [a, b] = await Promise.all([
+        this.#safe(() => this.fsOld!.readFile(id, 0, sOld!.sizeBytes, signal), undefined),
+        this.#safe(() => this.fsNew!.readFile(id, 0, sNew!.sizeBytes, signal), undefined),
+      ]);
+      dataInRecordChanged = a !== undefined && b !== undefined && !Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    }
+    return { sOld, sNew, same, dataInRecordChanged };
   }
 
   /**
@@ -295,6 +316,12 @@ class VolumeDiff {
     return out;
   }
 
+  /** A file's extents and mapping blocks for the walk (not kept: the walk meets every file once). */
+  async #walkMapOf(fs: Filesystem, id: FileId): Promise<FileMap> {
+    const signal = this.options.signal;
+    return Promise.all([this.#safe(() => fs.extents(id, signal), []), this.#safe(async () => (await fs.mappingRanges?.(id, signal)) ?? [], [])] as const);
+  }
+
   /** A file's extents and mapping blocks in one snapshot, read once. */
   #mapOf(fs: Filesystem, side: 'new' | 'old', id: FileId): Promise<FileMap> {
     const known = this.#maps[side].get(id);
@@ -308,7 +335,7 @@ class VolumeDiff {
     return map;
   }
 
-  #apply(id: FileId, { sOld, sNew, same }: Loaded, fromRecord: boolean): Entry | undefined {
+  #apply(id: FileId, { sOld, sNew, same, dataInRecordChanged }: Loaded, fromRecord: boolean): Entry | undefined {
     const existing = this.#entries.get(id);
     if (existing) return existing;
     if (this.#gone.has(id) && !fromRecord) return undefined;
@@ -324,7 +351,7 @@ class VolumeDiff {
       }
     }
     if (sOld && sNew && sOld.generation === sNew.generation && sOld.type === sNew.type) {
-      const entry: Entry = { id, old: { stat: sOld }, new: { stat: sNew }, recordChanged, changedBytes: 0 };
+      const entry: Entry = { id, old: { stat: sOld }, new: { stat: sNew }, recordChanged, changedBytes: 0, ...(dataInRecordChanged ? { dataInRecordChanged } : {}) };
       this.#entries.set(id, entry);
       return entry;
     }
@@ -384,30 +411,45 @@ class VolumeDiff {
     this.work.walkedSnapshots++;
     this.options.onProgress?.(`Looking for the owners of ${totalBytes(data)} changed bytes in every file of partition ${this.volume.partition.index}...`);
     let want = data;
-    for await (const id of fs.allFiles(signal)) {
-      if (want.length === 0) break;
-      const extents = await this.#safe(() => fs.extents(id, signal), []);
-      if (
-        !overlapsAny(
-          want,
-          extents.map((x) => ({ offset: x.fsOffset, length: x.length })),
-        )
-      ) {
-        const mapping = (await this.#safe(async () => (await fs.mappingRanges?.(id, signal)) ?? [], [])) ?? [];
-        if (overlapsAny(want, mapping)) {
-          const hit = intersect(want, mapping);
-          this.#metadata += totalBytes(hit);
-          want = subtract(want, hit);
-          remaining = subtract(remaining, hit);
+    // The walk reads many files' extents at a time, a batch after another, and gives bytes in walk order.
+    const walk = fs.allFiles(signal)[Symbol.asyncIterator]();
+    let done = false;
+    while (want.length > 0 && !done) {
+      const batch: FileId[] = [];
+      while (batch.length < WALK_BATCH) {
+        const next = await walk.next();
+        if (next.done) {
+          done = true;
+          break;
         }
-        continue;
+        batch.push(next.value);
       }
-      const entry = side === 'new' ? await this.#consider(id, false) : await this.#olderOwner(id);
-      if (!entry) continue;
-      const before = remaining;
-      remaining = await this.#take(fs, entry, remaining);
-      want = subtract(want, subtract(before, remaining));
+      const maps = await mapLimit(batch, PARALLEL_READS, (id) => this.#walkMapOf(fs, id), signal);
+      for (const [i, id] of batch.entries()) {
+        if (want.length === 0) break;
+        const [extents, mapping] = maps[i]!;
+        if (
+          !overlapsAny(
+            want,
+            extents.map((x) => ({ offset: x.fsOffset, length: x.length })),
+          )
+        ) {
+          if (overlapsAny(want, mapping)) {
+            const hit = intersect(want, mapping);
+            this.#metadata += totalBytes(hit);
+            want = subtract(want, hit);
+            remaining = subtract(remaining, hit);
+          }
+          continue;
+        }
+        const entry = side === 'new' ? await this.#consider(id, false) : await this.#olderOwner(id);
+        if (!entry) continue;
+        const before = remaining;
+        remaining = this.#takeExtents(entry, extents, remaining);
+        want = subtract(want, subtract(before, remaining));
+      }
     }
+    if (!done) await walk.return?.();
     return remaining;
   }
 
@@ -428,10 +470,6 @@ class VolumeDiff {
     const entry: Entry = { id, old: { stat: sOld }, recordChanged: true, changedBytes: 0 };
     this.#gone.set(id, entry);
     return entry;
-  }
-
-  async #take(fs: Filesystem, e: Entry, remaining: FsRange[]): Promise<FsRange[]> {
-    return this.#takeExtents(e, await this.#safe(() => fs.extents(e.id, this.options.signal), []), remaining);
   }
 
   #takeExtents(e: Entry, extents: readonly Extent[], remaining: FsRange[]): FsRange[] {
@@ -564,6 +602,10 @@ const GROUP_GAP = 64 * 1024;
 /** ...in stretches of at most this many bytes (the reader's largest single read), this many at a time. */
 const GROUP_SPAN = 4 * 1024 * 1024;
 const GROUPS_IN_FLIGHT = 4;
+/** Files whose extents the walk reads at a time. */
+const WALK_BATCH = 512;
+/** Files kept inside their record are at most an MFT record (1-4 KiB) or an inode; compared up to this size. */
+const IN_RECORD_MAX = 64 * 1024;
 
 type FileMap = readonly [extents: Extent[], mapping: FsRange[]];
 
@@ -572,6 +614,7 @@ interface Loaded {
   readonly sNew: FileStat | undefined;
   /** whether both snapshots hold the same record bytes; undefined when it is not the same file */
   readonly same: boolean | undefined;
+  readonly dataInRecordChanged: boolean;
 }
 
 /**
