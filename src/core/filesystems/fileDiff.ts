@@ -599,9 +599,9 @@ function defaultInternal(fs: Filesystem, id: FileId): boolean {
 const PARALLEL_READS = 32;
 /** Records at most this far apart are read in one request (a cache granule of the reader)... */
 const GROUP_GAP = 64 * 1024;
-/** ...in stretches of at most this many bytes (the reader's largest single read), this many at a time. */
-const GROUP_SPAN = 4 * 1024 * 1024;
-const GROUPS_IN_FLIGHT = 4;
+/** ...in stretches of at most this many bytes, this many at a time (16 MiB in flight per snapshot at most). */
+const GROUP_SPAN = 2 * 1024 * 1024;
+const GROUPS_IN_FLIGHT = 8;
 /** Files whose extents the walk reads at a time. */
 const WALK_BATCH = 512;
 /** Files kept inside their record are at most an MFT record (1-4 KiB) or an inode; compared up to this size. */
