@@ -43,7 +43,7 @@ export interface BuiltImage {
   /** every directory of the tree (they may show as `metadata`) */
   readonly directories: string[];
   readonly bigFile?: { path: string; size: number; sha256: string };
-  /** seconds the build took (0 when it came from the cache) */
+  /** seconds the build took (as recorded when it was built, when it comes from the cache) */
   readonly buildSeconds: number;
   readonly cached: boolean;
 }

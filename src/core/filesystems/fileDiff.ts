@@ -277,7 +277,8 @@ class VolumeDiff {
    * #load for many files whose records lie close together (the changed stretches of inode tables, MFT
    * records, inode chunks): records are grouped into stretches of at most 4 MiB with gaps of at most 64 KiB,
    * each stretch is read from both snapshots in one request, then its files are loaded from the cache.
-   * One request per stretch instead of one per record keeps the diff under the blob's request rate.
+   * One request per stretch instead of one per record keeps the diff under the blob's request rate
+   * (docs/azure-behaviour.md#scale-targets-of-one-page-blob).
    */
   async #loadRecords(ids: readonly FileId[]): Promise<Map<FileId, Loaded>> {
     const signal = this.options.signal;
