@@ -2,9 +2,10 @@
  * `npm run bench`: Disk Delta against the alternatives and the limit, on one emulator with Azure's
  * per-blob targets (500 requests/s, 60 MiB/s, 503 beyond) and 20 ms per request. Prints a Markdown
  * table, writes bench/results.json and docs/PERFORMANCE.md, exits 1 when a correctness check fails.
- *   node bench/run.mjs [--only scattered,log,relay,requests,chain,diff,fleet,blockmap,activation] [--quick] [--no-write] [--render] [--diff-cli <other cli.js>]
+ *   node bench/run.mjs [--only scattered,log,relay,requests,chain,diff,files,fleet,blockmap,activation] [--quick] [--no-write] [--render] [--diff-cli <other cli.js>]
  * --quick: the request-bound scenario at 1/10 of its changes, without running its minimal-request plan; the
- * fleet scenario over 40 disks instead of 200.
+ * fleet scenario over 40 disks instead of 200; the file-diff scenario on 20,000 files instead of 200,000 and a
+ * 256 MiB file for `get` instead of 1 GiB.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -18,6 +19,7 @@ import { GiB, limitSeconds, median, MiB, minimalRequests, scatteredRanges, total
 import { measureActivation, measureDiff, type ActivationResult, type DiffResult } from './processes';
 import { officialSampleCopy } from './officialSample';
 import { fleetScenario, type FleetResult } from './fleet';
+import { filesScenario, type FilesResult } from './files';
 import { renderMarkdown, type BenchResults, type ChainResult } from './report';
 import { requestBoundScenario, type RequestBoundResult } from './requestBound';
 
@@ -249,6 +251,7 @@ async function main(): Promise<void> {
   const requestBound: RequestBoundResult[] = [];
   let diff: DiffResult | undefined;
   let fleet: FleetResult | undefined;
+  let files: FilesResult | undefined;
   let blockMap: BenchResults['blockMap'];
   let activation: ActivationResult | undefined;
   const failures: string[] = [];
@@ -256,7 +259,7 @@ async function main(): Promise<void> {
   const connectionFile = path.join(os.tmpdir(), `dd-bench-connection-${process.pid}.json`);
   let bench: CopyBench | undefined;
   try {
-    if (['scattered', 'log', 'relay', 'requests', 'chain', 'diff'].some(wanted)) {
+    if (['scattered', 'log', 'relay', 'requests', 'chain', 'diff', 'files'].some(wanted)) {
       log(`starting the emulator (faults ${JSON.stringify(FAULTS)})`);
       em = await startEmulatorWithRetry();
       writeFileSync(connectionFile, JSON.stringify(em.connection), { mode: 0o600 });
@@ -266,6 +269,7 @@ async function main(): Promise<void> {
       await bundleEngineChild(bench.work);
       await copyScenarios(bench, results, chains, requestBound);
       if (wanted('diff')) diff = await diffScenario(bench.world, connectionFile);
+      if (wanted('files')) files = await filesScenario(bench, quick, log);
     }
   } finally {
     await em?.stop();
@@ -304,6 +308,7 @@ async function main(): Promise<void> {
   for (const c of requestBound) failures.push(...c.failures);
   if (fleet) failures.push(...fleet.failures);
   if (diff) failures.push(...diff.failures);
+  if (files) failures.push(...files.failures);
   const out: BenchResults = {
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '', node: process.version, totalMemBytes: os.totalmem() },
@@ -314,6 +319,7 @@ async function main(): Promise<void> {
     ...(requestBound[0] ? { requestBound: requestBound[0] } : {}),
     ...(fleet ? { fleet } : {}),
     ...(diff ? { diff } : {}),
+    ...(files ? { files } : {}),
     ...(blockMap ? { blockMap } : {}),
     ...(activation ? { activation } : {}),
     totalSeconds: (Date.now() - started) / 1000,

@@ -1,6 +1,7 @@
 /** The bench's results file shape and its Markdown rendering (printed, and written to docs/PERFORMANCE.md). */
 import type { CopyScenarioResult, Measured } from './copyScenarios';
 import { FLEET_RSS_GOAL_BYTES, type FleetPass, type FleetResult } from './fleet';
+import { filesGoalRows, renderFiles, type FilesResult } from './files';
 import type { ActivationResult, DiffResult } from './processes';
 import { renderRequestBound, requestBoundGoals, type RequestBoundResult } from './requestBound';
 
@@ -40,6 +41,8 @@ export interface BenchResults {
   /** the fleet scenario: `protect run` over 200 disks (absent in results from before it existed) */
   readonly fleet?: FleetResult;
   readonly diff?: DiffResult;
+  /** the file-diff scenario (absent in results from before it existed) */
+  readonly files?: FilesResult;
   readonly blockMap?:
     { firstPaintMs: number; zoomMs: number; runs: number; zooms: number; targets: { firstPaintMs: number; zoomMs: number } } | { error: string };
   readonly activation?: ActivationResult;
@@ -181,6 +184,7 @@ export function renderMarkdown(r: BenchResults): string {
       '',
     );
   }
+  if (r.files) lines.push(...renderFiles(r.files));
   if (r.blockMap) {
     lines.push('## Block map (webview in Chromium, 1,000,000 ranges over 4 TiB)', '');
     if ('error' in r.blockMap) lines.push(`Not measured: ${r.blockMap.error}`, '');
@@ -309,6 +313,7 @@ function goalSummary(r: BenchResults): string[] {
       `| diff 4 TiB / 1,000,000 ranges: under 10 s | ${met(r.diff.seconds < DIFF_SECONDS_GOAL)} | ${s(r.diff.seconds)} (${ratio(r.diff.seconds, DIFF_SECONDS_GOAL)} of the goal) |`,
     );
   }
+  rows.push(...filesGoalRows(r.files));
   if (r.activation)
     rows.push(
       `| activate() under 100 ms | ${met(r.activation.activateMs < ACTIVATION_GOAL_MS)} | ${r.activation.activateMs} ms (${ratio(r.activation.activateMs, ACTIVATION_GOAL_MS)} of the goal) |`,

@@ -1,5 +1,5 @@
 // `npm run bench`: builds dist if it is missing, then runs the benchmarks (bench/main.ts, TypeScript via tsx).
-// Arguments are passed on: --only scattered,log,relay,requests,chain,diff,fleet,blockmap,activation  --quick  --no-write
+// Arguments are passed on: --only scattered,log,relay,requests,chain,diff,files,fleet,blockmap,activation  --quick  --no-write
 // The block-map figures need Chromium: it is installed first (apt-get as root) or the run stops at once
 // with the command to run, before any benchmark has spent its minutes.
 import { spawnSync } from 'node:child_process';
@@ -17,7 +17,7 @@ if (wantsBlockMap) {
     ensureChromium();
   } catch (e) {
     console.error(`bench: the block-map benchmark needs Chromium. ${e instanceof Error ? e.message : String(e)}`);
-    console.error('bench: or leave the block map out: npm run bench -- --only scattered,log,chain,diff,fleet,activation');
+    console.error('bench: or leave the block map out: npm run bench -- --only scattered,log,relay,requests,chain,diff,files,fleet,activation');
     process.exit(1);
   }
 }

@@ -13,7 +13,8 @@ import { openDisk } from '../../src/core/filesystems/disk';
 import { fileDiff, type FileDiff } from '../../src/core/filesystems/fileDiff';
 import { BufferReader } from '../../src/core/filesystems/reader';
 import type { DiffRange } from '../../src/core/model';
-import { debugfs, makeExt4, tempDir, writeTree, type Tree } from './support/fsTools';
+import { ensureNtfsTools } from '../support/fsImages';
+import { debugfs, makeExt4, run, tempDir, writeTree, type Tree } from './support/fsTools';
 
 function blockDiff(a: Uint8Array, b: Uint8Array): DiffRange[] {
   const out: DiffRange[] = [];
@@ -234,5 +235,35 @@ void describe('file diff of ext4 images edited with debugfs -w', { timeout: 300_
       }),
       { numRuns: 8, seed: 1717 },
     );
+  });
+});
+
+void describe('file diff of a file kept inside its record', { timeout: 300_000 }, () => {
+  const t = tempDir('dd-fsdiff-resident-');
+  after(() => t.cleanup());
+
+  void it('names an NTFS resident file whose bytes changed at the same size as modified, not metadata only', async () => {
+    ensureNtfsTools();
+    // ntfscp writes without a mount; a 300-byte file stays resident in its MFT record ($DATA inside the record).
+    const a = path.join(t.dir, 'resident-a.ntfs');
+    const b = path.join(t.dir, 'resident-b.ntfs');
+    writeFileSync(a, '');
+    run('truncate', ['-s', '16M', a]);
+    run('mkntfs', ['-F', '-f', '-q', '-L', 'RESIDENT', a]);
+    const before = path.join(t.dir, 'before.txt');
+    const afterFile = path.join(t.dir, 'after.txt');
+    writeFileSync(before, Buffer.alloc(300, 'a'));
+    writeFileSync(afterFile, Buffer.alloc(300, 'b'));
+    run('ntfscp', [a, before, '/note.txt']);
+    copyFileSync(a, b);
+    run('ntfscp', [b, afterFile, '/note.txt']);
+    const { result, total } = await diffImages(a, b);
+    assertTotals(result, total);
+    const note = result.files.find((f) => f.path === '/note.txt');
+    assert.equal(note?.change, 'modified', JSON.stringify(result.files));
+    assert.equal(note.sizeBefore, 300);
+    assert.equal(note.sizeAfter, 300);
+    // Its bytes live in the MFT record: they count as filesystem metadata, not as the file's.
+    assert.equal(note.changedBytes, 0);
   });
 });

@@ -14,7 +14,7 @@
 import type { DiffRange } from '../model';
 import { intersect, subtract, totalBytes, union } from '../pageRanges';
 import { summarizeVolume, type DiskImage, type Volume, type VolumeSummary } from './disk';
-import { FilesystemError, type BlockReader, type DirEntry, type FileId, type FileStat, type Filesystem, type FsRange } from './types';
+import { FilesystemError, type BlockReader, type DirEntry, type Extent, type FileId, type FileStat, type Filesystem, type FsRange } from './types';
 
 export type FileChangeKind = 'added' | 'deleted' | 'modified' | 'metadata' | 'renamed';
 
@@ -125,6 +125,8 @@ interface Entry {
   changedBytes: number;
   /** The diff's bytes given to this file (filesystem offsets), kept only with `collectExtents`. */
   held?: FsRange[];
+  /** Its content, kept inside its record, differs between the snapshots. */
+  dataInRecordChanged?: boolean;
 }
 
 class VolumeDiff {
@@ -134,6 +136,8 @@ class VolumeDiff {
   readonly #gone = new Map<FileId, Entry>();
   #metadata = 0;
   #free = 0;
+  /** Extents and mapping blocks of the files met, per snapshot. */
+  readonly #maps = { new: new Map<FileId, Promise<FileMap>>(), old: new Map<FileId, Promise<FileMap>>() };
 
   constructor(
     private readonly volume: Volume,
@@ -151,7 +155,9 @@ class VolumeDiff {
     // 1. Files whose own records lie in the changed ranges.
     const ids = new Set<FileId>([...((await this.fsNew?.recordsIn(ranges, signal)) ?? []), ...((await this.fsOld?.recordsIn(ranges, signal)) ?? [])]);
     this.work.candidates += ids.size;
-    for (const id of ids) await this.#consider(id, true);
+    // Both snapshots' records are read many at a time (each read is a round trip), then applied in order.
+    const loaded = await this.#loadRecords([...ids]);
+    for (const id of ids) this.#apply(id, loaded.get(id)!, true);
 
     const compared = new Set<FileId>();
     await this.#compareDirectories(compared);
@@ -174,7 +180,6 @@ class VolumeDiff {
         else this.#metadata += k.length;
       }
     }
-    // 4. Paths, then what changed.
     await this.#paths();
     const files: FileChange[] = [];
     const extents = new Map<FileChange, FsRange[]>();
@@ -207,7 +212,7 @@ class VolumeDiff {
     const n = e.new!;
     if (o.path !== undefined && n.path !== undefined && o.path !== n.path) return 'renamed';
     if (n.stat.type === 'dir') return e.recordChanged || e.entryChanged || e.changedBytes > 0 ? 'metadata' : undefined;
-    if (e.changedBytes > 0 || o.stat.sizeBytes !== n.stat.sizeBytes) return 'modified';
+    if (e.changedBytes > 0 || o.stat.sizeBytes !== n.stat.sizeBytes || e.dataInRecordChanged) return 'modified';
     return e.recordChanged || e.entryChanged ? 'metadata' : undefined;
   }
 
@@ -220,11 +225,20 @@ class VolumeDiff {
     const dirs = [...this.#entries.values(), ...this.#gone.values()].filter(
       (e) => (e.new ?? e.old)!.stat.type === 'dir' && (e.recordChanged || e.changedBytes > 0) && !done.has(e.id),
     );
-    for (const d of dirs) {
+    const listings = await mapLimit(
+      dirs,
+      PARALLEL_READS,
+      (d) =>
+        Promise.all([
+          d.old && this.fsOld ? this.#safe(() => this.fsOld!.readDir(d.id, signal), []) : Promise.resolve([]),
+          d.new && this.fsNew ? this.#safe(() => this.fsNew!.readDir(d.id, signal), []) : Promise.resolve([]),
+        ]),
+      signal,
+    );
+    for (const [i, d] of dirs.entries()) {
       done.add(d.id);
       const key = (x: DirEntry) => `${x.id}/${x.name}`;
-      const before = d.old && this.fsOld ? await this.#safe(() => this.fsOld!.readDir(d.id, signal), []) : [];
-      const after = d.new && this.fsNew ? await this.#safe(() => this.fsNew!.readDir(d.id, signal), []) : [];
+      const [before, after] = listings[i]!;
       this.work.directoriesRead += 2;
       const a = new Set(before.map(key));
       const b = new Set(after.map(key));
@@ -243,11 +257,112 @@ class VolumeDiff {
     const existing = this.#entries.get(id);
     if (existing) return existing;
     if (this.#gone.has(id) && !fromRecord) return undefined;
+    return this.#apply(id, await this.#load(id), fromRecord);
+  }
+
+  /** What #apply needs of a file, read from both snapshots (no state changes: safe to run many at once). */
+  async #load(id: FileId): Promise<Loaded> {
     const [sOld, sNew] = await Promise.all([this.#stat(this.fsOld, id), this.#stat(this.fsNew, id)]);
+    // Its extents are read now, while its record's bytes are in the reader's cache: the files met here
+    // are the owners #attribute goes through, and reading them there again would fetch the records twice.
+    const [same, mapNew, mapOld] = await Promise.all([
+      sOld && sNew && sOld.generation === sNew.generation && sOld.type === sNew.type ? this.#sameRecord(id) : undefined,
+      sNew && this.fsNew ? this.#mapOf(this.fsNew, 'new', id) : undefined,
+      sOld && this.fsOld ? this.#mapOf(this.fsOld, 'old', id) : undefined,
+    ]);
+    // A small file kept inside its record (NTFS resident $DATA, ext4 inline data) has no blocks of its own:
+    // its bytes count as the record's, so whether its content changed is found by reading both versions.
+    let dataInRecordChanged = false;
+    if (
+      same === false &&
+      sOld!.type === 'file' &&
+      sOld!.sizeBytes === sNew!.sizeBytes &&
+      sNew!.sizeBytes > 0 &&
+      sNew!.sizeBytes <= IN_RECORD_MAX &&
+      mapNew?.[0].length === 0 &&
+      mapOld?.[0].length === 0
+    ) {
+      const signal = this.options.signal;
+      const [a, b] = await Promise.all([
+        this.#safe(() => this.fsOld!.readFile(id, 0, sOld!.sizeBytes, signal), undefined),
+        this.#safe(() => this.fsNew!.readFile(id, 0, sNew!.sizeBytes, signal), undefined),
+      ]);
+      dataInRecordChanged = a !== undefined && b !== undefined && !Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    }
+    return { sOld, sNew, same, dataInRecordChanged };
+  }
+
+  /**
+   * #load for many files whose records lie close together (the changed stretches of inode tables, MFT
+   * records, inode chunks): records are grouped into stretches of at most 4 MiB with gaps of at most 64 KiB,
+   * each stretch is read from both snapshots in one request, then its files are loaded from the cache.
+   * One request per stretch instead of one per record keeps the diff under the blob's request rate
+   * (docs/azure-behaviour.md#scale-targets-of-one-page-blob).
+   */
+  async #loadRecords(ids: readonly FileId[]): Promise<Map<FileId, Loaded>> {
+    const signal = this.options.signal;
+    const fs = this.fsNew ?? this.fsOld!;
+    const placed = await mapLimit(ids, PARALLEL_READS, async (id) => ({ id, at: await this.#safe(() => fs.recordRange(id, signal), undefined) }), signal);
+    const groups: Array<{ start: number; end: number; ids: FileId[] }> = [];
+    const loose: FileId[] = [];
+    for (const { id, at } of placed.filter((p) => p.at).sort((a, b) => a.at!.offset - b.at!.offset)) {
+      const end = at!.offset + at!.length;
+      const g = groups[groups.length - 1];
+      if (g && at!.offset - g.end <= GROUP_GAP && end - g.start <= GROUP_SPAN) {
+        g.end = Math.max(g.end, end);
+        g.ids.push(id);
+      } else groups.push({ start: at!.offset, end, ids: [id] });
+    }
+    for (const p of placed) if (!p.at) loose.push(p.id);
+    const out = new Map<FileId, Loaded>();
+    const limit = this.volume.partition.sizeBytes;
+    await mapLimit(
+      groups,
+      GROUPS_IN_FLIGHT,
+      async (g) => {
+        if (g.ids.length > 1 && g.end <= limit) {
+          await Promise.all([
+            this.fsOld ? this.#safe(() => this.readerOld.read(this.base + g.start, g.end - g.start, signal), undefined) : undefined,
+            this.fsNew ? this.#safe(() => this.readerNew.read(this.base + g.start, g.end - g.start, signal), undefined) : undefined,
+          ]);
+        }
+        const loaded = await mapLimit(g.ids, PARALLEL_READS, (id) => this.#load(id), signal);
+        g.ids.forEach((id, i) => out.set(id, loaded[i]!));
+      },
+      signal,
+    );
+    const rest = await mapLimit(loose, PARALLEL_READS, (id) => this.#load(id), signal);
+    loose.forEach((id, i) => out.set(id, rest[i]!));
+    return out;
+  }
+
+  /** A file's extents and mapping blocks for the walk (not kept: the walk meets every file once). */
+  async #walkMapOf(fs: Filesystem, id: FileId): Promise<FileMap> {
+    const signal = this.options.signal;
+    return Promise.all([this.#safe(() => fs.extents(id, signal), []), this.#safe(async () => (await fs.mappingRanges?.(id, signal)) ?? [], [])] as const);
+  }
+
+  /** A file's extents and mapping blocks in one snapshot, read once. */
+  #mapOf(fs: Filesystem, side: 'new' | 'old', id: FileId): Promise<FileMap> {
+    const known = this.#maps[side].get(id);
+    if (known) return known;
+    const signal = this.options.signal;
+    const map = Promise.all([
+      this.#safe(() => fs.extents(id, signal), []),
+      this.#safe(async () => (await fs.mappingRanges?.(id, signal)) ?? [], []),
+    ] as const);
+    this.#maps[side].set(id, map);
+    return map;
+  }
+
+  #apply(id: FileId, { sOld, sNew, same, dataInRecordChanged }: Loaded, fromRecord: boolean): Entry | undefined {
+    const existing = this.#entries.get(id);
+    if (existing) return existing;
+    if (this.#gone.has(id) && !fromRecord) return undefined;
     if (!sOld && !sNew) return undefined;
     let recordChanged = true;
     if (sOld && sNew && sOld.generation === sNew.generation && sOld.type === sNew.type) {
-      recordChanged = !(await this.#sameRecord(id));
+      recordChanged = !same;
       if (!recordChanged && fromRecord) {
         // A neighbour of a changed record (records share a 512-byte page): unchanged unless its data changed.
         const entry: Entry = { id, old: { stat: sOld }, new: { stat: sNew }, recordChanged: false, changedBytes: 0 };
@@ -256,7 +371,7 @@ class VolumeDiff {
       }
     }
     if (sOld && sNew && sOld.generation === sNew.generation && sOld.type === sNew.type) {
-      const entry: Entry = { id, old: { stat: sOld }, new: { stat: sNew }, recordChanged, changedBytes: 0 };
+      const entry: Entry = { id, old: { stat: sOld }, new: { stat: sNew }, recordChanged, changedBytes: 0, ...(dataInRecordChanged ? { dataInRecordChanged } : {}) };
       this.#entries.set(id, entry);
       return entry;
     }
@@ -295,15 +410,17 @@ class VolumeDiff {
   async #attribute(fs: Filesystem, side: 'new' | 'old', remaining: FsRange[]): Promise<FsRange[]> {
     const signal = this.options.signal;
     const owners = side === 'new' ? [...this.#entries.values()].filter((e) => e.new) : [...this.#entries.values(), ...this.#gone.values()].filter((e) => e.old);
-    for (const e of owners) {
+    // Each owner's extents and mapping blocks are read many at a time, then given their bytes in order.
+    const maps = await mapLimit(owners, PARALLEL_READS, (e) => this.#mapOf(fs, side, e.id), signal);
+    for (const [i, e] of owners.entries()) {
       if (remaining.length === 0) break;
-      remaining = await this.#take(fs, e, remaining);
+      const [extents, mapping] = maps[i]!;
+      remaining = this.#takeExtents(e, extents, remaining);
       // The file's own mapping blocks (extent-tree nodes) are filesystem metadata.
-      const mapping = await this.#safe(async () => (await fs.mappingRanges?.(e.id, signal)) ?? [], []);
       if (mapping.length) {
-        const hit = intersect(remaining, mapping);
-        this.#metadata += totalBytes(hit);
-        remaining = subtract(remaining, hit);
+        const taken = take(remaining, mapping);
+        this.#metadata += totalBytes(taken.hit);
+        remaining = taken.rest;
       }
     }
     if (remaining.length === 0) return remaining;
@@ -314,30 +431,45 @@ class VolumeDiff {
     this.work.walkedSnapshots++;
     this.options.onProgress?.(`Looking for the owners of ${totalBytes(data)} changed bytes in every file of partition ${this.volume.partition.index}...`);
     let want = data;
-    for await (const id of fs.allFiles(signal)) {
-      if (want.length === 0) break;
-      const extents = await this.#safe(() => fs.extents(id, signal), []);
-      if (
-        !overlapsAny(
-          want,
-          extents.map((x) => ({ offset: x.fsOffset, length: x.length })),
-        )
-      ) {
-        const mapping = (await this.#safe(async () => (await fs.mappingRanges?.(id, signal)) ?? [], [])) ?? [];
-        if (overlapsAny(want, mapping)) {
-          const hit = intersect(want, mapping);
-          this.#metadata += totalBytes(hit);
-          want = subtract(want, hit);
-          remaining = subtract(remaining, hit);
+    // The walk reads many files' extents at a time, a batch after another, and gives bytes in walk order.
+    const walk = fs.allFiles(signal)[Symbol.asyncIterator]();
+    let done = false;
+    while (want.length > 0 && !done) {
+      const batch: FileId[] = [];
+      while (batch.length < WALK_BATCH) {
+        const next = await walk.next();
+        if (next.done) {
+          done = true;
+          break;
         }
-        continue;
+        batch.push(next.value);
       }
-      const entry = side === 'new' ? await this.#consider(id, false) : await this.#olderOwner(id);
-      if (!entry) continue;
-      const before = remaining;
-      remaining = await this.#take(fs, entry, remaining);
-      want = subtract(want, subtract(before, remaining));
+      const maps = await mapLimit(batch, PARALLEL_READS, (id) => this.#walkMapOf(fs, id), signal);
+      for (const [i, id] of batch.entries()) {
+        if (want.length === 0) break;
+        const [extents, mapping] = maps[i]!;
+        if (
+          !overlapsAny(
+            want,
+            extents.map((x) => ({ offset: x.fsOffset, length: x.length })),
+          )
+        ) {
+          if (overlapsAny(want, mapping)) {
+            const hit = intersect(want, mapping);
+            this.#metadata += totalBytes(hit);
+            want = subtract(want, hit);
+            remaining = subtract(remaining, hit);
+          }
+          continue;
+        }
+        const entry = side === 'new' ? await this.#consider(id, false) : await this.#olderOwner(id);
+        if (!entry) continue;
+        const before = remaining;
+        remaining = this.#takeExtents(entry, extents, remaining);
+        want = subtract(want, subtract(before, remaining));
+      }
     }
+    if (!done) await walk.return?.();
     return remaining;
   }
 
@@ -360,15 +492,14 @@ class VolumeDiff {
     return entry;
   }
 
-  async #take(fs: Filesystem, e: Entry, remaining: FsRange[]): Promise<FsRange[]> {
-    const extents = await this.#safe(() => fs.extents(e.id, this.options.signal), []);
+  #takeExtents(e: Entry, extents: readonly Extent[], remaining: FsRange[]): FsRange[] {
     if (extents.length === 0) return remaining;
     const held = extents.map((x) => ({ offset: x.fsOffset, length: x.length }));
     if (!overlapsAny(remaining, held)) return remaining;
-    const hit = intersect(remaining, held);
-    e.changedBytes += totalBytes(hit);
-    if (this.options.collectExtents) (e.held ??= []).push(...hit);
-    return subtract(remaining, hit);
+    const taken = take(remaining, held);
+    e.changedBytes += totalBytes(taken.hit);
+    if (this.options.collectExtents) (e.held ??= []).push(...taken.hit);
+    return taken.rest;
   }
 
   /** A damaged file (a hostile extent tree) is not a reason to stop the whole diff: it owns nothing. */
@@ -388,14 +519,20 @@ class VolumeDiff {
     const report = [...this.#entries.values(), ...this.#gone.values()].filter(
       (e) => !e.old || !e.new || e.recordChanged || e.entryChanged || e.changedBytes > 0,
     );
-    const wantNew = new Set(report.filter((e) => e.new).map((e) => e.id));
-    const wantOld = new Set(report.filter((e) => e.old).map((e) => e.id));
     const changedDirs = (side: 'new' | 'old') => report.filter((e) => e[side]?.stat.type === 'dir').map((e) => e.id);
-    const pathsNew = this.fsNew ? await this.#resolve(this.fsNew, wantNew, changedDirs('new')) : new Map<FileId, string>();
-    const pathsOld = this.fsOld ? await this.#resolve(this.fsOld, wantOld, changedDirs('old')) : new Map<FileId, string>();
+    // A rename, a move, a creation or a deletion always rewrites a directory. When no directory changed in
+    // either snapshot, a file present in both has the same path in both: the older tree is not read again.
+    const sameTree = changedDirs('new').length === 0 && changedDirs('old').length === 0;
+    const inBoth = (e: Entry) => e.old !== undefined && e.new !== undefined;
+    const wantNew = new Set(report.filter((e) => e.new).map((e) => e.id));
+    const wantOld = new Set(report.filter((e) => e.old && !(sameTree && inBoth(e))).map((e) => e.id));
+    const [pathsNew, pathsOld] = await Promise.all([
+      this.fsNew ? this.#resolve(this.fsNew, wantNew, changedDirs('new')) : new Map<FileId, string>(),
+      this.fsOld ? this.#resolve(this.fsOld, wantOld, changedDirs('old')) : new Map<FileId, string>(),
+    ]);
     for (const e of [...this.#entries.values(), ...this.#gone.values()]) {
       if (e.new) e.new.path = pathsNew.get(e.id);
-      if (e.old) e.old.path = pathsOld.get(e.id);
+      if (e.old) e.old.path = sameTree && inBoth(e) ? e.new!.path : pathsOld.get(e.id);
     }
   }
 
@@ -419,8 +556,9 @@ class VolumeDiff {
       }
       return entries;
     };
-    for (const dir of changedDirs) {
-      for (const e of await readDir(dir)) if (wanted.has(e.id) && !parent.has(e.id)) parent.set(e.id, { dir, name: e.name });
+    const changedListings = await mapLimit(changedDirs, PARALLEL_READS, readDir, signal);
+    for (const [i, dir] of changedDirs.entries()) {
+      for (const e of changedListings[i]!) if (wanted.has(e.id) && !parent.has(e.id)) parent.set(e.id, { dir, name: e.name });
     }
     const unresolved = () => [...wanted].filter((id) => !pathOf(id));
     const pathOf = (id: FileId, depth = 0): string | undefined => {
@@ -438,13 +576,21 @@ class VolumeDiff {
       const queue: FileId[] = [fs.rootId];
       const seen = new Set<FileId>([fs.rootId]);
       while (queue.length && unresolved().length) {
-        const dir = queue.shift()!;
-        for (const e of await readDir(dir)) {
-          if (!paths.has(e.id)) paths.set(e.id, `${paths.get(dir)}/${e.name}`);
-          const isDir = e.type ? e.type === 'dir' : (await this.#safe(() => fs.stat(e.id, signal), undefined))?.type === 'dir';
-          if (isDir && !seen.has(e.id)) {
-            seen.add(e.id);
-            queue.push(e.id);
+        // The next directories of the queue are read many at a time, then taken in queue order (breadth first).
+        const batch = queue.splice(0, PARALLEL_READS);
+        const listings = await mapLimit(batch, PARALLEL_READS, readDir, signal);
+        for (const [i, dir] of batch.entries()) {
+          const entries = listings[i]!;
+          const untyped = entries.filter((e) => !e.type);
+          const types = await mapLimit(untyped, PARALLEL_READS, async (e) => (await this.#safe(() => fs.stat(e.id, signal), undefined))?.type, signal);
+          const typeOf = new Map(untyped.map((e, k) => [e, types[k]]));
+          for (const e of entries) {
+            if (!paths.has(e.id)) paths.set(e.id, `${paths.get(dir)}/${e.name}`);
+            const isDir = (e.type ?? typeOf.get(e)) === 'dir';
+            if (isDir && !seen.has(e.id)) {
+              seen.add(e.id);
+              queue.push(e.id);
+            }
           }
         }
       }
@@ -464,6 +610,81 @@ class VolumeDiff {
  */
 function defaultInternal(fs: Filesystem, id: FileId): boolean {
   return fs.type === 'ntfs' && id < 24 && id !== fs.rootId;
+}
+
+/**
+ * Reads in flight at once while the diff loads records, extents and directories: each read of a snapshot
+ * is a round trip (docs/azure-behaviour.md#page-blobs), so latency, not bytes, is the cost when they wait
+ * on each other. The cached reader bounds the raw requests under it.
+ */
+const PARALLEL_READS = 32;
+/** Records at most this far apart are read in one request (a cache granule of the reader)... */
+const GROUP_GAP = 64 * 1024;
+/** ...in stretches of at most this many bytes, this many at a time (16 MiB in flight per snapshot at most). */
+const GROUP_SPAN = 2 * 1024 * 1024;
+const GROUPS_IN_FLIGHT = 8;
+/** Files whose extents the walk reads at a time. */
+const WALK_BATCH = 512;
+/** Files kept inside their record are at most an MFT record (1-4 KiB) or an inode; compared up to this size. */
+const IN_RECORD_MAX = 64 * 1024;
+
+type FileMap = readonly [extents: Extent[], mapping: FsRange[]];
+
+interface Loaded {
+  readonly sOld: FileStat | undefined;
+  readonly sNew: FileStat | undefined;
+  /** whether both snapshots hold the same record bytes; undefined when it is not the same file */
+  readonly same: boolean | undefined;
+  readonly dataInRecordChanged: boolean;
+}
+
+/**
+ * `fn` over `items` with at most `limit` running at once; results in the items' order. Each worker takes
+ * its own contiguous slice: items come sorted by where they lie on disk (inode numbers, directories in
+ * order), so neighbours share the cached reader's granules, and workers spread over slices keep `limit`
+ * different granules in flight instead of all waiting on the same one.
+ */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>, signal?: AbortSignal): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  const workers = Math.min(limit, items.length);
+  const worker = async (w: number) => {
+    const end = Math.floor(((w + 1) * items.length) / workers);
+    for (let i = Math.floor((w * items.length) / workers); i < end; i++) {
+      signal?.throwIfAborted();
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, (_, w) => worker(w)));
+  return out;
+}
+
+/**
+ * The parts of the sorted, disjoint `remaining` that `ranges` cover, and the rest. Only the stretch of
+ * `remaining` between the first and last of `ranges` is rebuilt: a diff with thousands of ranges is
+ * handed to thousands of files one after the other, and each file holds few of them.
+ */
+function take(remaining: readonly FsRange[], ranges: readonly FsRange[]): { hit: FsRange[]; rest: FsRange[] } {
+  const cover = union(ranges);
+  if (cover.length === 0 || remaining.length === 0) return { hit: [], rest: [...remaining] };
+  const start = cover[0]!.offset;
+  const end = cover[cover.length - 1]!.offset + cover[cover.length - 1]!.length;
+  let lo = 0;
+  let hi = remaining.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (remaining[mid]!.offset + remaining[mid]!.length <= start) lo = mid + 1;
+    else hi = mid;
+  }
+  const first = lo;
+  hi = remaining.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (remaining[mid]!.offset < end) lo = mid + 1;
+    else hi = mid;
+  }
+  const part = remaining.slice(first, lo);
+  const hit = intersect(part, cover);
+  return { hit, rest: [...remaining.slice(0, first), ...subtract(part, hit), ...remaining.slice(lo)] };
 }
 
 /** True when any of `ranges` overlaps the sorted, disjoint `sorted`. */

@@ -23,6 +23,8 @@ import {
 } from './types';
 import { RecentRecords } from './recentRecords';
 
+/** Runs of changed MFT records recordsIn scans at once (each a read of the snapshot). */
+const RECORD_RUNS_IN_FLIGHT = 16;
 const AT_STANDARD_INFORMATION = 0x10;
 const AT_ATTRIBUTE_LIST = 0x20;
 const AT_FILE_NAME = 0x30;
@@ -778,16 +780,26 @@ class NtfsFilesystem implements Filesystem {
       }
     }
     const sorted = [...wanted].sort((a, b) => a - b);
-    const ids = new Set<FileId>();
+    const runs: Array<[first: number, count: number]> = [];
     for (let i = 0; i < sorted.length;) {
       let j = i;
       while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
-      for await (const rec of this.scanRecords(sorted[i], j - i + 1, signal)) {
-        const base = rec.baseRecord !== 0 ? rec.baseRecord : rec.no;
-        if (base === ROOT_RECORD || (base >= FIRST_USER_RECORD && (rec.baseRecord !== 0 || this.isUserFile(rec)))) ids.add(base);
-      }
+      runs.push([sorted[i]!, j - i + 1]);
       i = j + 1;
     }
+    // Runs of changed records are scanned several at a time: each is a read of the snapshot, a round trip.
+    const ids = new Set<FileId>();
+    let next = 0;
+    const worker = async () => {
+      while (next < runs.length) {
+        const [first, count] = runs[next++]!;
+        for await (const rec of this.scanRecords(first, count, signal)) {
+          const base = rec.baseRecord !== 0 ? rec.baseRecord : rec.no;
+          if (base === ROOT_RECORD || (base >= FIRST_USER_RECORD && (rec.baseRecord !== 0 || this.isUserFile(rec)))) ids.add(base);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(RECORD_RUNS_IN_FLIGHT, runs.length) }, worker));
     return [...ids].sort((a, b) => a - b);
   }
 

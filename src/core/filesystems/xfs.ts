@@ -455,15 +455,18 @@ class XfsFilesystem implements Filesystem {
     const out = new Uint8Array(length);
     const bs = this.sb.blockSize;
     const end = offset + length;
+    // The extents' reads go out together: a directory grown among its files' data has its blocks
+    // scattered, and each read is a round trip (the reader under this bounds how many are in flight).
+    const reads: Array<Promise<void>> = [];
     for (const e of extents) {
       const eStart = e.fileBlock * bs;
       const eEnd = eStart + e.count * bs;
       if (eEnd <= offset || eStart >= end || e.unwritten) continue;
       const from = Math.max(eStart, offset);
       const to = Math.min(eEnd, end);
-      const data = await this.read(this.fsbToByte(e.fsBlock) + (from - eStart), to - from, signal);
-      out.set(data, from - offset);
+      reads.push(this.read(this.fsbToByte(e.fsBlock) + (from - eStart), to - from, signal).then((data) => out.set(data, from - offset)));
     }
+    await Promise.all(reads);
     return out;
   }
 
