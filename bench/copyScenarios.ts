@@ -10,7 +10,19 @@ import type { AzureClients } from '../src/azure';
 import type { PageRange, SnapshotInfo, StorageAccountInfo } from '../src/core/model';
 import { ensureResourceGroup, type RunningEmulator } from '../test/support/emulator';
 import type { EngineCopyJob, EngineCopyResult } from './engineCopy';
-import { BenchWorld, compareRanges, GiB, limitSeconds, median, MiB, minimalRequests, RESOURCE_GROUP, scatteredRanges, SOURCE_REGION, totalBytes } from './fixtures';
+import {
+  BenchWorld,
+  compareRanges,
+  GiB,
+  limitSeconds,
+  median,
+  MiB,
+  minimalRequests,
+  RESOURCE_GROUP,
+  scatteredRanges,
+  SOURCE_REGION,
+  totalBytes,
+} from './fixtures';
 import { chunks, limitLoop, type LimitLoopResult } from './limitLoop';
 import { officialSampleCopy } from './officialSample';
 

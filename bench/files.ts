@@ -209,7 +209,8 @@ export async function filesScenario(
       const blockDiff = await runCli(bench.connectionFile, ['--json', 'diff', '--from', before.id, '--to', after.id]);
       let diffBytes = 0;
       let diffRanges = 0;
-      if (blockDiff.code !== 0) failures.push(`files ${spec.kind}: disk-delta diff exited with ${blockDiff.code}: ${blockDiff.stderr.trim().split('\n').pop() ?? ''}`);
+      if (blockDiff.code !== 0)
+        failures.push(`files ${spec.kind}: disk-delta diff exited with ${blockDiff.code}: ${blockDiff.stderr.trim().split('\n').pop() ?? ''}`);
       else {
         const d = JSON.parse(blockDiff.stdout) as { changedBytes: number; clearedBytes: number; rangeCount: number };
         diffBytes = d.changedBytes + d.clearedBytes;
@@ -240,7 +241,8 @@ export async function filesScenario(
             `files ${spec.kind}: the file diff named ${extra.length} file(s) not changed (${extra.slice(0, 3).join(', ')}) and missed ${missing.length} changed one(s) (${missing.slice(0, 3).join(', ')})`,
           );
         const wrongKind = d.files.filter((f) => expected.has(f.path) && f.change !== 'modified');
-        if (wrongKind.length) failures.push(`files ${spec.kind}: ${wrongKind.length} edited file(s) not reported as modified (${wrongKind[0]!.path}: ${wrongKind[0]!.change})`);
+        if (wrongKind.length)
+          failures.push(`files ${spec.kind}: ${wrongKind.length} edited file(s) not reported as modified (${wrongKind[0]!.path}: ${wrongKind[0]!.change})`);
         const total = d.files.reduce((n, f) => n + f.changedBytes, 0) + d.unattributed.freeSpace + d.unattributed.metadata + d.unattributed.outsidePartitions;
         if (total !== diffBytes) failures.push(`files ${spec.kind}: files and unattributed add up to ${total} bytes, the block diff has ${diffBytes}`);
       }
@@ -274,7 +276,9 @@ export async function filesScenario(
           const size = statSync(out).size;
           const sum = await sha256File(out);
           if (size !== image.bigFile.size || sum !== image.bigFile.sha256)
-            failures.push(`files get: ${image.bigFile.path} came back as ${size} bytes with SHA-256 ${sum}, expected ${image.bigFile.size} bytes, ${image.bigFile.sha256}`);
+            failures.push(
+              `files get: ${image.bigFile.path} came back as ${size} bytes with SHA-256 ${sum}, expected ${image.bigFile.size} bytes, ${image.bigFile.sha256}`,
+            );
         }
         rmSync(out, { force: true });
         get = {
@@ -361,7 +365,7 @@ export function renderFiles(r: FilesResult): string[] {
         "index blocks of directories rewritten when a file's size or times change (NTFS keeps them in the parent's index) while the directory's " +
         'own record did not change, whose owners are found by walking every MFT record; (c) CPU: parsing 200,000 directory entries and ' +
         'tens of thousands of records on a shared 2-core machine, as the load above shows. The reader keeps 8 reads in flight per snapshot, ' +
-        'about 400 requests/s at 20 ms each, just under the blob\'s 500.',
+        "about 400 requests/s at 20 ms each, just under the blob's 500.",
       '',
     );
   }
@@ -384,9 +388,13 @@ export function filesGoalRows(r: FilesResult | undefined): string[] {
   if (r.skipped && !r.rows.length) rows.push(`| file diff (ext4, XFS, NTFS) and get | not measured: ${r.skipped} | - |`);
   for (const f of r.rows) {
     const what = `${f.filesystem} ${n(f.files)} files, ${n(f.changedFiles)} changed`;
-    rows.push(`| file diff ${what}: under 10 s | ${met(f.seconds < FILES_SECONDS_GOAL)} | ${s(f.seconds)} (${(f.seconds / FILES_SECONDS_GOAL).toFixed(2)} of the goal) |`);
+    rows.push(
+      `| file diff ${what}: under 10 s | ${met(f.seconds < FILES_SECONDS_GOAL)} | ${s(f.seconds)} (${(f.seconds / FILES_SECONDS_GOAL).toFixed(2)} of the goal) |`,
+    );
     const share = f.bytesRead / f.diskBytes;
-    rows.push(`| file diff ${what}: reads under 2% of the disk | ${met(share < FILES_READ_GOAL)} | ${pct(share)} (${(share / FILES_READ_GOAL).toFixed(2)} of the goal) |`);
+    rows.push(
+      `| file diff ${what}: reads under 2% of the disk | ${met(share < FILES_READ_GOAL)} | ${pct(share)} (${(share / FILES_READ_GOAL).toFixed(2)} of the goal) |`,
+    );
   }
   if (r.get) {
     const ratio = r.get.seconds / r.get.boundSeconds;

@@ -116,12 +116,7 @@ function sum(values: Iterable<[string, number]>, pick: (key: string) => boolean)
   return n;
 }
 
-export async function fleetScenario(o: {
-  disks: number;
-  diskGiB?: number;
-  rangeKiB?: number;
-  log: (line: string) => void;
-}): Promise<FleetResult> {
+export async function fleetScenario(o: { disks: number; diskGiB?: number; rangeKiB?: number; log: (line: string) => void }): Promise<FleetResult> {
   const { disks, log } = o;
   const diskGiB = o.diskGiB ?? 1;
   const rangeBytes = (o.rangeKiB ?? 256) * 1024;
@@ -168,7 +163,8 @@ export async function fleetScenario(o: {
     };
     // The base pass copies empty disks (a footer each): it makes every disk's first point, not measured.
     const base = await runner(connection, policy, path.join(dir, 'state-base'), ['--parallel', String(PARALLEL)]);
-    if (base.summary.failed > 0) throw new Error(`the fleet's base pass failed: ${JSON.stringify(base.summary)} ${base.outcomes.find((x) => x.error)?.error ?? ''}`);
+    if (base.summary.failed > 0)
+      throw new Error(`the fleet's base pass failed: ${JSON.stringify(base.summary)} ${base.outcomes.find((x) => x.error)?.error ?? ''}`);
     const setupSeconds = (performance.now() - setupStart) / 1000;
     log(`  setup and base pass: ${setupSeconds.toFixed(1)} s`);
 

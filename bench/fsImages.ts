@@ -74,7 +74,7 @@ function fileOf(i: number): string {
 }
 /** Sizes from 200 bytes to ~7.8 KiB, varied by index (mean ~4 KiB). */
 function sizeOf(i: number): number {
-  return 200 + ((i * 2654435761) >>> 0) % 7800;
+  return 200 + (((i * 2654435761) >>> 0) % 7800);
 }
 
 /** Writes the source tree under `src`; returns the directories (image paths). */
@@ -291,7 +291,9 @@ export function buildImage(spec: ImageSpec, log: (line: string) => void, prerequ
   try {
     log(`  ${spec.kind}: writing a tree of ${spec.files.toLocaleString('en-US')} files`);
     const directories = writeTree(src, spec);
-    const bigFile = spec.bigFileBytes ? { path: '/big.bin', size: spec.bigFileBytes, sha256: writeBigFile(path.join(src, 'big.bin'), spec.bigFileBytes) } : undefined;
+    const bigFile = spec.bigFileBytes
+      ? { path: '/big.bin', size: spec.bigFileBytes, sha256: writeBigFile(path.join(src, 'big.bin'), spec.bigFileBytes) }
+      : undefined;
     const base = path.join(work, 'base.img');
     log(`  ${spec.kind}: making the filesystem on a sparse 64 GiB image`);
     makeFilesystem(spec, base, src, work);

@@ -176,7 +176,7 @@ export function renderMarkdown(r: BenchResults): string {
     lines.push(
       "Peak RSS is the CLI process's VmHWM (/proc), polled every 25 ms; the listing pages through 100+ Get Page Ranges responses in 64 GiB windows. " +
         "Each response body is parsed as it streams in (src/core/pageListXml.ts), sent through the storage SDK's own pipeline (credential, retries, tracing) " +
-        "but not through its XML deserializer, which held every 10,000-range answer whole as text, as an object tree and as range objects; the ranges go " +
+        'but not through its XML deserializer, which held every 10,000-range answer whole as text, as an object tree and as range objects; the ranges go ' +
         'straight into typed arrays (two answers at most: the next request is sent while the caller works through the current one) and are written out ' +
         "as bytes, digit by digit, into one reused 64 KiB buffer. Writing them through template strings had sent every offset's string through V8's " +
         'number-to-string cache, which lives in the old generation: about 48 MB of garbage that only a full collection freed. ' +
@@ -243,22 +243,22 @@ export function renderFleet(f: FleetResult): string[] {
   lines.push(
     `Each pass follows a base pass (not measured, setup included: ${s(f.setupSeconds)}) and an hour and a minute on the emulator's clock, so every disk is past ` +
       `its 1-hour RPO; runners are \`disk-delta protect run --json --parallel ${f.parallelDisks}\` processes of their own (state directories apart), the shards ` +
-      'started together with `--shard i/4`. The bound: every disk copied at once, each at its own blob\'s targets (its ranges ÷ 500 requests/s, its bytes ÷ ' +
-      '60 MiB/s) - unless the runners\' own request rate bounds the pass longer: all the requests the runners made (ARM and data, as the emulator counted them, without its own source reads for Put Page From URL), 64 in flight per ' +
-      'runner at 20 ms each. ARM requests per disk are the emulator\'s `arm:*` counters over the disks; bytes moved are the bytes written to the target ' +
-      'account, which must equal the bytes changed (a difference fails the bench). Peak RSS is each runner\'s VmHWM (/proc), polled every 25 ms.',
+      "started together with `--shard i/4`. The bound: every disk copied at once, each at its own blob's targets (its ranges ÷ 500 requests/s, its bytes ÷ " +
+      "60 MiB/s) - unless the runners' own request rate bounds the pass longer: all the requests the runners made (ARM and data, as the emulator counted them, without its own source reads for Put Page From URL), 64 in flight per " +
+      "runner at 20 ms each. ARM requests per disk are the emulator's `arm:*` counters over the disks; bytes moved are the bytes written to the target " +
+      "account, which must equal the bytes changed (a difference fails the bench). Peak RSS is each runner's VmHWM (/proc), polled every 25 ms.",
     '',
   );
   lines.push(
-    '- Where the time goes: neither bound is what limits these passes on this machine. Each disk\'s page data passes through the one emulator process ' +
+    "- Where the time goes: neither bound is what limits these passes on this machine. Each disk's page data passes through the one emulator process " +
       '(Put Page From URL reads its source range over HTTPS inside it), and the runners and the emulator share two cores with whatever else runs: the ' +
-      `pass moves ${mb(f.passes.oneRunner.bytesChanged)} at ${((f.passes.oneRunner.bytesChanged / f.passes.oneRunner.seconds) / 2 ** 20).toFixed(0)} MiB/s ` +
+      `pass moves ${mb(f.passes.oneRunner.bytesChanged)} at ${(f.passes.oneRunner.bytesChanged / f.passes.oneRunner.seconds / 2 ** 20).toFixed(0)} MiB/s ` +
       'in all, with both processes busy and the cores shared with other work. More disks at once helps little: over 40 disks --parallel 4, 16 and 40 ' +
       'took 13.8 s, 10.6-11.8 s and 9.9 s. The runner spends about a millisecond of CPU per request in the SDK pipeline (TLS, signing, parsing), the ' +
       'emulator more per Put Page From URL (it reads the source over HTTPS and writes the pages). Four shards on the same two cores ' +
       `took ${x(f.passes.fourShards.seconds, f.passes.oneRunner.seconds)} × one runner's time: they overlap one another's ARM waits and listings but ` +
       'add three process start-ups and three listings of the subscription without adding a core. On separate machines, against Azure, each ' +
-      'disk\'s copy runs on its own blob and each shard brings its own cores, which is what the bound assumes.',
+      "disk's copy runs on its own blob and each shard brings its own cores, which is what the bound assumes.",
     '',
   );
   return lines;

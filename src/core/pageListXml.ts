@@ -413,7 +413,8 @@ export class PageListXmlParser {
   }
 
   #appendRaw(text: string): void {
-    if ((this.#raw?.length ?? 0) + text.length > MAX_TOKEN) throw new PageListXmlError(`<${this.#nameOf(this.#stack.length - 1)}> longer than ${MAX_TOKEN} characters`, this.#leafAt);
+    if ((this.#raw?.length ?? 0) + text.length > MAX_TOKEN)
+      throw new PageListXmlError(`<${this.#nameOf(this.#stack.length - 1)}> longer than ${MAX_TOKEN} characters`, this.#leafAt);
     this.#raw = (this.#raw ?? '') + text;
   }
 
@@ -487,7 +488,12 @@ export class PageListPage implements PageListSink {
    * group them by kind instead, they are put in order here, as the SDK's two lists were merged before. */
   #order(): Iterable<number> {
     const n = this.#count;
-    if (this.#sorted) return { [Symbol.iterator]: function* () { for (let i = 0; i < n; i++) yield i; } };
+    if (this.#sorted)
+      return {
+        [Symbol.iterator]: function* () {
+          for (let i = 0; i < n; i++) yield i;
+        },
+      };
     return Array.from({ length: n }, (_, i) => i).sort((a, b) => this.#offsets[a]! - this.#offsets[b]! || this.#lengths[a]! - this.#lengths[b]!);
   }
 

@@ -95,13 +95,21 @@ void describe('emulator ARM (Microsoft.Compute disks and snapshots)', () => {
     await refused(compute.disks.beginCreateOrUpdateAndWait('rg-nowhere', 'd', { location: 'eastus', creationData: { createOption: 'Empty' }, diskSizeGB: 1 }));
     const disk = await emptyDisk('rg-check');
     await refused(
-      compute.snapshots.beginCreateOrUpdateAndWait('rg-nowhere', 's', { location: 'eastus', incremental: true, creationData: { createOption: 'Copy', sourceResourceId: disk.id } }),
+      compute.snapshots.beginCreateOrUpdateAndWait('rg-nowhere', 's', {
+        location: 'eastus',
+        incremental: true,
+        creationData: { createOption: 'Copy', sourceResourceId: disk.id },
+      }),
     );
     const groups = `/subscriptions/${em.connection.subscriptionId}/resourcegroups`;
     assert.equal((await em.arm('GET', `${groups}/rg-nowhere?api-version=2021-04-01`)).status, 404);
     // Once created (PUT .../resourcegroups/{rg}, as az group create does) the same request succeeds, in the group's own spelling.
     assert.equal((await em.arm('PUT', `${groups}/RG-Later?api-version=2021-04-01`, { location: 'eastus' })).status, 201);
-    const made = await compute.disks.beginCreateOrUpdateAndWait('rg-later', 'd', { location: 'eastus', creationData: { createOption: 'Empty' }, diskSizeGB: 1 });
+    const made = await compute.disks.beginCreateOrUpdateAndWait('rg-later', 'd', {
+      location: 'eastus',
+      creationData: { createOption: 'Empty' },
+      diskSizeGB: 1,
+    });
     assert.match(made.id!, /\/resourceGroups\/RG-Later\/providers\/Microsoft\.Compute\/disks\/d$/);
   });
 

@@ -11,7 +11,16 @@ import {
   type ContainerClient,
   type PageBlobClient,
 } from '@azure/storage-blob';
-import { blobServiceClient, computeClient, ensureResourceGroup, sasBlobClient, sasPipelineOptions, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import {
+  blobServiceClient,
+  computeClient,
+  ensureResourceGroup,
+  sasBlobClient,
+  sasPipelineOptions,
+  startEmulator,
+  storageAccount,
+  type RunningEmulator,
+} from '../support/emulator';
 
 const GIB = 1024 ** 3;
 const MIB = 1024 * 1024;

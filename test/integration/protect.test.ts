@@ -360,7 +360,14 @@ void describe('protect run, status and drill', { timeout: 600_000 }, () => {
     await ensureResourceGroup(em, 'orphans');
     const made: DiskInfo[] = [];
     for (const name of ['orphan-a', 'orphan-b']) {
-      const d = await clients.compute.createDisk({ subscriptionId: sub, resourceGroup: 'orphans', name, location: 'eastus', createOption: 'Empty', diskSizeGB: 1 });
+      const d = await clients.compute.createDisk({
+        subscriptionId: sub,
+        resourceGroup: 'orphans',
+        name,
+        location: 'eastus',
+        createOption: 'Empty',
+        diskSizeGB: 1,
+      });
       await writeDisk(clients, d.id, [{ offset: 0, length: 2 * MiB }]);
       made.push(d);
     }
@@ -418,7 +425,10 @@ void describe('protect run, status and drill', { timeout: 600_000 }, () => {
     assert.equal(imported.action, 'copied', imported.error ?? '');
     // The same point: no new snapshot of the disk, no new blob snapshot.
     assert.equal(imported.snapshot, taken[0]!.id);
-    assert.deepEqual((await familySnapshots(made[0]!)).map((x) => x.id), [taken[0]!.id]);
+    assert.deepEqual(
+      (await familySnapshots(made[0]!)).map((x) => x.id),
+      [taken[0]!.id],
+    );
     assert.deepEqual(await pointsOfA(), kept);
     assert.match(imported.importedResourceId ?? '', /\/resourceGroups\/dr-missing\/providers\/Microsoft\.Compute\/snapshots\//);
     assert.equal(imported.withinRpo, true);

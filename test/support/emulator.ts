@@ -281,7 +281,9 @@ export function storageHttpClientTrusting(ca: string, maxSockets = 256): Storage
  */
 export async function ensureResourceGroup(em: RunningEmulator, names: string | readonly string[], location = 'eastus'): Promise<void> {
   for (const name of typeof names === 'string' ? [names] : names) {
-    const r = await em.arm('PUT', `/subscriptions/${em.connection.subscriptionId}/resourcegroups/${encodeURIComponent(name)}?api-version=2021-04-01`, { location });
+    const r = await em.arm('PUT', `/subscriptions/${em.connection.subscriptionId}/resourcegroups/${encodeURIComponent(name)}?api-version=2021-04-01`, {
+      location,
+    });
     if (r.status !== 200 && r.status !== 201) throw new Error(`creating resource group ${name}: ${r.status} ${JSON.stringify(r.body)}`);
   }
 }

@@ -287,7 +287,8 @@ class VolumeDiff {
         this.#safe(() => this.fsOld!.readFile(id, 0, sOld!.sizeBytes, signal), undefined),
         this.#safe(() => this.fsNew!.readFile(id, 0, sNew!.sizeBytes, signal), undefined),
       ]);
-      dataInRecordChanged = a !== undefined && b !== undefined && !Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+      dataInRecordChanged =
+        a !== undefined && b !== undefined && !Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
     }
     return { sOld, sNew, same, dataInRecordChanged };
   }
@@ -347,10 +348,7 @@ class VolumeDiff {
     const known = this.#maps[side].get(id);
     if (known) return known;
     const signal = this.options.signal;
-    const map = Promise.all([
-      this.#safe(() => fs.extents(id, signal), []),
-      this.#safe(async () => (await fs.mappingRanges?.(id, signal)) ?? [], []),
-    ] as const);
+    const map = Promise.all([this.#safe(() => fs.extents(id, signal), []), this.#safe(async () => (await fs.mappingRanges?.(id, signal)) ?? [], [])] as const);
     this.#maps[side].set(id, map);
     return map;
   }
@@ -371,7 +369,14 @@ class VolumeDiff {
       }
     }
     if (sOld && sNew && sOld.generation === sNew.generation && sOld.type === sNew.type) {
-      const entry: Entry = { id, old: { stat: sOld }, new: { stat: sNew }, recordChanged, changedBytes: 0, ...(dataInRecordChanged ? { dataInRecordChanged } : {}) };
+      const entry: Entry = {
+        id,
+        old: { stat: sOld },
+        new: { stat: sNew },
+        recordChanged,
+        changedBytes: 0,
+        ...(dataInRecordChanged ? { dataInRecordChanged } : {}),
+      };
       this.#entries.set(id, entry);
       return entry;
     }
