@@ -1,5 +1,5 @@
 import { withReadAccess, type ReadGrant } from '../access';
-import { backoffDelay, classifyError, DEFAULT_RETRY_POLICY, sleep } from '../copy/retry';
+import { backoffDelay, BlobPacer, classifyError, DEFAULT_RETRY_POLICY, sleep } from '../copy/retry';
 import { resolveSnapshot } from '../diff';
 import type { SnapshotInfo } from '../model';
 import type { ComputeApi, DataPlane, OperationOptions } from '../ports';
@@ -12,12 +12,16 @@ const READ_ATTEMPTS = 6;
  * Ranged reads of a granted snapshot SAS (Get Blob with a range, through the DataPlane's PageSource -
  * docs/azure-behaviour.md#page-blobs),
  * retried on transient errors and throttling, and granted again when the SAS expires or is refused as
- * expired - docs/azure-behaviour.md#access-sas-grants.
+ * expired - docs/azure-behaviour.md#access-sas-grants. With `pace`, reads leave evenly under the blob's
+ * scale targets (docs/azure-behaviour.md#page-blobs): a long file read ahead would otherwise ask for more than
+ * 60 MiB/s, meet 503s and wait out their Retry-After.
  */
-export function grantRead(dataPlane: DataPlane, grant: ReadGrant, onRetry?: (reason: string) => void): RangeRead {
+export function grantRead(dataPlane: DataPlane, grant: ReadGrant, onRetry?: (reason: string) => void, pace?: ReadPace): RangeRead {
+  const pacer = pace ? new BlobPacer(pace) : undefined;
   return async (offset, length, signal) => {
     for (let attempt = 1; ; attempt++) {
       try {
+        if (pacer) await sleep(pacer.reserve(length, Date.now()), signal);
         return await dataPlane.openSas(grant.url()).read(offset, length, { signal });
       } catch (error) {
         const c = classifyError(error);
@@ -42,8 +46,16 @@ export interface OpenedSnapshot {
   readonly disk: DiskImage;
 }
 
+/** Requests and bytes a second to read one snapshot at (the blob's scale targets, or under them). */
+export interface ReadPace {
+  readonly requestsPerSecond: number;
+  readonly bytesPerSecond: number;
+}
+
 export interface SnapshotImageOptions extends OperationOptions {
   readonly sasDurationSeconds?: number;
+  /** Reads are paced at this rate when given (none by default, as the copy engine's core). */
+  readonly pace?: ReadPace;
   readonly reader?: CachedReaderOptions;
   readonly onRetry?: (reason: string) => void;
   readonly onRevoked?: (resourceId: string, error?: unknown) => void;
@@ -51,7 +63,7 @@ export interface SnapshotImageOptions extends OperationOptions {
 
 /** Reads a snapshot's image: the size is the disk's (the SAS blob's VHD footer is past it and never read). */
 export function snapshotReader(dataPlane: DataPlane, snapshot: SnapshotInfo, grant: ReadGrant, options: SnapshotImageOptions = {}): CachedBlockReader {
-  return new CachedBlockReader(snapshot.sizeBytes, grantRead(dataPlane, grant, options.onRetry), options.reader);
+  return new CachedBlockReader(snapshot.sizeBytes, grantRead(dataPlane, grant, options.onRetry, options.pace), options.reader);
 }
 
 /**
