@@ -2,7 +2,7 @@
  * `npm run bench`: Disk Delta against the alternatives and the limit, on one emulator with Azure's
  * per-blob targets (500 requests/s, 60 MiB/s, 503 beyond) and 20 ms per request. Prints a Markdown
  * table, writes bench/results.json and docs/PERFORMANCE.md, exits 1 when a correctness check fails.
- *   node bench/run.mjs [--only scattered,log,relay,requests,chain,diff,files,fleet,blockmap,activation] [--quick] [--no-write] [--render] [--diff-cli <other cli.js>]
+ *   node bench/run.mjs [--only scattered,log,relay,requests,chain,diff,files,fleet,blockmap,activation] [--quick] [--no-write | --write] [--render] [--diff-cli <other cli.js>]
  * --quick: the request-bound scenario at 1/10 of its changes, without running its minimal-request plan; the
  * fleet scenario over 40 disks instead of 200; the file-diff scenario on 20,000 files instead of 200,000 and a
  * 256 MiB file for `get` instead of 1 GiB.
@@ -28,8 +28,10 @@ const args = process.argv.slice(2);
 const onlyArg = args.indexOf('--only');
 const only = onlyArg >= 0 ? new Set((args[onlyArg + 1] ?? '').split(',')) : undefined;
 const wanted = (name: string) => !only || only.has(name);
-const write = !args.includes('--no-write');
 const quick = args.includes('--quick');
+// bench/results.json and docs/PERFORMANCE.md hold one whole run on one machine: a partial or quick run only
+// prints its table unless --write asks for it.
+const write = args.includes('--write') || (!args.includes('--no-write') && !only && !quick);
 const started = Date.now();
 const log = (line: string) => console.error(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
@@ -331,6 +333,8 @@ async function main(): Promise<void> {
     writeFileSync(path.join(root, 'bench', 'results.json'), JSON.stringify(out, null, 2) + '\n');
     writeFileSync(path.join(root, 'docs', 'PERFORMANCE.md'), markdown);
     log('wrote bench/results.json and docs/PERFORMANCE.md');
+  } else if (!args.includes('--no-write')) {
+    log('a partial or quick run: bench/results.json and docs/PERFORMANCE.md keep the last whole run (--write to replace them)');
   }
   if (failures.length) {
     console.error(`\n${failures.length} correctness check(s) FAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}`);

@@ -1,5 +1,5 @@
 // `npm run bench`: builds dist if it is missing, then runs the benchmarks (bench/main.ts, TypeScript via tsx).
-// Arguments are passed on: --only scattered,log,relay,requests,chain,diff,files,fleet,blockmap,activation  --quick  --no-write
+// Arguments are passed on: --only scattered,log,relay,requests,chain,diff,files,fleet,blockmap,activation  --quick  --no-write | --write (partial and quick runs only print)
 // The block-map figures need Chromium: it is installed first (apt-get as root) or the run stops at once
 // with the command to run, before any benchmark has spent its minutes.
 import { spawnSync } from 'node:child_process';
