@@ -14,6 +14,7 @@
 import { DiskDeltaError } from './errors';
 import type { DiffRange, PageRange } from './model';
 import { assertAligned, PAGE } from './pageRanges';
+import { RangeColumns } from './rangeStore';
 
 /** Where the parsed ranges go: Azure's inclusive form, as listed. */
 export interface PageListSink {
@@ -436,82 +437,64 @@ export class PageListXmlParser {
  * `fromInclusive` does (Azure's `<End>` is inclusive: docs/azure-behaviour.md#page-blobs).
  */
 export class PageListPage implements PageListSink {
-  #offsets: Float64Array;
-  #lengths: Float64Array;
-  #cleared: Uint8Array;
-  #count = 0;
+  readonly #c: RangeColumns;
   #sorted = true;
 
   /** `capacity`: ranges held before the arrays grow (an answer holds at most 10,000). */
   constructor(capacity = 256) {
-    this.#offsets = new Float64Array(capacity);
-    this.#lengths = new Float64Array(capacity);
-    this.#cleared = new Uint8Array(capacity);
+    this.#c = new RangeColumns(capacity);
   }
 
   get count(): number {
-    return this.#count;
+    return this.#c.count;
   }
 
   /** Empties the page for the next answer, keeping its arrays. */
   reset(): void {
-    this.#count = 0;
+    this.#c.count = 0;
     this.#sorted = true;
   }
 
   range(start: number, endInclusive: number, cleared: boolean): void {
     const length = endInclusive - start + 1;
     if (length <= 0 || start % PAGE !== 0 || length % PAGE !== 0) assertAligned({ offset: start, length }, 'Azure page range');
-    const n = this.#count;
-    if (n === this.#offsets.length) this.#grow();
-    if (n > 0 && start < this.#offsets[n - 1]!) this.#sorted = false;
-    this.#offsets[n] = start;
-    this.#lengths[n] = length;
-    this.#cleared[n] = cleared ? 1 : 0;
-    this.#count = n + 1;
-  }
-
-  #grow(): void {
-    const size = this.#offsets.length * 2;
-    const o = new Float64Array(size);
-    o.set(this.#offsets);
-    const l = new Float64Array(size);
-    l.set(this.#lengths);
-    const k = new Uint8Array(size);
-    k.set(this.#cleared);
-    this.#offsets = o;
-    this.#lengths = l;
-    this.#cleared = k;
+    const c = this.#c;
+    if (c.count > 0 && start < c.offsets[c.count - 1]!) this.#sorted = false;
+    c.push(start, length, cleared);
   }
 
   /** Positions in offset order. Azure lists both kinds interleaved in offset order; should an answer ever
    * group them by kind instead, they are put in order here, as the SDK's two lists were merged before. */
   #order(): Iterable<number> {
-    const n = this.#count;
+    const c = this.#c;
+    const n = c.count;
     if (this.#sorted)
       return {
         [Symbol.iterator]: function* () {
           for (let i = 0; i < n; i++) yield i;
         },
       };
-    return Array.from({ length: n }, (_, i) => i).sort((a, b) => this.#offsets[a]! - this.#offsets[b]! || this.#lengths[a]! - this.#lengths[b]!);
+    return Array.from({ length: n }, (_, i) => i).sort((a, b) => c.offsets[a]! - c.offsets[b]! || c.lengths[a]! - c.lengths[b]!);
   }
 
   /** The ranges as diff ranges, in offset order. */
   *diffRanges(): Generator<DiffRange, void, undefined> {
-    for (const i of this.#order()) yield { offset: this.#offsets[i]!, length: this.#lengths[i]!, kind: this.#cleared[i] === 1 ? 'cleared' : 'changed' };
+    const c = this.#c;
+    for (const i of this.#order()) yield { offset: c.offsets[i]!, length: c.lengths[i]!, kind: c.cleared[i] === 1 ? 'cleared' : 'changed' };
   }
 
   /** The ranges as plain page ranges (a listing that is no diff holds no cleared ranges), in offset order. */
   *pageRanges(): Generator<PageRange, void, undefined> {
-    for (const i of this.#order()) yield { offset: this.#offsets[i]!, length: this.#lengths[i]! };
+    const c = this.#c;
+    for (const i of this.#order()) yield { offset: c.offsets[i]!, length: c.lengths[i]! };
   }
 
   /** One past the last byte of the answer's last range (where a listing cut short goes on from). */
   get lastEnd(): number | undefined {
-    if (this.#count === 0) return undefined;
+    const c = this.#c;
+    if (c.count === 0) return undefined;
     let end = 0;
-    for (let i = 0; i < this.#count; i++) end = Math.max(end, this.#offsets[i]! + this.#lengths[i]!);
+    for (let i = 0; i < c.count; i++) end = Math.max(end, c.offsets[i]! + c.lengths[i]!);
     return end;
   }
 }

@@ -8,30 +8,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../scripts/ensure-chromium.mjs';
-
-interface Prepare {
-  prepareBlockMapPage(): Promise<string>;
-}
-
-interface Window {
-  offset: number;
-  length: number;
-}
-
-interface ProbeView extends Window {
-  bytesPerCell: number;
-  cols: number;
-  rows: number;
-  cellPx: number;
-}
-
-interface Probe {
-  view(): ProbeView;
-  cellOf(offset: number): number;
-  cellCentre(cell: number): { x: number; y: number };
-  pixel(cell: number): [number, number, number];
-  settled(): boolean;
-}
+import type { Prepare, Probe, ProbeView, Window } from './probe';
 
 interface SentMessage {
   type: string;

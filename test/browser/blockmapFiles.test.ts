@@ -8,26 +8,8 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../scripts/ensure-chromium.mjs';
+import type { Prepare, Probe, Window } from './probe';
 
-interface Prepare {
-  prepareBlockMapPage(): Promise<string>;
-}
-interface Window {
-  offset: number;
-  length: number;
-}
-interface ProbeView extends Window {
-  bytesPerCell: number;
-  cols: number;
-  rows: number;
-}
-interface Probe {
-  view(): ProbeView;
-  cellOf(offset: number): number;
-  cellCentre(cell: number): { x: number; y: number };
-  pixel(cell: number): [number, number, number];
-  settled(): boolean;
-}
 interface HostRecord {
   sent: { type: string }[];
   state: { fileFilter?: string; selectedFile?: string } | null;
