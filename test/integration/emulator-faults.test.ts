@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { ComputeManagementClient } from '@azure/arm-compute';
 import type { ContainerClient, PageBlobClient } from '@azure/storage-blob';
-import { blobServiceClient, computeClient, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
+import { blobServiceClient, computeClient, ensureResourceGroup, startEmulator, storageAccount, type RunningEmulator } from '../support/emulator';
 
 const MIB = 1024 * 1024;
 
@@ -112,6 +112,7 @@ void describe('emulator persistence and load', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dd-emulator-data-'));
     const em = await startEmulator({ dataDir: dir });
     try {
+      await ensureResourceGroup(em, 'rg');
       const compute = computeClient(em);
       const disk = await compute.disks.createOrUpdate('rg', 'kept', { location: 'eastus', creationData: { createOption: 'Empty' }, diskSizeGB: 1 });
       const blob = await pageBlob(em, 'kept.vhd');
@@ -146,6 +147,7 @@ void describe('emulator persistence and load', () => {
   void it('serves 200 concurrent 4 MiB Put Page From URL requests without error, with bounded memory', async (t) => {
     const em = await startEmulator();
     try {
+      await ensureResourceGroup(em, 'rg');
       const compute = computeClient(em);
       const disk = await compute.disks.createOrUpdate('rg', 'load', { location: 'eastus', creationData: { createOption: 'Empty' }, diskSizeGB: 1 });
       await em.arm('POST', `/emulator/disks/${encodeURIComponent(disk.id!)}/synthetic-writes`, { seed: 9, ranges: [{ offset: 0, length: 800 * MIB }] });

@@ -15,7 +15,7 @@ import { toDiskDeltaError } from '../../src/azure/errors';
 import { classifyError } from '../../src/core/copy/retry';
 import type { DiffRange, SnapshotInfo } from '../../src/core/model';
 import { fromSdkRange, interleaveDiff } from '../../src/core/pageRanges';
-import { startEmulator, type RunningEmulator } from '../support/emulator';
+import { ensureResourceGroup, startEmulator, type RunningEmulator } from '../support/emulator';
 
 const COUNT = 25_000;
 const LENGTH = 4096;
@@ -79,6 +79,7 @@ void describe('Get Page Ranges streamed through the SDK pipeline', () => {
   let s: Setup | undefined;
   before(async () => {
     const em = await startEmulator({ regions: ['eastus'] });
+    await ensureResourceGroup(em, 'stream');
     const clients = connectToEmulator(em.connection, em.ca);
     const disk = await clients.compute.createDisk({
       subscriptionId: em.connection.subscriptionId,
