@@ -90,6 +90,23 @@ function spawnEmulator(args: string[]): Promise<{ child: ChildProcess; connectio
   });
 }
 
+/** Emulators this process started and has not stopped: killed when it exits, whatever a test forgot. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
+/**
+ * A test whose set-up failed after starting an emulator never reaches its stop(); the emulator must not keep
+ * the test process waiting for ever, so it does not hold the event loop, and the exit hook above ends it.
+ */
+function holdLoosely(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  child.unref();
+  for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+}
+
 function waitExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -114,6 +131,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   if (spec) args.push('--faults', spec);
 
   let { child } = await spawnEmulator(args);
+  holdLoosely(child);
   // Node's process warnings (MaxListenersExceededWarning and the like) are defects: stop() fails the test on any.
   const warnings: string[] = [];
   const watchWarnings = (c: ChildProcess): void => {
@@ -196,6 +214,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       child.kill('SIGTERM');
       await waitExit(child);
       ({ child } = await spawnEmulator(args));
+      holdLoosely(child);
       watchWarnings(child);
       connection = JSON.parse(readFileSync(connectionPath, 'utf8')) as EmulatorConnection;
       ca = readFileSync(connection.caCertPath, 'utf8');
