@@ -389,12 +389,18 @@ function notes(r: BenchResults): string[] {
           "are 70 ms apart, so even the pacer's 20 ms burst tolerance fits at most the 15 a second allows; at 98% (68 ms apart) a 16th fits and costs a " +
           '1 s Retry-After.',
       );
+    } else if ('bytesRelayed' in c && (c.bytesRelayed ?? 0) > 0) {
+      out.push(
+        `- ${c.name}: every byte goes through this machine (Put Page From URL refused, so each page is read from the source and written with ` +
+          'Put Page), and here the emulator serving both sides runs on the same 2 cores: the relay moves each byte over HTTPS four times on one ' +
+          'machine (emulator out, copy in, copy out, emulator in) where Azure would carry two of those on its own servers. The goal of this row is ' +
+          'its memory (reads ahead of at most 64 MiB); the time was not profiled further here. What would tell: the same run with the emulator on ' +
+          'another machine, or against Azure (`npm run test:live`).',
+      );
     } else {
       out.push(
-        `- ${c.name}: the copy phase misses the 15% goal because the engine discovers the blob's caps through 503 ServerBusy: each throttled request ` +
-          'waits the Retry-After Azure sends (1 s) and the AIMD limit halves, while the plain loop retries after 20-60 ms. Pacing requests to the ' +
-          'targets (a token bucket at ~95% of 500 requests/s and 60 MiB/s, lowered on each 503) instead of reacting to them would close it; concurrency ' +
-          'must stay near 64 because each request takes ~50 ms (20 ms latency plus the source read inside Put Page From URL).',
+        `- ${c.name}: the copy phase misses the 15% goal; the engine paces requests at 95% of the blob's targets, so the excess over the limit ` +
+          'is 503 ServerBusy refusals (each waits its 1 s Retry-After and halves the in-flight limit) and the fill and drain of the pipeline.',
       );
     }
   }

@@ -182,5 +182,18 @@ export function renderRequestBound(r: RequestBoundResult): string[] {
       '"Copy phase" is the time from the start until verification begins; "write requests" count the 503s retried.',
     '',
   );
+  if (g.optimumRatio > 1.15) {
+    const e = r.engine;
+    lines.push(
+      `What limits it: the optimum plan runs both terms at once right under their caps (${mb(e.bytesMoved)} at 95% of 60 MiB/s and ` +
+        `${n(e.requests - e.retries)} requests at 95% of 500/s take the same time), leaving 5% of slack on each. The emulator counts each blob's ` +
+        'requests and bytes per calendar second, after its 20 ms of latency, so arrival jitter on this 2-core machine (the copy, the emulator and ' +
+        `the source reads share it) tips some seconds over one cap: ${n(e.retries)} requests were refused with 503, each waiting its 1 s ` +
+        "Retry-After while the in-flight limit halves. Copies where only one term is near its cap meet few refusals (see the scattered row's retries). " +
+        'What would close it: plan with clear slack on one term (for instance at 90% of the request rate, which merges a little more and moves a ' +
+        'little more), or pace by measured arrival rather than by departure. Not tried in this run.',
+      '',
+    );
+  }
   return lines;
 }
