@@ -15,6 +15,8 @@ import type { EmulatorConnection } from '../../src/core/emulatorConnection';
 import { startCodeServer, type RunningCodeServer } from '../../scripts/code-server.mjs';
 import { ensureCodeServer } from '../../scripts/ensure-code-server.mjs';
 import { launchChromium } from '../../scripts/ensure-chromium.mjs';
+import { after, before } from 'node:test';
+import { startEmulator, type RunningEmulator } from '../support/emulator';
 import { packageExtension, vsixPath } from '../../scripts/package.mjs';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -537,4 +539,27 @@ function createSession(s: {
       return file;
     },
   };
+}
+
+/**
+ * The demo emulator and a VS Code connected to it, shared by a file's tests: started before them, stopped after
+ * (VS Code first). Read `emulator` and `vscode` inside the tests, once `before` has run.
+ */
+export function demoSession(name: string): { readonly emulator: RunningEmulator; readonly vscode: VsCodeSession } {
+  const s = {} as { emulator: RunningEmulator; vscode: VsCodeSession };
+  before(
+    async () => {
+      s.emulator = await startEmulator({ seed: 'demo' });
+      s.vscode = await startVsCode({ name, emulator: { connection: s.emulator.connection } });
+    },
+    { timeout: 15 * 60_000 },
+  );
+  after(
+    async () => {
+      await s.vscode?.stop();
+      await s.emulator?.stop();
+    },
+    { timeout: 60_000 },
+  );
+  return s;
 }
