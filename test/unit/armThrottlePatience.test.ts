@@ -1,6 +1,8 @@
 /**
  * The policy that waits out ARM 429s after the retry policy gave up: bounded by time, not by a count of
- * rounds, and each wait spread at random so callers refused together do not come back together.
+ * rounds, and each wait spread at random so callers refused together do not come back together
+ * (docs/azure-behaviour.md#arm-throttling; Microsoft.Compute's 429 with Retry-After as described in
+ * https://learn.microsoft.com/azure/virtual-machines/troubleshooting/troubleshooting-throttling-errors).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
