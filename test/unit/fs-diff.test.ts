@@ -267,3 +267,41 @@ void describe('file diff of a file kept inside its record', { timeout: 300_000 }
     assert.equal(note.changedBytes, 0);
   });
 });
+
+void describe('file diff of NTFS directories that keep copies of their files sizes', { timeout: 300_000 }, () => {
+  const t = tempDir('dd-fsdiff-ntfs-index-');
+  after(() => t.cleanup());
+
+  void it('finds the directory whose index blocks a file change rewrote from the file, without walking every file', async () => {
+    ensureNtfsTools();
+    // Enough long names that the directory's entries live in index blocks ($INDEX_ALLOCATION), not in its record.
+    const a = path.join(t.dir, 'index-a.ntfs');
+    const b = path.join(t.dir, 'index-b.ntfs');
+    writeFileSync(a, '');
+    run('truncate', ['-s', '32M', a]);
+    run('mkntfs', ['-F', '-f', '-q', '-L', 'INDEX', a]);
+    const src = path.join(t.dir, 'src.bin');
+    writeFileSync(src, Buffer.alloc(8192, 'x'));
+    for (let i = 0; i < 80; i++) run('ntfscp', [a, src, `/a-file-with-a-rather-long-name-${String(i).padStart(3, '0')}.dat`]);
+    copyFileSync(a, b);
+    // A new size: ntfs-3g writes it to the file's record and to the entry that names it in the root's index.
+    const grown = path.join(t.dir, 'grown.bin');
+    writeFileSync(grown, Buffer.alloc(20_000, 'y'));
+    run('ntfscp', [b, grown, '/a-file-with-a-rather-long-name-042.dat']);
+    const { result, total } = await diffImages(a, b);
+    assertTotals(result, total);
+    const changed = result.files.find((f) => f.path === '/a-file-with-a-rather-long-name-042.dat');
+    assert.equal(changed?.change, 'modified', JSON.stringify(result.files));
+    assert.equal(changed.sizeBefore, 8192);
+    assert.equal(changed.sizeAfter, 20_000);
+    const root = result.files.find((f) => f.path === '/');
+    assert.equal(root?.change, 'metadata', `the root directory's rewritten index blocks are its own: ${JSON.stringify(result.files)}`);
+    assert.ok(root.changedBytes > 0, 'the root owns the changed index block bytes');
+    assert.equal(result.work.walkedSnapshots, 0, 'the owner was found from the changed file, not by walking every file');
+    assert.equal(
+      result.files.filter((f) => f.path !== '/' && f.path !== changed.path).length,
+      0,
+      `nothing else is named: ${JSON.stringify(result.files.map((f) => f.path))}`,
+    );
+  });
+});

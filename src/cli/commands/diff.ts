@@ -3,7 +3,6 @@ import { formatBytes } from '../../core/format';
 import { withSnapshotDiff } from '../../core/diff';
 import type { DiffKind } from '../../core/model';
 import { DiskDeltaError } from '../../core/errors';
-import { AZURE_TARGET_PACE } from '../../core/copy';
 import { resolveSnapshotRef } from '../../core/resolve';
 import { snapshotFileDiff } from '../../core/filesystems/snapshotFileDiff';
 import type { CliContext } from '../context';
@@ -157,9 +156,6 @@ async function diffFilesCommand(ctx: CliContext, o: { from: string; to: string; 
     signal: ctx.signal,
     onRetry: (reason) => ctx.note(reason),
     onNote: (text) => ctx.note(text),
-    // Small reads of records and directories are bound by requests: keep more in flight, paced under each blob's targets.
-    reader: { concurrency: 16 },
-    pace: AZURE_TARGET_PACE,
   });
   const files = d.files.map((f) => ({
     path: f.path,

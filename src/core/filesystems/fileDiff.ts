@@ -138,6 +138,10 @@ class VolumeDiff {
   #free = 0;
   /** Extents and mapping blocks of the files met, per snapshot. */
   readonly #maps = { new: new Map<FileId, Promise<FileMap>>(), old: new Map<FileId, Promise<FileMap>>() };
+  /** Directory listings read, per snapshot ('.' and '..' left out): compared, then walked for paths. */
+  readonly #listings = { new: new Map<FileId, Promise<DirEntry[]>>(), old: new Map<FileId, Promise<DirEntry[]>>() };
+  /** A compared directory names other files in one snapshot than in the other: paths may differ. */
+  #namesChanged = false;
 
   constructor(
     private readonly volume: Volume,
@@ -153,7 +157,8 @@ class VolumeDiff {
   async run(ranges: FsRange[]): Promise<{ files: FileChange[]; freeSpace: number; metadata: number; extents: Map<FileChange, FsRange[]> }> {
     const signal = this.options.signal;
     // 1. Files whose own records lie in the changed ranges.
-    const ids = new Set<FileId>([...((await this.fsNew?.recordsIn(ranges, signal)) ?? []), ...((await this.fsOld?.recordsIn(ranges, signal)) ?? [])]);
+    const [inNew, inOld] = await Promise.all([this.fsNew?.recordsIn(ranges, signal), this.fsOld?.recordsIn(ranges, signal)]);
+    const ids = new Set<FileId>([...(inNew ?? []), ...(inOld ?? [])]);
     this.work.candidates += ids.size;
     // Both snapshots' records are read many at a time (each read is a round trip), then applied in order.
     const loaded = await this.#loadRecords([...ids]);
@@ -228,28 +233,38 @@ class VolumeDiff {
     const listings = await mapLimit(
       dirs,
       PARALLEL_READS,
-      (d) =>
-        Promise.all([
-          d.old && this.fsOld ? this.#safe(() => this.fsOld!.readDir(d.id, signal), []) : Promise.resolve([]),
-          d.new && this.fsNew ? this.#safe(() => this.fsNew!.readDir(d.id, signal), []) : Promise.resolve([]),
-        ]),
+      (d) => Promise.all([d.old ? this.#list('old', d.id) : Promise.resolve([]), d.new ? this.#list('new', d.id) : Promise.resolve([])]),
       signal,
     );
     for (const [i, d] of dirs.entries()) {
       done.add(d.id);
       const key = (x: DirEntry) => `${x.id}/${x.name}`;
       const [before, after] = listings[i]!;
-      this.work.directoriesRead += 2;
       const a = new Set(before.map(key));
       const b = new Set(after.map(key));
       const moved = new Set<FileId>();
-      for (const x of before) if (!b.has(key(x)) && x.name !== '.' && x.name !== '..') moved.add(x.id);
-      for (const x of after) if (!a.has(key(x)) && x.name !== '.' && x.name !== '..') moved.add(x.id);
+      for (const x of before) if (!b.has(key(x))) moved.add(x.id);
+      for (const x of after) if (!a.has(key(x))) moved.add(x.id);
+      if (moved.size || !d.old || !d.new) this.#namesChanged = true;
       for (const id of moved) {
         const entry = (await this.#consider(id, false)) ?? this.#gone.get(id);
         if (entry) entry.entryChanged = true;
       }
     }
+  }
+
+  /** A directory's entries in one snapshot, read once ('.' and '..' left out; a damaged one is empty). */
+  #list(side: 'new' | 'old', id: FileId): Promise<DirEntry[]> {
+    const known = this.#listings[side].get(id);
+    if (known) return known;
+    const fs = side === 'new' ? this.fsNew : this.fsOld;
+    const signal = this.options.signal;
+    this.work.directoriesRead++;
+    const listing = fs
+      ? this.#safe(async () => (await fs.readDir(id, signal)).filter((e) => e.name !== '.' && e.name !== '..'), [] as DirEntry[])
+      : Promise.resolve([]);
+    this.#listings[side].set(id, listing);
+    return listing;
   }
 
   /** A file's state in both snapshots; `fromRecord` when its record bytes lie in the diff. */
@@ -294,47 +309,19 @@ class VolumeDiff {
   }
 
   /**
-   * #load for many files whose records lie close together (the changed stretches of inode tables, MFT
-   * records, inode chunks): records are grouped into stretches of at most 4 MiB with gaps of at most 64 KiB,
-   * each stretch is read from both snapshots in one request, then its files are loaded from the cache.
-   * One request per stretch instead of one per record keeps the diff under the blob's request rate
-   * (docs/azure-behaviour.md#scale-targets-of-one-page-blob).
+   * #load for many files: their records (the changed stretches of inode tables, MFT records, inode
+   * chunks) are fetched from both snapshots first, in as few requests as the readers can make of them,
+   * then each file is loaded from the cache. One request per record would hold the diff to the blob's
+   * request rate (docs/azure-behaviour.md#scale-targets-of-one-page-blob).
    */
   async #loadRecords(ids: readonly FileId[]): Promise<Map<FileId, Loaded>> {
     const signal = this.options.signal;
     const fs = this.fsNew ?? this.fsOld!;
-    const placed = await mapLimit(ids, PARALLEL_READS, async (id) => ({ id, at: await this.#safe(() => fs.recordRange(id, signal), undefined) }), signal);
-    const groups: Array<{ start: number; end: number; ids: FileId[] }> = [];
-    const loose: FileId[] = [];
-    for (const { id, at } of placed.filter((p) => p.at).sort((a, b) => a.at!.offset - b.at!.offset)) {
-      const end = at!.offset + at!.length;
-      const g = groups[groups.length - 1];
-      if (g && at!.offset - g.end <= GROUP_GAP && end - g.start <= GROUP_SPAN) {
-        g.end = Math.max(g.end, end);
-        g.ids.push(id);
-      } else groups.push({ start: at!.offset, end, ids: [id] });
-    }
-    for (const p of placed) if (!p.at) loose.push(p.id);
-    const out = new Map<FileId, Loaded>();
-    const limit = this.volume.partition.sizeBytes;
-    await mapLimit(
-      groups,
-      GROUPS_IN_FLIGHT,
-      async (g) => {
-        if (g.ids.length > 1 && g.end <= limit) {
-          await Promise.all([
-            this.fsOld ? this.#safe(() => this.readerOld.read(this.base + g.start, g.end - g.start, signal), undefined) : undefined,
-            this.fsNew ? this.#safe(() => this.readerNew.read(this.base + g.start, g.end - g.start, signal), undefined) : undefined,
-          ]);
-        }
-        const loaded = await mapLimit(g.ids, PARALLEL_READS, (id) => this.#load(id), signal);
-        g.ids.forEach((id, i) => out.set(id, loaded[i]!));
-      },
-      signal,
-    );
-    const rest = await mapLimit(loose, PARALLEL_READS, (id) => this.#load(id), signal);
-    loose.forEach((id, i) => out.set(id, rest[i]!));
-    return out;
+    const placed = await mapLimit(ids, PARALLEL_READS, (id) => this.#safe(() => fs.recordRange(id, signal), undefined), signal);
+    const ranges = placed.filter((at): at is FsRange => at !== undefined).map((at) => ({ offset: this.base + at.offset, length: at.length }));
+    await Promise.all([this.fsOld && this.readerOld.prefetch?.(ranges, signal), this.fsNew && this.readerNew.prefetch?.(ranges, signal)]);
+    const loaded = await mapLimit(ids, PARALLEL_READS, (id) => this.#load(id), signal);
+    return new Map(ids.map((id, i) => [id, loaded[i]!]));
   }
 
   /** A file's extents and mapping blocks for the walk (not kept: the walk meets every file once). */
@@ -429,10 +416,37 @@ class VolumeDiff {
       }
     }
     if (remaining.length === 0) return remaining;
-    // Data blocks no file with a changed record explains: find their owners by walking every file.
     const kinds = await fs.classify(remaining, signal);
-    const data = union(kinds.filter((k) => k.kind === 'data'));
+    let data = union(kinds.filter((k) => k.kind === 'data'));
     if (data.length === 0) return remaining;
+    // Data blocks no file with a changed record explains. The directories that name those files are
+    // looked at first (NTFS rewrites the entries that name a changed file, docs on FileStat.parents).
+    const parents = new Set<FileId>();
+    for (const e of owners) for (const p of e[side]?.stat.parents ?? []) if (!this.#entries.has(p) && !this.#gone.has(p)) parents.add(p);
+    if (parents.size) {
+      const found = await mapLimit(
+        [...parents].sort((a, b) => a - b),
+        PARALLEL_READS,
+        async (id) => {
+          const entry = side === 'new' ? await this.#consider(id, false) : await this.#olderOwner(id);
+          return entry?.[side] ? { entry, map: await this.#mapOf(fs, side, id) } : undefined;
+        },
+        signal,
+      );
+      for (const f of found) {
+        if (!f || remaining.length === 0) continue;
+        const [extents, mapping] = f.map;
+        remaining = this.#takeExtents(f.entry, extents, remaining);
+        if (mapping.length) {
+          const taken = take(remaining, mapping);
+          this.#metadata += totalBytes(taken.hit);
+          remaining = taken.rest;
+        }
+      }
+      data = intersect(data, remaining);
+      if (data.length === 0) return remaining;
+    }
+    // What is left: find the owners by walking every file.
     this.work.walkedSnapshots++;
     this.options.onProgress?.(`Looking for the owners of ${totalBytes(data)} changed bytes in every file of partition ${this.volume.partition.index}...`);
     let want = data;
@@ -525,15 +539,16 @@ class VolumeDiff {
       (e) => !e.old || !e.new || e.recordChanged || e.entryChanged || e.changedBytes > 0,
     );
     const changedDirs = (side: 'new' | 'old') => report.filter((e) => e[side]?.stat.type === 'dir').map((e) => e.id);
-    // A rename, a move, a creation or a deletion always rewrites a directory. When no directory changed in
-    // either snapshot, a file present in both has the same path in both: the older tree is not read again.
-    const sameTree = changedDirs('new').length === 0 && changedDirs('old').length === 0;
+    // A rename, a move, a creation or a deletion always rewrites a directory, and every directory whose
+    // bytes changed was compared. When none of them names other files in one snapshot than in the other,
+    // a file present in both has the same path in both: the older tree is not read.
+    const sameTree = !this.#namesChanged;
     const inBoth = (e: Entry) => e.old !== undefined && e.new !== undefined;
     const wantNew = new Set(report.filter((e) => e.new).map((e) => e.id));
     const wantOld = new Set(report.filter((e) => e.old && !(sameTree && inBoth(e))).map((e) => e.id));
     const [pathsNew, pathsOld] = await Promise.all([
-      this.fsNew ? this.#resolve(this.fsNew, wantNew, changedDirs('new')) : new Map<FileId, string>(),
-      this.fsOld ? this.#resolve(this.fsOld, wantOld, changedDirs('old')) : new Map<FileId, string>(),
+      this.fsNew ? this.#resolve('new', this.fsNew, wantNew, changedDirs('new')) : new Map<FileId, string>(),
+      this.fsOld ? this.#resolve('old', this.fsOld, wantOld, changedDirs('old')) : new Map<FileId, string>(),
     ]);
     for (const e of [...this.#entries.values(), ...this.#gone.values()]) {
       if (e.new) e.new.path = pathsNew.get(e.id);
@@ -546,21 +561,12 @@ class VolumeDiff {
    * named in one of them); then directories from the root, breadth first, until every wanted id and
    * every directory holding one has a path. A directory met twice (a cycle) is not read again.
    */
-  async #resolve(fs: Filesystem, wanted: Set<FileId>, changedDirs: FileId[]): Promise<Map<FileId, string>> {
+  async #resolve(side: 'new' | 'old', fs: Filesystem, wanted: Set<FileId>, changedDirs: FileId[]): Promise<Map<FileId, string>> {
     const signal = this.options.signal;
     const paths = new Map<FileId, string>([[fs.rootId, '']]);
     if (wanted.size === 0) return new Map();
     const parent = new Map<FileId, { dir: FileId; name: string }>();
-    const read = new Map<FileId, DirEntry[]>();
-    const readDir = async (id: FileId) => {
-      let entries = read.get(id);
-      if (!entries) {
-        entries = (await this.#safe(() => fs.readDir(id, signal), [])).filter((e) => e.name !== '.' && e.name !== '..');
-        read.set(id, entries);
-        this.work.directoriesRead++;
-      }
-      return entries;
-    };
+    const readDir = (id: FileId) => this.#list(side, id);
     const changedListings = await mapLimit(changedDirs, PARALLEL_READS, readDir, signal);
     for (const [i, dir] of changedDirs.entries()) {
       for (const e of changedListings[i]!) if (wanted.has(e.id) && !parent.has(e.id)) parent.set(e.id, { dir, name: e.name });
@@ -623,11 +629,6 @@ function defaultInternal(fs: Filesystem, id: FileId): boolean {
  * on each other. The cached reader bounds the raw requests under it.
  */
 const PARALLEL_READS = 32;
-/** Records at most this far apart are read in one request (a cache granule of the reader)... */
-const GROUP_GAP = 64 * 1024;
-/** ...in stretches of at most this many bytes, this many at a time (16 MiB in flight per snapshot at most). */
-const GROUP_SPAN = 2 * 1024 * 1024;
-const GROUPS_IN_FLIGHT = 8;
 /** Files whose extents the walk reads at a time. */
 const WALK_BATCH = 512;
 /** Files kept inside their record are at most an MFT record (1-4 KiB) or an inode; compared up to this size. */

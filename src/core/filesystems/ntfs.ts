@@ -60,8 +60,8 @@ const LOGFILE_RECORD = 2;
 const SECTOR = 512;
 const READ_CHUNK = 4 * 1024 * 1024;
 const RECENT_LIMIT = 256;
-/** MFT records read together (16 KiB of 1 KiB records). */
-const RECORD_GROUP = 16;
+/** MFT records are read by the 16 KiB window of the disk they sit in (16 records of 1 KiB). */
+const RECORD_WINDOW = 16 * 1024;
 const GROUPS_KEPT = 64;
 const BITMAP_PAGE = 64 * 1024;
 const BITMAP_PAGES_KEPT = 64;
@@ -329,22 +329,26 @@ class NtfsFilesystem implements Filesystem {
       );
     }
     const at = this.recordBytesAt(no);
-    // Records are read in aligned groups: files made together sit together, so a walk reads each group once.
-    // readRuns follows the $MFT's runs, so a group (or a record) may straddle two runs of a fragmented $MFT.
-    const first = Math.floor(no / RECORD_GROUP) * RECORD_GROUP;
-    let p = this.groups.get(first);
+    // Records are read by the aligned window of the disk they sit in: files made together sit together,
+    // so a walk reads each window once, and a window is what a cache in the reader (aligned to the disk)
+    // holds. A record that straddles two windows (a partition not aligned to them) is read by itself.
+    const diskAt = this.base + at;
+    const win = Math.floor(diskAt / RECORD_WINDOW) * RECORD_WINDOW;
+    if (diskAt + rs > win + RECORD_WINDOW || win + RECORD_WINDOW > this.reader.size) {
+      return { bytes: await this.reader.read(diskAt, rs, signal), at: diskAt };
+    }
+    let p = this.groups.get(win);
     if (!p) {
-      const bytes = Math.min(RECORD_GROUP * rs, this.mftSize - first * rs);
-      p = this.readRuns(this.mftRuns, first * rs, bytes, this.mftSize, signal);
-      this.groups.set(first, p);
+      p = this.reader.read(win, RECORD_WINDOW, signal);
+      this.groups.set(win, p);
       if (this.groups.size > GROUPS_KEPT) this.groups.delete(this.groups.keys().next().value as number);
       const mine = p;
       p.catch(() => {
-        if (this.groups.get(first) === mine) this.groups.delete(first);
+        if (this.groups.get(win) === mine) this.groups.delete(win);
       });
     }
     const group = await p;
-    return { bytes: group.subarray((no - first) * rs, (no - first + 1) * rs), at: this.base + at };
+    return { bytes: group.subarray(diskAt - win, diskAt - win + rs), at: diskAt };
   }
 
   private readonly groups = new Map<number, Promise<Uint8Array>>();
@@ -566,6 +570,7 @@ class NtfsFilesystem implements Filesystem {
       sizeBytes: type === 'symlink' ? new TextEncoder().encode(await this.readLink(id, signal)).length : (data?.dataSize ?? 0),
       modified: filetime(le(si.value), 8),
       links: names.length,
+      parents: [...new Set(names.map((a) => Number(le(a.value!).getBigUint64(0, true) & 0xffffffffffffn)))],
     };
   }
 
@@ -787,7 +792,19 @@ class NtfsFilesystem implements Filesystem {
       runs.push([sorted[i]!, j - i + 1]);
       i = j + 1;
     }
-    // Runs of changed records are scanned several at a time: each is a read of the snapshot, a round trip.
+    // The changed records are fetched together first (as few requests as the reader can make of them),
+    // then scanned from its cache, several runs at a time.
+    if (this.reader.prefetch) {
+      const at: FsRange[] = [];
+      for (const no of sorted) {
+        try {
+          at.push({ offset: this.base + this.recordBytesAt(no), length: rs });
+        } catch (e) {
+          if (!(e instanceof FilesystemError)) throw e;
+        }
+      }
+      await this.reader.prefetch(at, signal);
+    }
     const ids = new Set<FileId>();
     let next = 0;
     const worker = async () => {

@@ -12,6 +12,11 @@ export interface CachedReaderOptions {
   readonly concurrency?: number;
   /** Largest single raw read when adjacent misses are coalesced (default 4 MiB). */
   readonly maxReadBytes?: number;
+  /**
+   * What the source serves a second, which prefetch weighs a gap's bytes against a request by (default:
+   * one page blob's scale targets, 500 requests and 60 MiB a second).
+   */
+  readonly targets?: { readonly requestsPerSecond: number; readonly bytesPerSecond: number };
 }
 
 export interface ReaderStats {
@@ -36,6 +41,7 @@ export class CachedBlockReader implements BlockReader {
   readonly #maxCached: number;
   readonly #concurrency: number;
   readonly #maxRead: number;
+  readonly #targets: { readonly requestsPerSecond: number; readonly bytesPerSecond: number };
   /** Granule index -> bytes; Map iteration order is insertion order, so re-inserting marks recent use. */
   readonly #cache = new Map<number, Uint8Array>();
   readonly #inFlight = new Map<number, Promise<Uint8Array>>();
@@ -53,6 +59,80 @@ export class CachedBlockReader implements BlockReader {
     this.#maxCached = Math.max(options.maxCachedBytes ?? 64 * 1024 * 1024, this.#granule);
     this.#concurrency = Math.max(1, options.concurrency ?? 8);
     this.#maxRead = Math.max(this.#granule, options.maxReadBytes ?? 4 * 1024 * 1024);
+    this.#targets = options.targets ?? { requestsPerSecond: 500, bytesPerSecond: 60 * 1024 * 1024 };
+  }
+
+  /**
+   * Brings the granules that cover `ranges` into the cache, for reads that follow: for many small
+   * pieces far apart (records, directory blocks) that are all needed before anything can go on. A source
+   * limits both requests and bytes a second (see targets), so fetching N granules one by one is bound by
+   * requests, and fetching them with the gaps between them by bytes. The smallest gaps are read through
+   * (one request instead of two) for as long as that shortens the larger of the two times; only the
+   * wanted granules are kept. The requests run as many at a time as the reader allows.
+   */
+  async prefetch(ranges: ReadonlyArray<{ readonly offset: number; readonly length: number }>, signal?: AbortSignal): Promise<void> {
+    const g = this.#granule;
+    const wanted = new Set<number>();
+    for (const r of ranges) {
+      if (r.length <= 0 || r.offset < 0 || r.offset + r.length > this.size) continue;
+      for (let i = Math.floor(r.offset / g), last = Math.floor((r.offset + r.length - 1) / g); i <= last; i++) {
+        if (!this.#cache.has(i) && !this.#inFlight.has(i)) wanted.add(i);
+      }
+    }
+    const sorted = [...wanted].sort((a, b) => a - b);
+    const perRequest = 1 / this.#targets.requestsPerSecond;
+    const perGranule = g / this.#targets.bytesPerSecond;
+    let requestTime = sorted.length * perRequest;
+    let byteTime = sorted.length * perGranule;
+    const gaps = sorted.slice(1).map((at, k) => ({ k: k + 1, granules: at - sorted[k]! - 1 }));
+    gaps.sort((a, b) => a.granules - b.granules || a.k - b.k);
+    const joined = new Set<number>();
+    for (const gap of gaps) {
+      const after = Math.max(requestTime - perRequest, byteTime + gap.granules * perGranule);
+      if (after >= Math.max(requestTime, byteTime)) break;
+      joined.add(gap.k);
+      requestTime -= perRequest;
+      byteTime += gap.granules * perGranule;
+    }
+    const perRun = Math.max(1, Math.floor(this.#maxRead / g));
+    const runs: Array<{ start: number; end: number; keep: number[] }> = [];
+    for (const [k, i] of sorted.entries()) {
+      const run = runs[runs.length - 1];
+      if (run && joined.has(k) && i + 1 - run.start <= perRun) {
+        run.end = i + 1;
+        run.keep.push(i);
+      } else runs.push({ start: i, end: i + 1, keep: [i] });
+    }
+    const done: Array<Promise<unknown>> = [];
+    for (const run of runs) {
+      const fetched = this.#fetchRun(run.start, run.end, signal, new Set(run.keep));
+      for (const i of run.keep) {
+        const one = fetched.then((parts) => parts[i - run.start]!);
+        one.catch(() => undefined);
+        this.#inFlight.set(i, one);
+      }
+      const settle = () => {
+        for (const i of run.keep) this.#inFlight.delete(i);
+      };
+      void fetched.then(settle, settle);
+      done.push(fetched);
+    }
+    // A failed fetch is reported by the read that asks for its bytes again.
+    await Promise.allSettled(done);
+  }
+
+  /** Whether every granule of the range is cached or on its way (a read of it makes no new request). */
+  holds(offset: number, length: number): boolean {
+    const g = this.#granule;
+    for (let i = Math.floor(offset / g), last = Math.floor((offset + length - 1) / g); i <= last; i++) {
+      if (!this.#cache.has(i) && !this.#inFlight.has(i)) return false;
+    }
+    return true;
+  }
+
+  /** Raw reads running or waiting for a slot. */
+  get load(): number {
+    return this.#active + this.#waiting.length;
   }
 
   async read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
@@ -125,7 +205,8 @@ export class CachedBlockReader implements BlockReader {
     return Promise.all(result);
   }
 
-  async #fetchRun(start: number, end: number, signal?: AbortSignal): Promise<Uint8Array[]> {
+  /** Granules start..end in one raw read; all of them are cached, or those in `keep`. */
+  async #fetchRun(start: number, end: number, signal?: AbortSignal, keep?: ReadonlySet<number>): Promise<Uint8Array[]> {
     const g = this.#granule;
     const offset = start * g;
     const length = Math.min(end * g, this.size) - offset;
@@ -143,7 +224,7 @@ export class CachedBlockReader implements BlockReader {
     for (let i = start; i < end; i++) {
       const part = bytes.subarray((i - start) * g, Math.min((i - start + 1) * g, length));
       parts.push(part);
-      this.#remember(i, part);
+      if (!keep || keep.has(i)) this.#remember(i, part);
     }
     return parts;
   }
@@ -176,6 +257,57 @@ export class CachedBlockReader implements BlockReader {
     this.#active--;
     this.#waiting.shift()?.();
   }
+}
+
+/**
+ * Readers of two snapshots of one disk that share the bytes the diff between them leaves alone: those
+ * are the same in both snapshots, so a read that lies wholly outside the diff is served by whichever
+ * snapshot already holds it in its cache, else by the one with fewer reads waiting. Each snapshot is a
+ * blob of its own with its own request and bandwidth targets (docs/azure-behaviour.md#scale-targets-of-one-page-blob),
+ * so a walk over unchanged directories of one snapshot proceeds at the pace of two. Reads that touch
+ * the diff go to their own snapshot.
+ */
+export function sharedUnchanged(
+  older: CachedBlockReader,
+  newer: CachedBlockReader,
+  diff: ReadonlyArray<{ readonly offset: number; readonly length: number }>,
+): [older: BlockReader, newer: BlockReader] {
+  const ranges = [...diff].sort((a, b) => a.offset - b.offset);
+  // The largest end so far, per position: ranges may overlap; a read overlaps the diff when a range
+  // starting before its end ends after its start.
+  const endsSoFar: number[] = [];
+  for (const [i, r] of ranges.entries()) endsSoFar.push(Math.max(r.offset + r.length, i ? endsSoFar[i - 1]! : 0));
+  const touchesDiff = (offset: number, length: number): boolean => {
+    let lo = 0;
+    let hi = ranges.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ranges[mid]!.offset < offset + length) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > 0 && endsSoFar[lo - 1]! > offset;
+  };
+  const view = (own: CachedBlockReader, other: CachedBlockReader): BlockReader => ({
+    size: own.size,
+    prefetch(wanted, signal) {
+      // Unchanged pieces neither snapshot holds are shared out, each to the one given fewer so far.
+      const mine: Array<{ offset: number; length: number }> = [];
+      const theirs: Array<{ offset: number; length: number }> = [];
+      for (const r of [...wanted].sort((a, b) => a.offset - b.offset)) {
+        if (r.length <= 0 || r.offset + r.length > other.size || touchesDiff(r.offset, r.length)) mine.push(r);
+        else if (own.holds(r.offset, r.length) || other.holds(r.offset, r.length)) continue;
+        else if (theirs.length < mine.length) theirs.push(r);
+        else mine.push(r);
+      }
+      return Promise.all([own.prefetch(mine, signal), other.prefetch(theirs, signal)]).then(() => undefined);
+    },
+    read(offset, length, signal) {
+      if (length === 0 || offset + length > other.size || touchesDiff(offset, length) || own.holds(offset, length)) return own.read(offset, length, signal);
+      if (other.holds(offset, length) || other.load < own.load) return other.read(offset, length, signal);
+      return own.read(offset, length, signal);
+    },
+  });
+  return [view(older, newer), view(newer, older)];
 }
 
 /** A reader over bytes in memory (tests, fixtures). */

@@ -2,6 +2,8 @@ import { withSnapshotDiff, type DiffOptions } from '../diff';
 import type { DiffRange } from '../model';
 import type { ComputeApi, DataPlane } from '../ports';
 import { openDisk } from './disk';
+import { sharedUnchanged, type CachedReaderOptions } from './reader';
+import { AZURE_TARGET_PACE } from '../copy';
 import { fileDiff, type FileChange, type FileDiff } from './fileDiff';
 import { snapshotReader, type SnapshotImageOptions } from './snapshotImage';
 
@@ -22,6 +24,14 @@ export interface SnapshotFileDiff {
 }
 
 /**
+ * How a file diff reads each snapshot: it asks for many small pieces (records, directory blocks) far
+ * apart, so requests, not bytes, are its cost. More of them in flight, and small cache granules, so that
+ * a record read to find the changed files is still cached when it is compared (reads are paced under
+ * each blob's targets by default).
+ */
+const FILE_DIFF_READER: CachedReaderOptions = { concurrency: 16, granuleBytes: 16 * 1024 };
+
+/**
  * The file-level diff of two snapshots of one family, in either order: changes are read from `fromId`
  * to `toId` (from a newer to an older snapshot, an added file shows as deleted). Both grants are given
  * back whatever happens.
@@ -40,11 +50,14 @@ export async function snapshotFileDiff(
       ranges.push(r);
       diffBytes += r.length;
     }
-    const olderReader = snapshotReader(dataPlane, diff.older, diff.grants.older, options);
-    const newerReader = snapshotReader(dataPlane, diff.newer, diff.grants.newer, options);
-    const [olderDisk, newerDisk] = await Promise.all([openDisk(olderReader, options.signal), openDisk(newerReader, options.signal)]);
-    const older = { reader: olderReader, disk: olderDisk };
-    const newer = { reader: newerReader, disk: newerDisk };
+    const readOptions = { ...options, pace: options.pace ?? AZURE_TARGET_PACE, reader: { ...FILE_DIFF_READER, ...options.reader } };
+    const olderReader = snapshotReader(dataPlane, diff.older, diff.grants.older, readOptions);
+    const newerReader = snapshotReader(dataPlane, diff.newer, diff.grants.newer, readOptions);
+    // What the diff leaves alone is the same in both snapshots: either one serves it.
+    const [olderView, newerView] = sharedUnchanged(olderReader, newerReader, ranges);
+    const [olderDisk, newerDisk] = await Promise.all([openDisk(olderView, options.signal), openDisk(newerView, options.signal)]);
+    const older = { reader: olderView, disk: olderDisk };
+    const newer = { reader: newerView, disk: newerDisk };
     const toIsNewer = diff.newer.id.toLowerCase() === toId.toLowerCase() || diff.older.id.toLowerCase() === fromId.toLowerCase();
     const [a, b] = toIsNewer ? [older, newer] : [newer, older];
     const result = await fileDiff(a, b, ranges, { signal: options.signal, onProgress: options.onNote, collectExtents: options.collectExtents });

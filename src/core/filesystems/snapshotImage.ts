@@ -63,7 +63,8 @@ export interface SnapshotImageOptions extends OperationOptions {
 
 /** Reads a snapshot's image: the size is the disk's (the SAS blob's VHD footer is past it and never read). */
 export function snapshotReader(dataPlane: DataPlane, snapshot: SnapshotInfo, grant: ReadGrant, options: SnapshotImageOptions = {}): CachedBlockReader {
-  return new CachedBlockReader(snapshot.sizeBytes, grantRead(dataPlane, grant, options.onRetry, options.pace), options.reader);
+  const reader = { ...(options.pace ? { targets: options.pace } : {}), ...options.reader };
+  return new CachedBlockReader(snapshot.sizeBytes, grantRead(dataPlane, grant, options.onRetry, options.pace), reader);
 }
 
 /**

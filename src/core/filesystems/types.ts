@@ -13,6 +13,11 @@ export interface BlockReader {
   readonly size: number;
   /** Exactly `length` bytes at `offset`; reads past the end are an error. */
   read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * Optional: fetch these ranges ahead of the reads that will ask for them, in as few requests as it
+   * can (a cached reader). Ranges outside the image are left out; reads report errors, not this.
+   */
+  prefetch?(ranges: readonly FsRange[], signal?: AbortSignal): Promise<void>;
 }
 
 /** A structure that cannot be parsed: what it is, where it was read, what is wrong. */
@@ -63,6 +68,12 @@ export interface FileStat {
   readonly sizeBytes: number;
   readonly modified: Date;
   readonly links: number;
+  /**
+   * The directories that name the file, where its own record says (NTFS $FILE_NAME parent references).
+   * NTFS keeps a copy of a file's size and times in the directory entries that name it, so a change to the
+   * file rewrites those directories' index blocks too: a file diff looks there before walking every file.
+   */
+  readonly parents?: readonly FileId[];
 }
 
 export interface DirEntry {

@@ -53,6 +53,8 @@ const READ_CHUNK = 4 * 1024 * 1024;
 const RECENT_LIMIT = 256;
 const INODE_CLUSTER = 16 * 1024;
 const CLUSTERS_KEPT = 64;
+/** Blocks of one level of an allocation-group btree read at a time. */
+const BTREE_BATCH = 256;
 /** One readFile answer is one buffer: keep it well inside what a typed array can hold. */
 const MAX_READ = 2 ** 31;
 
@@ -260,11 +262,15 @@ class XfsFilesystem implements Filesystem {
   private readonly clusters = new Map<number, Promise<Uint8Array>>();
 
   private async inodeBytes(at: number, signal?: AbortSignal): Promise<Uint8Array> {
+    // Clusters are aligned on the disk (as a reader's cache is); an inode that straddles two (a partition
+    // not aligned to them) is read by itself.
     const size = Math.max(INODE_CLUSTER, this.sb.blockSize);
-    const start = Math.floor(at / size) * size;
+    const diskAt = this.base + at;
+    const start = Math.floor(diskAt / size) * size;
+    if (diskAt + this.sb.inodeSize > start + size || start + size > this.reader.size) return this.reader.read(diskAt, this.sb.inodeSize, signal);
     let p = this.clusters.get(start);
     if (!p) {
-      p = this.read(start, Math.min(size, this.sizeBytes - start), signal);
+      p = this.reader.read(start, size, signal);
       this.clusters.set(start, p);
       if (this.clusters.size > CLUSTERS_KEPT) this.clusters.delete(this.clusters.keys().next().value as number);
       const mine = p;
@@ -273,7 +279,7 @@ class XfsFilesystem implements Filesystem {
       });
     }
     const cluster = await p;
-    return cluster.slice(at - start, at - start + this.sb.inodeSize);
+    return cluster.slice(diskAt - start, diskAt - start + this.sb.inodeSize);
   }
 
   private async read(fsOffset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
@@ -647,28 +653,37 @@ class XfsFilesystem implements Filesystem {
     let frontier = [root];
     for (let level = levels - 1; level >= 0; level--) {
       const next: number[] = [];
-      for (const agbno of frontier) {
-        if (signal?.aborted) throw signal.reason;
-        if (agbno === 0 || agbno >= this.sb.agBlocks) {
-          throw new FilesystemError(structure(agbno), this.base + this.agByte(agno, 0), 'block outside the allocation group');
+      // A level's blocks are read together (each read is a round trip), a bounded batch at a time, then
+      // taken in key order.
+      for (let from = 0; from < frontier.length; from += BTREE_BATCH) {
+        const batch = frontier.slice(from, from + BTREE_BATCH);
+        for (const agbno of batch) {
+          if (agbno === 0 || agbno >= this.sb.agBlocks) {
+            throw new FilesystemError(structure(agbno), this.base + this.agByte(agno, 0), 'block outside the allocation group');
+          }
+          if (visited.has(agbno))
+            throw new FilesystemError(structure(agbno), this.base + this.agByte(agno, agbno), 'btree loops back to a block already visited');
+          visited.add(agbno);
+          onBlock(agbno);
         }
-        const byte = this.agByte(agno, agbno);
-        if (visited.has(agbno)) throw new FilesystemError(structure(agbno), this.base + byte, 'btree loops back to a block already visited');
-        visited.add(agbno);
-        onBlock(agbno);
-        const b = await this.read(byte, this.sb.blockSize, signal);
-        const dv = be(b);
-        if (dv.getUint32(0) !== magic) throw new FilesystemError(structure(agbno), this.base + byte, `wrong magic (not a ${kind}bt block)`);
-        const blkLevel = dv.getUint16(4);
-        const numrecs = dv.getUint16(6);
-        if (blkLevel !== level) throw new FilesystemError(structure(agbno), this.base + byte, `level ${blkLevel} where ${level} was expected`);
-        if (level === 0) {
-          if (hdr + numrecs * recSize > b.length) throw new FilesystemError(structure(agbno), this.base + byte, `record count ${numrecs} does not fit`);
-          onLeaf(b, this.base + byte, numrecs, hdr);
-        } else {
-          const maxrecs = Math.floor((this.sb.blockSize - hdr) / (keySize + 4));
-          if (numrecs > maxrecs) throw new FilesystemError(structure(agbno), this.base + byte, `record count ${numrecs} exceeds ${maxrecs}`);
-          for (let i = 0; i < numrecs; i++) next.push(dv.getUint32(hdr + maxrecs * keySize + i * 4));
+        signal?.throwIfAborted();
+        const blocks = await Promise.all(batch.map((agbno) => this.read(this.agByte(agno, agbno), this.sb.blockSize, signal)));
+        for (const [i, agbno] of batch.entries()) {
+          const byte = this.agByte(agno, agbno);
+          const b = blocks[i]!;
+          const dv = be(b);
+          if (dv.getUint32(0) !== magic) throw new FilesystemError(structure(agbno), this.base + byte, `wrong magic (not a ${kind}bt block)`);
+          const blkLevel = dv.getUint16(4);
+          const numrecs = dv.getUint16(6);
+          if (blkLevel !== level) throw new FilesystemError(structure(agbno), this.base + byte, `level ${blkLevel} where ${level} was expected`);
+          if (level === 0) {
+            if (hdr + numrecs * recSize > b.length) throw new FilesystemError(structure(agbno), this.base + byte, `record count ${numrecs} does not fit`);
+            onLeaf(b, this.base + byte, numrecs, hdr);
+          } else {
+            const maxrecs = Math.floor((this.sb.blockSize - hdr) / (keySize + 4));
+            if (numrecs > maxrecs) throw new FilesystemError(structure(agbno), this.base + byte, `record count ${numrecs} exceeds ${maxrecs}`);
+            for (let k = 0; k < numrecs; k++) next.push(dv.getUint32(hdr + maxrecs * keySize + k * 4));
+          }
         }
       }
       frontier = next;
@@ -707,34 +722,43 @@ class XfsFilesystem implements Filesystem {
     meta.push([agStart, Math.ceil((4 * sb.sectSize) / bs) * bs]);
 
     const free: Array<[number, number]> = [];
-    await this.walkAgBtree(
-      agno,
-      'bno',
-      agf.getUint32(16),
-      agf.getUint32(28),
-      8,
-      8,
-      addBlock,
-      (b, at, n, hdr) => {
-        const dv = be(b);
-        for (let i = 0; i < n; i++) {
-          const start = dv.getUint32(hdr + i * 8);
-          const count = dv.getUint32(hdr + i * 8 + 4);
-          if (count === 0 || start + count > agLen)
-            throw new FilesystemError(`XFS AG ${agno} bnobt record`, at + hdr + i * 8, `free extent ${start}+${count} outside the group`);
-          free.push([this.agByte(agno, start), count * bs]);
-        }
-      },
-      signal,
+    // The group's btrees are walked together (records are sorted below); each walk is a chain of round trips.
+    const walks: Array<Promise<void>> = [];
+    // A check below may fail while walks are under way: their own failures are then reported by nobody.
+    const walk = (p: Promise<void>) => {
+      p.catch(() => undefined);
+      walks.push(p);
+    };
+    walk(
+      this.walkAgBtree(
+        agno,
+        'bno',
+        agf.getUint32(16),
+        agf.getUint32(28),
+        8,
+        8,
+        addBlock,
+        (b, at, n, hdr) => {
+          const dv = be(b);
+          for (let i = 0; i < n; i++) {
+            const start = dv.getUint32(hdr + i * 8);
+            const count = dv.getUint32(hdr + i * 8 + 4);
+            if (count === 0 || start + count > agLen)
+              throw new FilesystemError(`XFS AG ${agno} bnobt record`, at + hdr + i * 8, `free extent ${start}+${count} outside the group`);
+            free.push([this.agByte(agno, start), count * bs]);
+          }
+        },
+        signal,
+      ),
     );
-    await this.walkAgBtree(agno, 'cnt', agf.getUint32(20), agf.getUint32(32), 8, 8, addBlock, () => undefined, signal);
+    walk(this.walkAgBtree(agno, 'cnt', agf.getUint32(20), agf.getUint32(32), 8, 8, addBlock, () => undefined, signal));
     if (sb.v5) {
       const rmapLevels = agf.getUint32(36);
       if (rmapLevels > 0 && agf.getUint32(24) !== 0)
-        await this.walkAgBtree(agno, 'rmap', agf.getUint32(24), rmapLevels, 24, 40, addBlock, () => undefined, signal);
+        walk(this.walkAgBtree(agno, 'rmap', agf.getUint32(24), rmapLevels, 24, 40, addBlock, () => undefined, signal));
       const refcLevels = agf.getUint32(92);
       if (refcLevels > 0 && agf.getUint32(88) !== 0)
-        await this.walkAgBtree(agno, 'refc', agf.getUint32(88), refcLevels, 12, 4, addBlock, () => undefined, signal);
+        walk(this.walkAgBtree(agno, 'refc', agf.getUint32(88), refcLevels, 12, 4, addBlock, () => undefined, signal));
     }
     // Blocks on the AG free list are reserved for btree growth: metadata, not free space.
     const flHdr = sb.v5 ? 36 : 0;
@@ -749,46 +773,49 @@ class XfsFilesystem implements Filesystem {
 
     const chunks: InodeChunk[] = [];
     const inodesPerAgLog = sb.agBlkLog + sb.inoPBLog;
-    await this.walkAgBtree(
-      agno,
-      'ino',
-      agi.getUint32(20),
-      agi.getUint32(24),
-      16,
-      4,
-      addBlock,
-      (b, at, n, hdr) => {
-        const dv = be(b);
-        for (let i = 0; i < n; i++) {
-          const p = hdr + i * 16;
-          const agino = dv.getUint32(p);
-          // Sparse inode chunks (incompat SPINODES) put a 16-bit hole mask before the count; each bit covers 4 inodes.
-          const sparse = sb.sparseInodes;
-          let holes = 0n;
-          if (sparse) {
-            const holemask = dv.getUint16(p + 4);
-            for (let h = 0; h < 16; h++) if (holemask & (1 << h)) holes |= 0xfn << BigInt(h * 4);
+    walk(
+      this.walkAgBtree(
+        agno,
+        'ino',
+        agi.getUint32(20),
+        agi.getUint32(24),
+        16,
+        4,
+        addBlock,
+        (b, at, n, hdr) => {
+          const dv = be(b);
+          for (let i = 0; i < n; i++) {
+            const p = hdr + i * 16;
+            const agino = dv.getUint32(p);
+            // Sparse inode chunks (incompat SPINODES) put a 16-bit hole mask before the count; each bit covers 4 inodes.
+            const sparse = sb.sparseInodes;
+            let holes = 0n;
+            if (sparse) {
+              const holemask = dv.getUint16(p + 4);
+              for (let h = 0; h < 16; h++) if (holemask & (1 << h)) holes |= 0xfn << BigInt(h * 4);
+            }
+            const freeMask = dv.getBigUint64(p + 8);
+            // Chunks are aligned to inoalignmt blocks, not to 64 inodes; within an AG, inode number x lives at byte x * inode size.
+            const chunkBytes = 64 * sb.inodeSize;
+            if (agino % 8 !== 0 || (agino + 64) * sb.inodeSize > agLen * bs)
+              throw new FilesystemError(`XFS AG ${agno} inobt record`, at + p, `inode chunk at ${agino} outside the group`);
+            const byte = agStart + agino * sb.inodeSize;
+            chunks.push({ start: agno * 2 ** inodesPerAgLog + agino, byte, freeOrHole: freeMask | holes });
+            for (let q = 0; q < 16; q++) {
+              const part = chunkBytes / 16;
+              if (!(holes & (1n << BigInt(q * 4)))) meta.push([byte + q * part, part]);
+            }
           }
-          const freeMask = dv.getBigUint64(p + 8);
-          // Chunks are aligned to inoalignmt blocks, not to 64 inodes; within an AG, inode number x lives at byte x * inode size.
-          const chunkBytes = 64 * sb.inodeSize;
-          if (agino % 8 !== 0 || (agino + 64) * sb.inodeSize > agLen * bs)
-            throw new FilesystemError(`XFS AG ${agno} inobt record`, at + p, `inode chunk at ${agino} outside the group`);
-          const byte = agStart + agino * sb.inodeSize;
-          chunks.push({ start: agno * 2 ** inodesPerAgLog + agino, byte, freeOrHole: freeMask | holes });
-          for (let q = 0; q < 16; q++) {
-            const part = chunkBytes / 16;
-            if (!(holes & (1n << BigInt(q * 4)))) meta.push([byte + q * part, part]);
-          }
-        }
-      },
-      signal,
+        },
+        signal,
+      ),
     );
     if (sb.v5) {
       const fRoot = agi.getUint32(328);
       const fLevels = agi.getUint32(332);
-      if (fLevels > 0 && fRoot !== 0) await this.walkAgBtree(agno, 'fino', fRoot, fLevels, 16, 4, addBlock, () => undefined, signal);
+      if (fLevels > 0 && fRoot !== 0) walk(this.walkAgBtree(agno, 'fino', fRoot, fLevels, 16, 4, addBlock, () => undefined, signal));
     }
+    await Promise.all(walks);
     meta.sort((a, b) => a[0] - b[0]);
     chunks.sort((a, b) => a.start - b.start);
     const labelled: Array<[number, number, SpaceKind]> = [];
@@ -814,6 +841,18 @@ class XfsFilesystem implements Filesystem {
     }
   }
 
+  /** The maps of every allocation group the ranges touch, read together (each group's walk is a chain of round trips). */
+  private async loadAgsOf(ranges: readonly FsRange[], signal?: AbortSignal): Promise<void> {
+    const agBytes = this.sb.agBlocks * this.sb.blockSize;
+    const ags = new Set<number>();
+    for (const r of ranges) {
+      const end = Math.min(r.offset + r.length, this.sizeBytes);
+      for (let agno = Math.floor(r.offset / agBytes); r.offset < end && agno <= Math.floor((end - 1) / agBytes) && agno < this.sb.agCount; agno++)
+        ags.add(agno);
+    }
+    await Promise.all([...ags].map((agno) => this.agMapsOf(agno, signal)));
+  }
+
   async recordRange(id: FileId): Promise<FsRange> {
     return { offset: this.inodeByte(id), length: this.sb.inodeSize };
   }
@@ -822,6 +861,7 @@ class XfsFilesystem implements Filesystem {
     const ids = new Set<FileId>();
     const agBytes = this.sb.agBlocks * this.sb.blockSize;
     const chunkBytes = 64 * this.sb.inodeSize;
+    await this.loadAgsOf(ranges, signal);
     for (const r of ranges) {
       const end = Math.min(r.offset + r.length, this.sizeBytes);
       if (r.offset >= end) continue;
@@ -850,6 +890,7 @@ class XfsFilesystem implements Filesystem {
       if (last && last.kind === kind && last.offset + last.length === offset) last.length += length;
       else out.push({ offset, length, kind });
     };
+    await this.loadAgsOf(ranges, signal);
     for (const r of ranges) {
       let pos = r.offset;
       const end = r.offset + r.length;
