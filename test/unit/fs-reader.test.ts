@@ -96,8 +96,9 @@ void describe('CachedBlockReader', () => {
 void describe('CachedBlockReader.prefetch', () => {
   void it('reads a short gap through when a request costs more than its bytes, keeps only the wanted granules, and then serves reads from the cache', async () => {
     const s = source(4096 * KiB);
-    // 100 requests/s against 2 MiB/s: a request costs as much as 20 KiB, so gaps of 4 KiB are read through and one of 60 KiB is not.
-    const reader = new CachedBlockReader(s.bytes.length, s.read, { granuleBytes: 4 * KiB, targets: { requestsPerSecond: 100, bytesPerSecond: 2048 * KiB } });
+    // 100 requests/s against 4 MiB/s, a gap's bytes weighed double: a request costs as much as 20 KiB of gap, so gaps of
+    // 4 KiB are read through and one of 60 KiB is not.
+    const reader = new CachedBlockReader(s.bytes.length, s.read, { granuleBytes: 4 * KiB, targets: { requestsPerSecond: 100, bytesPerSecond: 4096 * KiB } });
     const wanted = [0, 8, 16, 24, 88, 96].map((k) => ({ offset: k * KiB, length: 1 * KiB }));
     await reader.prefetch(wanted);
     assert.deepEqual(s.calls, [

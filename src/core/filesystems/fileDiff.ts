@@ -404,17 +404,7 @@ class VolumeDiff {
     const owners = side === 'new' ? [...this.#entries.values()].filter((e) => e.new) : [...this.#entries.values(), ...this.#gone.values()].filter((e) => e.old);
     // Each owner's extents and mapping blocks are read many at a time, then given their bytes in order.
     const maps = await mapLimit(owners, PARALLEL_READS, (e) => this.#mapOf(fs, side, e.id), signal);
-    for (const [i, e] of owners.entries()) {
-      if (remaining.length === 0) break;
-      const [extents, mapping] = maps[i]!;
-      remaining = this.#takeExtents(e, extents, remaining);
-      // The file's own mapping blocks (extent-tree nodes) are filesystem metadata.
-      if (mapping.length) {
-        const taken = take(remaining, mapping);
-        this.#metadata += totalBytes(taken.hit);
-        remaining = taken.rest;
-      }
-    }
+    remaining = this.#takeAll(owners, maps, remaining);
     if (remaining.length === 0) return remaining;
     const kinds = await fs.classify(remaining, signal);
     let data = union(kinds.filter((k) => k.kind === 'data'));
@@ -509,6 +499,62 @@ class VolumeDiff {
     const entry: Entry = { id, old: { stat: sOld }, recordChanged: true, changedBytes: 0 };
     this.#gone.set(id, entry);
     return entry;
+  }
+
+  /**
+   * Gives the bytes of `remaining` to the owners, in owner order: each owner's extents, then its mapping
+   * blocks (extent-tree nodes: filesystem metadata). Returns the rest. Extents of a sound filesystem do not
+   * overlap, so one sweep in offset order over both lists does it; when some do (a damaged image), the
+   * owners take their bytes one after the other, the first one first.
+   */
+  #takeAll(owners: readonly Entry[], maps: readonly FileMap[], remaining: FsRange[]): FsRange[] {
+    const items: Array<{ offset: number; end: number; owner: Entry | undefined }> = [];
+    for (const [i, e] of owners.entries()) {
+      const [extents, mapping] = maps[i]!;
+      for (const x of extents) if (x.length > 0) items.push({ offset: x.fsOffset, end: x.fsOffset + x.length, owner: e });
+      for (const m of mapping) if (m.length > 0) items.push({ offset: m.offset, end: m.offset + m.length, owner: undefined });
+    }
+    items.sort((a, b) => a.offset - b.offset);
+    if (items.some((x, i) => i > 0 && x.offset < items[i - 1]!.end)) {
+      for (const [i, e] of owners.entries()) {
+        if (remaining.length === 0) break;
+        const [extents, mapping] = maps[i]!;
+        remaining = this.#takeExtents(e, extents, remaining);
+        if (mapping.length) {
+          const taken = take(remaining, mapping);
+          this.#metadata += totalBytes(taken.hit);
+          remaining = taken.rest;
+        }
+      }
+      return remaining;
+    }
+    const rest: FsRange[] = [];
+    let j = 0;
+    let cur: FsRange | undefined = remaining[0];
+    for (const item of items) {
+      while (cur && cur.offset + cur.length <= item.offset) {
+        rest.push(cur);
+        cur = remaining[++j];
+      }
+      while (cur && cur.offset < item.end) {
+        const curEnd: number = cur.offset + cur.length;
+        const from = Math.max(cur.offset, item.offset);
+        const to = Math.min(curEnd, item.end);
+        if (cur.offset < from) rest.push({ offset: cur.offset, length: from - cur.offset });
+        if (item.owner) {
+          item.owner.changedBytes += to - from;
+          if (this.options.collectExtents) (item.owner.held ??= []).push({ offset: from, length: to - from });
+        } else this.#metadata += to - from;
+        if (curEnd > to) {
+          cur = { offset: to, length: curEnd - to };
+          break;
+        }
+        cur = remaining[++j];
+      }
+    }
+    if (cur) rest.push(cur);
+    for (j++; j < remaining.length; j++) rest.push(remaining[j]!);
+    return rest;
   }
 
   #takeExtents(e: Entry, extents: readonly Extent[], remaining: FsRange[]): FsRange[] {

@@ -18,11 +18,18 @@ const READ_ATTEMPTS = 6;
  */
 export function grantRead(dataPlane: DataPlane, grant: ReadGrant, onRetry?: (reason: string) => void, pace?: ReadPace): RangeRead {
   const pacer = pace ? new BlobPacer(pace) : undefined;
+  // One client for as long as the grant's URL stays the same (a client costs more to make than a read).
+  let opened: { url: ReturnType<ReadGrant['url']>; source: ReturnType<DataPlane['openSas']> } | undefined;
+  const source = () => {
+    const url = grant.url();
+    if (opened?.url !== url) opened = { url, source: dataPlane.openSas(url) };
+    return opened.source;
+  };
   return async (offset, length, signal) => {
     for (let attempt = 1; ; attempt++) {
       try {
         if (pacer) await sleep(pacer.reserve(length, Date.now()), signal);
-        return await dataPlane.openSas(grant.url()).read(offset, length, { signal });
+        return await source().read(offset, length, { signal });
       } catch (error) {
         const c = classifyError(error);
         if (c.kind === 'aborted' || signal?.aborted || attempt >= READ_ATTEMPTS) throw error;
