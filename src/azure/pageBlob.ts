@@ -197,9 +197,7 @@ class PageBlobSource implements PageSource {
   }
 
   async read(offset: number, length: number, options?: OperationOptions): Promise<Uint8Array> {
-    return azureCall('Reading pages', () =>
-      this.reader.downloadToBuffer(offset, length, { abortSignal: options?.signal, concurrency: 1, maxRetryRequestsPerBlock: 3 }),
-    );
+    return azureCall('Reading pages', () => this.reader.readRange(offset, length, options?.signal));
   }
 
   readUrl(): Secret {
