@@ -342,20 +342,20 @@ export function renderFiles(r: FilesResult): string[] {
       '`mke2fs -d`, XFS by `mkfs.xfs -p`, NTFS by `mkntfs` and a copy through ntfs-3g; the change set through a loop mount (ntfs-3g for NTFS). ' +
       "Only the base image's non-zero 4 KiB blocks and the changed blocks are kept (.cache/bench) and uploaded, with the caps lifted; " +
       'building needs root and e2fsprogs, xfsprogs and ntfs-3g (installed with apt-get on first use). ' +
-      '"Reads ÷ (2 × 500/s)" is the floor the request rate sets: the two snapshots are two blobs, each served at up to 500 requests/s, ' +
-      'and every read of a record, directory block or extent-tree node is one request.',
+      '"Reads ÷ (2 × 500/s)" is the floor the request rate sets for the reads made: the two snapshots are two blobs, each served at up to ' +
+      '500 requests/s. The records a diff needs are fetched together, with the short gaps between them read through where that is ' +
+      "quicker at a blob's targets (fewer reads, more bytes), and what the block diff leaves alone is read from whichever snapshot holds it " +
+      'or is less busy (src/core/filesystems/reader.ts).',
     '',
   );
   if (r.rows.some((f) => f.seconds >= FILES_SECONDS_GOAL)) {
     lines.push(
-      'Where the time goes: the diff reads the changed records (inode tables, MFT records, XFS inode chunks) in stretches of up to 2 MiB, ' +
-        "loads each file's extents while its record is cached, and reads directories 32 at a time, breadth first from the root, until every " +
-        "changed file has a path (only the newer snapshot's tree when no directory changed). What remains is (a) requests that cannot be merged: " +
-        'an image filled by `mkfs.xfs -p` has its inode chunks and directory blocks scattered among file data, one request each; (b) on NTFS, ' +
-        "index blocks of directories rewritten when a file's size or times change (NTFS keeps them in the parent's index) while the directory's " +
-        'own record did not change, whose owners are found by walking every MFT record; (c) CPU: parsing 200,000 directory entries and ' +
-        'tens of thousands of records on a shared 2-core machine, as the load above shows. The reader keeps 8 reads in flight per snapshot, ' +
-        "about 400 requests/s at 20 ms each, just under the blob's 500.",
+      'Where the time goes: the diff fetches the changed records (inode tables, MFT records, XFS inode chunks) of both snapshots together, ' +
+        'loads each file from the cache, finds the NTFS directories whose index blocks a file change rewrote from the files they name, ' +
+        'compares the changed directories, and reads directories 32 at a time, breadth first from the root, until every changed file has a ' +
+        "path (the older snapshot's tree only when a compared directory names other files in it). What remains is requests that cannot be " +
+        'merged (inode chunks and directory blocks scattered among file data, one request each unless the gap between them is short) and CPU ' +
+        'on a 2-core machine shared with the emulator (TLS, parsing records and directory entries, garbage collection), as the load above shows.',
       '',
     );
   }
