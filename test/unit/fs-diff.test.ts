@@ -238,18 +238,23 @@ void describe('file diff of ext4 images edited with debugfs -w', { timeout: 300_
   });
 });
 
-void describe('file diff of a file kept inside its record', { timeout: 300_000 }, () => {
-  const t = tempDir('dd-fsdiff-resident-');
+/** An empty NTFS image of `size` (truncate's syntax) made by mkntfs; returns its path. */
+function makeNtfs(image: string, size: string, label: string): string {
+  writeFileSync(image, '');
+  run('truncate', ['-s', size, image]);
+  run('mkntfs', ['-F', '-f', '-q', '-L', label, image]);
+  return image;
+}
+
+void describe('file diff of NTFS images written by ntfscp', { timeout: 300_000 }, () => {
+  const t = tempDir('dd-fsdiff-ntfs-');
   after(() => t.cleanup());
 
   void it('names an NTFS resident file whose bytes changed at the same size as modified, not metadata only', async () => {
     ensureNtfsTools();
     // ntfscp writes without a mount; a 300-byte file stays resident in its MFT record ($DATA inside the record).
-    const a = path.join(t.dir, 'resident-a.ntfs');
+    const a = makeNtfs(path.join(t.dir, 'resident-a.ntfs'), '16M', 'RESIDENT');
     const b = path.join(t.dir, 'resident-b.ntfs');
-    writeFileSync(a, '');
-    run('truncate', ['-s', '16M', a]);
-    run('mkntfs', ['-F', '-f', '-q', '-L', 'RESIDENT', a]);
     const before = path.join(t.dir, 'before.txt');
     const afterFile = path.join(t.dir, 'after.txt');
     writeFileSync(before, Buffer.alloc(300, 'a'));
@@ -266,20 +271,12 @@ void describe('file diff of a file kept inside its record', { timeout: 300_000 }
     // Its bytes live in the MFT record: they count as filesystem metadata, not as the file's.
     assert.equal(note.changedBytes, 0);
   });
-});
-
-void describe('file diff of NTFS directories that keep copies of their files sizes', { timeout: 300_000 }, () => {
-  const t = tempDir('dd-fsdiff-ntfs-index-');
-  after(() => t.cleanup());
 
   void it('finds the directory whose index blocks a file change rewrote from the file, without walking every file', async () => {
     ensureNtfsTools();
     // Enough long names that the directory's entries live in index blocks ($INDEX_ALLOCATION), not in its record.
-    const a = path.join(t.dir, 'index-a.ntfs');
+    const a = makeNtfs(path.join(t.dir, 'index-a.ntfs'), '32M', 'INDEX');
     const b = path.join(t.dir, 'index-b.ntfs');
-    writeFileSync(a, '');
-    run('truncate', ['-s', '32M', a]);
-    run('mkntfs', ['-F', '-f', '-q', '-L', 'INDEX', a]);
     const src = path.join(t.dir, 'src.bin');
     writeFileSync(src, Buffer.alloc(8192, 'x'));
     for (let i = 0; i < 80; i++) run('ntfscp', [a, src, `/a-file-with-a-rather-long-name-${String(i).padStart(3, '0')}.dat`]);
