@@ -268,11 +268,11 @@ export class CachedBlockReader implements BlockReader {
 
 /**
  * Readers of two snapshots of one disk that share the bytes the diff between them leaves alone: those
- * are the same in both snapshots, so a read that lies wholly outside the diff is served by whichever
- * snapshot already holds it in its cache, else by the one with fewer reads waiting. Each snapshot is a
- * blob of its own with its own request and bandwidth targets (docs/azure-behaviour.md#scale-targets-of-one-page-blob),
- * so a walk over unchanged directories of one snapshot proceeds at the pace of two. Reads that touch
- * the diff go to their own snapshot.
+ * are the same in both snapshots (docs/azure-behaviour.md#incremental-snapshots), so a read that lies
+ * wholly outside the diff is served by whichever snapshot already holds it in its cache, else by the one
+ * with fewer reads waiting. Each snapshot is a blob with its own request and bandwidth targets
+ * (docs/azure-behaviour.md#scale-targets-of-one-page-blob), so a walk over unchanged directories of one
+ * snapshot proceeds at the pace of two. Reads that touch the diff go to their own snapshot.
  */
 export function sharedUnchanged(
   older: CachedBlockReader,
