@@ -128,6 +128,18 @@ void describe('CachedBlockReader.prefetch', () => {
     ]);
   });
 
+  void it('fetches at most half the cache at once, so that what it fetched is still there for the reads', async () => {
+    const s = source(1024 * KiB);
+    const reader = new CachedBlockReader(s.bytes.length, s.read, { granuleBytes: 4 * KiB, maxCachedBytes: 64 * KiB });
+    const pieces = Array.from({ length: 40 }, (_, k) => ({ offset: k * 16 * KiB, length: 100 }));
+    await reader.prefetch(pieces);
+    s.calls.length = 0;
+    for (const p of pieces.slice(0, 8)) await reader.read(p.offset, p.length);
+    assert.equal(s.calls.length, 0, 'the first 8 pieces (32 KiB of granules) are cached');
+    await reader.read(pieces[8]!.offset, pieces[8]!.length);
+    assert.equal(s.calls.length, 1, 'the 9th was left to the read');
+  });
+
   void it('reports nothing itself: a failed fetch fails the read that asks again', async () => {
     let fail = true;
     const bytes = randomBytes(64 * KiB);

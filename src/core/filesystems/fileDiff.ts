@@ -317,11 +317,18 @@ class VolumeDiff {
   async #loadRecords(ids: readonly FileId[]): Promise<Map<FileId, Loaded>> {
     const signal = this.options.signal;
     const fs = this.fsNew ?? this.fsOld!;
-    const placed = await mapLimit(ids, PARALLEL_READS, (id) => this.#safe(() => fs.recordRange(id, signal), undefined), signal);
-    const ranges = placed.filter((at): at is FsRange => at !== undefined).map((at) => ({ offset: this.base + at.offset, length: at.length }));
-    await Promise.all([this.fsOld && this.readerOld.prefetch?.(ranges, signal), this.fsNew && this.readerNew.prefetch?.(ranges, signal)]);
-    const loaded = await mapLimit(ids, PARALLEL_READS, (id) => this.#load(id), signal);
-    return new Map(ids.map((id, i) => [id, loaded[i]!]));
+    const placed = await mapLimit(ids, PARALLEL_READS, async (id) => ({ id, at: await this.#safe(() => fs.recordRange(id, signal), undefined) }), signal);
+    // In record order, a batch at a time, so that a batch's records stay in the readers' caches until loaded.
+    placed.sort((a, b) => (a.at?.offset ?? -1) - (b.at?.offset ?? -1));
+    const out = new Map<FileId, Loaded>();
+    for (let i = 0; i < placed.length; i += RECORDS_PER_BATCH) {
+      const batch = placed.slice(i, i + RECORDS_PER_BATCH);
+      const ranges = batch.filter((p) => p.at).map((p) => ({ offset: this.base + p.at!.offset, length: p.at!.length }));
+      await Promise.all([this.fsOld && this.readerOld.prefetch?.(ranges, signal), this.fsNew && this.readerNew.prefetch?.(ranges, signal)]);
+      const loaded = await mapLimit(batch, PARALLEL_READS, (p) => this.#load(p.id), signal);
+      batch.forEach((p, k) => out.set(p.id, loaded[k]!));
+    }
+    return out;
   }
 
   /** A file's extents and mapping blocks for the walk (not kept: the walk meets every file once). */
@@ -675,6 +682,8 @@ function defaultInternal(fs: Filesystem, id: FileId): boolean {
  * on each other. The cached reader bounds the raw requests under it.
  */
 const PARALLEL_READS = 32;
+/** Records fetched and loaded at a time: at most 16 MiB of 16 KiB cache granules per snapshot. */
+const RECORDS_PER_BATCH = 1024;
 /** Files whose extents the walk reads at a time. */
 const WALK_BATCH = 512;
 /** Files kept inside their record are at most an MFT record (1-4 KiB) or an inode; compared up to this size. */

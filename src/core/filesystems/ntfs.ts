@@ -62,6 +62,10 @@ const READ_CHUNK = 4 * 1024 * 1024;
 const RECENT_LIMIT = 256;
 /** MFT records are read by the 16 KiB window of the disk they sit in (16 records of 1 KiB). */
 const RECORD_WINDOW = 16 * 1024;
+/** Runs of at most this many changed records are prefetched (longer ones are read in large pieces)... */
+const SHORT_RUN = 64;
+/** ...this many records at a time, so that a batch stays well inside a reader's cache. */
+const PREFETCH_BATCH = 1024;
 const GROUPS_KEPT = 64;
 const BITMAP_PAGE = 64 * 1024;
 const BITMAP_PAGES_KEPT = 64;
@@ -792,31 +796,46 @@ class NtfsFilesystem implements Filesystem {
       runs.push([sorted[i]!, j - i + 1]);
       i = j + 1;
     }
-    // The changed records are fetched together first (as few requests as the reader can make of them),
-    // then scanned from its cache, several runs at a time.
-    if (this.reader.prefetch) {
-      const at: FsRange[] = [];
-      for (const no of sorted) {
-        try {
-          at.push({ offset: this.base + this.recordBytesAt(no), length: rs });
-        } catch (e) {
-          if (!(e instanceof FilesystemError)) throw e;
-        }
-      }
-      await this.reader.prefetch(at, signal);
-    }
+    // Short runs of changed records (scattered edits) are fetched a batch at a time, as few requests as the
+    // reader can make of them, then scanned from its cache; long runs (a rewritten table) are scanned in
+    // large reads. Several runs are scanned at a time.
     const ids = new Set<FileId>();
-    let next = 0;
-    const worker = async () => {
-      while (next < runs.length) {
-        const [first, count] = runs[next++]!;
-        for await (const rec of this.scanRecords(first, count, signal)) {
-          const base = rec.baseRecord !== 0 ? rec.baseRecord : rec.no;
-          if (base === ROOT_RECORD || (base >= FIRST_USER_RECORD && (rec.baseRecord !== 0 || this.isUserFile(rec)))) ids.add(base);
+    const scan = async (batch: ReadonlyArray<readonly [first: number, count: number]>) => {
+      let next = 0;
+      const worker = async () => {
+        while (next < batch.length) {
+          const [first, count] = batch[next++]!;
+          for await (const rec of this.scanRecords(first, count, signal)) {
+            const base = rec.baseRecord !== 0 ? rec.baseRecord : rec.no;
+            if (base === ROOT_RECORD || (base >= FIRST_USER_RECORD && (rec.baseRecord !== 0 || this.isUserFile(rec)))) ids.add(base);
+          }
         }
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(RECORD_RUNS_IN_FLIGHT, batch.length) }, worker));
     };
-    await Promise.all(Array.from({ length: Math.min(RECORD_RUNS_IN_FLIGHT, runs.length) }, worker));
+    const short = runs.filter(([, count]) => count <= SHORT_RUN);
+    await scan(runs.filter(([, count]) => count > SHORT_RUN));
+    for (let i = 0; i < short.length;) {
+      const batch: Array<[number, number]> = [];
+      for (let records = 0; i < short.length && records + short[i]![1] <= PREFETCH_BATCH; i++) {
+        batch.push(short[i]!);
+        records += short[i]![1];
+      }
+      if (this.reader.prefetch) {
+        const at: FsRange[] = [];
+        for (const [first, count] of batch) {
+          for (let no = first; no < first + count; no++) {
+            try {
+              at.push({ offset: this.base + this.recordBytesAt(no), length: rs });
+            } catch (e) {
+              if (!(e instanceof FilesystemError)) throw e;
+            }
+          }
+        }
+        await this.reader.prefetch(at, signal);
+      }
+      await scan(batch);
+    }
     return [...ids].sort((a, b) => a - b);
   }
 

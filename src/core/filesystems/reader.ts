@@ -75,7 +75,8 @@ export class CachedBlockReader implements BlockReader {
    * limits both requests and bytes a second (see targets), so fetching N granules one by one is bound by
    * requests, and fetching them with the gaps between them by bytes. The smallest gaps are read through
    * (one request instead of two) for as long as that shortens the larger of the two times; only the
-   * wanted granules are kept. The requests run as many at a time as the reader allows.
+   * wanted granules are kept. The requests run as many at a time as the reader allows. At most half the
+   * cache is fetched at once: a caller with more pieces fetches and uses them a batch at a time.
    */
   async prefetch(ranges: ReadonlyArray<{ readonly offset: number; readonly length: number }>, signal?: AbortSignal): Promise<void> {
     const g = this.#granule;
@@ -86,7 +87,8 @@ export class CachedBlockReader implements BlockReader {
         if (!this.#cache.has(i) && !this.#inFlight.has(i)) wanted.add(i);
       }
     }
-    const sorted = [...wanted].sort((a, b) => a - b);
+    // At most half the cache: what it fetched must still be there when the reads come (the rest is left to them).
+    const sorted = [...wanted].sort((a, b) => a - b).slice(0, Math.max(1, Math.floor(this.#maxCached / 2 / g)));
     const perRequest = 1 / this.#targets.requestsPerSecond;
     const perGranule = (GAP_BYTE_WEIGHT * g) / this.#targets.bytesPerSecond;
     let requestTime = sorted.length * perRequest;
