@@ -125,6 +125,35 @@ void describe('file diff of ext4 images edited with debugfs -w', { timeout: 300_
     assert.equal(result.work.walkedSnapshots, 1, 'one walk, for the in-place write no record explains');
   });
 
+  void it('counts a block two damaged files both claim once, for the first of them', async () => {
+    const src = path.join(dir, 'cross-src');
+    writeTree(src, { 'a.bin': randomBytes(8192), 'b.bin': randomBytes(8192) });
+    const a = path.join(dir, 'cross-a.img');
+    const b = path.join(dir, 'cross-b.img');
+    makeExt4(a, src, 16, ['-b', '4096']);
+    // Cross-link: b.bin's one extent (i_block[3..5]: logical block, length, physical block) now points at a.bin's blocks.
+    const fs = (await openDisk(new BufferReader(readFileSync(a)))).volumes[0]!.filesystem!;
+    const idOf = async (name: string) => (await fs.readDir(fs.rootId)).find((e) => e.name === name)!.id;
+    const [aExtent] = await fs.extents(await idOf('a.bin'));
+    debugfs(a, [`sif /b.bin block[5] ${aExtent!.fsOffset / 4096}`], true);
+    copyFileSync(a, b);
+    // Both records change (so both files are owners from the start) and the shared block is rewritten.
+    debugfs(b, ['sif /a.bin mtime 200001010000', 'sif /b.bin mtime 200001010000'], true);
+    const written = await overwriteInPlace(b, '/a.bin', 0, 4096);
+    const { result, total } = await diffImages(a, b);
+    assertTotals(result, total);
+    const changed = result.files.filter((f) => f.path === '/a.bin' || f.path === '/b.bin');
+    assert.equal(
+      changed.reduce((n, f) => n + f.changedBytes, 0),
+      written,
+      `the shared block's bytes counted once: ${JSON.stringify(changed)}`,
+    );
+    assert.ok(
+      changed.some((f) => f.changedBytes === written),
+      'all of them given to one file',
+    );
+  });
+
   void it('collectExtents: each file gets exactly its changed bytes as disk ranges, inside the diff and disjoint', async () => {
     const src = path.join(dir, 'ext-src');
     writeTree(src, baseTree());

@@ -430,16 +430,12 @@ class VolumeDiff {
         },
         signal,
       );
-      for (const f of found) {
-        if (!f || remaining.length === 0) continue;
-        const [extents, mapping] = f.map;
-        remaining = this.#takeExtents(f.entry, extents, remaining);
-        if (mapping.length) {
-          const taken = take(remaining, mapping);
-          this.#metadata += totalBytes(taken.hit);
-          remaining = taken.rest;
-        }
-      }
+      const hits = found.filter((f) => f !== undefined);
+      remaining = this.#takeAll(
+        hits.map((f) => f.entry),
+        hits.map((f) => f.map),
+        remaining,
+      );
       data = intersect(data, remaining);
       if (data.length === 0) return remaining;
     }
@@ -522,7 +518,13 @@ class VolumeDiff {
       for (const m of mapping) if (m.length > 0) items.push({ offset: m.offset, end: m.offset + m.length, owner: undefined });
     }
     items.sort((a, b) => a.offset - b.offset);
-    if (items.some((x, i) => i > 0 && x.offset < items[i - 1]!.end)) {
+    let reach = 0;
+    const overlapping = items.some((x) => {
+      const overlaps = x.offset < reach;
+      reach = Math.max(reach, x.end);
+      return overlaps;
+    });
+    if (overlapping) {
       for (const [i, e] of owners.entries()) {
         if (remaining.length === 0) break;
         const [extents, mapping] = maps[i]!;
