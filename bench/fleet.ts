@@ -15,12 +15,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { DiskOutcome, RunSummary } from '../src/core/protect';
 import { startEmulator, storageAccount, type RunningEmulator } from '../test/support/emulator';
+import { FAULTS } from './copyScenarios';
+import { BLOB_MIBPS, BLOB_RPS, MiB } from './fixtures';
 
 const root = path.resolve(__dirname, '..');
-const MiB = 1024 * 1024;
-const LATENCY_MS = 20;
-const BLOB_RPS = 500;
-const BLOB_MIBPS = 60;
+const LATENCY_MS = FAULTS.latency;
 /** `protect run`'s defaults: requests in flight across all disks, and disks at once (README.md). */
 const RUNNER_BUDGET = 64;
 const PARALLEL = 16;
@@ -131,7 +130,7 @@ export async function fleetScenario(o: { disks: number; diskGiB?: number; rangeK
   const setupStart = performance.now();
   let em: RunningEmulator | undefined;
   try {
-    em = await startEmulator({ faults: { latency: LATENCY_MS, rps: BLOB_RPS, mibps: BLOB_MIBPS } });
+    em = await startEmulator({ faults: FAULTS });
     const e = em;
     const sub = e.connection.subscriptionId;
     const connection = path.join(dir, 'connection.json');

@@ -74,13 +74,18 @@ const baseTree = (): Tree => {
 void describe('file diff of ext4 images edited with debugfs -w', { timeout: 300_000 }, () => {
   const { dir, cleanup } = tempDir('dd-fdiff-');
   after(cleanup);
+  /** An ext4 image (4 KiB blocks) made by mke2fs -d from `tree`; returns its path. */
+  const ext4Image = (name: string, tree: Tree, sizeMiB = 32): string => {
+    const src = path.join(dir, `${name}-src`);
+    writeTree(src, tree);
+    const image = path.join(dir, `${name}-a.img`);
+    makeExt4(image, src, sizeMiB, ['-b', '4096']);
+    return image;
+  };
 
   void it('names added, deleted, renamed, modified (in place) and metadata-only files, and adds up', async () => {
-    const src = path.join(dir, 'src');
-    writeTree(src, baseTree());
-    const a = path.join(dir, 'a.img');
-    const b = path.join(dir, 'b.img');
-    makeExt4(a, src, 32, ['-b', '4096']);
+    const a = ext4Image('base', baseTree());
+    const b = path.join(dir, 'base-b.img');
     copyFileSync(a, b);
     const host = path.join(dir, 'new.txt');
     writeFileSync(host, randomBytes(20_000));
@@ -126,11 +131,8 @@ void describe('file diff of ext4 images edited with debugfs -w', { timeout: 300_
   });
 
   void it('counts a block two damaged files both claim once, for the first of them', async () => {
-    const src = path.join(dir, 'cross-src');
-    writeTree(src, { 'a.bin': randomBytes(8192), 'b.bin': randomBytes(8192) });
-    const a = path.join(dir, 'cross-a.img');
+    const a = ext4Image('cross', { 'a.bin': randomBytes(8192), 'b.bin': randomBytes(8192) }, 16);
     const b = path.join(dir, 'cross-b.img');
-    makeExt4(a, src, 16, ['-b', '4096']);
     // Cross-link: b.bin's one extent (i_block[3..5]: logical block, length, physical block) now points at a.bin's blocks.
     const fs = (await openDisk(new BufferReader(readFileSync(a)))).volumes[0]!.filesystem!;
     const idOf = async (name: string) => (await fs.readDir(fs.rootId)).find((e) => e.name === name)!.id;
@@ -155,11 +157,8 @@ void describe('file diff of ext4 images edited with debugfs -w', { timeout: 300_
   });
 
   void it('collectExtents: each file gets exactly its changed bytes as disk ranges, inside the diff and disjoint', async () => {
-    const src = path.join(dir, 'ext-src');
-    writeTree(src, baseTree());
-    const a = path.join(dir, 'ext-a.img');
+    const a = ext4Image('ext', baseTree());
     const b = path.join(dir, 'ext-b.img');
-    makeExt4(a, src, 32, ['-b', '4096']);
     copyFileSync(a, b);
     const host = path.join(dir, 'ext-new.txt');
     writeFileSync(host, randomBytes(50_000));
